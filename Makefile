@@ -1,0 +1,55 @@
+# Confab: `make run` serves the chat, `make test` runs the whole suite.
+# Both build .venv from the pinned requirements when it is missing or stale.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SERVER ?= daphne
+export DEBUG ?= 1
+
+.PHONY: run test demo lint bench migrate browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+migrate: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	@echo ""
+	@echo "  Confab is running at http://$(HOST):$(PORT)/   (make demo adds users and rooms)"
+	@echo ""
+ifeq ($(SERVER),uvicorn)
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --loop uvloop --ws websockets
+else
+	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+endif
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+browser:
+	@scripts/ensure-chromium
+
+test: $(VENV)/.dev browser
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench all
+
+clean:
+	rm -rf $(VENV) confab.sqlite3* test_confab*.sqlite3*

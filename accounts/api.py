@@ -1,0 +1,71 @@
+"""Registration and user search for API clients."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.events import user_payload
+from chat.schema import UserSchema
+
+User = get_user_model()
+
+
+class RegistrationSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.+-]{1,150}$", max_length=150)
+    password = serializers.CharField(write_only=True, max_length=128)
+    display_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("That username is taken.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        candidate = User(username=attrs["username"], display_name=attrs.get("display_name", ""))
+        try:
+            validate_password(attrs["password"], candidate)
+        except ValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from None
+        return attrs
+
+
+def register_user(username: str, password: str, display_name: str = "") -> User:
+    """The one place accounts are created (the page and the API both call it)."""
+    return User.objects.create_user(username=username, password=password, display_name=display_name)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=RegistrationSerializer, responses={201: UserSchema})
+    def post(self, request: Request) -> Response:
+        if not settings.REGISTRATION_OPEN:
+            return Response(
+                {"detail": "Registration is closed.", "code": "forbidden"}, status=status.HTTP_403_FORBIDDEN
+            )
+        serializer = RegistrationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = register_user(**serializer.validated_data)
+        return Response(user_payload(user), status=status.HTTP_201_CREATED)
+
+
+class UserSearchView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=False)], responses={200: UserSchema(many=True)})
+    def get(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()[:100]
+        users = User.objects.filter(is_active=True).exclude(pk=request.user.pk)
+        if query:
+            from django.db.models import Q
+
+            users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+        return Response([user_payload(u) for u in users.order_by("username")[:20]])

@@ -1,0 +1,19 @@
+"""The user model.
+
+A custom user model from day one: swapping it later means rewriting every
+foreign key to users, so Confab owns it now even though it only adds a
+display name.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    display_name = models.CharField(max_length=80, blank=True)
+
+    def get_display_name(self) -> str:
+        return self.display_name or self.username
+
+    def __str__(self) -> str:
+        return self.username

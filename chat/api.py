@@ -1,0 +1,215 @@
+"""REST views for rooms, members, messages, reactions, pins, read marks and search.
+
+Thin adapters: read the request, call one action or query, return its
+payload. Rules live in ``chat.actions``; errors are mapped in
+``chat.api_errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import actions, queries, schema
+from .errors import invalid
+
+ERRORS = {400: schema.ErrorSchema, 404: schema.ErrorSchema}
+
+
+def body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise invalid("The request body must be a JSON object.")
+    return request.data
+
+
+class RoomListView(APIView):
+    @extend_schema(responses={200: schema.RoomSchema(many=True)}, summary="The caller's rooms, most recent first")
+    def get(self, request: Request) -> Response:
+        return Response(queries.rooms_for_user(request.user))
+
+    @extend_schema(
+        request=schema.RoomCreateRequest, responses={201: schema.RoomSchema, **ERRORS}, summary="Create a group room"
+    )
+    def post(self, request: Request) -> Response:
+        data = body(request)
+        room = actions.create_group_room(
+            request.user,
+            name=data.get("name"),
+            topic=data.get("topic", ""),
+            is_public=data.get("is_public", False),
+            members=data.get("members"),
+            members_can_pin=data.get("members_can_pin", True),
+        )
+        return Response(room, status=status.HTTP_201_CREATED)
+
+
+class PublicRoomListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=False)],
+        responses={200: schema.RoomSchema(many=True)},
+        summary="Public group rooms the caller can join",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(queries.public_rooms(request.user, request.query_params.get("q", "")))
+
+
+class RoomDetailView(APIView):
+    @extend_schema(responses={200: schema.RoomDetailSchema, **ERRORS})
+    def get(self, request: Request, room_id: int) -> Response:
+        return Response(queries.room_detail(actions.get_membership(request.user, room_id)))
+
+    @extend_schema(
+        request=schema.RoomUpdateRequest,
+        responses={200: schema.RoomSchema, **ERRORS},
+        summary="Change the room (admins) or the caller's notification settings for it",
+    )
+    def patch(self, request: Request, room_id: int) -> Response:
+        data = dict(body(request))
+        personal = {key: data.pop(key) for key in ("notify_level", "muted") if key in data}
+        result = None
+        if data:
+            result = actions.update_room(request.user, room_id, **data)
+        if personal or result is None:
+            result = actions.update_membership_settings(request.user, room_id, **personal)
+        return Response(result)
+
+    @extend_schema(responses={204: None, **ERRORS}, summary="Delete (archive) a group room: owner only")
+    def delete(self, request: Request, room_id: int) -> Response:
+        actions.archive_room(request.user, room_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DirectRoomView(APIView):
+    @extend_schema(
+        request=schema.DirectRoomRequest,
+        responses={200: schema.RoomDetailSchema, 201: schema.RoomDetailSchema, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        room, created = actions.get_or_create_direct_room(request.user, body(request).get("user"))
+        return Response(room, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RoomMembersView(APIView):
+    @extend_schema(responses={200: schema.MemberSchema(many=True), **ERRORS})
+    def get(self, request: Request, room_id: int) -> Response:
+        return Response(queries.room_detail(actions.get_membership(request.user, room_id))["members"])
+
+    @extend_schema(
+        request=schema.MemberAddRequest,
+        responses={201: schema.MemberSchema, **ERRORS},
+        summary="Add a member (admins; anyone in a public room). Your own id joins a public room.",
+    )
+    def post(self, request: Request, room_id: int) -> Response:
+        data = body(request)
+        if str(data.get("user")) == str(request.user.id):
+            return Response(actions.join_room(request.user, room_id), status=status.HTTP_201_CREATED)
+        member = actions.add_member(request.user, room_id, data.get("user"), data.get("role", "member"))
+        return Response(member, status=status.HTTP_201_CREATED)
+
+
+class RoomMemberDetailView(APIView):
+    @extend_schema(responses={204: None, **ERRORS}, summary="Remove a member, or leave (your own id)")
+    def delete(self, request: Request, room_id: int, user_id: int) -> Response:
+        actions.remove_member(request.user, room_id, user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RoomMessagesView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", int, required=False, description="Only messages with a smaller seq"),
+            OpenApiParameter("after", int, required=False, description="Only messages with a larger seq"),
+            OpenApiParameter("limit", int, required=False, description="1 to 100, default 50"),
+        ],
+        responses={200: schema.HistorySchema, **ERRORS},
+        summary="A page of history, oldest first (newest page by default)",
+    )
+    def get(self, request: Request, room_id: int) -> Response:
+        membership = actions.get_membership(request.user, room_id)
+        params = request.query_params
+        page = queries.history_page(
+            membership.room_id, before=params.get("before"), after=params.get("after"), limit=params.get("limit")
+        )
+        return Response(page)
+
+    @extend_schema(
+        request=schema.SendMessageRequest,
+        responses={200: schema.MessageSchema, 201: schema.MessageSchema, **ERRORS},
+        summary="Send a message (201; 200 when client_id repeats a stored one)",
+    )
+    def post(self, request: Request, room_id: int) -> Response:
+        data = body(request)
+        message, created = actions.send_message(
+            request.user,
+            room_id,
+            body=data.get("body", ""),
+            client_id=data.get("client_id"),
+            reply_to=data.get("reply_to"),
+            attachments=data.get("attachments"),
+            kind=data.get("kind"),
+        )
+        return Response(message, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RoomPinsView(APIView):
+    @extend_schema(responses={200: schema.MessageSchema(many=True), **ERRORS})
+    def get(self, request: Request, room_id: int) -> Response:
+        membership = actions.get_membership(request.user, room_id)
+        return Response(queries.pinned_messages(membership.room_id))
+
+
+class RoomReadView(APIView):
+    @extend_schema(request=schema.ReadRequest, responses={200: schema.ReadSchema, **ERRORS})
+    def post(self, request: Request, room_id: int) -> Response:
+        return Response(actions.mark_as_read(request.user, room_id, body(request).get("seq")))
+
+
+class MessageDetailView(APIView):
+    @extend_schema(
+        request=schema.EditMessageRequest, responses={200: schema.MessageSchema, **ERRORS}, summary="Edit your message"
+    )
+    def patch(self, request: Request, message_id: int) -> Response:
+        return Response(actions.edit_message(request.user, message_id, body=body(request).get("body")))
+
+    @extend_schema(responses={204: None, **ERRORS}, summary="Delete a message (soft)")
+    def delete(self, request: Request, message_id: int) -> Response:
+        actions.delete_message(request.user, message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MessageReactionsView(APIView):
+    @extend_schema(request=schema.EmojiRequest, responses={200: schema.MessageSchema, **ERRORS})
+    def post(self, request: Request, message_id: int) -> Response:
+        return Response(actions.set_reaction(request.user, message_id, body(request).get("emoji"), True))
+
+    @extend_schema(request=schema.EmojiRequest, responses={200: schema.MessageSchema, **ERRORS})
+    def delete(self, request: Request, message_id: int) -> Response:
+        emoji = request.data.get("emoji") if isinstance(request.data, dict) and request.data else None
+        emoji = emoji or request.query_params.get("emoji")
+        return Response(actions.set_reaction(request.user, message_id, emoji, False))
+
+
+class MessagePinView(APIView):
+    @extend_schema(request=None, responses={200: schema.MessageSchema, **ERRORS})
+    def post(self, request: Request, message_id: int) -> Response:
+        return Response(actions.set_pinned(request.user, message_id, True))
+
+    @extend_schema(request=None, responses={200: schema.MessageSchema, **ERRORS})
+    def delete(self, request: Request, message_id: int) -> Response:
+        return Response(actions.set_pinned(request.user, message_id, False))
+
+
+class SearchView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("room", int, required=False)],
+        responses={200: schema.MessageSchema(many=True), **ERRORS},
+        summary="Search messages in the caller's rooms",
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        return Response(queries.search_messages(request.user, params.get("q"), params.get("room")))

@@ -1,0 +1,327 @@
+"""The one multiplexed WebSocket at ``/ws/chat/``.
+
+A thin adapter: it authenticates, parses frames, calls the actions in
+``chat.actions`` (one worker-thread call per request) and answers every
+request that carries an ``id`` exactly once, with an ``ack`` or an
+``error``. Room events arrive from the channel layer already encoded and are
+forwarded as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from notifications.queries import unread_notification_count
+from presence import realtime as presence
+
+from . import actions, queries
+from .errors import ActionError, invalid
+from .events import call_collecting_events, encode_frame, room_group, user_group, user_payload
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_SUSPENDED = 4403
+
+Handler = Callable[["ChatConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(event_type: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        HANDLERS[event_type] = handler
+        return handler
+
+    return register
+
+
+def _load_ready(user) -> dict[str, Any]:
+    """Everything ``ready`` needs, in one worker-thread call."""
+    rooms = queries.rooms_for_user(user)
+    return {
+        "user": user_payload(user),
+        "rooms": rooms,
+        "notifications_unread": unread_notification_count(user),
+    }
+
+
+def _user_from_token(token: Any):
+    from rest_framework_simplejwt.exceptions import TokenError
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        access = AccessToken(token)
+    except TokenError:
+        return None
+    return get_user_model().objects.filter(pk=access.get("user_id"), is_active=True).first()
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    user = None
+    room_ids: set[int]
+    session_id: str
+
+    async def connect(self) -> None:
+        self.room_ids = set()
+        self.session_id = uuid.uuid4().hex
+        self._auth_timer: asyncio.TimerHandle | None = None
+        await self.accept()
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated and user.is_active:
+            await self._start(user)
+        else:
+            self._auth_timer = asyncio.get_running_loop().call_later(
+                settings.WS_AUTH_TIMEOUT, lambda: asyncio.ensure_future(self._auth_timed_out())
+            )
+
+    async def _auth_timed_out(self) -> None:
+        if self.user is None:
+            await self.send_error(None, ActionError("unauthenticated", "Authenticate within the time limit."))
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _start(self, user) -> dict[str, Any]:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        self.user = user
+        ready = await database_sync_to_async(_load_ready)(user)
+        self.room_ids = {room["id"] for room in ready["rooms"]}
+        layer = self.channel_layer
+        await layer.group_add(user_group(user.id), self.channel_name)
+        for room_id in self.room_ids:
+            await layer.group_add(room_group(room_id), self.channel_name)
+        ready["session"] = self.session_id
+        ready.update(await presence.connection_opened(self))
+        await self.send(text_data=encode_frame("ready", ready))
+        return ready
+
+    async def disconnect(self, code: int) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        if self.user is None:
+            return
+        layer = self.channel_layer
+        for room_id in self.room_ids:
+            await layer.group_discard(room_group(room_id), self.channel_name)
+        await layer.group_discard(user_group(self.user.id), self.channel_name)
+        await presence.connection_closed(self)
+
+    # --- Frames from the client -------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.send_error(None, invalid("Frames must be JSON text."))
+            return
+        if len(text_data) > settings.WS_MAX_FRAME_BYTES:
+            await self.send_error(
+                None, ActionError("too_large", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES} bytes.")
+            )
+            return
+        try:
+            frame = orjson.loads(text_data)
+        except orjson.JSONDecodeError:
+            await self.send_error(None, invalid("The frame is not valid JSON."))
+            return
+        if not isinstance(frame, dict):
+            await self.send_error(None, invalid("A frame is a JSON object with `type` and `data`."))
+            return
+        request_id = frame.get("id")
+        if request_id is not None and (not isinstance(request_id, str) or len(request_id) > 64):
+            await self.send_error(None, invalid("`id` must be a string of at most 64 characters."))
+            return
+        event_type = frame.get("type")
+        data = frame.get("data", {})
+        if data is None:
+            data = {}
+        if self.user is None:
+            await self._receive_unauthenticated(request_id, event_type, data)
+            return
+        handler = HANDLERS.get(event_type) if isinstance(event_type, str) else None
+        if handler is None:
+            await self.send_error(request_id, invalid(f"Unknown event type: {str(event_type)[:40]!r}."))
+            return
+        if not isinstance(data, dict):
+            await self.send_error(request_id, invalid("`data` must be an object."))
+            return
+        try:
+            result = await handler(self, data)
+        except ActionError as error:
+            await self.send_error(request_id, error)
+            return
+        except Exception:
+            logger.exception("WebSocket handler %s failed", event_type)
+            await self.send_error(request_id, ActionError("server_error", "Something went wrong on our side."))
+            return
+        if request_id is not None:
+            await self.send(text_data=orjson.dumps({"type": "ack", "id": request_id, "data": result or {}}).decode())
+
+    async def _receive_unauthenticated(self, request_id: str | None, event_type: Any, data: Any) -> None:
+        if event_type != "authenticate":
+            await self.send_error(request_id, ActionError("unauthenticated", "Authenticate first."))
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        token = data.get("token") if isinstance(data, dict) else None
+        user = await database_sync_to_async(_user_from_token)(token)
+        if user is None:
+            await self.send_error(request_id, ActionError("unauthenticated", "The token is invalid or expired."))
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self._start(user)
+        if request_id is not None:
+            await self.send(
+                text_data=orjson.dumps({"type": "ack", "id": request_id, "data": {"user": user_payload(user)}}).decode()
+            )
+
+    async def send_error(self, request_id: str | None, error: ActionError) -> None:
+        frame: dict[str, Any] = {"type": "error", "data": error.as_data()}
+        if request_id is not None:
+            frame["id"] = request_id
+        await self.send(text_data=orjson.dumps(frame).decode())
+
+    async def run_action(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run an action in a worker thread, then publish its events from this loop."""
+        result, outbox = await database_sync_to_async(call_collecting_events)(action, self.user, *args, **kwargs)
+        for group, message in outbox:
+            await self.channel_layer.group_send(group, message)
+        return result
+
+    # --- Messages from the channel layer ---------------------------------------
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        """A room or user event, already encoded once for every recipient."""
+        if self.user is not None and event.get("exclude_user") == self.user.id:
+            return
+        await self.send(text_data=event["frame"])
+
+    async def chat_membership(self, event: dict[str, Any]) -> None:
+        """This user joined or left a room: follow its group, then tell the client."""
+        room_id = event["room"]
+        if event["added"]:
+            if room_id not in self.room_ids:
+                self.room_ids.add(room_id)
+                await self.channel_layer.group_add(room_group(room_id), self.channel_name)
+        elif room_id in self.room_ids:
+            self.room_ids.discard(room_id)
+            await self.channel_layer.group_discard(room_group(room_id), self.channel_name)
+        await self.send(text_data=event["frame"])
+
+    async def chat_disconnect(self, event: dict[str, Any]) -> None:
+        """The user was suspended: end this connection now."""
+        await self.send(text_data=encode_frame("error", {"code": "forbidden", "message": event.get("reason", "")}))
+        await self.close(code=CLOSE_SUSPENDED)
+
+    async def presence_frame(self, event: dict[str, Any]) -> None:
+        """A presence or typing event (see ``presence.realtime``)."""
+        await presence.deliver(self, event)
+
+
+# --- Request handlers: parse, call the action, shape the ack --------------------
+
+
+@handles("send_message")
+async def _send_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    message, _ = await consumer.run_action(
+        actions.send_message,
+        data.get("room"),
+        body=data.get("body", ""),
+        client_id=data.get("client_id"),
+        reply_to=data.get("reply_to"),
+        attachments=data.get("attachments"),
+        kind=data.get("kind"),
+    )
+    return {"message": message}
+
+
+@handles("edit_message")
+async def _edit_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return {"message": await consumer.run_action(actions.edit_message, data.get("message"), body=data.get("body"))}
+
+
+@handles("delete_message")
+async def _delete_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    await consumer.run_action(actions.delete_message, data.get("message"))
+    return {}
+
+
+@handles("pin_message")
+async def _pin_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return {"message": await consumer.run_action(actions.set_pinned, data.get("message"), True)}
+
+
+@handles("unpin_message")
+async def _unpin_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return {"message": await consumer.run_action(actions.set_pinned, data.get("message"), False)}
+
+
+@handles("add_reaction")
+async def _add_reaction(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return {"message": await consumer.run_action(actions.set_reaction, data.get("message"), data.get("emoji"), True)}
+
+
+@handles("remove_reaction")
+async def _remove_reaction(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return {"message": await consumer.run_action(actions.set_reaction, data.get("message"), data.get("emoji"), False)}
+
+
+@handles("mark_as_read")
+async def _mark_as_read(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return await consumer.run_action(actions.mark_as_read, data.get("room"), data.get("seq"))
+
+
+@handles("join_room")
+async def _join_room(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return await consumer.run_action(actions.join_room, data.get("room"))
+
+
+@handles("leave_room")
+async def _leave_room(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    await consumer.run_action(actions.leave_room, data.get("room"))
+    return {}
+
+
+@handles("sync")
+async def _sync(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return await consumer.run_action(queries.sync_rooms, data.get("rooms"))
+
+
+@handles("typing_start")
+async def _typing_start(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    await presence.typing(consumer, consumer_room(consumer, data), started=True)
+    return {}
+
+
+@handles("typing_stop")
+async def _typing_stop(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    await presence.typing(consumer, consumer_room(consumer, data), started=False)
+    return {}
+
+
+@handles("update_status")
+async def _update_status(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    return await presence.update_status(consumer, data)
+
+
+@handles("ping")
+async def _ping(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
+    """Keeps the connection's presence fresh; clients send one every heartbeat interval."""
+    await presence.heartbeat(consumer)
+    return {}
+
+
+def consumer_room(consumer: ChatConsumer, data: dict[str, Any]) -> int:
+    """A room of this connection's user, checked against the rooms it follows (no query)."""
+    room_id = actions.parse_id(data.get("room"), "room")
+    if room_id not in consumer.room_ids:
+        raise ActionError("not_found", "Room not found.")
+    return room_id

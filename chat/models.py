@@ -1,0 +1,153 @@
+"""Rooms, their members, messages and reactions.
+
+State changes go through ``chat.actions``; these classes hold data and the
+constraints the database itself must enforce (unique seq per room, one
+direct room per pair of users, one reaction per user, emoji and message).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Room(models.Model):
+    class Kind(models.TextChoices):
+        DIRECT = "direct", "Direct"
+        GROUP = "group", "Group"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.GROUP)
+    name = models.CharField(max_length=100, blank=True)
+    topic = models.CharField(max_length=250, blank=True)
+    is_public = models.BooleanField(default=False)
+    members_can_pin = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Highest seq handed out in this room; incremented under a row lock.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    # "low_id:high_id" for direct rooms, NULL for groups: a unique key the
+    # database enforces, so two racing "start a chat" calls make one room.
+    direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True, editable=False)
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="direct", direct_key__isnull=False) | Q(kind="group", direct_key__isnull=True),
+                name="room_direct_key_iff_direct",
+            ),
+            models.CheckConstraint(condition=~Q(kind="direct", is_public=True), name="room_direct_not_public"),
+        ]
+        indexes = [models.Index(fields=["is_public", "kind"], name="room_public_idx")]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} room {self.pk}"
+
+    @staticmethod
+    def direct_key_for(user_a_id: int, user_b_id: int) -> str:
+        low, high = sorted((user_a_id, user_b_id))
+        return f"{low}:{high}"
+
+
+class RoomMember(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    class NotifyLevel(models.TextChoices):
+        ALL = "all", "All messages"
+        MENTIONS = "mentions", "Mentions only"
+        NONE = "none", "Nothing"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    # The member muted the room: notifications only for direct mentions.
+    muted = models.BooleanField(default=False)
+    notify_level = models.CharField(max_length=8, choices=NotifyLevel.choices, default=NotifyLevel.ALL)
+    # Set by a moderator: the member cannot send until then.
+    send_muted_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="member_unique_room_user")]
+        indexes = [models.Index(fields=["user", "room"], name="member_user_room_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id} ({self.role})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        IMAGE = "image", "Image"
+        FILE = "file", "File"
+        CODE = "code", "Code"
+        SYSTEM = "system", "System"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    body = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    client_id = models.UUIDField(null=True, blank=True)
+    pinned = models.BooleanField(default=False)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),
+            models.UniqueConstraint(
+                fields=["sender", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_sender_client_id",
+            ),
+        ]
+        permissions = [("moderate_messages", "Can moderate messages and members in every room")]
+        indexes = [
+            # Pins of a room, listed often and small.
+            models.Index(fields=["room", "seq"], condition=Q(pinned=True), name="message_pinned_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} in {self.room_id}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_unique_message_user_emoji")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"

@@ -1,0 +1,218 @@
+"""Reads: rooms lists, history pages, sync and search.
+
+Each function does a fixed number of queries whatever the number of rooms,
+messages or members (the tests assert the counts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from .errors import invalid
+from .events import member_payload, message_payloads, room_payload
+from .models import Message, Room, RoomMember
+
+
+def _unread_subquery():
+    return Coalesce(
+        Subquery(
+            Message.objects.filter(
+                room_id=OuterRef("room_id"),
+                seq__gt=OuterRef("last_read_seq"),
+                deleted_at__isnull=True,
+            )
+            .exclude(sender_id=OuterRef("user_id"))
+            .order_by()
+            .values("room_id")
+            .annotate(count=Count("id"))
+            .values("count"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def unread_count(room_id: int, user_id: int, last_read_seq: int) -> int:
+    return (
+        Message.objects.filter(room_id=room_id, seq__gt=last_read_seq, deleted_at__isnull=True)
+        .exclude(sender_id=user_id)
+        .count()
+    )
+
+
+def user_memberships(user) -> list[RoomMember]:
+    """The user's memberships of live rooms, most recently active first, with unread counts."""
+    return list(
+        RoomMember.objects.filter(user=user, room__archived=False)
+        .select_related("room")
+        .annotate(unread=_unread_subquery())
+        .order_by("-room__last_message_at", "-room__created_at", "-room_id")
+    )
+
+
+def room_summaries(memberships: list[RoomMember]) -> list[dict[str, Any]]:
+    """Room payloads for their members: unread and last message in two queries at most."""
+    if not memberships:
+        return []
+    missing_unread = [m for m in memberships if not hasattr(m, "unread")]
+    if missing_unread:
+        counts = dict(
+            RoomMember.objects.filter(pk__in=[m.pk for m in missing_unread])
+            .annotate(unread=_unread_subquery())
+            .values_list("pk", "unread")
+        )
+        for membership in missing_unread:
+            membership.unread = counts.get(membership.pk, 0)
+    room_ids = [m.room_id for m in memberships]
+    last_by_room = {
+        message.room_id: message
+        for message in Message.objects.select_related("sender").filter(room_id__in=room_ids, seq=F("room__last_seq"))
+    }
+    return [room_payload(m.room, m, unread=m.unread, last_message=last_by_room.get(m.room_id)) for m in memberships]
+
+
+def rooms_for_user(user) -> list[dict[str, Any]]:
+    return room_summaries(user_memberships(user))
+
+
+def room_detail(membership: RoomMember) -> dict[str, Any]:
+    summary = room_summaries([membership])[0]
+    members = list(
+        RoomMember.objects.filter(room_id=membership.room_id).select_related("user").order_by("joined_at", "id")
+    )
+    summary["members"] = [member_payload(m) for m in members]
+    return summary
+
+
+def public_rooms(user, search: str = "") -> list[dict[str, Any]]:
+    """Public group rooms the user could join (not yet a member)."""
+    rooms = Room.objects.filter(is_public=True, archived=False, kind=Room.Kind.GROUP).exclude(memberships__user=user)
+    if search:
+        rooms = rooms.filter(name__icontains=search)
+    rooms = rooms.annotate(member_count=Count("memberships")).order_by("name", "id")[:100]
+    results = []
+    for room in rooms:
+        payload = room_payload(room)
+        payload["member_count"] = room.member_count
+        results.append(payload)
+    return results
+
+
+def parse_cursor(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = int(value)
+    except (TypeError, ValueError):
+        raise invalid(f"`{name}` must be a whole number.") from None
+    if parsed < 0:
+        raise invalid(f"`{name}` must be a whole number.")
+    return parsed
+
+
+def history_page(room_id: int, *, before: Any = None, after: Any = None, limit: Any = 50) -> dict[str, Any]:
+    """A page of a room's messages, oldest first.
+
+    Newest page by default; ``before`` pages back, ``after`` pages forward.
+    ``has_more`` says whether more lie in the paging direction.
+    """
+    before = parse_cursor(before, "before")
+    after = parse_cursor(after, "after")
+    limit = parse_cursor(limit, "limit") if limit not in (None, "") else 50
+    if not limit or limit > settings.HISTORY_PAGE_MAX:
+        raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
+    messages = Message.objects.filter(room_id=room_id).select_related("sender")
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    if after is not None:
+        messages = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+    else:
+        messages = list(messages.order_by("-seq")[: limit + 1])
+    has_more = len(messages) > limit
+    messages = messages[:limit]
+    if after is None:
+        messages.reverse()
+    return {"messages": message_payloads(messages), "has_more": has_more}
+
+
+def sync_rooms(user, positions: Any) -> dict[str, Any]:
+    """What a reconnecting client missed: messages after its last seen seq, per room.
+
+    ``positions`` maps room id to the last seq the client has. Rooms the user
+    is not in are reported under ``unknown_rooms`` (left or never joined)
+    rather than failing the whole sync.
+    """
+    if not isinstance(positions, dict) or len(positions) > 1000:
+        raise invalid("`rooms` must be an object mapping room ids to seqs.")
+    wanted: dict[int, int] = {}
+    for key, value in positions.items():
+        try:
+            room_id = int(key)
+            seq = int(value)
+        except (TypeError, ValueError):
+            raise invalid("`rooms` must map room ids to whole-number seqs.") from None
+        if room_id <= 0 or seq < 0 or isinstance(value, bool):
+            raise invalid("`rooms` must map room ids to whole-number seqs.")
+        wanted[room_id] = seq
+    member_rooms = dict(
+        RoomMember.objects.filter(user=user, room_id__in=wanted, room__archived=False).values_list(
+            "room_id", "room__last_seq"
+        )
+    )
+    cap = settings.SYNC_MAX_MESSAGES
+    condition = Q()
+    for room_id, last_seq in member_rooms.items():
+        since = wanted[room_id]
+        if last_seq > since:
+            condition |= Q(room_id=room_id, seq__gt=since, seq__lte=since + cap)
+    messages_by_room: dict[str, list] = {str(room_id): [] for room_id in member_rooms}
+    has_more: dict[str, bool] = {}
+    if condition:
+        rows = list(Message.objects.filter(condition).select_related("sender").order_by("room_id", "seq"))
+        for payload in message_payloads(rows):
+            messages_by_room[str(payload["room"])].append(payload)
+    for room_id, last_seq in member_rooms.items():
+        has_more[str(room_id)] = last_seq > wanted[room_id] + cap
+    return {
+        "messages": messages_by_room,
+        "has_more": has_more,
+        "unknown_rooms": sorted(set(wanted) - set(member_rooms)),
+    }
+
+
+def pinned_messages(room_id: int) -> list[dict[str, Any]]:
+    messages = Message.objects.filter(room_id=room_id, pinned=True, deleted_at__isnull=True).select_related("sender")
+    return message_payloads(messages.order_by("-pinned_at", "-seq")[:100])
+
+
+def search_messages(user, query: Any, room_id: Any = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Full-text search on PostgreSQL; a case-insensitive substring match elsewhere.
+
+    Only rooms the caller is in, only live messages.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise invalid("`q` must not be empty.")
+    query = query.strip()[:200]
+    messages = Message.objects.filter(
+        room__memberships__user=user, room__archived=False, deleted_at__isnull=True
+    ).select_related("sender")
+    if room_id not in (None, ""):
+        messages = messages.filter(room_id=parse_cursor(room_id, "room"))
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+        vector = SearchVector("body", config="english")
+        search = SearchQuery(query, config="english", search_type="websearch")
+        messages = (
+            messages.annotate(rank=SearchRank(vector, search))
+            .filter(Q(rank__gt=0) | Q(body__icontains=query))
+            .order_by("-rank", "-created_at")
+        )
+    else:
+        messages = messages.filter(body__icontains=query).order_by("-created_at")
+    return message_payloads(messages[:limit])

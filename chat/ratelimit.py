@@ -1,0 +1,81 @@
+"""Per-user send limits, one counter for every process and both transports.
+
+A sliding window: the timestamps of the user's recent sends, in a Redis
+sorted set when Redis is configured (one atomic script, so two processes
+cannot both take the last slot), else in this process's memory.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict, deque
+
+from django.conf import settings
+
+from config.redis import sync_client
+
+from .errors import ActionError
+
+_SLIDING_WINDOW = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local member = ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
+"""
+
+_local_lock = threading.Lock()
+_local_log: dict[str, deque[float]] = defaultdict(deque)
+_counter = 0
+
+
+def _take_local(key: str, now: float, window: float, limit: int) -> float:
+    with _local_lock:
+        log = _local_log[key]
+        while log and log[0] <= now - window:
+            log.popleft()
+        if len(log) < limit:
+            log.append(now)
+            return 0.0
+        return log[0] + window - now
+
+
+def check_send_rate(user_id: int) -> None:
+    """Count one send for the user, or raise ``rate_limited`` with ``retry_after``."""
+    global _counter
+    limit = settings.RATE_LIMIT_MESSAGES
+    if limit <= 0:
+        return
+    window = float(settings.RATE_LIMIT_WINDOW)
+    key = f"confab:rate:send:{user_id}"
+    now = time.time()
+    client = sync_client()
+    if client is None:
+        wait = _take_local(key, now, window, limit)
+    else:
+        _counter += 1
+        member = f"{now:.6f}:{threading.get_ident()}:{_counter}"
+        wait = float(client.eval(_SLIDING_WINDOW, 1, key, now, window, limit, member))
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        raise ActionError(
+            "rate_limited",
+            f"Too many messages: at most {limit} every {int(window)} s. Try again in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
+def reset_local() -> None:
+    with _local_lock:
+        _local_log.clear()

@@ -1,0 +1,156 @@
+"""OpenAPI descriptions of the payloads built in ``chat.events``.
+
+These serializers only document: responses are built by the payload
+builders, and ``tests/chat/test_schema.py`` checks that the fields named here
+are exactly the keys those builders produce, so the docs cannot drift.
+"""
+
+from rest_framework import serializers
+
+
+class UserSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField(allow_null=True)
+
+
+class UploadSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ReactionSchema(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    users = serializers.ListField(child=serializers.IntegerField())
+
+
+class MessageSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    room = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    sender = UserSchema(allow_null=True)
+    kind = serializers.ChoiceField(["text", "image", "file", "code", "system"])
+    body = serializers.CharField()
+    body_html = serializers.CharField()
+    reply_to = serializers.IntegerField(allow_null=True)
+    attachments = UploadSchema(many=True)
+    reactions = ReactionSchema(many=True)
+    pinned = serializers.BooleanField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    client_id = serializers.UUIDField(allow_null=True)
+
+
+class MessageSummarySchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    sender = UserSchema(allow_null=True)
+    kind = serializers.CharField()
+    body = serializers.CharField()
+    deleted = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class MemberSchema(serializers.Serializer):
+    user = UserSchema()
+    role = serializers.ChoiceField(["owner", "admin", "member"])
+    joined_at = serializers.DateTimeField()
+    last_read_seq = serializers.IntegerField()
+
+
+class RoomSchema(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(["direct", "group"])
+    name = serializers.CharField()
+    topic = serializers.CharField()
+    is_public = serializers.BooleanField()
+    members_can_pin = serializers.BooleanField()
+    archived = serializers.BooleanField()
+    last_seq = serializers.IntegerField()
+    last_read_seq = serializers.IntegerField(allow_null=True)
+    unread = serializers.IntegerField()
+    role = serializers.CharField(allow_null=True)
+    notify_level = serializers.CharField(allow_null=True)
+    muted = serializers.BooleanField()
+    last_message = MessageSummarySchema(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class RoomDetailSchema(RoomSchema):
+    members = MemberSchema(many=True)
+
+
+class HistorySchema(serializers.Serializer):
+    messages = MessageSchema(many=True)
+    has_more = serializers.BooleanField()
+
+
+class ReadSchema(serializers.Serializer):
+    room = serializers.IntegerField()
+    last_read_seq = serializers.IntegerField()
+    unread = serializers.IntegerField()
+
+
+# --- Request bodies ---------------------------------------------------------------
+
+
+class RoomCreateRequest(serializers.Serializer):
+    name = serializers.CharField()
+    topic = serializers.CharField(required=False)
+    is_public = serializers.BooleanField(required=False)
+    members_can_pin = serializers.BooleanField(required=False)
+    members = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class RoomUpdateRequest(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    topic = serializers.CharField(required=False)
+    is_public = serializers.BooleanField(required=False)
+    members_can_pin = serializers.BooleanField(required=False)
+    notify_level = serializers.ChoiceField(["all", "mentions", "none"], required=False)
+    muted = serializers.BooleanField(required=False)
+
+
+class DirectRoomRequest(serializers.Serializer):
+    user = serializers.IntegerField()
+
+
+class MemberAddRequest(serializers.Serializer):
+    user = serializers.IntegerField()
+    role = serializers.ChoiceField(["member", "admin"], required=False)
+
+
+class SendMessageRequest(serializers.Serializer):
+    body = serializers.CharField(required=False)
+    client_id = serializers.UUIDField(required=False)
+    reply_to = serializers.IntegerField(required=False)
+    attachments = serializers.ListField(child=serializers.IntegerField(), required=False)
+    kind = serializers.ChoiceField(["text", "code", "image", "file"], required=False)
+
+
+class EditMessageRequest(serializers.Serializer):
+    body = serializers.CharField()
+
+
+class EmojiRequest(serializers.Serializer):
+    emoji = serializers.CharField()
+
+
+class ReadRequest(serializers.Serializer):
+    seq = serializers.IntegerField()
+
+
+class ErrorSchema(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField(required=False)

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("rooms/", api.RoomListView.as_view(), name="room-list"),
+    path("rooms/public/", api.PublicRoomListView.as_view(), name="room-public"),
+    path("rooms/direct/", api.DirectRoomView.as_view(), name="room-direct"),
+    path("rooms/<int:room_id>/", api.RoomDetailView.as_view(), name="room-detail"),
+    path("rooms/<int:room_id>/members/", api.RoomMembersView.as_view(), name="room-members"),
+    path("rooms/<int:room_id>/members/<int:user_id>/", api.RoomMemberDetailView.as_view(), name="room-member"),
+    path("rooms/<int:room_id>/messages/", api.RoomMessagesView.as_view(), name="room-messages"),
+    path("rooms/<int:room_id>/pins/", api.RoomPinsView.as_view(), name="room-pins"),
+    path("rooms/<int:room_id>/read/", api.RoomReadView.as_view(), name="room-read"),
+    path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<int:message_id>/reactions/", api.MessageReactionsView.as_view(), name="message-reactions"),
+    path("messages/<int:message_id>/pin/", api.MessagePinView.as_view(), name="message-pin"),
+    path("search/", api.SearchView.as_view(), name="search"),
+]

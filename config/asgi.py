@@ -1,0 +1,27 @@
+"""ASGI entry point: HTTP to Django, WebSocket ``/ws/chat/`` to the chat consumer.
+
+Browsers are held to the allowed hosts by their ``Origin`` header (clients
+that send none, such as API clients, pass); the session cookie authenticates
+browser sockets, and API clients send an ``authenticate`` frame instead.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from chat.consumers import ChatConsumer  # noqa: E402
+from config.websocket import BrowserOriginValidator  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([path("ws/chat/", ChatConsumer.as_asgi())]))),
+    }
+)

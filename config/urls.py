@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts import api as accounts_api
+from accounts import views as accounts_views
+from chat import views as chat_views
+
+api_v1 = [
+    path("auth/token/", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/register/", accounts_api.RegisterView.as_view(), name="register"),
+    path("users/", accounts_api.UserSearchView.as_view(), name="user-search"),
+    path("", include("chat.urls")),
+    path("", include("uploads.urls")),
+]
+
+urlpatterns = [
+    path("", chat_views.room_list, name="home"),
+    path("rooms/<int:room_id>/", chat_views.room_view, name="room"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/register/", accounts_views.register, name="register-page"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

@@ -1,0 +1,43 @@
+"""Stored notifications: what a user is told about while away."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mention"
+        DM = "dm", "Direct message"
+        REPLY = "reply", "Reply"
+        SYSTEM = "system", "System"
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    room = models.ForeignKey("chat.Room", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # One notification of a kind per message and recipient: an edit that
+            # mentions someone again must not notify twice.
+            models.UniqueConstraint(
+                fields=["recipient", "message", "kind"],
+                condition=Q(message__isnull=False),
+                name="notification_unique_recipient_message_kind",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}"

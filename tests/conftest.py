@@ -1,0 +1,304 @@
+"""Shared fixtures: users, clients, WebSocket connections, real server processes.
+
+Services: with ``REDIS_URL``/``DATABASE_URL`` set (CI sets both) the whole
+suite runs on Redis and PostgreSQL. Tests marked for a service skip with a
+reason when it is missing, and fail instead when ``CONFAB_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("CONFAB_REQUIRE_SERVICES") == "1"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+LOCAL_REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('CONFAB_TEST_REDIS_DB', '15')}"
+
+
+def missing_service(reason: str) -> None:
+    """Skip locally; in CI a missing service is a failure, not a skip."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+def _redis_reachable(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _clean_shared_state() -> Iterator[None]:
+    """Every test starts with empty rate limits, presence and typing state."""
+    from chat.ratelimit import reset_local
+
+    reset_local()
+    if settings.REDIS_URL:
+        from config.redis import sync_client
+
+        sync_client().flushdb()
+    _reset_presence_store()
+    yield
+
+
+def _reset_presence_store() -> None:
+    try:
+        from presence import store
+    except ImportError:
+        return
+    reset = getattr(store, "reset_local", None)
+    if reset is not None:
+        reset()
+
+
+def redis_settings(url: str) -> dict:
+    return {
+        "REDIS_URL": url,
+        "CHANNEL_LAYERS": {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [url], "capacity": 1000, "expiry": 60},
+            }
+        },
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}},
+    }
+
+
+@pytest.fixture
+def redis_url(settings) -> str:
+    """Redis for this test: the configured one, or a local one switched on for it."""
+    if settings.REDIS_URL:
+        return settings.REDIS_URL
+    if not _redis_reachable(LOCAL_REDIS_URL):
+        missing_service(f"Redis is not reachable at {LOCAL_REDIS_URL}")
+    for name, value in redis_settings(LOCAL_REDIS_URL).items():
+        setattr(settings, name, value)
+    from config.redis import sync_client
+
+    sync_client().flushdb()
+    _reset_presence_store()
+    return LOCAL_REDIS_URL
+
+
+@pytest.fixture
+def postgres() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        missing_service("needs PostgreSQL (set DATABASE_URL=postgres://...)")
+
+
+# --- Users and clients -------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = {"n": 0}
+
+    def make(username: str | None = None, **fields):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        fields.setdefault("display_name", username.capitalize())
+        return django_user_model.objects.create_user(username=username, password="correct-horse-battery", **fields)
+
+    return make
+
+
+@pytest.fixture
+def ann(make_user):
+    return make_user("ann", display_name="Ann")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob", display_name="Bob")
+
+
+@pytest.fixture
+def cat(make_user):
+    return make_user("cat", display_name="Cat")
+
+
+@pytest.fixture
+def api_for():
+    """A DRF client authenticated as a user with a real JWT access token."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def group_room(ann, bob):
+    """A private group room owned by Ann with Bob as a member."""
+    from chat import actions
+    from chat.models import Room
+
+    payload = actions.create_group_room(ann, name="General", members=[bob.id])
+    return Room.objects.get(pk=payload["id"])
+
+
+# --- WebSocket -----------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def ws_connect():
+    """Open authenticated WebSocket connections through the real ASGI application.
+
+    Authenticates with a JWT ``authenticate`` frame and returns the
+    communicator after ``ready``; every connection is closed at teardown.
+    """
+    from channels.testing import WebsocketCommunicator
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from config.asgi import application
+
+    opened: list[WebsocketCommunicator] = []
+
+    async def connect(user, *, timeout: float = 5) -> WebsocketCommunicator:
+        communicator = WebsocketCommunicator(application, "/ws/chat/")
+        connected, _ = await communicator.connect(timeout=timeout)
+        assert connected
+        opened.append(communicator)
+        await communicator.send_json_to({"type": "authenticate", "data": {"token": str(AccessToken.for_user(user))}})
+        ready = await communicator.receive_json_from(timeout=timeout)
+        assert ready["type"] == "ready", ready
+        communicator.ready = ready
+        return communicator
+
+    yield connect
+    for communicator in opened:
+        try:
+            await communicator.disconnect()
+        except Exception:  # already closed by the test or the server
+            pass
+
+
+async def receive_until(communicator, event_type: str, *, timeout: float = 3, request_id: str | None = None) -> dict:
+    """Frames are read in order until one of ``event_type`` (and ``id``) arrives."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {event_type!r} frame within {timeout} s")
+        frame = await communicator.receive_json_from(timeout=remaining)
+        if frame["type"] == event_type and (request_id is None or frame.get("id") == request_id):
+            return frame
+
+
+# --- Real server processes -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database this test uses (pytest-django's test database)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+class ServerProcess:
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/chat/"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.process.poll() is not None:
+            return
+        if sig is None:
+            self.process.terminate()
+        else:
+            self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_server(settings, tmp_path) -> Iterator:
+    """Start real ASGI server processes (daphne by default) on the test database.
+
+    Tests that use it need ``django_db(transaction=True)`` so what they write
+    is committed and visible to the servers.
+    """
+    servers: list[ServerProcess] = []
+
+    def start(*, server: str = "daphne", extra_env: dict[str, str] | None = None) -> ServerProcess:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_subprocess(),
+            "REDIS_URL": settings.REDIS_URL,
+            "SECRET_KEY": settings.SECRET_KEY,
+            "ALLOWED_HOSTS": "localhost,127.0.0.1",
+            "SECURE_COOKIES": "0",
+            "DEBUG": "0",
+            "RATE_LIMIT_MESSAGES": str(settings.RATE_LIMIT_MESSAGES),
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        bin_dir = Path(sys.executable).parent
+        if server == "uvicorn":
+            command = [str(bin_dir / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+        else:
+            command = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+        log_path = tmp_path / f"server-{port}.log"
+        log_file = log_path.open("w")
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        server_process = ServerProcess(process, port, log_path)
+        servers.append(server_process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{server_process.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return server_process
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not listen within 30 s:\n{server_process.log()}")
+
+    yield start
+    for server_process in servers:
+        server_process.stop()
