@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "presence",
     "uploads",
     "notifications",
+    "moderation",
 ]
 
 MIDDLEWARE = [
@@ -124,7 +125,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory, so server processes started by tests share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_confab.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_confab{os.environ.get('CONFAB_TEST_ID', '')}.sqlite3")}
+else:
+    # CONFAB_TEST_ID keeps concurrent test runs on one machine apart.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_confab{os.environ.get('CONFAB_TEST_ID', '')}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, presence, rate limits, caches -------------------
@@ -178,6 +182,12 @@ WS_AUTH_TIMEOUT = env_int("WS_AUTH_TIMEOUT", 10)  # seconds to send `authenticat
 SYNC_MAX_MESSAGES = env_int("SYNC_MAX_MESSAGES", 200)  # per room per `sync`
 HISTORY_PAGE_MAX = 100
 ROOM_MENTION_ADMINS_ONLY = env_bool("ROOM_MENTION_ADMINS_ONLY", default=True)
+
+# --- Notifications (owned by the notifications app) ------------------------
+NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 30)
+
+# --- Moderation and maintenance (owned by the moderation app) --------------
+MESSAGE_RETENTION_DAYS = env_int("MESSAGE_RETENTION_DAYS", 30)  # soft-deleted messages kept this long
 
 # --- Presence and typing --------------------------------------------------
 PRESENCE_TTL = env_int("PRESENCE_TTL", 60)  # a connection unseen this long is gone

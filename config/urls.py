@@ -15,9 +15,13 @@ api_v1 = [
     path("users/", accounts_api.UserSearchView.as_view(), name="user-search"),
     path("", include("chat.urls")),
     path("", include("uploads.urls")),
+    path("", include("presence.urls")),
+    path("", include("notifications.urls")),
+    path("", include("moderation.urls")),
 ]
 
 urlpatterns = [
+    path("", include("moderation.health_urls")),
     path("", chat_views.room_list, name="home"),
     path("rooms/<int:room_id>/", chat_views.room_view, name="room"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
