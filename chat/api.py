@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -71,12 +72,14 @@ class RoomDetailView(APIView):
     def patch(self, request: Request, room_id: int) -> Response:
         data = dict(body(request))
         personal = {key: data.pop(key) for key in ("notify_level", "muted") if key in data}
-        result = None
-        if data:
-            result = actions.update_room(request.user, room_id, **data)
-        if personal or result is None:
-            result = actions.update_membership_settings(request.user, room_id, **personal)
-        return Response(result)
+        # One transaction: a bad personal field must not leave the room change behind.
+        with transaction.atomic():
+            if data:
+                actions.update_room(request.user, room_id, **data)
+            if personal:
+                actions.update_membership_settings(request.user, room_id, **personal)
+        # The answer is the room as the rooms list shows it (unread, last message).
+        return Response(queries.room_summaries([actions.get_membership(request.user, room_id)])[0])
 
     @extend_schema(responses={204: None, **ERRORS}, summary="Delete (archive) a group room: owner only")
     def delete(self, request: Request, room_id: int) -> Response:
