@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("messages/<int:message_id>/report/", api.MessageReportView.as_view(), name="message-report"),
+]

@@ -1,0 +1,453 @@
+"""Every moderation action, and reporting a message.
+
+One function per action. Each checks that the caller is a moderator, does
+its work through the chat (or uploads) action that already owns the rule, so
+the room sees exactly the live events a member's own action would cause, and
+writes an ``AuditLog`` row in the same transaction: no change without its
+record, no record without its change. Admin and any future API call these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import actions as chat_actions
+from chat.errors import ActionError, forbidden, invalid, not_found
+from chat.events import iso, user_group
+from chat.models import Message, Room, RoomMember
+
+from .models import AUDIT_REASON_MAX_LENGTH, REPORT_REASON_MAX_LENGTH, AuditLog, Report
+
+User = get_user_model()
+
+MAX_MUTE = timedelta(days=365)
+DISCONNECT_MESSAGE_TYPE = "chat.disconnect"
+
+
+# --- Helpers --------------------------------------------------------------------
+
+
+def require_moderator(user) -> None:
+    if user is None or not user.is_authenticated or not chat_actions.is_moderator(user):
+        raise forbidden("Only moderators can do this.")
+
+
+def clean_reason(value: Any, *, max_length: int = AUDIT_REASON_MAX_LENGTH, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise invalid("`reason` must be a string.")
+    value = value.strip()
+    if required and not value:
+        raise invalid("`reason` must not be empty.")
+    if len(value) > max_length:
+        raise ActionError("too_large", f"`reason` is longer than {max_length} characters.")
+    return value
+
+
+def audit(
+    actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: int,
+    target_repr: str,
+    room_id: int | None = None,
+    reason: str = "",
+    **details: Any,
+) -> AuditLog:
+    return AuditLog.objects.create(
+        actor=actor,
+        actor_username=actor.get_username(),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr[:200],
+        room_id=room_id,
+        reason=reason,
+        details=details,
+    )
+
+
+def _message_repr(message: Message) -> str:
+    sender = message.sender.username if message.sender else "(deleted user)"
+    return f"#{message.seq} by {sender} in {message.room}: {message.body[:80]}"
+
+
+def _load_message(message_id: Any) -> Message:
+    message_id = chat_actions.parse_id(message_id, "message")
+    message = Message.objects.select_related("room", "sender").filter(pk=message_id).first()
+    if message is None:
+        raise not_found("Message")
+    return message
+
+
+def _load_member(room_id: Any, user_id: Any) -> RoomMember:
+    room_id = chat_actions.parse_id(room_id, "room")
+    user_id = chat_actions.parse_id(user_id, "user")
+    member = RoomMember.objects.select_related("room", "user").filter(room_id=room_id, user_id=user_id).first()
+    if member is None:
+        raise not_found("Member")
+    return member
+
+
+# --- Messages ---------------------------------------------------------------------
+
+
+def delete_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
+    """Soft-delete any message; the room gets ``message_deleted`` as for its sender's own delete."""
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    message = _load_message(message_id)
+    with transaction.atomic():
+        result = chat_actions.delete_message(moderator, message.pk)
+        audit(
+            moderator,
+            AuditLog.Action.DELETE_MESSAGE,
+            target_type="message",
+            target_id=message.pk,
+            target_repr=_message_repr(message),
+            room_id=message.room_id,
+            reason=reason,
+        )
+    return result
+
+
+def restore_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
+    """Undo a soft delete; the room gets ``message_edited`` with the message back."""
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    message = _load_message(message_id)
+    with transaction.atomic():
+        result = chat_actions.restore_message(moderator, message.pk)
+        audit(
+            moderator,
+            AuditLog.Action.RESTORE_MESSAGE,
+            target_type="message",
+            target_id=message.pk,
+            target_repr=_message_repr(message),
+            room_id=message.room_id,
+            reason=reason,
+        )
+    return result
+
+
+def set_pinned(moderator, message_id: Any, pinned: bool, reason: Any = "") -> dict[str, Any]:
+    """Pin or unpin any live message; audited only when it changed something."""
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    message = _load_message(message_id)
+    with transaction.atomic():
+        result = chat_actions.set_pinned(moderator, message.pk, pinned)
+        if message.pinned != pinned:
+            audit(
+                moderator,
+                AuditLog.Action.PIN_MESSAGE if pinned else AuditLog.Action.UNPIN_MESSAGE,
+                target_type="message",
+                target_id=message.pk,
+                target_repr=_message_repr(message),
+                room_id=message.room_id,
+                reason=reason,
+            )
+    return result
+
+
+# --- Members ----------------------------------------------------------------------
+
+
+def remove_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> None:
+    """Take a member out of a group room; the room gets ``member_left``, the user ``room_removed``.
+
+    A moderator need not be a member of the room. Direct rooms keep their two
+    members, and the owner stays (hand the room over first).
+    """
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    member = _load_member(room_id, user_id)
+    if member.room.kind == Room.Kind.DIRECT:
+        raise forbidden("Direct rooms have exactly two members.")
+    if member.role == RoomMember.Role.OWNER:
+        raise forbidden("The owner cannot be removed from their room.")
+    with transaction.atomic():
+        # chat.actions.remove_member requires the actor to be a member of the
+        # room; _remove is the same removal with the same events.
+        chat_actions._remove(member.room, member)
+        audit(
+            moderator,
+            AuditLog.Action.REMOVE_MEMBER,
+            target_type="user",
+            target_id=member.user_id,
+            target_repr=f"{member.user.username} from {member.room}",
+            room_id=member.room_id,
+            reason=reason,
+        )
+
+
+def mute_member(
+    moderator, room_id: Any, user_id: Any, *, minutes: Any = None, until: datetime | None = None, reason: Any = ""
+) -> RoomMember:
+    """Stop a member sending in one room until a time; their sends get ``forbidden`` until then."""
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    now = timezone.now()
+    if until is None:
+        if isinstance(minutes, bool):
+            raise invalid("`minutes` must be a whole number of minutes.")
+        try:
+            minutes = int(minutes)
+        except (TypeError, ValueError):
+            raise invalid("`minutes` must be a whole number of minutes.") from None
+        if minutes <= 0:
+            raise invalid("`minutes` must be at least 1.")
+        if timedelta(minutes=minutes) > MAX_MUTE:
+            raise invalid(f"A mute lasts at most {MAX_MUTE.days} days.")
+        until = now + timedelta(minutes=minutes)
+    elif until <= now or until - now > MAX_MUTE:
+        raise invalid(f"`until` must be in the future, at most {MAX_MUTE.days} days ahead.")
+    member = _load_member(room_id, user_id)
+    with transaction.atomic():
+        RoomMember.objects.filter(pk=member.pk).update(send_muted_until=until)
+        member.send_muted_until = until
+        audit(
+            moderator,
+            AuditLog.Action.MUTE_MEMBER,
+            target_type="user",
+            target_id=member.user_id,
+            target_repr=f"{member.user.username} in {member.room}",
+            room_id=member.room_id,
+            reason=reason,
+            until=iso(until),
+        )
+    return member
+
+
+def unmute_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> RoomMember:
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    member = _load_member(room_id, user_id)
+    if member.send_muted_until is None or member.send_muted_until <= timezone.now():
+        raise ActionError("conflict", "The member is not muted.")
+    with transaction.atomic():
+        RoomMember.objects.filter(pk=member.pk).update(send_muted_until=None)
+        member.send_muted_until = None
+        audit(
+            moderator,
+            AuditLog.Action.UNMUTE_MEMBER,
+            target_type="user",
+            target_id=member.user_id,
+            target_repr=f"{member.user.username} in {member.room}",
+            room_id=member.room_id,
+            reason=reason,
+        )
+    return member
+
+
+# --- Users -----------------------------------------------------------------------
+
+
+def suspend_user(moderator, user_id: Any, reason: Any = "") -> None:
+    """Deactivate an account site-wide and close its open sockets.
+
+    ``is_active=False`` makes sessions and JWTs (access and refresh) fail from
+    the next request on; the ``chat.disconnect`` message sent to the user's
+    group after commit closes every open socket with code 4403.
+    """
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    user_id = chat_actions.parse_id(user_id, "user")
+    if user_id == moderator.pk:
+        raise forbidden("You cannot suspend yourself.")
+    target = User.objects.filter(pk=user_id).first()
+    if target is None:
+        raise not_found("User")
+    if target.is_superuser and not moderator.is_superuser:
+        raise forbidden("Only a superuser can suspend a superuser.")
+    if not target.is_active:
+        raise ActionError("conflict", "The user is already suspended.")
+    with transaction.atomic():
+        User.objects.filter(pk=target.pk).update(is_active=False)
+        audit(
+            moderator,
+            AuditLog.Action.SUSPEND_USER,
+            target_type="user",
+            target_id=target.pk,
+            target_repr=target.username,
+            reason=reason,
+        )
+        message = {"type": DISCONNECT_MESSAGE_TYPE, "reason": "Your account has been suspended."}
+        transaction.on_commit(lambda: _send_to_user_group(target.pk, message))
+
+
+def _send_to_user_group(user_id: int, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(user_group(user_id), message)
+
+
+def unsuspend_user(moderator, user_id: Any, reason: Any = "") -> None:
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    target = User.objects.filter(pk=chat_actions.parse_id(user_id, "user")).first()
+    if target is None:
+        raise not_found("User")
+    if target.is_active:
+        raise ActionError("conflict", "The user is not suspended.")
+    with transaction.atomic():
+        User.objects.filter(pk=target.pk).update(is_active=True)
+        audit(
+            moderator,
+            AuditLog.Action.UNSUSPEND_USER,
+            target_type="user",
+            target_id=target.pk,
+            target_repr=target.username,
+            reason=reason,
+        )
+
+
+# --- Uploads ----------------------------------------------------------------------
+
+
+def remove_upload(moderator, upload_id: Any, reason: Any = "") -> None:
+    """Delete an upload's files; its message shows it as removed (``message_edited``)."""
+    from uploads import actions as upload_actions
+    from uploads.models import Upload
+
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    upload_id = chat_actions.parse_id(upload_id, "upload")
+    upload = Upload.objects.select_related("owner").filter(pk=upload_id).first()
+    if upload is None:
+        raise not_found("Upload")
+    room_id = Message.objects.filter(pk=upload.message_id).values_list("room_id", flat=True).first()
+    with transaction.atomic():
+        upload_actions.remove_upload(moderator, upload.pk, reason=reason)
+        audit(
+            moderator,
+            AuditLog.Action.REMOVE_UPLOAD,
+            target_type="upload",
+            target_id=upload.pk,
+            target_repr=f"{upload.original_name} by {upload.owner.username}",
+            room_id=room_id,
+            reason=reason,
+            message=upload.message_id,
+            size=upload.size,
+        )
+
+
+# --- Reports ----------------------------------------------------------------------
+
+
+def report_payload(report: Report) -> dict[str, Any]:
+    return {
+        "id": report.pk,
+        "message": report.message_id,
+        "reason": report.reason,
+        "status": report.status,
+        "created_at": iso(report.created_at),
+    }
+
+
+def report_message(user, message_id: Any, reason: Any) -> dict[str, Any]:
+    """A member of the message's room flags it for moderators; one open report per reporter and message."""
+    message_id = chat_actions.parse_id(message_id, "message")
+    message = (
+        Message.objects.filter(
+            pk=message_id,
+            deleted_at__isnull=True,
+            room__archived=False,
+            room__memberships__user=user,
+        )
+        .only("id", "sender_id")
+        .first()
+    )
+    if message is None:
+        raise not_found("Message")
+    if message.sender_id == user.pk:
+        raise invalid("You cannot report your own message.")
+    reason = clean_reason(reason, max_length=REPORT_REASON_MAX_LENGTH, required=True)
+    if Report.objects.filter(message=message, reporter=user, status=Report.Status.OPEN).exists():
+        raise ActionError("conflict", "You have already reported this message.")
+    try:
+        with transaction.atomic():
+            report = Report.objects.create(message=message, reporter=user, reason=reason)
+    except IntegrityError:  # a concurrent duplicate won the race
+        raise ActionError("conflict", "You have already reported this message.") from None
+    return report_payload(report)
+
+
+def close_reports(moderator, report_ids: Any, *, resolution: str = Report.Status.RESOLVED, reason: Any = "") -> int:
+    """Mark open reports resolved (acted on) or dismissed (nothing to do); returns how many were open.
+
+    One update and one insert of audit rows however many reports are closed.
+    """
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    if resolution not in (Report.Status.RESOLVED, Report.Status.DISMISSED):
+        raise invalid("`resolution` must be `resolved` or `dismissed`.")
+    ids = [chat_actions.parse_id(report_id, "report") for report_id in report_ids]
+    action = AuditLog.Action.RESOLVE_REPORT if resolution == Report.Status.RESOLVED else AuditLog.Action.DISMISS_REPORT
+    with transaction.atomic():
+        reports = list(
+            Report.objects.select_for_update(of=("self",))
+            .select_related("message__room", "message__sender", "reporter")
+            .filter(pk__in=ids, status=Report.Status.OPEN)
+        )
+        if not reports:
+            return 0
+        Report.objects.filter(pk__in=[r.pk for r in reports]).update(
+            status=resolution, resolved_by=moderator, resolved_at=timezone.now()
+        )
+        AuditLog.objects.bulk_create(
+            [
+                AuditLog(
+                    actor=moderator,
+                    actor_username=moderator.get_username(),
+                    action=action,
+                    target_type="report",
+                    target_id=report.pk,
+                    target_repr=f"report by {report.reporter.username} on {_message_repr(report.message)}"[:200],
+                    room_id=report.message.room_id,
+                    reason=reason,
+                    details={"message": report.message_id},
+                )
+                for report in reports
+            ]
+        )
+    return len(reports)
+
+
+def close_report(moderator, report_id: Any, *, resolution: str = Report.Status.RESOLVED, reason: Any = "") -> Report:
+    """Close one report; ``conflict`` when it is closed already."""
+    require_moderator(moderator)
+    report = Report.objects.filter(pk=chat_actions.parse_id(report_id, "report")).first()
+    if report is None:
+        raise not_found("Report")
+    if not close_reports(moderator, [report.pk], resolution=resolution, reason=reason):
+        raise ActionError("conflict", "The report is already closed.")
+    report.refresh_from_db()
+    return report
+
+
+def delete_reported_message(moderator, report_id: Any, reason: Any = "") -> Report:
+    """Delete the reported message and resolve every open report on it, in one transaction."""
+    require_moderator(moderator)
+    reason = clean_reason(reason)
+    report = Report.objects.filter(pk=chat_actions.parse_id(report_id, "report")).first()
+    if report is None:
+        raise not_found("Report")
+    with transaction.atomic():
+        if Message.objects.filter(pk=report.message_id, deleted_at__isnull=True).exists():
+            delete_message(moderator, report.message_id, reason or report.reason[:AUDIT_REASON_MAX_LENGTH])
+        open_ids = Report.objects.filter(message_id=report.message_id, status=Report.Status.OPEN).values_list(
+            "pk", flat=True
+        )
+        close_reports(moderator, list(open_ids), resolution=Report.Status.RESOLVED, reason=reason)
+    report.refresh_from_db()
+    return report
