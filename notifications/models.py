@@ -1,4 +1,8 @@
-"""Stored notifications: what a user is told about while away."""
+"""Stored notifications: what a user is told about while away.
+
+Rows are written only by ``notifications.actions`` (the rules live there) and
+read through ``notifications.queries``.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -26,16 +30,15 @@ class Notification(models.Model):
 
     class Meta:
         constraints = [
-            # One notification of a kind per message and recipient: an edit that
-            # mentions someone again must not notify twice.
-            models.UniqueConstraint(
-                fields=["recipient", "message", "kind"],
-                condition=Q(message__isnull=False),
-                name="notification_unique_recipient_message_kind",
-            )
+            # One notification per message and recipient, whatever its kind: a
+            # message that both mentions and replies to someone, or an edit that
+            # mentions someone already told about it, must not notify twice.
+            # (NULL messages, i.e. system notifications, never collide.)
+            models.UniqueConstraint(fields=["recipient", "message"], name="notification_unique_recipient_message")
         ]
         indexes = [
-            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+            # The notification centre pages newest first by id.
+            models.Index(fields=["recipient", "-id"], name="notification_recipient_idx"),
             models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread_idx"),
         ]
 

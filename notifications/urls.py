@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("notifications/", api.NotificationListView.as_view(), name="notification-list"),
+    path("notifications/read/", api.NotificationReadView.as_view(), name="notification-read"),
+]
