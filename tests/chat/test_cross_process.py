@@ -1,0 +1,121 @@
+"""Several real server processes behind one Redis and one database behave as one server."""
+
+import asyncio
+import uuid
+
+import orjson
+import pytest
+from channels.db import database_sync_to_async
+from rest_framework_simplejwt.tokens import AccessToken
+from websockets.asyncio.client import connect
+
+from chat import actions
+from chat.models import Message
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers]
+
+
+class Client:
+    """A bare WebSocket client speaking the contract to a real server.
+
+    One reader task per socket: acks resolve the request that carries their
+    id, everything else is queued as an event.
+    """
+
+    def __init__(self, socket, ready):
+        self.socket = socket
+        self.ready = ready
+        self.counter = 0
+        self.pending: dict[str, asyncio.Future] = {}
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, server, user):
+        socket = await connect(server.ws_url, max_size=2**22)
+        token = str(AccessToken.for_user(user))
+        await socket.send(orjson.dumps({"type": "authenticate", "data": {"token": token}}).decode())
+        ready = orjson.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert ready["type"] == "ready", ready
+        return cls(socket, ready)
+
+    async def _read(self):
+        async for raw in self.socket:
+            frame = orjson.loads(raw)
+            future = self.pending.pop(frame.get("id"), None) if frame.get("id") else None
+            if future is not None:
+                future.set_result(frame)
+            else:
+                await self.events.put(frame)
+
+    async def request(self, event_type, data):
+        self.counter += 1
+        request_id = f"r{self.counter}"
+        self.pending[request_id] = asyncio.get_running_loop().create_future()
+        await self.socket.send(orjson.dumps({"type": event_type, "id": request_id, "data": data}).decode())
+        return await asyncio.wait_for(self.pending[request_id], 20)
+
+    async def collect(self, event_type, count, timeout=20):
+        frames = []
+        async with asyncio.timeout(timeout):
+            while len(frames) < count:
+                frame = await self.events.get()
+                if frame["type"] == event_type:
+                    frames.append(frame)
+        return frames
+
+    async def close(self):
+        await self.socket.close()
+        self.reader.cancel()
+
+
+async def test_a_message_sent_to_one_process_reaches_a_client_of_the_other(
+    start_server, redis_url, ann, bob, group_room
+):
+    first, second = start_server(), start_server()
+    ann_client = await Client.open(first, ann)
+    bob_client = await Client.open(second, bob)
+    ack = await ann_client.request(
+        "send_message", {"room": group_room.id, "body": "across", "client_id": str(uuid.uuid4())}
+    )
+    assert ack["type"] == "ack"
+    [event] = await bob_client.collect("new_message", 1)
+    assert event["data"]["message"] == ack["data"]["message"]
+    await ann_client.close()
+    await bob_client.close()
+
+
+async def test_parallel_sends_through_two_processes_get_gap_free_seqs(
+    start_server, redis_url, settings, make_user, ann, group_room
+):
+    settings.RATE_LIMIT_MESSAGES = 0
+    senders = [ann] + [await database_sync_to_async(make_user)() for _ in range(5)]
+    for user in senders[1:]:
+        await database_sync_to_async(actions.add_member)(ann, group_room.id, user.id)
+    servers = [start_server(), start_server()]
+    clients = [await Client.open(servers[n % 2], user) for n, user in enumerate(senders)]
+    per_sender = 15
+    total = per_sender * len(senders)
+
+    async def burst(client):
+        # Requests in flight together, not one after another.
+        return await asyncio.gather(
+            *(
+                client.request("send_message", {"room": group_room.id, "body": f"m{n}", "client_id": str(uuid.uuid4())})
+                for n in range(per_sender)
+            )
+        )
+
+    watcher = await Client.open(servers[0], senders[1])
+    watching = asyncio.ensure_future(watcher.collect("new_message", total))
+    acks = [frame for frames in await asyncio.gather(*(burst(c) for c in clients)) for frame in frames]
+    assert all(frame["type"] == "ack" for frame in acks), [f for f in acks if f["type"] != "ack"][:3]
+    assert sorted(frame["data"]["message"]["seq"] for frame in acks) == list(range(1, total + 1))
+    stored = await database_sync_to_async(
+        lambda: list(Message.objects.filter(room=group_room).order_by("seq").values_list("seq", flat=True))
+    )()
+    assert stored == list(range(1, total + 1))
+    received = await watching
+    assert sorted(frame["data"]["message"]["seq"] for frame in received) == list(range(1, total + 1))
+    for client in [*clients, watcher]:
+        await client.close()
