@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("presence/", api.PresenceListView.as_view(), name="presence-list"),
+    path("presence/me/", api.MyPresenceView.as_view(), name="presence-me"),
+]

@@ -1,0 +1,271 @@
+"""The rules of presence, for both transports (WebSocket hooks and REST).
+
+- Who may see a user's presence: the user and the users who share a live
+  (not archived) room with them. Events go only to those, REST answers only
+  about those.
+- A presence object: ``user`` (user object), ``online`` (at least one live
+  connection), ``status`` (the chosen ``online``/``away``/``busy``, kept while
+  offline), ``status_text`` and ``last_seen`` (ISO 8601, written when the user
+  goes offline and every ``PRESENCE_LAST_SEEN_WRITE_INTERVAL`` while online).
+- Fan-out: a presence event is sent once per room group of the subject (plus
+  their own user group for ``status_changed``), never once per member: the
+  cost of an event grows with the subject's rooms, and the channel layer
+  delivers to each room's members in one call. A member who shares several
+  rooms with the subject receives several copies, all with the same event id,
+  and ``presence.realtime.deliver`` forwards only the first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from chat.errors import invalid
+from chat.events import _deliver, encode_frame, iso, room_group, user_group, user_payload
+from chat.models import RoomMember
+
+from . import store
+from .models import Presence
+
+PRESENCE_MESSAGE_TYPE = "presence.frame"
+STATUS_TEXT_MAX = Presence._meta.get_field("status_text").max_length
+MAX_USERS_PER_QUERY = 200
+
+
+# --- Payloads ---------------------------------------------------------------------
+
+
+def presence_payload(user, online: bool) -> dict[str, Any]:
+    """The presence object of ``user`` (its ``presence`` row selected along, or absent)."""
+    row = _row(user)
+    return {
+        "user": user_payload(user),
+        "online": online,
+        "status": row.status if row else Presence.Status.ONLINE.value,
+        "status_text": row.status_text if row else "",
+        "last_seen": iso(row.last_seen) if row else None,
+    }
+
+
+def _row(user) -> Presence | None:
+    try:
+        return user.presence
+    except Presence.DoesNotExist:
+        return None
+
+
+def _users_with_presence(user_ids: Iterable[int]) -> list:
+    """Users with their presence rows, in one query."""
+    return list(get_user_model().objects.filter(pk__in=list(user_ids)).select_related("presence").order_by("pk"))
+
+
+def presences(user_ids: Iterable[int], online_ids: set[int]) -> list[dict[str, Any]]:
+    """Presence objects for these users, one query."""
+    return [presence_payload(user, user.pk in online_ids) for user in _users_with_presence(user_ids)]
+
+
+def presence_messages(
+    event_type: str, data: dict[str, Any], room_ids: Iterable[int], *, subject_id: int, to_self: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """The channel-layer messages of one presence event: one per room group of the subject.
+
+    Every copy carries the same ``eid`` so a connection that is in several of
+    these groups forwards it once. The subject's own connections get it only
+    with ``to_self`` (through their user group); otherwise they drop it.
+    """
+    message = {
+        "type": PRESENCE_MESSAGE_TYPE,
+        "frame": encode_frame(event_type, data),
+        "eid": uuid.uuid4().hex,
+        "exclude_user": None if to_self else subject_id,
+    }
+    groups = [room_group(room_id) for room_id in sorted(set(room_ids))]
+    if to_self:
+        groups.append(user_group(subject_id))
+    return [(group, message) for group in groups]
+
+
+# --- Reads ------------------------------------------------------------------------------
+
+
+def co_member_ids(room_ids: Iterable[int]) -> set[int]:
+    """Every member of these rooms, in one query (the caller's own rooms)."""
+    room_ids = list(room_ids)
+    if not room_ids:
+        return set()
+    return set(RoomMember.objects.filter(room_id__in=room_ids).values_list("user_id", flat=True).distinct())
+
+
+def rooms_of_users(user_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The live rooms of each user, in one query."""
+    rooms: dict[int, set[int]] = defaultdict(set)
+    for user_id, room_id in RoomMember.objects.filter(user_id__in=list(user_ids), room__archived=False).values_list(
+        "user_id", "room_id"
+    ):
+        rooms[user_id].add(room_id)
+    return rooms
+
+
+def visible_user_ids(viewer, user_ids: Iterable[int]) -> set[int]:
+    """Those of ``user_ids`` whose presence ``viewer`` may see: itself and who shares a live room with it."""
+    wanted = set(user_ids)
+    visible = {viewer.pk} & wanted
+    others = wanted - visible
+    if others:
+        visible |= set(
+            RoomMember.objects.filter(
+                user_id__in=others,
+                room__archived=False,
+                room__memberships__user=viewer,
+            )
+            .values_list("user_id", flat=True)
+            .distinct()
+        )
+    return visible
+
+
+def parse_user_ids(value: Any) -> list[int]:
+    """``users=1,2,3`` from a query string: ids, at most ``MAX_USERS_PER_QUERY``."""
+    if not isinstance(value, str) or not value.strip():
+        raise invalid("`users` is required: a comma-separated list of user ids.")
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if len(parts) > MAX_USERS_PER_QUERY:
+        raise invalid(f"At most {MAX_USERS_PER_QUERY} users per request.")
+    ids: list[int] = []
+    for part in parts:
+        if not part.isdigit() or not 0 < int(part) <= 2**62:
+            raise invalid("`users` must be a comma-separated list of user ids.")
+        if int(part) not in ids:
+            ids.append(int(part))
+    return ids
+
+
+def presences_for_viewer(viewer, user_ids: Any) -> list[dict[str, Any]]:
+    """``GET presence/?users=``: the visible ones of these users, in id order; others are left out."""
+    ids = parse_user_ids(user_ids)
+    visible = visible_user_ids(viewer, ids)
+    return presences(visible, store.online_user_ids_sync(visible))
+
+
+def my_presence(user) -> dict[str, Any]:
+    return presences([user.pk], store.online_user_ids_sync([user.pk]))[0]
+
+
+def connection_snapshot(user, online_ids: set[int], typing_pairs: list[tuple[int, int]]) -> dict[str, Any]:
+    """What a new connection's ``ready`` adds: online co-members (self included) and who types where.
+
+    One query whatever the number of co-members and rooms.
+    """
+    typing_pairs = [(room_id, user_id) for room_id, user_id in typing_pairs if user_id != user.pk]
+    wanted = set(online_ids) | {user.pk} | {user_id for _, user_id in typing_pairs}
+    users = {u.pk: u for u in _users_with_presence(wanted)}
+    return {
+        "presence": [presence_payload(users[uid], True) for uid in sorted(online_ids | {user.pk}) if uid in users],
+        "typing": [
+            {"room": room_id, "user": user_payload(users[user_id])}
+            for room_id, user_id in sorted(typing_pairs)
+            if user_id in users
+        ],
+    }
+
+
+# --- Writes ---------------------------------------------------------------------------------
+
+
+def record_last_seen(times: dict[int, datetime]) -> None:
+    """Write ``last_seen`` for many users in one query (rows are created as needed)."""
+    if not times:
+        return
+    Presence.objects.bulk_create(
+        [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items()],
+        update_conflicts=True,
+        unique_fields=["user"],
+        update_fields=["last_seen"],
+        batch_size=500,
+    )
+
+
+def went_offline(times: dict[int, datetime], rooms: dict[int, set[int]] | None = None) -> list[tuple[str, dict]]:
+    """Users left with no connection: persist ``last_seen``, build their ``user_offline`` messages.
+
+    Three queries at most whatever the number of users (rooms are looked up
+    when the caller does not know them, as after a sweep).
+    """
+    if not times:
+        return []
+    record_last_seen(times)
+    if rooms is None:
+        rooms = rooms_of_users(times)
+    messages: list[tuple[str, dict]] = []
+    for user in _users_with_presence(times):
+        payload = presence_payload(user, False)
+        messages += presence_messages("user_offline", payload, rooms.get(user.pk, ()), subject_id=user.pk)
+    return messages
+
+
+def came_online(user_ids: Iterable[int], rooms: dict[int, set[int]] | None = None) -> list[tuple[str, dict]]:
+    """``user_online`` messages for users who now have a connection (two queries at most)."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return []
+    if rooms is None:
+        rooms = rooms_of_users(user_ids)
+    messages: list[tuple[str, dict]] = []
+    for user in _users_with_presence(user_ids):
+        payload = presence_payload(user, True)
+        messages += presence_messages("user_online", payload, rooms.get(user.pk, ()), subject_id=user.pk)
+    return messages
+
+
+def _clean_status(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise invalid("The body must be an object with `status` and/or `status_text`.")
+    changes: dict[str, str] = {}
+    if "status" in data:
+        status = data["status"]
+        if status not in Presence.Status.values:
+            raise invalid("`status` must be one of: " + ", ".join(Presence.Status.values) + ".")
+        changes["status"] = status
+    if "status_text" in data:
+        text = data["status_text"]
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise invalid("`status_text` must be a string.")
+        text = " ".join(text.split())
+        if len(text) > STATUS_TEXT_MAX:
+            raise invalid(f"`status_text` is limited to {STATUS_TEXT_MAX} characters.")
+        changes["status_text"] = text
+    if not changes:
+        raise invalid("Give `status` (online, away or busy) and/or `status_text`.")
+    return changes
+
+
+def update_status(user, data: Any) -> dict[str, Any]:
+    """``update_status`` / ``PATCH presence/me/``: set the chosen status and text.
+
+    Returns the caller's presence object. A real change is announced as
+    ``status_changed`` to who shares a room with the user and to the user's
+    other connections, after commit; setting the same values again is silent.
+    """
+    changes = _clean_status(data)
+    with transaction.atomic():
+        row, _ = Presence.objects.select_for_update().get_or_create(user=user)
+        changed = [name for name, value in changes.items() if getattr(row, name) != value]
+        if changed:
+            for name in changed:
+                setattr(row, name, changes[name])
+            row.save(update_fields=changed)
+        user.presence = row
+        payload = presence_payload(user, bool(store.online_user_ids_sync([user.pk])))
+        if changed:
+            rooms = rooms_of_users([user.pk]).get(user.pk, set())
+            for group, message in presence_messages("status_changed", payload, rooms, subject_id=user.pk, to_self=True):
+                transaction.on_commit(lambda g=group, m=message: _deliver(g, m))
+    return payload

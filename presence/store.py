@@ -1,0 +1,406 @@
+"""Which users are connected right now, and who is typing: Redis or in-process.
+
+Presence is per user: a user is online while the set of their live
+connections is not empty, in any process. Each transition of that set
+between empty and not empty is observed by exactly one caller (an atomic
+script in Redis, a lock in-process), so exactly one ``user_online`` and one
+``user_offline`` are sent per real change, however many tabs and processes.
+
+Liveness scales with processes, not sockets: a connection is recorded once
+when it opens and removed when it closes, tagged with the id of its server
+process. Each process refreshes its own deadline (a sorted set of process
+ids scored by deadline) from one background task; a process that dies
+without closing its sockets (SIGKILL, OOM, power loss) stops refreshing, and
+the next sweep by any other process (or ``manage.py sweep_presence``)
+removes its connections and reports the users left with none.
+
+Redis layout (prefix ``confab:presence:``), single-node Redis (the scripts
+touch keys they compute, which Redis Cluster would refuse):
+- ``procs``: sorted set, process id -> deadline (unix seconds).
+- ``proc:<pid>``: hash, connection id -> user id (what a sweep must undo).
+- ``user:<uid>``: hash, connection id -> process id (online iff not empty).
+- ``typing:<room>``: sorted set, user id -> deadline of their typing state.
+
+Without ``REDIS_URL`` everything lives in this process (the embedded,
+single-process mode): a dead process takes its connections with it, so there
+is nothing to sweep.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from config.redis import async_client, sync_client
+
+PREFIX = "confab:presence:"
+PROCS_KEY = PREFIX + "procs"
+TYPING_PREFIX = "confab:typing:"
+
+# One id per server process; every connection it serves is tagged with it.
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _proc_key(pid: str) -> str:
+    return f"{PREFIX}proc:{pid}"
+
+
+def _user_key(user_id: int) -> str:
+    return f"{PREFIX}user:{user_id}"
+
+
+def _typing_key(room_id: int) -> str:
+    return f"{TYPING_PREFIX}{room_id}"
+
+
+def process_deadline(now: float | None = None) -> float:
+    """When this process counts as dead unless it refreshes again.
+
+    ``PRESENCE_TTL`` bounds the time from a crash to its users going
+    offline: the last refresh happened at most one heartbeat before the
+    crash, and a sweep runs at most one heartbeat after the deadline, so the
+    deadline is ``TTL - HEARTBEAT`` after each refresh (never less than one
+    heartbeat, so a late refresh is not a false death).
+    """
+    now = time.time() if now is None else now
+    slack = max(settings.PRESENCE_TTL - settings.PRESENCE_HEARTBEAT, settings.PRESENCE_HEARTBEAT)
+    return now + slack
+
+
+# --- Redis scripts -------------------------------------------------------------
+
+# KEYS: procs, proc:<pid>, user:<uid>; ARGV: pid, conn, uid, deadline. Returns 1 if the user came online.
+_ADD = """
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+local before = redis.call('HLEN', KEYS[3])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+if before == 0 then return 1 end
+return 0
+"""
+
+# KEYS: proc:<pid>, user:<uid>; ARGV: conn. Returns 1 if the user went offline.
+_REMOVE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 and redis.call('HLEN', KEYS[2]) == 0 then return 1 end
+return 0
+"""
+
+# KEYS: procs, proc:<pid>; ARGV: pid, deadline, prefix, then conn, uid pairs (this process's live connections).
+# Refreshes the deadline; if the process's record lost connections (Redis restarted, or a stall longer
+# than the deadline got it swept), puts them back. Returns the users that came back online.
+_REFRESH = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local expected = (#ARGV - 3) / 2
+if redis.call('HLEN', KEYS[2]) == expected then return {} end
+local back = {}
+for i = 4, #ARGV, 2 do
+  local ukey = ARGV[3] .. 'user:' .. ARGV[i + 1]
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  if redis.call('HSET', ukey, ARGV[i], ARGV[1]) == 1 and redis.call('HLEN', ukey) == 1 then
+    table.insert(back, ARGV[i + 1])
+  end
+end
+return back
+"""
+
+# KEYS: procs; ARGV: now, prefix. Removes every connection of every process past its deadline.
+# Returns a flat list: user id, deadline of the dead process, for each user left with no connection.
+_SWEEP = """
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
+local offline = {}
+for d = 1, #dead, 2 do
+  local pkey = ARGV[2] .. 'proc:' .. dead[d]
+  local conns = redis.call('HGETALL', pkey)
+  for i = 1, #conns, 2 do
+    local ukey = ARGV[2] .. 'user:' .. conns[i + 1]
+    if redis.call('HDEL', ukey, conns[i]) == 1 and redis.call('HLEN', ukey) == 0 then
+      table.insert(offline, conns[i + 1])
+      table.insert(offline, dead[d + 1])
+    end
+  end
+  redis.call('DEL', pkey)
+  redis.call('ZREM', KEYS[1], dead[d])
+end
+return offline
+"""
+
+# KEYS: procs, proc:<pid>; ARGV: pid. A process with no connection left leaves the registry.
+_RETIRE = """
+if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+# KEYS: typing:<room>; ARGV: uid, deadline, stale before, key ttl ms. Returns 1 if the user was not typing.
+# States long past their deadline (their process died before its timer ended them) are dropped here;
+# recent ones are left to their timer, which announces the stop.
+_TYPING_START = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if previous then return 0 end
+return 1
+"""
+
+# KEYS: typing:<room>; ARGV: uid, deadline ('' for any). Returns 1 if a typing state was removed.
+# With a deadline, only that exact state is removed: a later typing_start (another tab, another
+# process) replaced it, and its own timer will end it.
+_TYPING_STOP = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+if ARGV[2] ~= '' and tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+# --- Process-local state -----------------------------------------------------------
+
+
+@dataclass
+class LocalConnection:
+    user_id: int
+    consumer: weakref.ref
+    opened_at: float = field(default_factory=time.time)
+    last_ping: float | None = None
+
+
+class _Local:
+    """This process's own state; also the whole store when Redis is not configured."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # Connections served by this process (both modes): what the ticker refreshes and reconciles.
+        self.connections: dict[str, LocalConnection] = {}
+        # In-process mode only: user id -> connection ids, room id -> user id -> typing deadline.
+        self.by_user: dict[int, set[str]] = {}
+        self.typing: dict[int, dict[int, float]] = {}
+        # Typing expiry timers of this process: (room, user) -> (deadline, asyncio.TimerHandle).
+        self.typing_timers: dict[tuple[int, int], Any] = {}
+        # The background ticker of this process (asyncio.Task) and when it last wrote last_seen.
+        self.ticker: Any = None
+        self.last_seen_written: float = 0.0
+
+
+local = _Local()
+
+
+def reset_local() -> None:
+    """Forget every in-process state (tests call this before each test)."""
+    with local.lock:
+        for _, handle in local.typing_timers.values():
+            handle.cancel()
+        ticker = local.ticker
+        if ticker is not None and not ticker.done():
+            try:
+                ticker.cancel()
+            except RuntimeError:  # its event loop is already closed
+                pass
+        local.__init__()
+
+
+def _redis_enabled() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+# --- Connections ---------------------------------------------------------------------
+
+
+def register_local(conn_id: str, user_id: int, consumer: Any) -> None:
+    with local.lock:
+        local.connections[conn_id] = LocalConnection(user_id, weakref.ref(consumer))
+
+
+def unregister_local(conn_id: str) -> LocalConnection | None:
+    with local.lock:
+        return local.connections.pop(conn_id, None)
+
+
+def local_connection_count() -> int:
+    return len(local.connections)
+
+
+def local_user_ids() -> set[int]:
+    with local.lock:
+        return {conn.user_id for conn in local.connections.values()}
+
+
+def orphaned_local_connections() -> list[tuple[str, int]]:
+    """Connections whose consumer object is gone without ``connection_closed`` (a failed disconnect)."""
+    with local.lock:
+        return [(conn_id, conn.user_id) for conn_id, conn in local.connections.items() if conn.consumer() is None]
+
+
+async def add_connection(user_id: int, conn_id: str) -> bool:
+    """Record a live connection; True if the user had none before (came online)."""
+    client = async_client()
+    if client is None:
+        with local.lock:
+            conns = local.by_user.setdefault(user_id, set())
+            before = len(conns)
+            conns.add(conn_id)
+            return before == 0
+    keys = (PROCS_KEY, _proc_key(PROCESS_ID), _user_key(user_id))
+    return bool(await client.eval(_ADD, 3, *keys, PROCESS_ID, conn_id, user_id, process_deadline()))
+
+
+async def remove_connection(user_id: int, conn_id: str) -> bool:
+    """Forget a connection; True if it was the user's last one (went offline)."""
+    client = async_client()
+    if client is None:
+        with local.lock:
+            conns = local.by_user.get(user_id)
+            if not conns or conn_id not in conns:
+                return False
+            conns.discard(conn_id)
+            if conns:
+                return False
+            del local.by_user[user_id]
+            return True
+    return bool(await client.eval(_REMOVE, 2, _proc_key(PROCESS_ID), _user_key(user_id), conn_id))
+
+
+async def refresh_process() -> list[int]:
+    """Push this process's deadline forward; returns users put back online by a reconcile."""
+    client = async_client()
+    if client is None:
+        return []
+    with local.lock:
+        pairs = [(conn_id, conn.user_id) for conn_id, conn in local.connections.items()]
+    args: list[Any] = [PROCESS_ID, process_deadline(), PREFIX]
+    for conn_id, user_id in pairs:
+        args.extend((conn_id, user_id))
+    back = await client.eval(_REFRESH, 2, PROCS_KEY, _proc_key(PROCESS_ID), *args)
+    return [int(user_id) for user_id in back]
+
+
+async def retire_process() -> None:
+    """This process serves no connection any more: leave the registry (if still empty)."""
+    client = async_client()
+    if client is not None:
+        await client.eval(_RETIRE, 2, PROCS_KEY, _proc_key(PROCESS_ID), PROCESS_ID)
+
+
+def _parse_sweep(flat: list) -> dict[int, float]:
+    """User id -> the dead process's deadline (its last sign of life is a bit before)."""
+    return {int(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+async def sweep() -> dict[int, float]:
+    """Remove the connections of dead processes; returns the users left offline with the deadline missed."""
+    client = async_client()
+    if client is None:
+        return {}
+    return _parse_sweep(await client.eval(_SWEEP, 1, PROCS_KEY, time.time(), PREFIX))
+
+
+def sweep_sync() -> dict[int, float]:
+    """``sweep`` for synchronous callers (the management command)."""
+    client = sync_client()
+    if client is None:
+        return {}
+    return _parse_sweep(client.eval(_SWEEP, 1, PROCS_KEY, time.time(), PREFIX))
+
+
+async def online_user_ids(user_ids: set[int] | list[int]) -> set[int]:
+    """Which of these users have at least one recorded connection (one round trip)."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return set()
+    client = async_client()
+    if client is None:
+        return _online_local(user_ids)
+    async with client.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.exists(_user_key(user_id))
+        flags = await pipe.execute()
+    return {user_id for user_id, flag in zip(user_ids, flags, strict=True) if flag}
+
+
+def online_user_ids_sync(user_ids: set[int] | list[int]) -> set[int]:
+    """``online_user_ids`` for synchronous callers (REST views, commands)."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return set()
+    client = sync_client()
+    if client is None:
+        return _online_local(user_ids)
+    with client.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.exists(_user_key(user_id))
+        flags = pipe.execute()
+    return {user_id for user_id, flag in zip(user_ids, flags, strict=True) if flag}
+
+
+def _online_local(user_ids: list[int]) -> set[int]:
+    with local.lock:
+        return {user_id for user_id in user_ids if local.by_user.get(user_id)}
+
+
+# --- Typing -----------------------------------------------------------------------------
+
+
+async def typing_start(room_id: int, user_id: int) -> tuple[bool, float]:
+    """Start or extend a typing state; returns (it is new, its deadline)."""
+    now = time.time()
+    deadline = round(now + settings.TYPING_TTL, 6)
+    client = async_client()
+    if client is None:
+        with local.lock:
+            room = local.typing.setdefault(room_id, {})
+            previous = room.get(user_id)
+            room[user_id] = deadline
+            return previous is None, deadline
+    # The key outlives the deadline so the expiry timer always finds its own state to end.
+    grace = settings.TYPING_TTL + 5
+    key_ttl_ms = int((settings.TYPING_TTL + grace) * 1000)
+    new = await client.eval(_TYPING_START, 1, _typing_key(room_id), user_id, repr(deadline), now - grace, key_ttl_ms)
+    return bool(new), deadline
+
+
+async def typing_stop(room_id: int, user_id: int, deadline: float | None = None) -> bool:
+    """End a typing state (only the one with this deadline, if given); True if one ended."""
+    client = async_client()
+    if client is None:
+        with local.lock:
+            room = local.typing.get(room_id, {})
+            current = room.get(user_id)
+            if current is None or (deadline is not None and current != deadline):
+                return False
+            del room[user_id]
+            if not room:
+                local.typing.pop(room_id, None)
+            return True
+    marker = "" if deadline is None else repr(deadline)
+    return bool(await client.eval(_TYPING_STOP, 1, _typing_key(room_id), user_id, marker))
+
+
+async def typing_in_rooms(room_ids: set[int] | list[int]) -> list[tuple[int, int]]:
+    """(room, user) pairs typing now in these rooms (one round trip)."""
+    room_ids = sorted(room_ids)
+    if not room_ids:
+        return []
+    now = time.time()
+    client = async_client()
+    if client is None:
+        with local.lock:
+            return [
+                (room_id, user_id)
+                for room_id in room_ids
+                for user_id, deadline in local.typing.get(room_id, {}).items()
+                if deadline > now
+            ]
+    async with client.pipeline(transaction=False) as pipe:
+        for room_id in room_ids:
+            pipe.zrangebyscore(_typing_key(room_id), f"({now}", "+inf")
+        results = await pipe.execute()
+    return [(room_id, int(user_id)) for room_id, users in zip(room_ids, results, strict=True) for user_id in users]
