@@ -1,7 +1,10 @@
 """DRF's side of the error mapping: ``ActionError`` to a status and a body.
 
-Bodies keep DRF's shape (``detail``) and add the contract's ``code``, so API
-clients branch on the same codes WebSocket clients get.
+Bodies keep DRF's shape (``detail``, or the field errors of a validation
+failure) and always carry one of the contract's ``code`` values, so API
+clients branch on the same codes WebSocket clients get. A library's own
+code (SimpleJWT's ``token_not_valid``, ``user_inactive``) is kept as
+``reason``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,20 @@ from __future__ import annotations
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import ActionError
+from .errors import ERROR_STATUS, ActionError
+
+STATUS_CODES = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "invalid",
+    406: "invalid",
+    409: "conflict",
+    413: "too_large",
+    415: "invalid",
+    429: "rate_limited",
+}
 
 
 def exception_handler(exc, context):
@@ -20,16 +36,13 @@ def exception_handler(exc, context):
             response["Retry-After"] = str(exc.extra.get("retry_after", 1))
         return response
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "code" not in response.data:
-        codes = {
-            400: "invalid",
-            401: "unauthenticated",
-            403: "forbidden",
-            404: "not_found",
-            405: "invalid",
-            413: "too_large",
-            415: "invalid",
-            429: "rate_limited",
-        }
-        response.data["code"] = codes.get(response.status_code, "server_error")
+    if response is None:
+        return None
+    data = response.data if isinstance(response.data, dict) else {"detail": response.data}
+    code = data.get("code")
+    if code not in ERROR_STATUS:
+        if code is not None:
+            data["reason"] = code
+        data["code"] = STATUS_CODES.get(response.status_code, "server_error")
+    response.data = data
     return response
