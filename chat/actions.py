@@ -479,7 +479,7 @@ def edit_message(user, message_id: Any, *, body: Any) -> dict[str, Any]:
         message.body = body
         message.body_html = render_body(body, message.kind, usernames)
         message.edited_at = timezone.now()
-        message.save(update_fields=["body", "body_html", "edited_at"])
+        message.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
         payload = message_payloads([message])[0]
         publish(room_group(message.room_id), "message_edited", {"message": payload})
         from notifications.actions import notify_for_message
@@ -505,7 +505,7 @@ def delete_message(user, message_id: Any) -> dict[str, Any]:
         message.deleted_at = timezone.now()
         message.deleted_by = user
         message.pinned = False
-        message.save(update_fields=["deleted_at", "deleted_by", "pinned"])
+        message.save(update_fields=["deleted_at", "deleted_by", "pinned", "updated_at"])
         publish(
             room_group(message.room_id),
             "message_deleted",
@@ -524,7 +524,7 @@ def restore_message(user, message_id: Any) -> dict[str, Any]:
     with transaction.atomic():
         message.deleted_at = None
         message.deleted_by = None
-        message.save(update_fields=["deleted_at", "deleted_by"])
+        message.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
         payload = message_payloads([message])[0]
         publish(room_group(message.room_id), "message_edited", {"message": payload})
     return payload
@@ -544,7 +544,7 @@ def set_pinned(user, message_id: Any, pinned: bool) -> dict[str, Any]:
         message.pinned = pinned
         message.pinned_by = user if pinned else None
         message.pinned_at = timezone.now() if pinned else None
-        message.save(update_fields=["pinned", "pinned_by", "pinned_at"])
+        message.save(update_fields=["pinned", "pinned_by", "pinned_at", "updated_at"])
         payload = message_payloads([message])[0]
         publish(room_group(message.room_id), "message_pinned" if pinned else "message_unpinned", {"message": payload})
     return payload
@@ -565,6 +565,7 @@ def set_reaction(user, message_id: Any, emoji: Any, present: bool) -> dict[str, 
             changed = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()[0] > 0
         payload = message_payloads([message])[0]
         if changed:
+            Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
             publish(
                 room_group(message.room_id),
                 "reaction_added" if present else "reaction_removed",

@@ -20,13 +20,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from notifications.queries import unread_notification_count
 from presence import realtime as presence
 
 from . import actions, queries
 from .errors import ActionError, invalid
-from .events import call_collecting_events, encode_frame, room_group, user_group, user_payload
+from .events import call_collecting_events, encode_frame, iso, room_group, user_group, user_payload
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ def handles(event_type: str) -> Callable[[Handler], Handler]:
 
 def _load_ready(user) -> dict[str, Any]:
     """Everything ``ready`` needs, in one worker-thread call."""
+    server_time = timezone.now()  # before reading, so no change slips between
     rooms = queries.rooms_for_user(user)
     return {
+        "server_time": iso(server_time),
         "user": user_payload(user),
         "rooms": rooms,
         "notifications_unread": unread_notification_count(user),
@@ -292,7 +295,7 @@ async def _leave_room(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str,
 
 @handles("sync")
 async def _sync(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
-    return await consumer.run_action(queries.sync_rooms, data.get("rooms"))
+    return await consumer.run_action(queries.sync_rooms, data.get("rooms"), data.get("since"))
 
 
 @handles("typing_start")

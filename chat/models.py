@@ -114,6 +114,9 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Bumped by every change after creation (edit, delete, pin, reaction), so a
+    # reconnecting client can fetch what changed in messages it already has.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -128,6 +131,7 @@ class Message(models.Model):
         indexes = [
             # Pins of a room, listed often and small.
             models.Index(fields=["room", "seq"], condition=Q(pinned=True), name="message_pinned_idx"),
+            models.Index(fields=["room", "updated_at"], name="message_room_updated_idx"),
         ]
 
     def __str__(self) -> str:

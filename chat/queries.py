@@ -6,15 +6,18 @@ messages or members (the tests assert the counts).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .errors import invalid
-from .events import member_payload, message_payloads, room_payload
+from .events import iso, member_payload, message_payloads, room_payload
 from .models import Message, Room, RoomMember
 
 
@@ -140,12 +143,16 @@ def history_page(room_id: int, *, before: Any = None, after: Any = None, limit: 
     return {"messages": message_payloads(messages), "has_more": has_more}
 
 
-def sync_rooms(user, positions: Any) -> dict[str, Any]:
-    """What a reconnecting client missed: messages after its last seen seq, per room.
+def sync_rooms(user, positions: Any, since: Any = None) -> dict[str, Any]:
+    """What a reconnecting client missed, per room.
 
-    ``positions`` maps room id to the last seq the client has. Rooms the user
-    is not in are reported under ``unknown_rooms`` (left or never joined)
-    rather than failing the whole sync.
+    ``positions`` maps room id to the last seq the client has: newer messages
+    come back in ``messages`` (oldest first, capped, ``has_more`` per room).
+    ``since`` is the ``server_time`` of the client's previous ``ready`` or
+    ``sync``: messages it already has that changed after it (edited, deleted,
+    pinned, reacted to) come back in ``changed``. Rooms the user is not in are
+    listed under ``unknown_rooms`` (left or never joined) rather than failing
+    the whole sync.
     """
     if not isinstance(positions, dict) or len(positions) > 1000:
         raise invalid("`rooms` must be an object mapping room ids to seqs.")
@@ -159,30 +166,54 @@ def sync_rooms(user, positions: Any) -> dict[str, Any]:
         if room_id <= 0 or seq < 0 or isinstance(value, bool):
             raise invalid("`rooms` must map room ids to whole-number seqs.")
         wanted[room_id] = seq
+    changed_after = parse_server_time(since)
+    server_time = timezone.now()
     member_rooms = dict(
         RoomMember.objects.filter(user=user, room_id__in=wanted, room__archived=False).values_list(
             "room_id", "room__last_seq"
         )
     )
     cap = settings.SYNC_MAX_MESSAGES
-    condition = Q()
+    newer = Q()
+    changed = Q()
     for room_id, last_seq in member_rooms.items():
-        since = wanted[room_id]
-        if last_seq > since:
-            condition |= Q(room_id=room_id, seq__gt=since, seq__lte=since + cap)
+        seen = wanted[room_id]
+        if last_seq > seen:
+            newer |= Q(room_id=room_id, seq__gt=seen, seq__lte=seen + cap)
+        if changed_after is not None and seen > 0:
+            changed |= Q(room_id=room_id, seq__lte=seen)
     messages_by_room: dict[str, list] = {str(room_id): [] for room_id in member_rooms}
-    has_more: dict[str, bool] = {}
-    if condition:
-        rows = list(Message.objects.filter(condition).select_related("sender").order_by("room_id", "seq"))
+    changed_by_room: dict[str, list] = {str(room_id): [] for room_id in member_rooms}
+    if newer or changed:
+        condition = newer
+        if changed:
+            condition |= changed & Q(updated_at__gt=changed_after - SYNC_CLOCK_MARGIN)
+        rows = list(Message.objects.filter(condition).select_related("sender").order_by("room_id", "seq")[: cap * 10])
         for payload in message_payloads(rows):
-            messages_by_room[str(payload["room"])].append(payload)
-    for room_id, last_seq in member_rooms.items():
-        has_more[str(room_id)] = last_seq > wanted[room_id] + cap
+            room_key = str(payload["room"])
+            target = messages_by_room if payload["seq"] > wanted[payload["room"]] else changed_by_room
+            target[room_key].append(payload)
+    has_more = {str(room_id): last_seq > wanted[room_id] + cap for room_id, last_seq in member_rooms.items()}
     return {
         "messages": messages_by_room,
         "has_more": has_more,
+        "changed": changed_by_room,
         "unknown_rooms": sorted(set(wanted) - set(member_rooms)),
+        "server_time": iso(server_time),
     }
+
+
+# Servers' clocks may differ a little; re-sending a change twice is harmless.
+SYNC_CLOCK_MARGIN = timedelta(seconds=5)
+
+
+def parse_server_time(value: Any):
+    if value in (None, ""):
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None or parsed.tzinfo is None:
+        raise invalid("`since` must be the `server_time` of an earlier `ready` or `sync`.")
+    return parsed
 
 
 def pinned_messages(room_id: int) -> list[dict[str, Any]]:

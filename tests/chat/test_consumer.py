@@ -261,6 +261,33 @@ async def test_sync_returns_exactly_what_a_disconnected_client_missed(ws_connect
     assert ack["data"]["has_more"] == {str(group_room.id): False}
 
 
+async def test_sync_since_returns_changes_to_messages_the_client_already_had(ws_connect, ann, bob, group_room):
+    act = database_sync_to_async
+    kept, _ = await act(actions.send_message)(ann, group_room.id, body="keep")
+    edited, _ = await act(actions.send_message)(ann, group_room.id, body="old text")
+    gone, _ = await act(actions.send_message)(ann, group_room.id, body="regret")
+    bob_ws = await ws_connect(bob)
+    since = bob_ws.ready["data"]["server_time"]
+    await bob_ws.disconnect()
+    await act(actions.edit_message)(ann, edited["id"], body="new text")
+    await act(actions.delete_message)(ann, gone["id"])
+    await act(actions.set_reaction)(ann, kept["id"], "👍", True)
+    bob_ws = await ws_connect(bob)
+    ack = await request(bob_ws, "sync", {"rooms": {str(group_room.id): 3}, "since": since})
+    changed = {m["seq"]: m for m in ack["data"]["changed"][str(group_room.id)]}
+    assert changed[1]["reactions"] == [{"emoji": "👍", "count": 1, "users": [ann.id]}]
+    assert changed[2]["body"] == "new text" and changed[2]["edited_at"] is not None
+    assert changed[3]["deleted"] is True
+    assert ack["data"]["messages"][str(group_room.id)] == []
+    assert ack["data"]["server_time"] >= since
+
+
+async def test_sync_rejects_a_since_that_is_not_a_server_time(ws_connect, bob, group_room):
+    bob_ws = await ws_connect(bob)
+    ack = await request(bob_ws, "sync", {"rooms": {str(group_room.id): 0}, "since": "yesterday"})
+    assert ack["data"]["code"] == "invalid"
+
+
 async def test_sync_is_capped_with_has_more(ws_connect, ann, bob, group_room, settings):
     settings.SYNC_MAX_MESSAGES = 2
     settings.RATE_LIMIT_MESSAGES = 0
