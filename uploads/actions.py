@@ -1,10 +1,121 @@
-"""Uploads: accepting files and attaching them to messages."""
+"""Uploads: accepting files, who may see them, attaching, removing and cleaning up.
+
+Access, in one place (``get_visible_upload``):
+
+- the owner sees their upload, attached or not;
+- once attached to a message, the members of that message's room see it too,
+  while the message is not deleted and the room not archived;
+- moderators (``chat.actions.is_moderator``) see attached uploads, as they
+  see the messages; staff with the ``uploads.view_upload`` permission (the
+  admin) see every upload;
+- everyone else gets 404, never 403: an upload's existence is private.
+
+A deleted message hides its attachments from the room (404), but not from
+their owner: the file is the owner's own data, they uploaded it, and a
+restored message (``chat.actions.restore_message``) must find it intact. To
+take a file away from its owner too, a moderator removes it
+(``remove_upload``), which deletes the stored files.
+"""
 
 from __future__ import annotations
 
-from chat.errors import invalid
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
 
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chat.actions import is_moderator, parse_id
+from chat.errors import ActionError, forbidden, invalid, not_found
+from chat.events import message_payloads, publish, room_group
+from chat.models import Message, RoomMember
+
+from . import processing
 from .models import Upload
+
+logger = logging.getLogger(__name__)
+
+
+# --- Creating -------------------------------------------------------------------------
+
+
+def create_upload(user, fp: IO[bytes], original_name: str | None) -> Upload:
+    """Check, process and store one file for ``user``; raises ``ActionError`` and stores nothing on failure.
+
+    The stored name is random (``upload_path``) with the extension of the
+    detected type; the user's file name is kept only as ``original_name``.
+    """
+    prepared = processing.prepare_upload(fp, original_name)
+    upload = Upload(
+        owner=user,
+        original_name=prepared.name,
+        content_type=prepared.content_type,
+        size=prepared.size,
+        width=prepared.width,
+        height=prepared.height,
+        sha256=prepared.sha256,
+    )
+    stored: list[str] = []
+    try:
+        upload.file.save(f"upload.{prepared.kind.extension}", File(prepared.content), save=False)
+        stored.append(upload.file.name)
+        if prepared.thumbnail is not None:
+            upload.thumbnail.save("thumbnail.webp", ContentFile(prepared.thumbnail), save=False)
+            stored.append(upload.thumbnail.name)
+        with transaction.atomic():
+            upload.save()
+    except BaseException:
+        delete_stored_files(stored)
+        raise
+    return upload
+
+
+# --- Reading --------------------------------------------------------------------------
+
+
+def get_visible_upload(user, upload_id: Any) -> Upload:
+    """An upload ``user`` may see (see the module docstring), or ``not_found``.
+
+    Removed uploads are gone for everyone. At most two queries for a room
+    member (the upload with its message and room, then the membership).
+    """
+    upload_id = parse_id(upload_id, "upload")
+    upload = (
+        Upload.objects.select_related("message", "message__room").filter(pk=upload_id, removed_at__isnull=True).first()
+    )
+    if upload is None:
+        raise not_found("Upload")
+    if upload.owner_id == user.id:
+        return upload
+    message = upload.message
+    if (
+        message is not None
+        and message.deleted_at is None
+        and not message.room.archived
+        and RoomMember.objects.filter(room_id=message.room_id, user=user).exists()
+    ):
+        return upload
+    if message is not None and is_moderator(user):
+        return upload
+    if user.is_active and user.is_staff and user.has_perm("uploads.view_upload"):
+        return upload
+    raise not_found("Upload")
+
+
+def uploads_of(user, *, attached: bool | None = None) -> QuerySet[Upload]:
+    """The caller's own uploads that still exist, newest first; optionally only (un)attached ones."""
+    queryset = Upload.objects.filter(owner=user, removed_at__isnull=True).order_by("-created_at", "-id")
+    if attached is not None:
+        queryset = queryset.filter(message__isnull=not attached)
+    return queryset
+
+
+# --- Attaching ------------------------------------------------------------------------
 
 
 def attach_uploads(user, message, upload_ids: list[int]) -> list[Upload]:
@@ -26,3 +137,113 @@ def attach_uploads(user, message, upload_ids: list[int]) -> list[Upload]:
     for upload in ordered:
         upload.message = message
     return ordered
+
+
+# --- Removing -------------------------------------------------------------------------
+
+
+def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]:
+    """A moderator takes a file down: its stored files are deleted, the row stays as a record.
+
+    If the upload is attached to a live message, the room gets
+    ``message_edited`` with the message as it is now (without the file).
+    The files are deleted after the commit, so a rolled-back removal loses
+    nothing.
+    """
+    if not is_moderator(moderator):
+        raise forbidden("Only moderators can remove uploads.")
+    upload_id = parse_id(upload_id, "upload")
+    if not isinstance(reason, str):
+        raise invalid("`reason` must be a string.")
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().filter(pk=upload_id).first()
+        if upload is None:
+            raise not_found("Upload")
+        if upload.removed_at is not None:
+            raise ActionError("conflict", "The upload was already removed.")
+        names = [name for name in (upload.file.name, upload.thumbnail.name) if name]
+        upload.removed_at = timezone.now()
+        upload.file = ""
+        upload.thumbnail = ""
+        upload.save(update_fields=["removed_at", "file", "thumbnail"])
+        room_id = None
+        if upload.message_id is not None:
+            message = Message.objects.select_related("sender").get(pk=upload.message_id)
+            room_id = message.room_id
+            if message.deleted_at is None:
+                payload = message_payloads([message])[0]
+                publish(room_group(message.room_id), "message_edited", {"message": payload})
+        transaction.on_commit(lambda: delete_stored_files(names))
+    logger.info(
+        "upload %s removed by moderator %s (message %s): %s", upload.pk, moderator.pk, upload.message_id, reason
+    )
+    return {
+        "upload": upload.pk,
+        "message": upload.message_id,
+        "room": room_id,
+        "removed_at": upload.removed_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def delete_stored_files(names: list[str]) -> list[str]:
+    """Delete files from storage; returns the names that could not be deleted (and logs them)."""
+    failed = []
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.exception("could not delete stored file %s", name)
+            failed.append(name)
+    return failed
+
+
+@dataclass
+class CleanupResult:
+    uploads: int = 0
+    bytes: int = 0
+    failed: int = 0
+
+
+def remove_unattached_uploads(*, older_than: timedelta, dry_run: bool = False, batch_size: int = 200) -> CleanupResult:
+    """Delete uploads never attached to a message within ``older_than`` (rows and files).
+
+    Each batch is locked while its files are deleted, so a message being sent
+    cannot attach an upload that is disappearing (it waits, then finds it
+    gone and refuses). An upload whose files cannot be deleted keeps its row,
+    so the next run tries again; it is counted in ``failed``.
+    """
+    cutoff = timezone.now() - older_than
+    candidates = Upload.objects.filter(message__isnull=True, created_at__lt=cutoff)
+    result = CleanupResult()
+    if dry_run:
+        for size in candidates.values_list("size", flat=True).iterator():
+            result.uploads += 1
+            result.bytes += size
+        return result
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                candidates.filter(pk__gt=last_id)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .only("pk", "file", "thumbnail", "size")[:batch_size]
+            )
+            if not batch:
+                break
+            last_id = batch[-1].pk
+            deleted_ids = []
+            for upload in batch:
+                if delete_stored_files([upload.file.name, upload.thumbnail.name]):
+                    result.failed += 1
+                    continue
+                deleted_ids.append(upload.pk)
+                result.bytes += upload.size
+            if deleted_ids:
+                # Names emptied first: the post_delete cleanup then has nothing left to do.
+                Upload.objects.filter(pk__in=deleted_ids).update(file="", thumbnail="")
+                Upload.objects.filter(pk__in=deleted_ids).delete()
+            result.uploads += len(deleted_ids)
+    return result

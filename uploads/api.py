@@ -1,14 +1,171 @@
-"""REST views for uploads (filled in by the uploads issue)."""
+"""REST views for uploads: create and list, detail, download, thumbnail.
 
-from django.http import Http404
+Thin adapters over ``uploads.actions``. They are sync DRF views: under ASGI
+Django runs each request's sync code in a worker thread of its own
+(``ThreadSensitiveContext`` per request), so decoding and resizing an image
+never blocks the event loop or other requests.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from chat import schema
+from chat.errors import invalid
+
+from . import actions, handlers
+from .models import Upload
+from .payloads import upload_payload
+
+ERRORS = {404: schema.ErrorSchema}
+UPLOAD_REQUEST = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary"}},
+        "required": ["file"],
+    }
+}
+# A browser that is handed an uploaded file must never render it as a page of this origin.
+DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+class UploadPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 100
+
+
+class UploadListView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "attached", bool, required=False, description="Only attached (true) or unattached (false)."
+            ),
+            OpenApiParameter("limit", int, required=False),
+            OpenApiParameter("offset", int, required=False),
+        ],
+        responses={200: schema.UploadSchema(many=True)},
+        summary="The caller's own uploads, newest first (paginated)",
+    )
+    def get(self, request: Request) -> Response:
+        attached = request.query_params.get("attached")
+        if attached not in (None, "true", "false", "1", "0"):
+            raise invalid("`attached` must be true or false.")
+        queryset = actions.uploads_of(request.user, attached=None if attached is None else attached in ("true", "1"))
+        paginator = UploadPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response([upload_payload(upload) for upload in page])
+
+    @extend_schema(
+        request=UPLOAD_REQUEST,
+        responses={201: schema.UploadSchema, 400: schema.ErrorSchema, 413: schema.ErrorSchema},
+        summary="Upload one file (multipart field `file`)",
+        description=(
+            "Accepted: JPEG, PNG, GIF, WebP, PDF, plain text and Markdown (UTF-8), ZIP; the type is decided "
+            "from the content. Images are re-encoded without metadata, turned upright, scaled to at most "
+            "2000 px on the longest side and get a WebP thumbnail (at most 300 px); animations stay animated. "
+            "Larger than `UPLOAD_MAX_BYTES` (10 MB by default): 413."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        django_request = request._request
+        handlers.check_content_length(django_request)
+        handlers.install_size_limit(django_request)
+        files = request.FILES.getlist("file")
+        if handlers.upload_was_too_large(django_request):
+            raise handlers.too_large()
+        if len(files) != 1:
+            raise invalid("Send exactly one file, as the multipart form field `file`.")
+        uploaded = files[0]
+        if uploaded.size > settings.UPLOAD_MAX_BYTES:  # belt and braces: the handler stops earlier
+            raise handlers.too_large()
+        try:
+            upload = actions.create_upload(request.user, uploaded, uploaded.name)
+        finally:
+            uploaded.close()
+        return Response(upload_payload(upload), status=status.HTTP_201_CREATED)
+
+
+class UploadDetailView(APIView):
+    @extend_schema(responses={200: schema.UploadSchema, **ERRORS}, summary="One upload the caller may see")
+    def get(self, request: Request, upload_id: int) -> Response:
+        return Response(upload_payload(actions.get_visible_upload(request.user, upload_id)))
+
+
+def ascii_fallback(name: str) -> str:
+    cleaned = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\%' else "_" for c in name)
+    return cleaned.strip() or "file"
+
+
+def content_disposition(name: str, *, attachment: bool) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and the exact UTF-8 name in ``filename*``."""
+    disposition = "attachment" if attachment else "inline"
+    return f"{disposition}; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def file_response(name: str, *, content_type: str, filename: str, attachment: bool) -> FileResponse:
+    """Stream a stored file with headers that keep browsers from treating it as a page of ours."""
+    if not name:
+        raise Http404
+    try:
+        stored = default_storage.open(name, "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404
+    response = FileResponse(stored, content_type=content_type)
+    response["Content-Disposition"] = content_disposition(filename, attachment=attachment)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = DOWNLOAD_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    # Private: access is checked per user. Contents never change under a name.
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _served_content_type(upload: Upload) -> str:
+    if upload.content_type.startswith("text/"):
+        return f"{upload.content_type}; charset=utf-8"
+    return upload.content_type
+
+
+BINARY = {(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS}
 
 
 class UploadDownloadView(APIView):
-    def get(self, request, upload_id: int):
-        raise Http404
+    @extend_schema(
+        responses=BINARY,
+        summary="The file itself",
+        description="Images are served inline, every other type as an attachment; always with `nosniff`.",
+    )
+    def get(self, request: Request, upload_id: int) -> FileResponse:
+        upload = actions.get_visible_upload(request.user, upload_id)
+        return file_response(
+            upload.file.name,
+            content_type=_served_content_type(upload),
+            filename=upload.original_name,
+            attachment=not upload.is_image,
+        )
 
 
 class UploadThumbnailView(APIView):
-    def get(self, request, upload_id: int):
-        raise Http404
+    @extend_schema(responses=BINARY, summary="The image's WebP thumbnail (at most 300 px); 404 for other files")
+    def get(self, request: Request, upload_id: int) -> FileResponse:
+        upload = actions.get_visible_upload(request.user, upload_id)
+        if not upload.thumbnail:
+            raise Http404
+        stem = upload.original_name.rsplit(".", 1)[0] if "." in upload.original_name else upload.original_name
+        return file_response(
+            upload.thumbnail.name, content_type="image/webp", filename=f"{stem}-thumbnail.webp", attachment=False
+        )

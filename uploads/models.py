@@ -31,8 +31,11 @@ class Upload(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
+    # A purged message takes its attachments with it (rows here, files by the
+    # post_delete signal): with SET_NULL they would become unattached again,
+    # visible to and re-attachable by their owner.
     message = models.ForeignKey(
-        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+        "chat.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
     )
     # Set when a moderator removes the file; the row stays so the message can say so.
     removed_at = models.DateTimeField(null=True, blank=True)
