@@ -1,0 +1,87 @@
+"""The project as an operator meets it: settings from the environment, deploy checks, migrations."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "chat.example.com",
+        "DATABASE_URL": f"sqlite:///{PROJECT_DIR / 'unused-deploy-check.sqlite3'}",
+        **extra,
+    }
+
+
+def test_the_server_refuses_to_start_without_a_secret_key_outside_debug():
+    result = run_manage("check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_runs_with_the_development_key():
+    assert run_manage("check", DEBUG="1").returncode == 0
+
+
+def test_deploy_checks_report_no_errors_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "ERROR", **production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_migrations_match_the_models():
+    result = run_manage("makemigrations", "--check", "--dry-run", DEBUG="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "channels.layers.InMemoryChannelLayer django.core.cache.backends.locmem.LocMemCache"),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/0"},
+            "channels_redis.core.RedisChannelLayer django.core.cache.backends.redis.RedisCache",
+        ),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "pubsub"},
+            "channels_redis.pubsub.RedisPubSubChannelLayer django.core.cache.backends.redis.RedisCache",
+        ),
+    ],
+)
+def test_redis_url_switches_the_channel_layer_and_cache(env, expected):
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CHANNEL_LAYERS['default']['BACKEND'], s.CACHES['default']['BACKEND'])"
+    )
+    result = run_manage("shell", "-c", code, DEBUG="1", **env)
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stderr
+
+
+def test_database_url_selects_postgresql():
+    code = "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'])"
+    result = run_manage("shell", "-c", code, DEBUG="1", DATABASE_URL="postgres://u@db.example:5432/confab")
+    assert result.stdout.strip().splitlines()[-1] == "django.db.backends.postgresql"
+
+
+def test_s3_storage_is_used_when_a_bucket_is_configured():
+    code = "from django.conf import settings as s; print(s.STORAGES['default']['BACKEND'])"
+    result = run_manage("shell", "-c", code, DEBUG="1", AWS_STORAGE_BUCKET_NAME="confab-media")
+    assert result.stdout.strip().splitlines()[-1] == "storages.backends.s3.S3Storage"
