@@ -19,7 +19,14 @@ from rest_framework.views import APIView
 from . import actions, queries, schema
 from .errors import invalid
 
-ERRORS = {400: schema.ErrorSchema, 404: schema.ErrorSchema}
+
+def errors(*statuses: int) -> dict[int, type]:
+    """The error answers an operation can give (401 for every one: all need a token or a session)."""
+    return {status_code: schema.ErrorSchema for status_code in sorted({401, *statuses})}
+
+
+ERRORS = errors(400, 404)  # reads of a room: a bad parameter, or a room the caller cannot see
+WRITE_ERRORS = errors(400, 403, 404)
 
 
 def body(request: Request) -> dict[str, Any]:
@@ -29,12 +36,16 @@ def body(request: Request) -> dict[str, Any]:
 
 
 class RoomListView(APIView):
-    @extend_schema(responses={200: schema.RoomSchema(many=True)}, summary="The caller's rooms, most recent first")
+    @extend_schema(
+        responses={200: schema.RoomSchema(many=True), **errors()}, summary="The caller's rooms, most recent first"
+    )
     def get(self, request: Request) -> Response:
         return Response(queries.rooms_for_user(request.user))
 
     @extend_schema(
-        request=schema.RoomCreateRequest, responses={201: schema.RoomSchema, **ERRORS}, summary="Create a group room"
+        request=schema.RoomCreateRequest,
+        responses={201: schema.RoomSchema, **errors(400, 413)},
+        summary="Create a group room",
     )
     def post(self, request: Request) -> Response:
         data = body(request)
@@ -52,7 +63,7 @@ class RoomListView(APIView):
 class PublicRoomListView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("q", str, required=False)],
-        responses={200: schema.RoomSchema(many=True)},
+        responses={200: schema.PublicRoomSchema(many=True), **errors()},
         summary="Public group rooms the caller can join",
     )
     def get(self, request: Request) -> Response:
@@ -66,7 +77,7 @@ class RoomDetailView(APIView):
 
     @extend_schema(
         request=schema.RoomUpdateRequest,
-        responses={200: schema.RoomSchema, **ERRORS},
+        responses={200: schema.RoomSchema, **errors(400, 403, 404, 413)},
         summary="Change the room (admins) or the caller's notification settings for it",
     )
     def patch(self, request: Request, room_id: int) -> Response:
@@ -81,7 +92,7 @@ class RoomDetailView(APIView):
         # The answer is the room as the rooms list shows it (unread, last message).
         return Response(queries.room_summaries([actions.get_membership(request.user, room_id)])[0])
 
-    @extend_schema(responses={204: None, **ERRORS}, summary="Delete (archive) a group room: owner only")
+    @extend_schema(responses={204: None, **WRITE_ERRORS}, summary="Delete (archive) a group room: owner only")
     def delete(self, request: Request, room_id: int) -> Response:
         actions.archive_room(request.user, room_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -91,6 +102,7 @@ class DirectRoomView(APIView):
     @extend_schema(
         request=schema.DirectRoomRequest,
         responses={200: schema.RoomDetailSchema, 201: schema.RoomDetailSchema, **ERRORS},
+        summary="The direct room with a user: 201 when created, 200 when it existed",
     )
     def post(self, request: Request) -> Response:
         room, created = actions.get_or_create_direct_room(request.user, body(request).get("user"))
@@ -104,19 +116,21 @@ class RoomMembersView(APIView):
 
     @extend_schema(
         request=schema.MemberAddRequest,
-        responses={201: schema.MemberSchema, **ERRORS},
+        responses={201: schema.MemberSchema, **errors(400, 403, 404, 409)},
         summary="Add a member (admins; anyone in a public room). Your own id joins a public room.",
     )
     def post(self, request: Request, room_id: int) -> Response:
         data = body(request)
         if str(data.get("user")) == str(request.user.id):
-            return Response(actions.join_room(request.user, room_id), status=status.HTTP_201_CREATED)
+            detail = actions.join_room(request.user, room_id)
+            joined = next(member for member in detail["members"] if member["user"]["id"] == request.user.id)
+            return Response(joined, status=status.HTTP_201_CREATED)
         member = actions.add_member(request.user, room_id, data.get("user"), data.get("role", "member"))
         return Response(member, status=status.HTTP_201_CREATED)
 
 
 class RoomMemberDetailView(APIView):
-    @extend_schema(responses={204: None, **ERRORS}, summary="Remove a member, or leave (your own id)")
+    @extend_schema(responses={204: None, **WRITE_ERRORS}, summary="Remove a member, or leave (your own id)")
     def delete(self, request: Request, room_id: int, user_id: int) -> Response:
         actions.remove_member(request.user, room_id, user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -142,7 +156,7 @@ class RoomMessagesView(APIView):
 
     @extend_schema(
         request=schema.SendMessageRequest,
-        responses={200: schema.MessageSchema, 201: schema.MessageSchema, **ERRORS},
+        responses={200: schema.MessageSchema, 201: schema.MessageSchema, **errors(400, 403, 404, 409, 413, 429)},
         summary="Send a message (201; 200 when client_id repeats a stored one)",
     )
     def post(self, request: Request, room_id: int) -> Response:
@@ -174,12 +188,14 @@ class RoomReadView(APIView):
 
 class MessageDetailView(APIView):
     @extend_schema(
-        request=schema.EditMessageRequest, responses={200: schema.MessageSchema, **ERRORS}, summary="Edit your message"
+        request=schema.EditMessageRequest,
+        responses={200: schema.MessageSchema, **errors(400, 403, 404, 409, 413)},
+        summary="Edit your message",
     )
     def patch(self, request: Request, message_id: int) -> Response:
         return Response(actions.edit_message(request.user, message_id, body=body(request).get("body")))
 
-    @extend_schema(responses={204: None, **ERRORS}, summary="Delete a message (soft)")
+    @extend_schema(responses={204: None, **WRITE_ERRORS}, summary="Delete a message (soft)")
     def delete(self, request: Request, message_id: int) -> Response:
         actions.delete_message(request.user, message_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -190,7 +206,11 @@ class MessageReactionsView(APIView):
     def post(self, request: Request, message_id: int) -> Response:
         return Response(actions.set_reaction(request.user, message_id, body(request).get("emoji"), True))
 
-    @extend_schema(request=schema.EmojiRequest, responses={200: schema.MessageSchema, **ERRORS})
+    @extend_schema(
+        request=schema.EmojiRequest,
+        parameters=[OpenApiParameter("emoji", str, required=False, description="Instead of the body")],
+        responses={200: schema.MessageSchema, **ERRORS},
+    )
     def delete(self, request: Request, message_id: int) -> Response:
         emoji = request.data.get("emoji") if isinstance(request.data, dict) and request.data else None
         emoji = emoji or request.query_params.get("emoji")
@@ -198,11 +218,11 @@ class MessageReactionsView(APIView):
 
 
 class MessagePinView(APIView):
-    @extend_schema(request=None, responses={200: schema.MessageSchema, **ERRORS})
+    @extend_schema(request=None, responses={200: schema.MessageSchema, **WRITE_ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
         return Response(actions.set_pinned(request.user, message_id, True))
 
-    @extend_schema(request=None, responses={200: schema.MessageSchema, **ERRORS})
+    @extend_schema(request=None, responses={200: schema.MessageSchema, **WRITE_ERRORS})
     def delete(self, request: Request, message_id: int) -> Response:
         return Response(actions.set_pinned(request.user, message_id, False))
 

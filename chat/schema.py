@@ -7,6 +7,8 @@ are exactly the keys those builders produce, so the docs cannot drift.
 
 from rest_framework import serializers
 
+from .models import Message, Room, RoomMember
+
 
 class UserSchema(serializers.Serializer):
     id = serializers.IntegerField()
@@ -38,7 +40,7 @@ class MessageSchema(serializers.Serializer):
     room = serializers.IntegerField()
     seq = serializers.IntegerField()
     sender = UserSchema(allow_null=True)
-    kind = serializers.ChoiceField(["text", "image", "file", "code", "system"])
+    kind = serializers.ChoiceField(Message.Kind.choices)
     body = serializers.CharField()
     body_html = serializers.CharField()
     reply_to = serializers.IntegerField(allow_null=True)
@@ -63,14 +65,14 @@ class MessageSummarySchema(serializers.Serializer):
 
 class MemberSchema(serializers.Serializer):
     user = UserSchema()
-    role = serializers.ChoiceField(["owner", "admin", "member"])
+    role = serializers.ChoiceField(RoomMember.Role.choices)
     joined_at = serializers.DateTimeField()
     last_read_seq = serializers.IntegerField()
 
 
 class RoomSchema(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.ChoiceField(["direct", "group"])
+    kind = serializers.ChoiceField(Room.Kind.choices)
     name = serializers.CharField()
     topic = serializers.CharField()
     is_public = serializers.BooleanField()
@@ -79,8 +81,8 @@ class RoomSchema(serializers.Serializer):
     last_seq = serializers.IntegerField()
     last_read_seq = serializers.IntegerField(allow_null=True)
     unread = serializers.IntegerField()
-    role = serializers.CharField(allow_null=True)
-    notify_level = serializers.CharField(allow_null=True)
+    role = serializers.ChoiceField(RoomMember.Role.choices, allow_null=True)
+    notify_level = serializers.ChoiceField(RoomMember.NotifyLevel.choices, allow_null=True)
     muted = serializers.BooleanField()
     last_message = MessageSummarySchema(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -88,6 +90,10 @@ class RoomSchema(serializers.Serializer):
 
 class RoomDetailSchema(RoomSchema):
     members = MemberSchema(many=True)
+
+
+class PublicRoomSchema(RoomSchema):
+    member_count = serializers.IntegerField()
 
 
 class HistorySchema(serializers.Serializer):
@@ -117,7 +123,7 @@ class RoomUpdateRequest(serializers.Serializer):
     topic = serializers.CharField(required=False)
     is_public = serializers.BooleanField(required=False)
     members_can_pin = serializers.BooleanField(required=False)
-    notify_level = serializers.ChoiceField(["all", "mentions", "none"], required=False)
+    notify_level = serializers.ChoiceField(RoomMember.NotifyLevel.choices, required=False)
     muted = serializers.BooleanField(required=False)
 
 
@@ -151,6 +157,21 @@ class ReadRequest(serializers.Serializer):
 
 
 class ErrorSchema(serializers.Serializer):
+    """Every error body; validation failures add one key per bad field."""
+
     detail = serializers.CharField()
-    code = serializers.CharField()
+    code = serializers.ChoiceField(
+        [
+            "invalid",
+            "unauthenticated",
+            "forbidden",
+            "not_found",
+            "conflict",
+            "too_large",
+            "rate_limited",
+            "server_error",
+        ]
+    )
     message = serializers.CharField(required=False)
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait (code rate_limited)")
+    reason = serializers.CharField(required=False, help_text="The authentication library's own code, if any")
