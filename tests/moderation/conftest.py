@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 from django.test import Client
 
 
@@ -27,11 +30,23 @@ def upload_for():
     return make
 
 
+def moderator_group() -> Group:
+    """The group the data migration made; rebuilt the same way after a transactional test flushed it."""
+    migration = importlib.import_module("moderation.migrations.0002_moderator_group")
+    group, created = Group.objects.get_or_create(name=migration.GROUP_NAME)
+    if created:
+        query = Q()
+        for app_label, model, codename in migration.PERMISSIONS:
+            query |= Q(content_type__app_label=app_label, content_type__model=model, codename=codename)
+        group.permissions.set(Permission.objects.filter(query))
+    return group
+
+
 @pytest.fixture
 def moderator(make_user):
-    """Staff in the `moderator` group the data migration creates: no superuser powers."""
+    """Staff in the `moderator` group: no superuser powers."""
     user = make_user("maud", display_name="Maud", is_staff=True)
-    user.groups.add(Group.objects.get(name="moderator"))
+    user.groups.add(moderator_group())
     return user
 
 
