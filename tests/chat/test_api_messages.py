@@ -6,6 +6,7 @@ import pytest
 
 from chat import actions
 from chat.models import Message, Room, RoomMember
+from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
 
@@ -365,6 +366,91 @@ def test_send_to_an_archived_room_is_404(api_for, ann, bob, group_room):
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def make_upload(owner, name: str = "notes.txt", content_type: str = "text/plain") -> Upload:
+    return Upload.objects.create(
+        owner=owner, file=f"uploads/{name}", original_name=name, content_type=content_type, size=5, sha256="0" * 64
+    )
+
+
+def test_send_with_only_an_attachment_is_a_file_message(api_for, bob, group_room):
+    upload = make_upload(bob)
+
+    response = post_message(api_for(bob), group_room, body="", attachments=[upload.id])
+
+    assert response.status_code == 201
+    message = response.json()
+    assert message["kind"] == "file"
+    assert [(a["id"], a["name"], a["content_type"], a["size"]) for a in message["attachments"]] == [
+        (upload.id, "notes.txt", "text/plain", 5)
+    ]
+    upload.refresh_from_db()
+    assert upload.message_id == message["id"]
+
+
+def test_send_with_image_attachments_is_an_image_message(api_for, bob, group_room):
+    upload = make_upload(bob, "cat.png", "image/png")
+
+    response = post_message(api_for(bob), group_room, body="look", attachments=[upload.id])
+
+    assert response.json()["kind"] == "image"
+
+
+def test_attachments_appear_in_history(api_for, ann, bob, group_room):
+    upload = make_upload(bob)
+    sent = post_message(api_for(bob), group_room, body="see file", attachments=[upload.id]).json()
+
+    (listed,) = api_for(ann).get(messages_url(group_room)).json()["messages"]
+
+    assert listed["attachments"] == sent["attachments"]
+
+
+def test_send_with_someone_elses_upload_is_400_and_stores_nothing(api_for, ann, bob, group_room):
+    upload = make_upload(ann)
+
+    response = post_message(api_for(bob), group_room, body="mine now", attachments=[upload.id])
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert not Message.objects.exists()
+    upload.refresh_from_db()
+    assert upload.message_id is None
+
+
+def test_send_with_an_upload_already_attached_elsewhere_is_400(api_for, bob, group_room):
+    upload = make_upload(bob)
+    post_message(api_for(bob), group_room, body="first", attachments=[upload.id])
+
+    response = post_message(api_for(bob), group_room, body="again", attachments=[upload.id])
+
+    assert response.status_code == 400
+    assert Message.objects.count() == 1
+
+
+def test_send_with_a_failed_attachment_does_not_use_up_a_seq(api_for, ann, bob, group_room):
+    post_message(api_for(bob), group_room, body="x", attachments=[make_upload(ann).id])
+
+    response = post_message(api_for(bob), group_room, body="next")
+
+    assert response.json()["seq"] == 1
+
+
+@pytest.mark.parametrize("attachments", ["1", [0], ["x"], {"id": 1}])
+def test_send_with_malformed_attachments_is_400(api_for, bob, group_room, attachments):
+    response = post_message(api_for(bob), group_room, body="x", attachments=attachments)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_send_with_more_than_10_attachments_is_413(api_for, bob, group_room):
+    ids = [make_upload(bob, f"{n}.txt").id for n in range(11)]
+
+    response = post_message(api_for(bob), group_room, body="x", attachments=ids)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
 
 
 # --- Rate limit --------------------------------------------------------------------------

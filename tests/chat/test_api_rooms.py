@@ -449,3 +449,10 @@ def test_direct_room_without_a_user_is_400(api_for, ann):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_a_method_the_path_does_not_have_is_405_with_a_code(api_for, ann):
+    response = api_for(ann).put(ROOMS, {"name": "x"}, format="json")
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "invalid"
