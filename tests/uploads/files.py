@@ -82,3 +82,11 @@ def png_bomb(width=50_000, height=50_000) -> bytes:
 
 def open_image(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
+
+
+def noisy_jpeg(size=(6000, 4000), grain=(750, 500)) -> bytes:
+    """A photo-sized JPEG of a few MB (grey noise scaled up): above Django's in-memory upload threshold."""
+    channel = Image.effect_noise(grain, 60).resize(size)
+    buffer = io.BytesIO()
+    Image.merge("RGB", [channel] * 3).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
