@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -14,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.events import user_payload
-from chat.schema import UserSchema
+from chat.schema import ErrorSchema, UserSchema
 
 User = get_user_model()
 
@@ -38,16 +40,32 @@ class RegistrationSerializer(serializers.Serializer):
         return attrs
 
 
+class UsernameTaken(Exception):
+    """Another account has this username, in any case (a request that raced the check)."""
+
+
 def register_user(username: str, password: str, display_name: str = "") -> User:
-    """The one place accounts are created (the page and the API both call it)."""
-    return User.objects.create_user(username=username, password=password, display_name=display_name)
+    """The one place accounts are created (the page and the API both call it).
+
+    Raises ``UsernameTaken`` when a concurrent registration took the name
+    between the form's check and the insert: the database constraint decides.
+    """
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, password=password, display_name=display_name)
+    except IntegrityError:
+        raise UsernameTaken(username) from None
 
 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=RegistrationSerializer, responses={201: UserSchema})
+    @extend_schema(
+        request=RegistrationSerializer,
+        responses={201: UserSchema, 400: ErrorSchema, 403: ErrorSchema},
+        summary="Create an account (403 when registration is closed)",
+    )
     def post(self, request: Request) -> Response:
         if not settings.REGISTRATION_OPEN:
             return Response(
@@ -55,17 +73,22 @@ class RegisterView(APIView):
             )
         serializer = RegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = register_user(**serializer.validated_data)
+        try:
+            user = register_user(**serializer.validated_data)
+        except UsernameTaken:
+            raise serializers.ValidationError({"username": ["That username is taken."]}) from None
         return Response(user_payload(user), status=status.HTTP_201_CREATED)
 
 
 class UserSearchView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=False)], responses={200: UserSchema(many=True)})
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=False, description="Part of a username or display name")],
+        responses={200: UserSchema(many=True), 401: ErrorSchema},
+        summary="Active users other than the caller, at most 20",
+    )
     def get(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()[:100]
         users = User.objects.filter(is_active=True).exclude(pk=request.user.pk)
         if query:
-            from django.db.models import Q
-
             users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
         return Response([user_payload(u) for u in users.order_by("username")[:20]])

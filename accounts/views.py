@@ -9,7 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from .api import register_user
+from .api import UsernameTaken, register_user
 
 
 class RegistrationForm(UserCreationForm):
@@ -32,7 +32,11 @@ def register(request: HttpRequest) -> HttpResponse:
         return redirect("/")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("/")
+        try:
+            user = form.save()
+        except UsernameTaken:
+            form.add_error("username", "That username is taken.")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("/")
     return render(request, "registration/register.html", {"form": form})
