@@ -1,18 +1,76 @@
-"""The chat pages: the room list and the room view."""
+"""The chat pages: the room list and the room view.
+
+Both render one app-like layout (a sidebar of rooms next to the main pane)
+from the same payloads the API and the socket send, so the page shows the
+rooms and the recent history before any script runs. The scripts get the
+same data through a ``json_script`` block (the CSP forbids inline scripts;
+JSON in a ``<script type="application/json">`` is data, not code).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from . import actions, queries
 from .errors import ActionError
+from .events import iso, user_payload
+from .models import Room, RoomMember
+
+
+def direct_peers(user, rooms: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The other member of each direct room, in one query (room payloads do not name them)."""
+    direct_ids = [room["id"] for room in rooms if room["kind"] == Room.Kind.DIRECT]
+    if not direct_ids:
+        return {}
+    others = RoomMember.objects.filter(room_id__in=direct_ids).exclude(user=user).select_related("user")
+    return {member.room_id: user_payload(member.user) for member in others}
+
+
+def room_title(room: dict[str, Any], peers: dict[int, dict[str, Any]]) -> str:
+    if room["kind"] == Room.Kind.DIRECT:
+        peer = peers.get(room["id"])
+        return peer["display_name"] if peer else "Direct chat"
+    return room["name"] or "Untitled room"
+
+
+def sidebar_entries(rooms: list[dict[str, Any]], peers: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"room": room, "title": room_title(room, peers), "peer": peers.get(room["id"])} for room in rooms]
+
+
+def page_context(request: HttpRequest, *, room: dict[str, Any] | None = None, history=None) -> dict[str, Any]:
+    """What both pages render: the sidebar, and the bootstrap data for the scripts."""
+    rooms = queries.rooms_for_user(request.user)
+    peers = direct_peers(request.user, rooms)
+    me = user_payload(request.user)
+    return {
+        "me": me,
+        "sidebar": sidebar_entries(rooms, peers),
+        "room": room,
+        "room_title": room_title(room, peers) if room else "",
+        "peer": peers.get(room["id"]) if room else None,
+        "history": history,
+        "bootstrap": {
+            "me": me,
+            "rooms": rooms,
+            "peers": {str(room_id): peer for room_id, peer in peers.items()},
+            "room": room,
+            "history": history,
+            "ws_path": "/ws/chat/",
+            # Passed as `since` to the first `sync`: changes made after the page was rendered come back.
+            "server_time": iso(timezone.now()),
+            "api": "/api/v1/",
+        },
+    }
 
 
 @login_required
 def room_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/room_list.html", {"rooms": queries.rooms_for_user(request.user)})
+    return render(request, "chat/room_list.html", page_context(request))
 
 
 @login_required
@@ -24,9 +82,9 @@ def room_view(request: HttpRequest, room_id: int) -> HttpResponse:
     return render(
         request,
         "chat/room.html",
-        {
-            "room": queries.room_detail(membership),
-            "rooms": queries.rooms_for_user(request.user),
-            "history": queries.history_page(membership.room_id, limit=50),
-        },
+        page_context(
+            request,
+            room=queries.room_detail(membership),
+            history=queries.history_page(membership.room_id, limit=50),
+        ),
     )

@@ -1,0 +1,394 @@
+"""The chat in a real browser: two people, two browser contexts, one real server process.
+
+Chromium (Debian's, /usr/bin/chromium) is driven by Playwright against a daphne
+process started on the test database, so the page, its scripts, the session
+cookie, the WebSocket and the REST calls all go through the real ASGI stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR, missing_service
+
+pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct-horse-battery"
+ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
+SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def chromium():
+    """A browser for one test; each person gets a fresh context (a separate cookie jar).
+
+    Request it after the fixtures that write to the database: Playwright's sync API
+    keeps an event loop registered on this thread, and Django's sync-only code
+    (the ORM, async_to_sync publishing) refuses to run while one is.
+    """
+    if not CHROMIUM.exists():
+        missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def outside_playwright_loop():
+    """Run Django's sync code (ORM reads) between Playwright calls."""
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server()
+
+
+class Person:
+    """A signed-in browser context of one user, with its page and the page's console errors."""
+
+    def __init__(self, browser, server, user, *, viewport=None) -> None:
+        self.user = user
+        self.server = server
+        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.sign_in()
+
+    def sign_in(self) -> None:
+        self.page.goto(f"{self.server.http_url}/accounts/login/")
+        self.page.fill("input[name=username]", self.user.username)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(f"{self.server.http_url}/")
+
+    def open_room(self, room_id: int) -> None:
+        self.page.goto(f"{self.server.http_url}/rooms/{room_id}/")
+        self.expect_online()
+
+    def expect_online(self) -> None:
+        from playwright.sync_api import expect
+
+        expect(self.page.locator('[data-testid="connection"]')).to_have_attribute("data-state", "online")
+
+    def send(self, text: str) -> None:
+        composer = self.page.locator('textarea[data-testid="composer"]')
+        composer.fill(text)
+        composer.press("Enter")
+
+    def messages(self):
+        return self.page.locator('[data-testid="message"]')
+
+    def message(self, text: str):
+        return self.page.locator('[data-testid="message"]', has=self.page.get_by_text(text, exact=True))
+
+    def bodies(self) -> list[str]:
+        return [body.strip() for body in self.page.locator('[data-testid="message-body"]').all_inner_texts()]
+
+    def assert_no_script_errors(self) -> None:
+        """No CSP violation, no uncaught exception, no failed module load."""
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture
+def people(group_room, ann, bob, server, chromium):
+    """Ann and Bob signed in, each in their own context, both in the General room."""
+    opened: list[Person] = []
+
+    def open_people(*, viewport=None) -> tuple[Person, Person]:
+        for user in (ann, bob):
+            person = Person(chromium, server, user, viewport=viewport)
+            person.open_room(group_room.id)
+            opened.append(person)
+        return opened[0], opened[1]
+
+    yield open_people
+    for person in opened:
+        person.context.close()
+
+
+def go_offline(person: Person) -> None:
+    """Cut the network and the socket: the page must notice and say so."""
+    from playwright.sync_api import expect
+
+    person.context.set_offline(True)
+    expect(person.page.locator('[data-testid="connection"]')).to_have_attribute("data-state", "offline")
+
+
+def go_online(person: Person) -> None:
+    person.context.set_offline(False)
+    person.expect_online()
+
+
+def test_a_message_ann_sends_appears_for_bob_without_reload(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("Hello **Bob** <script>alert(1)</script>")
+
+    expect(bob.message("Hello Bob <script>alert(1)</script>")).to_have_count(1)
+    expect(ann.message("Hello Bob <script>alert(1)</script>")).to_have_count(1)
+    # Markdown renders from the server's sanitised HTML; the tag stays text.
+    assert bob.page.locator('[data-testid="message-body"] strong').inner_text() == "Bob"
+    assert bob.page.locator('[data-testid="message-body"] script').count() == 0
+    message = bob.messages().last
+    assert message.get_attribute("data-seq") == "1"
+    assert message.get_attribute("data-message-id").isdigit()
+    bob.assert_no_script_errors()
+    ann.assert_no_script_errors()
+
+
+def test_bob_reacts_and_ann_sees_the_count(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("Lunch at noon?")
+    message = bob.message("Lunch at noon?")
+    expect(message).to_have_count(1)
+
+    message.hover()
+    message.locator('[data-testid="react-button"]').click()
+    bob.page.locator('[data-testid="emoji-option"][data-emoji="👍"]').click()
+
+    reaction = ann.message("Lunch at noon?").locator('[data-testid="reaction"][data-emoji="👍"]')
+    expect(reaction.locator('[data-testid="reaction-count"]')).to_have_text("1")
+    expect(reaction).to_have_attribute("aria-pressed", "false")
+    expect(bob.message("Lunch at noon?").locator('[data-testid="reaction"][data-emoji="👍"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    # Ann adds hers by clicking the chip: both see 2.
+    reaction.click()
+    expect(bob.message("Lunch at noon?").locator('[data-testid="reaction-count"]')).to_have_text("2")
+
+
+def test_an_edit_and_a_delete_show_on_both_sides(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("The meeting is at 3")
+    ann.send("Second thought")
+    expect(bob.messages()).to_have_count(2)
+
+    first = ann.message("The meeting is at 3")
+    first.hover()
+    first.locator('[data-testid="edit-button"]').click()
+    editor = ann.page.locator('[data-testid="edit-input"]')
+    editor.fill("The meeting is at 4")
+    editor.press("Enter")
+
+    edited = bob.message("The meeting is at 4")
+    expect(edited).to_have_count(1)
+    expect(edited.locator('[data-testid="edited"]')).to_be_visible()
+    expect(ann.message("The meeting is at 4")).to_have_count(1)
+
+    second = ann.message("Second thought")
+    second.hover()
+    second.locator('[data-testid="delete-button"]').click()
+    ann.page.locator('[data-testid="confirm-delete"]').click()
+
+    expect(bob.message("This message was deleted.")).to_have_count(1)
+    expect(ann.message("This message was deleted.")).to_have_count(1)
+    expect(bob.messages().filter(has_text="Second thought")).to_have_count(0)
+    assert bob.bodies() == ["The meeting is at 4", "This message was deleted."]
+
+
+def test_typing_shows_on_the_other_side_and_clears(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    typing = bob.page.locator('[data-testid="typing"]')
+    expect(typing).to_have_text("")
+
+    ann.page.locator('textarea[data-testid="composer"]').press_sequentially("hel")
+    expect(typing).to_have_text("Ann is typing")
+
+    ann.page.locator('textarea[data-testid="composer"]').press("Enter")  # sending stops typing
+    expect(bob.message("hel")).to_have_count(1)
+    expect(typing).to_have_text("")
+
+
+def _png(width: int = 640, height: int = 480) -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height), (79, 70, 229))
+    for x in range(0, width, 40):
+        for y in range(0, height, 40):
+            if (x // 40 + y // 40) % 2:
+                image.paste((236, 72, 153), (x, y, x + 40, y + 40))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_an_uploaded_image_shows_a_thumbnail_on_both_sides(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.page.locator('[data-testid="file-input"]').set_input_files(
+        files=[{"name": "checks.png", "mimeType": "image/png", "buffer": _png()}]
+    )
+    expect(ann.page.locator('[data-testid="upload-item"]')).to_have_attribute("data-state", "done")
+    ann.send("Here is the mock-up")
+
+    for person in (ann, bob):
+        message = person.message("Here is the mock-up")
+        expect(message).to_have_count(1)
+        thumbnail = message.locator('img[data-testid="thumbnail"]')
+        expect(thumbnail).to_have_count(1)
+        assert re.search(r"/api/v1/uploads/\d+/thumbnail/$", thumbnail.get_attribute("src"))
+        expect(thumbnail).to_have_js_property("complete", True)
+        assert thumbnail.evaluate("img => img.naturalWidth") == 300  # 640 px wide, at most 300 px
+    bob.message("Here is the mock-up").locator(".thumb").click()
+    expect(bob.page.locator("#lightbox")).to_be_visible()
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()
+
+
+def test_bob_offline_while_ann_sends_sees_every_missed_message_once_in_order(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("before")
+    expect(bob.message("before")).to_have_count(1)
+
+    go_offline(bob)
+    missed = [f"missed {n}" for n in range(1, 6)]
+    for text in missed:
+        ann.send(text)
+    expect(ann.messages()).to_have_count(6)
+    assert bob.bodies() == ["before"]
+
+    go_online(bob)
+    expect(bob.messages()).to_have_count(6)
+    assert bob.bodies() == ["before", *missed]
+    seqs = [int(s) for s in bob.messages().evaluate_all("nodes => nodes.map(n => n.dataset.seq)")]
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    # Live delivery goes on after the catch-up, still without duplicates.
+    ann.send("after")
+    expect(bob.messages()).to_have_count(7)
+    assert bob.bodies()[-1] == "after"
+
+
+def test_a_message_typed_while_offline_is_delivered_once_after_reconnect(people, group_room):
+    from playwright.sync_api import expect
+
+    from chat.models import Message
+
+    ann, bob = people()
+    go_offline(bob)
+    bob.send("written on the train")
+    pending = bob.page.locator('[data-testid="pending-message"]')
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text("Waiting for connection")
+
+    go_online(bob)
+    expect(ann.message("written on the train")).to_have_count(1)
+    expect(bob.message("written on the train")).to_have_count(1)
+    expect(pending).to_have_count(0)
+    with outside_playwright_loop():
+        assert Message.objects.filter(room=group_room, body="written on the train").count() == 1
+    # The outbox in sessionStorage is empty again: a reload resends nothing.
+    bob.page.reload()
+    bob.expect_online()
+    expect(bob.message("written on the train")).to_have_count(1)
+    with outside_playwright_loop():
+        assert Message.objects.filter(room=group_room).count() == 1
+
+
+@pytest.fixture
+def one_message(group_room, ann):
+    from chat import actions
+
+    actions.send_message(ann, group_room.id, body="rendered by the server")
+
+
+def test_the_room_page_shows_its_history_before_any_script_runs(one_message, group_room, server, chromium):
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.http_url}/accounts/login/")
+        page.fill("input[name=username]", "bob")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{server.http_url}/rooms/{group_room.id}/")
+        assert page.locator('[data-testid="message-body"]').all_inner_texts() == ["rendered by the server"]
+        badge = page.locator(f'[data-testid="room"][data-room-id="{group_room.id}"] [data-testid="unread"]')
+        assert badge.inner_text() == "1"
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def conversation(group_room, ann, bob, cat):
+    """A realistic conversation for the screenshots, written through the actions."""
+    from chat import actions
+
+    actions.add_member(ann, group_room.id, cat.id)
+
+    def say(user, body, **extra):
+        return actions.send_message(user, group_room.id, body=body, **extra)[0]
+
+    first = say(ann, "Morning all! The **release candidate** is up on staging.")
+    say(ann, "Could someone give the new upload flow a spin?")
+    reply = say(bob, "On it. Uploads feel much snappier now.", reply_to=first["id"])
+    say(cat, "Found one edge case with huge PNGs, here's the guard I'd add:")
+    say(cat, "```python\nif image.width * image.height > MAX_PIXELS:\n    raise too_large('Image too large')\n```")
+    say(bob, "Nice catch @cat, ship it 🚀")
+    actions.set_reaction(ann, reply["id"], "🎉", True)
+    actions.set_reaction(cat, reply["id"], "🎉", True)
+    actions.set_reaction(bob, first["id"], "👍", True)
+    actions.set_pinned(ann, first["id"], True)
+    other = actions.create_group_room(bob, name="design", topic="Pixels and people", members=[ann.id])
+    actions.send_message(bob, other["id"], body="New mock-ups are in the drive")
+    actions.get_or_create_direct_room(ann, cat.id)
+
+
+def test_screenshots_of_the_room_view_at_desktop_and_phone_width(conversation, group_room, ann, server, chromium):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    viewports = {"room-desktop": {"width": 1280, "height": 800}, "room-phone": {"width": 390, "height": 844}}
+    for name, viewport in viewports.items():
+        person = Person(chromium, server, ann, viewport=viewport)
+        try:
+            person.open_room(group_room.id)
+            expect(person.messages()).to_have_count(6)
+            person.page.locator('textarea[data-testid="composer"]').fill("Looks great, merging after lunch")
+            person.page.evaluate("document.activeElement.blur()")
+            person.page.mouse.move(0, 0)
+            for directory in (ARTIFACTS, SCREENSHOTS):
+                person.page.screenshot(path=str(directory / f"{name}.png"))
+            person.assert_no_script_errors()
+        finally:
+            person.context.close()
