@@ -137,23 +137,59 @@ def mark_notifications_read(user, ids: Any = None) -> dict[str, Any]:
     with ``notifications_read`` (``ids`` null meaning all).
     """
     wanted = _parse_ids(ids)
-    now = timezone.now()
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
     with transaction.atomic():
-        unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
-        if wanted is None:
-            marked_ids = None
-            marked = unread.update(read_at=now)
-        else:
-            marked_ids = sorted(unread.filter(id__in=wanted).values_list("id", flat=True))
-            marked = Notification.objects.filter(id__in=marked_ids, read_at__isnull=True).update(read_at=now)
-        unread_count = unread_notification_count(user)
-        if marked:
-            publish(
-                user_group(user.id),
-                "notifications_read",
-                {"ids": marked_ids, "read_at": iso(now), "unread_count": unread_count},
-            )
+        if wanted is not None:
+            wanted = sorted(unread.filter(id__in=wanted).values_list("id", flat=True))
+        marked, unread_count = _mark_read(user, unread, wanted)
     return {"marked": marked, "unread_count": unread_count}
+
+
+def mark_room_notifications_read(user, room_id: int, up_to_seq: int) -> int:
+    """Reading a room reads its notifications too: those of its messages up to ``up_to_seq``.
+
+    Meant for ``chat.actions.mark_as_read``, inside its transaction, so a
+    mention read in the room does not stay unread in the notification centre.
+    One query when there is nothing to mark. Returns how many were marked.
+    """
+    ids = list(
+        Notification.objects.filter(
+            recipient=user, room_id=room_id, read_at__isnull=True, message__seq__lte=up_to_seq
+        ).values_list("id", flat=True)
+    )
+    if not ids:
+        return 0
+    with transaction.atomic():
+        marked, _ = _mark_read(user, Notification.objects.filter(recipient=user, read_at__isnull=True), sorted(ids))
+    return marked
+
+
+def _mark_read(user, unread, ids: list[int] | None) -> tuple[int, int]:
+    """Mark ``unread`` (only ``ids`` unless None) read, tell the user's connections if any changed,
+    and return how many changed with the new unread count."""
+    now = timezone.now()
+    marked = 0
+    if ids is None or ids:
+        marked = (unread if ids is None else unread.filter(id__in=ids)).update(read_at=now)
+    unread_count = unread_notification_count(user)
+    if marked:
+        publish(
+            user_group(user.id),
+            "notifications_read",
+            {"ids": ids, "read_at": iso(now), "unread_count": unread_count},
+        )
+    return marked, unread_count
+
+
+def withdraw_for_message(message: Message) -> int:
+    """A deleted message takes its notifications with it (a spam ``@room`` removed by a moderator
+    must not stay in a thousand notification centres). One query; returns how many were removed.
+
+    No event: every recipient is a room member and receives ``message_deleted``, on which a
+    client drops the notification of that message.
+    """
+    deleted, _ = Notification.objects.filter(message_id=message.id).delete()
+    return deleted
 
 
 def _parse_ids(value: Any) -> list[int] | None:
