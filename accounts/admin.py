@@ -58,9 +58,9 @@ class ConfabUserAdmin(ModerationMixin, UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets,
         ("Confab", {"fields": ("display_name",)}),
-        ("Uploads", {"fields": ("uploads_overview",)}),
+        ("Messages and uploads", {"fields": ("messages_link", "uploads_overview")}),
     )
-    readonly_fields = ("uploads_overview",)
+    readonly_fields = ("messages_link", "uploads_overview")
     list_display = ("username", "display_name", "email", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     search_fields = ("username", "display_name", "email")
@@ -75,6 +75,13 @@ class ConfabUserAdmin(ModerationMixin, UserAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @admin.display(description="Messages")
+    def messages_link(self, user: User) -> str:
+        if user.pk is None:
+            return "-"
+        url = reverse("admin:chat_message_changelist") + f"?sender__id__exact={user.pk}"
+        return format_html('<a href="{}">Messages sent by {}</a>', url, user.username)
 
     @admin.display(description="Latest uploads")
     def uploads_overview(self, user: User) -> str:

@@ -354,3 +354,78 @@ def test_the_audit_log_is_listed_and_read_only(moderator, admin_client_for, make
         client.post(f"/admin/moderation/auditlog/{entry.id}/delete/", {"post": "yes"})
         entry.refresh_from_db()
         assert entry.reason == "spam"
+
+
+# --- Links and query counts ---------------------------------------------------------------------------
+
+
+def test_room_and_user_pages_link_to_their_messages_and_uploads(
+    moderator, admin_client_for, bob, group_room, upload_for
+):
+    upload_for(bob)
+    client = admin_client_for(moderator)
+    room_page = client.get(f"/admin/chat/room/{group_room.id}/change/")
+    assert f"/admin/chat/message/?room__id__exact={group_room.id}".encode() in room_page.content
+    user_page = client.get(f"/admin/accounts/user/{bob.id}/change/")
+    assert f"/admin/chat/message/?sender__id__exact={bob.id}".encode() in user_page.content
+    assert f"/admin/uploads/upload/?owner__id__exact={bob.id}".encode() in user_page.content
+    uploads = client.get("/admin/uploads/upload/", {"owner__id__exact": bob.id})
+    assert uploads.status_code == 200
+
+
+@pytest.mark.parametrize("count", [5, 60])
+def test_the_message_changelist_costs_the_same_queries_for_any_page_size(
+    moderator, admin_client_for, ann, bob, group_room, count, django_assert_max_num_queries
+):
+    Message.objects.bulk_create(
+        [
+            Message(room=group_room, seq=seq, sender=bob if seq % 2 else ann, body=f"m{seq}")
+            for seq in range(1, count + 1)
+        ]
+    )
+    client = admin_client_for(moderator)
+    client.get(MESSAGES)  # warm the session and permission caches
+    with django_assert_max_num_queries(12):
+        assert client.get(MESSAGES).status_code == 200
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_the_report_queue_costs_the_same_queries_for_any_length(
+    moderator, admin_client_for, make_user, bob, group_room, say, count, django_assert_max_num_queries
+):
+    message = say(bob, group_room, "reported a lot")
+    reporters = [make_user(f"r{n}") for n in range(count)]
+    RoomMember.objects.bulk_create([RoomMember(room=group_room, user=user) for user in reporters])
+    Report.objects.bulk_create([Report(message=message, reporter=user, reason="spam") for user in reporters])
+    client = admin_client_for(moderator)
+    client.get("/admin/moderation/report/")
+    with django_assert_max_num_queries(12):
+        assert listed_ids(client.get("/admin/moderation/report/")) == set(Report.objects.values_list("pk", flat=True))
+
+
+def test_a_superuser_unticking_active_in_the_user_form_suspends_for_real(
+    make_user, admin_client_for, bob, django_capture_on_commit_callbacks
+):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    client = admin_client_for(root)
+    form = client.get(f"/admin/accounts/user/{bob.id}/change/").context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    data.update(
+        {
+            "date_joined_0": bob.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": bob.date_joined.strftime("%H:%M:%S"),
+            "groups": [],
+            "user_permissions": [],
+        }
+    )
+    data.pop("date_joined")
+    data.pop("last_login", None)
+    data["is_active"] = ""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(f"/admin/accounts/user/{bob.id}/change/", {k: v for k, v in data.items() if v != ""})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    bob.refresh_from_db()
+    assert bob.is_active is False
+    entry = AuditLog.objects.get()
+    assert (entry.action, entry.actor, entry.target_id) == ("suspend_user", root, bob.id)
+    assert len(callbacks) == 1  # the chat.disconnect to the user's sockets
