@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.events import user_payload
+from chat.queries import search_text
 from chat.schema import ErrorSchema, UserSchema
 
 User = get_user_model()
@@ -87,7 +88,7 @@ class UserSearchView(APIView):
         summary="Active users other than the caller, at most 20",
     )
     def get(self, request: Request) -> Response:
-        query = request.query_params.get("q", "").strip()[:100]
+        query = search_text(request.query_params.get("q"), max_length=100)
         users = User.objects.filter(is_active=True).exclude(pk=request.user.pk)
         if query:
             users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))

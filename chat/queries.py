@@ -92,8 +92,27 @@ def room_detail(membership: RoomMember) -> dict[str, Any]:
     return summary
 
 
-def public_rooms(user, search: str = "") -> list[dict[str, Any]]:
+def search_text(value: Any, name: str = "q", *, required: bool = False, max_length: int = 200) -> str:
+    """A search string from a query parameter: trimmed, capped, and without NUL.
+
+    PostgreSQL cannot take NUL in a string parameter, so such a search is a
+    bad request (400), not a server error.
+    """
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise invalid(f"`{name}` must be a string.")
+    value = value.strip()
+    if "\x00" in value:
+        raise invalid(f"`{name}` must not contain NUL characters.")
+    if required and not value:
+        raise invalid(f"`{name}` must not be empty.")
+    return value[:max_length]
+
+
+def public_rooms(user, search: Any = "") -> list[dict[str, Any]]:
     """Public group rooms the user could join (not yet a member)."""
+    search = search_text(search, max_length=100)
     rooms = Room.objects.filter(is_public=True, archived=False, kind=Room.Kind.GROUP).exclude(memberships__user=user)
     if search:
         rooms = rooms.filter(name__icontains=search)
@@ -226,9 +245,7 @@ def search_messages(user, query: Any, room_id: Any = None, limit: int = 50) -> l
 
     Only rooms the caller is in, only live messages.
     """
-    if not isinstance(query, str) or not query.strip():
-        raise invalid("`q` must not be empty.")
-    query = query.strip()[:200]
+    query = search_text(query, required=True)
     messages = Message.objects.filter(
         room__memberships__user=user, room__archived=False, deleted_at__isnull=True
     ).select_related("sender")
