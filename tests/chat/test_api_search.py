@@ -128,6 +128,13 @@ def test_search_with_an_empty_query_is_400(api_for, bob, params):
     assert response.json()["code"] == "invalid"
 
 
+def test_search_with_a_nul_character_is_400(api_for, bob):
+    response = api_for(bob).get(SEARCH, {"q": "a\x00b"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
 def test_search_with_a_bad_room_parameter_is_400(api_for, bob):
     response = api_for(bob).get(SEARCH, {"q": "x", "room": "general"})
 
@@ -172,3 +179,10 @@ def test_users_search_without_a_query_lists_at_most_20(api_for, ann, make_user):
     response = api_for(ann).get(USERS)
 
     assert len(response.json()) == 20
+
+
+def test_users_search_with_a_nul_character_is_400(api_for, ann):
+    response = api_for(ann).get(USERS, {"q": "a\x00b"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
