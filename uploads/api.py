@@ -49,6 +49,15 @@ class UploadPagination(LimitOffsetPagination):
 class UploadListView(APIView):
     parser_classes = [MultiPartParser]
 
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        # Before authentication: the session authenticator's CSRF check reads
+        # request.POST, which parses the multipart body, and the limiting
+        # upload handler must be in place before that happens.
+        if request.method == "POST":
+            handlers.check_content_length(request._request)
+            handlers.install_size_limit(request._request)
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         parameters=[
             OpenApiParameter(
@@ -81,11 +90,8 @@ class UploadListView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        django_request = request._request
-        handlers.check_content_length(django_request)
-        handlers.install_size_limit(django_request)
         files = request.FILES.getlist("file")
-        if handlers.upload_was_too_large(django_request):
+        if handlers.upload_was_too_large(request._request):
             raise handlers.too_large()
         if len(files) != 1:
             raise invalid("Send exactly one file, as the multipart form field `file`.")

@@ -324,3 +324,124 @@ def test_stored_jpeg_is_progressive_with_sensible_quality(ann, upload_file):
     image = files.open_image(stored_bytes(upload.file.name))
     assert image.info.get("progressive") == 1
     assert isinstance(image, Image.Image)
+
+
+# --- Metadata and unusual images ----------------------------------------------------------------
+
+
+def exif_with_gps() -> Image.Exif:
+    exif = Image.Exif()
+    exif[files.CAMERA_MAKE] = files.CAMERA_NAME
+    exif.get_ifd(files.GPS_IFD).update({1: "N", 2: (52.0, 31.0, 12.0)})
+    return exif
+
+
+@pytest.mark.parametrize("fmt, name", [("PNG", "meta.png"), ("WEBP", "meta.webp")])
+def test_exif_is_stripped_from_png_and_webp_too(ann, upload_file, fmt, name):
+    data = files.image_bytes((80, 60), fmt, exif=exif_with_gps())
+    assert files.CAMERA_NAME.encode() in data
+
+    upload = created(upload_file(ann, name, data))
+
+    stored = stored_bytes(upload.file.name)
+    assert files.CAMERA_NAME.encode() not in stored
+    assert b"Exif" not in stored and b"eXIf" not in stored
+    assert not files.open_image(stored).getexif()
+
+
+def test_png_text_chunks_are_stripped(ann, upload_file):
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Author", "Secret Person")
+    info.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta>GPS 52.5</x:xmpmeta>")
+    data = files.image_bytes((80, 60), "PNG", pnginfo=info)
+    assert b"Secret Person" in data
+
+    stored = stored_bytes(created(upload_file(ann, "t.png", data)).file.name)
+
+    assert b"Secret Person" not in stored and b"xmpmeta" not in stored
+
+
+def test_cmyk_jpeg_is_stored_as_rgb(ann, upload_file):
+    upload = created(upload_file(ann, "print.jpg", files.image_bytes((120, 90), "JPEG", (0, 255, 255, 0), "CMYK")))
+
+    assert files.open_image(stored_bytes(upload.file.name)).mode == "RGB"
+
+
+def test_transparent_palette_png_is_resized_smoothly_and_keeps_transparency(ann, upload_file):
+    image = Image.new("P", (3000, 1000), 0)  # index 0: transparent
+    image.putpalette([255, 0, 0, 0, 0, 255])
+    image.paste(1, (0, 0, 1500, 1000))  # index 1: opaque blue, left half
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0)
+
+    upload = created(upload_file(ann, "logo.png", buffer.getvalue()))
+
+    stored = files.open_image(stored_bytes(upload.file.name))
+    assert (stored.size, stored.mode) == ((2000, 667), "RGBA")
+    assert stored.getpixel((1900, 300))[3] == 0  # the transparent half stays transparent
+    assert stored.getpixel((100, 300)) == (0, 0, 255, 255)
+
+
+def test_sixteen_bit_png_is_accepted(ann, upload_file):
+    upload = created(upload_file(ann, "depth.png", files.image_bytes((40, 30), "PNG", 40000, "I;16")))
+
+    assert (upload.width, upload.height) == (40, 30)
+
+
+def test_animated_webp_keeps_its_frames(ann, upload_file):
+    frames = [Image.new("RGB", (60, 40), color) for color in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:], duration=[150, 250], loop=0)
+
+    upload = created(upload_file(ann, "anim.webp", buffer.getvalue()))
+
+    stored = files.open_image(stored_bytes(upload.file.name))
+    assert (stored.format, stored.n_frames, stored.size) == ("WEBP", 2, (60, 40))
+
+
+# --- Browser sessions ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser_for():
+    """A session-authenticated client that enforces CSRF like a browser page would need."""
+    from rest_framework.test import APIClient
+
+    def make(user):
+        client = APIClient(enforce_csrf_checks=True)
+        client.force_login(user)
+        client.get("/")  # sets the CSRF cookie
+        return client
+
+    return make
+
+
+def session_upload(client, name: str, data: bytes, *, csrf: bool = True):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    headers = {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value} if csrf else {}
+    return client.post("/api/v1/uploads/", {"file": SimpleUploadedFile(name, data)}, format="multipart", **headers)
+
+
+def test_browser_session_upload_with_csrf_header_is_accepted(ann, browser_for):
+    assert created(session_upload(browser_for(ann), "a.txt", b"text")).owner_id == ann.id
+
+
+def test_browser_session_upload_without_csrf_token_is_refused(ann, browser_for):
+    response = session_upload(browser_for(ann), "a.txt", b"text", csrf=False)
+
+    assert response.status_code == 403
+    assert Upload.objects.count() == 0
+
+
+def test_browser_session_upload_over_the_limit_is_413_even_though_csrf_reads_the_body(ann, browser_for, settings):
+    from uploads.handlers import upload_was_too_large
+
+    settings.UPLOAD_MAX_BYTES = 1000
+
+    response = session_upload(browser_for(ann), "big.txt", b"a" * 1001)
+
+    assert_refused(response, 413, "too_large")
+    assert upload_was_too_large(response.wsgi_request)  # the limiting handler stopped the CSRF check's parse
