@@ -1,0 +1,123 @@
+"""REST changes reach the room's WebSocket connections exactly as the socket's own requests do.
+
+Each REST call here is made by one member; another member's open socket must
+receive the contract's event with the same payload the REST answer carries.
+"""
+
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat import actions
+from tests.conftest import receive_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_setup(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def call(client, method: str, url: str, data=None):
+    return sync_to_async(getattr(client, method))(url, data, format="json")
+
+
+async def test_rest_send_broadcasts_new_message_with_the_answered_payload(api_for, ws_connect, ann, bob, group_room):
+    bob_ws = await ws_connect(bob)
+
+    response = await call(
+        api_for(ann), "post", f"/api/v1/rooms/{group_room.id}/messages/", {"body": "hi", "client_id": str(uuid.uuid4())}
+    )
+
+    event = await receive_until(bob_ws, "new_message")
+    assert response.status_code == 201
+    assert event["data"]["message"] == response.json()
+
+
+async def test_rest_send_retry_broadcasts_nothing_new(api_for, ws_connect, ann, bob, group_room):
+    client_id = str(uuid.uuid4())
+    client = api_for(ann)
+    url = f"/api/v1/rooms/{group_room.id}/messages/"
+    bob_ws = await ws_connect(bob)
+    await call(client, "post", url, {"body": "once", "client_id": client_id})
+    await receive_until(bob_ws, "new_message")
+
+    retry = await call(client, "post", url, {"body": "once", "client_id": client_id})
+
+    assert retry.status_code == 200
+    assert await bob_ws.receive_nothing(timeout=0.3)
+
+
+async def test_rest_edit_delete_react_and_pin_reach_the_room(api_for, ws_connect, ann, bob, group_room):
+    sent, _ = await sync_to_async(actions.send_message)(ann, group_room.id, body="first")
+    bob_ws = await ws_connect(bob)
+    client = api_for(ann)
+    message_url = f"/api/v1/messages/{sent['id']}/"
+
+    edited = await call(client, "patch", message_url, {"body": "edited"})
+    assert (await receive_until(bob_ws, "message_edited"))["data"]["message"] == edited.json()
+
+    reacted = await call(client, "post", f"{message_url}reactions/", {"emoji": "👍"})
+    assert (await receive_until(bob_ws, "reaction_added"))["data"]["message"] == reacted.json()
+
+    unreacted = await call(client, "delete", f"{message_url}reactions/", {"emoji": "👍"})
+    assert (await receive_until(bob_ws, "reaction_removed"))["data"]["message"] == unreacted.json()
+
+    pinned = await call(client, "post", f"{message_url}pin/")
+    assert (await receive_until(bob_ws, "message_pinned"))["data"]["message"] == pinned.json()
+
+    unpinned = await call(client, "delete", f"{message_url}pin/")
+    assert (await receive_until(bob_ws, "message_unpinned"))["data"]["message"] == unpinned.json()
+
+    await call(client, "delete", message_url)
+    deleted = await receive_until(bob_ws, "message_deleted")
+    assert deleted["data"] == {"room": group_room.id, "message": sent["id"], "seq": 1}
+
+
+async def test_rest_read_tells_the_room(api_for, ws_connect, ann, bob, group_room):
+    await sync_to_async(actions.send_message)(ann, group_room.id, body="read me")
+    ann_ws = await ws_connect(ann)
+
+    await call(api_for(bob), "post", f"/api/v1/rooms/{group_room.id}/read/", {"seq": 1})
+
+    event = await receive_until(ann_ws, "messages_read")
+    assert event["data"] == {"room": group_room.id, "user": bob.id, "last_read_seq": 1}
+
+
+async def test_rest_member_add_and_remove_follow_the_users_socket(api_for, ws_connect, ann, cat, group_room):
+    cat_ws = await ws_connect(cat)
+    client = api_for(ann)
+
+    await call(client, "post", f"/api/v1/rooms/{group_room.id}/members/", {"user": cat.id})
+    added = await receive_until(cat_ws, "room_added")
+    await sync_to_async(actions.send_message)(ann, group_room.id, body="welcome")
+    welcome = await receive_until(cat_ws, "new_message")
+
+    await call(client, "delete", f"/api/v1/rooms/{group_room.id}/members/{cat.id}/")
+    removed = await receive_until(cat_ws, "room_removed")
+
+    assert added["data"]["room"]["id"] == group_room.id
+    assert welcome["data"]["message"]["body"] == "welcome"
+    assert removed["data"] == {"room": group_room.id}
+
+
+async def test_rest_room_change_broadcasts_room_updated(api_for, ws_connect, ann, bob, group_room):
+    bob_ws = await ws_connect(bob)
+
+    await call(api_for(ann), "patch", f"/api/v1/rooms/{group_room.id}/", {"topic": "Launch day"})
+
+    event = await receive_until(bob_ws, "room_updated")
+    assert event["data"]["room"]["topic"] == "Launch day"
+
+
+async def test_rest_failed_patch_broadcasts_nothing(api_for, ws_connect, ann, bob, group_room):
+    bob_ws = await ws_connect(bob)
+
+    response = await call(
+        api_for(ann), "patch", f"/api/v1/rooms/{group_room.id}/", {"topic": "Launch day", "notify_level": "bogus"}
+    )
+
+    assert response.status_code == 400
+    assert await bob_ws.receive_nothing(timeout=0.3)
