@@ -429,3 +429,10 @@ def test_a_superuser_unticking_active_in_the_user_form_suspends_for_real(
     entry = AuditLog.objects.get()
     assert (entry.action, entry.actor, entry.target_id) == ("suspend_user", root, bob.id)
     assert len(callbacks) == 1  # the chat.disconnect to the user's sockets
+
+
+def test_a_moderator_sees_the_admin_index_with_what_they_moderate(moderator, admin_client_for):
+    page = admin_client_for(moderator).get("/admin/")
+    assert page.status_code == 200
+    for url in ("/admin/chat/message/", "/admin/chat/room/", "/admin/accounts/user/", "/admin/moderation/report/"):
+        assert url.encode() in page.content
