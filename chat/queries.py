@@ -259,8 +259,8 @@ def search_messages(user, query: Any, room_id: Any = None, limit: int = 50) -> l
         messages = (
             messages.annotate(rank=SearchRank(vector, search))
             .filter(Q(rank__gt=0) | Q(body__icontains=query))
-            .order_by("-rank", "-created_at")
+            .order_by("-rank", "-created_at", "-id")
         )
     else:
-        messages = messages.filter(body__icontains=query).order_by("-created_at")
+        messages = messages.filter(body__icontains=query).order_by("-created_at", "-id")
     return message_payloads(messages[:limit])
