@@ -106,3 +106,35 @@ def test_send_makes_as_many_queries_in_a_100_member_room_as_in_a_3_member_room(
     assert Room.objects.get(pk=big_room["id"]).memberships.count() == 100
     assert Message.objects.filter(room_id=big_room["id"]).count() == 2
     print(f"\nPOST messages/: {small} queries in a 3-member room and in a 100-member room")
+
+
+def test_search_makes_as_many_queries_for_40_hits_as_for_2(api_for, ann, bob, cat, django_assert_num_queries):
+    small_room = actions.create_group_room(ann, name="Small", members=[bob.id])
+    big_room = actions.create_group_room(ann, name="Big", members=[cat.id])
+    for n in range(2):
+        actions.send_message(ann, small_room["id"], body=f"needle {n}")
+    for n in range(40):
+        actions.send_message(ann, big_room["id"], body=f"needle {n}")
+    small, response = count_queries(lambda: api_for(bob).get("/api/v1/search/", {"q": "needle"}))
+    assert len(response.json()) == 2
+
+    with django_assert_num_queries(small):
+        response = api_for(cat).get("/api/v1/search/", {"q": "needle"})
+
+    assert len(response.json()) == 40
+    print(f"\nGET search/: {small} queries for 2 hits and for 40")
+
+
+def test_public_rooms_make_as_many_queries_for_30_rooms_as_for_2(api_for, ann, bob, cat, django_assert_num_queries):
+    for n in range(2):
+        actions.create_group_room(ann, name=f"Alpha {n}", is_public=True)
+    small, response = count_queries(lambda: api_for(bob).get("/api/v1/rooms/public/"))
+    assert len(response.json()) == 2
+    for n in range(28):
+        actions.create_group_room(ann, name=f"Beta {n}", is_public=True, members=[cat.id])
+
+    with django_assert_num_queries(small):
+        response = api_for(bob).get("/api/v1/rooms/public/")
+
+    assert len(response.json()) == 30
+    print(f"\nGET rooms/public/: {small} queries for 2 rooms and for 30")
