@@ -77,7 +77,7 @@ def purge_setup(ann, bob, group_room, say, upload_for, settings):
 def test_purge_dry_run_counts_and_changes_nothing(purge_setup):
     output = run("purge_deleted_messages", "--dry-run")
     assert "Dry run: would purge 1 message(s)" in output
-    assert "1 reaction(s), 1 attachment(s)" in output
+    assert "1 reaction(s), 1 attachment(s) (14 bytes)" in output
     assert Message.objects.count() == 4 and Reaction.objects.count() == 1 and Upload.objects.count() == 1
     assert default_storage.exists(purge_setup["upload"].file.name)
 

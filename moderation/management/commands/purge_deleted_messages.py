@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from chat.models import Message, Reaction
@@ -46,11 +47,10 @@ class Command(BaseCommand):
 
         if dry_run:
             reactions = Reaction.objects.filter(message__in=due).count()
-            uploads = Upload.objects.filter(message__in=due)
+            uploads = Upload.objects.filter(message__in=due).aggregate(count=Count("pk"), bytes=Sum("size", default=0))
             self.stdout.write(
                 f"Dry run: would purge {due.count()} message(s) deleted before {cutoff:%Y-%m-%d %H:%M} UTC, "
-                f"{reactions} reaction(s), {uploads.count()} attachment(s) "
-                f"({sum(uploads.values_list('size', flat=True))} bytes)."
+                f"{reactions} reaction(s), {uploads['count']} attachment(s) ({uploads['bytes']} bytes)."
             )
             return
 
