@@ -9,6 +9,7 @@ code (SimpleJWT's ``token_not_valid``, ``user_inactive``) is kept as
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -35,6 +36,9 @@ def exception_handler(exc, context):
         if exc.code == "rate_limited":
             response["Retry-After"] = str(exc.extra.get("retry_after", 1))
         return response
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer would be an HTML 400; the contract says 413 too_large.
+        return Response({"detail": "The request body is too large.", "code": "too_large"}, status=413)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
