@@ -651,3 +651,13 @@ def test_delete_in_an_archived_room_is_404(api_for, ann, bob, group_room):
 
     assert response.status_code == 404
     assert Message.objects.get().deleted_at is None
+
+
+def test_a_request_body_over_the_upload_limit_is_413_too_large(api_for, bob, group_room, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = post_message(api_for(bob), group_room, body="x" * 2000)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert not Message.objects.exists()
