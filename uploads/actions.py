@@ -62,7 +62,9 @@ def create_upload(user, fp: IO[bytes], original_name: str | None) -> Upload:
     )
     stored: list[str] = []
     try:
-        upload.file.save(f"upload.{prepared.kind.extension}", File(prepared.content), save=False)
+        # An UploadedFile goes in as it is: a temporary file on disk is then moved, not copied.
+        content = prepared.content if isinstance(prepared.content, File) else File(prepared.content)
+        upload.file.save(f"upload.{prepared.kind.extension}", content, save=False)
         stored.append(upload.file.name)
         if prepared.thumbnail is not None:
             upload.thumbnail.save("thumbnail.webp", ContentFile(prepared.thumbnail), save=False)

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -39,6 +39,13 @@ UPLOAD_REQUEST = {
 }
 # A browser that is handed an uploaded file must never render it as a page of this origin.
 DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+class UploadPageSchema(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = schema.UploadSchema(many=True)
 
 
 class UploadPagination(LimitOffsetPagination):
@@ -66,8 +73,9 @@ class UploadListView(APIView):
             OpenApiParameter("limit", int, required=False),
             OpenApiParameter("offset", int, required=False),
         ],
-        responses={200: schema.UploadSchema(many=True)},
+        responses={200: UploadPageSchema, 400: schema.ErrorSchema},
         summary="The caller's own uploads, newest first (paginated)",
+        operation_id="uploads_list",
     )
     def get(self, request: Request) -> Response:
         attached = request.query_params.get("attached")

@@ -269,13 +269,16 @@ def _fitted_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    # "transparency" in info: a palette entry or a colour key (tRNS) that is see-through.
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
 
 
 def _normalise_mode(image: Image.Image, kind: FileKind) -> Image.Image:
     """A mode the output format stores well and that resizes smoothly (not palette)."""
     if kind.key == "jpeg":
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if "transparency" in image.info:
+        return image.convert("RGBA")  # the colour key would be lost with the metadata
     if image.mode in ("RGB", "RGBA", "L", "LA") and not (kind.key == "webp" and image.mode in ("L", "LA")):
         return image
     return image.convert("RGBA" if _has_alpha(image) else "RGB")

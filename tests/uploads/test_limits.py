@@ -169,3 +169,5 @@ def test_openapi_schema_documents_the_upload_endpoints(client):
     post = paths["/api/v1/uploads/"]["post"]
     assert "multipart/form-data" in post["requestBody"]["content"]
     assert {"201", "400", "413"} <= set(post["responses"])
+    listing = paths["/api/v1/uploads/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert listing["$ref"].endswith("/UploadPageSchema")

@@ -445,3 +445,24 @@ def test_browser_session_upload_over_the_limit_is_413_even_though_csrf_reads_the
 
     assert_refused(response, 413, "too_large")
     assert upload_was_too_large(response.wsgi_request)  # the limiting handler stopped the CSRF check's parse
+
+
+def test_rgb_png_with_a_transparent_colour_key_keeps_it(ann, upload_file):
+    image = Image.new("RGB", (40, 30), (0, 255, 0))
+    image.paste((255, 255, 255), (0, 0, 20, 30))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=(255, 255, 255))
+
+    stored = files.open_image(stored_bytes(created(upload_file(ann, "key.png", buffer.getvalue())).file.name))
+
+    assert stored.convert("RGBA").getpixel((5, 5))[3] == 0
+    assert stored.convert("RGBA").getpixel((35, 5)) == (0, 255, 0, 255)
+
+
+def test_large_document_is_moved_from_the_temporary_file_into_storage(ann, upload_file, settings):
+    data = b"line of text\n" * (settings.FILE_UPLOAD_MAX_MEMORY_SIZE // 13 + 1000)  # spooled to disk
+
+    upload = created(upload_file(ann, "big.txt", data))
+
+    assert stored_bytes(upload.file.name) == data
+    assert upload.size == len(data)
