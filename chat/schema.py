@@ -1,7 +1,7 @@
 """OpenAPI descriptions of the payloads built in ``chat.events``.
 
 These serializers only document: responses are built by the payload
-builders, and ``tests/chat/test_schema.py`` checks that the fields named here
+builders, and ``tests/chat/test_api_schema.py`` checks that the fields named here
 are exactly the keys those builders produce, so the docs cannot drift.
 """
 
