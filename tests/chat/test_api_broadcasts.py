@@ -121,3 +121,26 @@ async def test_rest_failed_patch_broadcasts_nothing(api_for, ws_connect, ann, bo
 
     assert response.status_code == 400
     assert await bob_ws.receive_nothing(timeout=0.3)
+
+
+async def test_rest_and_socket_sends_share_one_rate_limit(api_for, ws_connect, ann, group_room, settings):
+    settings.RATE_LIMIT_MESSAGES = 3
+    ann_ws = await ws_connect(ann)
+    for n in range(2):
+        await ann_ws.send_json_to(
+            {
+                "type": "send_message",
+                "id": f"s{n}",
+                "data": {"room": group_room.id, "body": f"socket {n}", "client_id": str(uuid.uuid4())},
+            }
+        )
+        await receive_until(ann_ws, "ack", request_id=f"s{n}")
+    url = f"/api/v1/rooms/{group_room.id}/messages/"
+    client = api_for(ann)
+
+    third = await call(client, "post", url, {"body": "rest 1", "client_id": str(uuid.uuid4())})
+    fourth = await call(client, "post", url, {"body": "rest 2", "client_id": str(uuid.uuid4())})
+
+    assert third.status_code == 201
+    assert fourth.status_code == 429
+    assert fourth.json()["code"] == "rate_limited"
