@@ -110,6 +110,18 @@ async def connection_closed(consumer) -> None:
             await _stop_ticker()
 
 
+async def room_snapshot(consumer, room_id: int) -> dict[str, Any]:
+    """For a room the connection just joined: its online members and who is typing there.
+
+    The same shapes as ``ready``'s ``presence`` and ``typing``; meant to be
+    merged into the ``join_room`` ack.
+    """
+    members = await database_sync_to_async(actions.co_member_ids)({room_id})
+    online = await store.online_user_ids(members | {consumer.user.id})
+    typing_pairs = await store.typing_in_rooms({room_id})
+    return await database_sync_to_async(actions.connection_snapshot)(consumer.user, online, typing_pairs)
+
+
 async def heartbeat(consumer) -> None:
     """``ping``: note that the client is there (presence itself is kept alive per process)."""
     connection = store.local.connections.get(consumer.channel_name)
@@ -206,6 +218,8 @@ async def _ensure_ticker() -> None:
     if ticker is not None and not ticker.done() and ticker.get_loop() is loop:
         return
     store.local.ticker = loop.create_task(_run_ticker(), name="presence-ticker")
+    if not store.local.last_seen_written:  # the first write waits one interval, not every process start
+        store.local.last_seen_written = time.time()
     try:
         await tick()
     except Exception:

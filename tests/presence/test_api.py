@@ -86,12 +86,11 @@ def test_presence_of_users_is_capped(backend, api_for, ann):
     assert response.json()["message"] == "At most 200 users per request."
 
 
-def test_presence_of_users_takes_the_same_queries_for_2_or_60_users(
-    backend, api_for, ann, make_user, django_assert_num_queries
-):
+def test_presence_of_users_takes_the_same_queries_for_2_or_60_users(backend, api_for, ann, django_assert_num_queries):
     from chat import actions
+    from tests.presence.test_scaling import bulk_users
 
-    others = [make_user() for _ in range(60)]
+    others = bulk_users(60)
     actions.create_group_room(ann, name="Big", members=[u.id for u in others])
     client = api_for(ann)
     client.get("/api/v1/presence/me/")  # warm the JWT user lookup path

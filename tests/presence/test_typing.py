@@ -147,3 +147,26 @@ async def test_typing_writes_nothing_to_the_database(backend, ws_connect, ann, b
     # The probe (a real action) proves the wrapper sees the consumers' queries; typing added none.
     assert during_typing == []
     assert executed
+
+
+async def test_room_snapshot_tells_a_user_who_joins_a_room_who_is_typing_there(backend, ws_connect, ann, cat):
+    """For the ``join_room`` ack: the consumer merges ``presence.realtime.room_snapshot`` into it."""
+    from types import SimpleNamespace
+
+    from asgiref.sync import sync_to_async
+
+    from chat import actions
+    from presence import realtime
+
+    room = await sync_to_async(actions.create_group_room)(ann, name="Lobby", is_public=True)
+    ann_ws = await ws_connect(ann)
+    await ann_ws.send_json_to({"id": "t", "type": "typing_start", "data": {"room": room["id"]}})
+    await receive_until(ann_ws, "ack", request_id="t")
+    cat_ws = await ws_connect(cat)
+    await cat_ws.send_json_to({"id": "j", "type": "join_room", "data": {"room": room["id"]}})
+    await receive_until(cat_ws, "ack", request_id="j")
+    snapshot = await realtime.room_snapshot(SimpleNamespace(user=cat), room["id"])
+    assert snapshot["typing"] == [
+        {"room": room["id"], "user": {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None}}
+    ]
+    assert [p["user"]["id"] for p in snapshot["presence"]] == [ann.id, cat.id]
