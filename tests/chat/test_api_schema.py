@@ -248,3 +248,36 @@ def test_schema_names_the_chat_enums_without_warnings():
 
     assert not [w for w in GENERATOR_STATS._warn_cache if '"kind"' in w or '"role"' in w]
     assert {"RoomKindEnum", "MessageKindEnum"} <= set(generated["components"]["schemas"])
+
+
+def test_every_chat_answer_has_exactly_the_documented_fields(openapi, api_for, ann, bob, group_room):
+    sent, _ = actions.send_message(ann, group_room.id, body="documented")
+    actions.set_pinned(ann, sent["id"], True)
+    client = api_for(ann)
+    room = f"/api/v1/rooms/{group_room.id}"
+    message = f"/api/v1/messages/{sent['id']}"
+    calls = [
+        ("get", "/api/v1/rooms/{room_id}/", f"{room}/", None, "200"),
+        ("get", "/api/v1/rooms/", "/api/v1/rooms/", None, "200"),
+        ("post", "/api/v1/rooms/", "/api/v1/rooms/", {"name": "New"}, "201"),
+        ("get", "/api/v1/rooms/{room_id}/members/", f"{room}/members/", None, "200"),
+        ("get", "/api/v1/rooms/{room_id}/messages/", f"{room}/messages/", None, "200"),
+        ("post", "/api/v1/rooms/{room_id}/messages/", f"{room}/messages/", {"body": "x"}, "201"),
+        ("get", "/api/v1/rooms/{room_id}/pins/", f"{room}/pins/", None, "200"),
+        ("post", "/api/v1/rooms/{room_id}/read/", f"{room}/read/", {"seq": 1}, "200"),
+        ("patch", "/api/v1/messages/{message_id}/", f"{message}/", {"body": "edited"}, "200"),
+        ("post", "/api/v1/messages/{message_id}/reactions/", f"{message}/reactions/", {"emoji": "👍"}, "200"),
+        ("delete", "/api/v1/messages/{message_id}/reactions/", f"{message}/reactions/", {"emoji": "👍"}, "200"),
+        ("delete", "/api/v1/messages/{message_id}/pin/", f"{message}/pin/", None, "200"),
+        ("post", "/api/v1/messages/{message_id}/pin/", f"{message}/pin/", None, "200"),
+        ("get", "/api/v1/search/", "/api/v1/search/?q=edited", None, "200"),
+        ("get", "/api/v1/users/", "/api/v1/users/", None, "200"),
+    ]
+    for method, path, url, data, status in calls:
+        response = getattr(client, method)(url, data, format="json")
+        assert str(response.status_code) == status, (method, url, response.content)
+        body = response.json()
+        if isinstance(body, list):
+            assert body, (method, url)
+            body = body[0]
+        assert set(body) == response_fields(openapi, path, method, status), (method, path)
