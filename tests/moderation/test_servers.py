@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 import websockets
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
 from moderation import actions
@@ -41,10 +41,10 @@ async def test_suspension_closes_the_users_sockets_on_every_process_and_refuses_
     servers = [start_server(), start_server()]
     token = str(AccessToken.for_user(bob))
     sockets = [await connect(server, bob, token) for server in servers]
-    assert await sync_to_async(get_status)(f"{servers[0].http_url}/api/v1/rooms/", token) == 200
+    assert await database_sync_to_async(get_status)(f"{servers[0].http_url}/api/v1/rooms/", token) == 200
 
     started = time.monotonic()
-    await sync_to_async(actions.suspend_user)(moderator, bob.id, "spam")
+    await database_sync_to_async(actions.suspend_user)(moderator, bob.id, "spam")
     for ws in sockets:
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert frame == {"type": "error", "data": {"code": "forbidden", "message": "Your account has been suspended."}}
@@ -55,7 +55,7 @@ async def test_suspension_closes_the_users_sockets_on_every_process_and_refuses_
     print(f"\nboth sockets closed {elapsed * 1000:.0f} ms after the suspension committed")
 
     for server in servers:
-        assert await sync_to_async(get_status)(f"{server.http_url}/api/v1/rooms/", token) == 401
+        assert await database_sync_to_async(get_status)(f"{server.http_url}/api/v1/rooms/", token) == 401
     ws = await websockets.connect(servers[1].ws_url, open_timeout=10)
     await ws.send(json.dumps({"type": "authenticate", "data": {"token": token}}))
     with pytest.raises(websockets.ConnectionClosed) as refused:
