@@ -259,3 +259,14 @@ def test_the_api_accepts_a_session_write_with_the_csrf_token(ann):
     response = client.post(ROOMS, {"name": "Real"}, format="json", HTTP_X_CSRFTOKEN=token)
 
     assert response.status_code == 201
+
+
+def test_a_session_of_a_user_made_inactive_is_refused(ann):
+    client = APIClient()
+    client.force_login(ann)
+    User.objects.filter(pk=ann.pk).update(is_active=False)
+
+    response = client.get(ROOMS)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
