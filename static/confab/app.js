@@ -180,14 +180,21 @@ function roomEntry(room) {
 /** Re-render the lists, animating moved entries from where they were (FLIP). */
 function renderRooms() {
   const before = new Map();
+  const badges = new Map();
   for (const node of document.querySelectorAll('.room-list [data-testid="room"]')) {
     before.set(node.dataset.roomId, node.getBoundingClientRect().top);
+    const badge = node.querySelector('[data-testid="unread"]');
+    badges.set(node.dataset.roomId, badge.hidden ? 0 : Number(badge.textContent));
   }
   const sorted = [...rooms.values()].sort((a, b) => activityOf(b).localeCompare(activityOf(a)) || b.id - a.id);
   for (const [kind, list] of Object.entries(lists)) {
     list.replaceChildren(...sorted.filter((room) => room.kind === kind).map(roomEntry));
   }
   document.getElementById("nav-empty")?.toggleAttribute("hidden", rooms.size > 0);
+  for (const node of document.querySelectorAll('.room-list [data-testid="room"]')) {
+    const count = rooms.get(Number(node.dataset.roomId))?.unread || 0;
+    if (count > (badges.get(node.dataset.roomId) ?? count)) node.querySelector('[data-testid="unread"]').classList.add("bump");
+  }
   if (!prefersReducedMotion()) {
     for (const node of document.querySelectorAll('.room-list [data-testid="room"]')) {
       const top = before.get(node.dataset.roomId);
@@ -258,7 +265,19 @@ client.on("ready", (data) => {
   if (viewing(currentRoomId) && rooms.get(currentRoomId)) rooms.get(currentRoomId).unread = 0;
   renderRooms();
   for (const room of rooms.values()) ensurePeer(room);
-  for (const item of data.presence || []) applyPresence(item);
+  const online = new Set();
+  for (const item of data.presence || []) {
+    applyPresence(item);
+    online.add(userIdOf(item.user));
+  }
+  // `ready` lists who is online; ask for the last seen of the direct-chat partners who are not.
+  const away = [...new Set([...peers.values()].map((peer) => peer.id))].filter((id) => !online.has(id));
+  for (const id of away) setPresence(id, { status: "offline" });
+  if (away.length) {
+    api(`presence/?users=${away.slice(0, 100).join(",")}`)
+      .then((items) => items.forEach((item) => applyPresence(item)))
+      .catch(() => {});
+  }
   setNotificationCount(data.notifications_unread || 0);
 });
 
@@ -415,7 +434,7 @@ function toggleNotifications(open = notifPanel.hidden) {
   notifButton.setAttribute("aria-expanded", String(open));
   if (open) {
     loadNotifications();
-    notifDesktop.hidden = !("Notification" in window) || Notification.permission !== "default";
+    document.getElementById("notif-desktop-row").hidden = !("Notification" in window) || Notification.permission !== "default";
     notifPanel.querySelector("button:not([hidden])")?.focus();
   } else {
     notifButton.focus();
@@ -438,7 +457,7 @@ document.getElementById("notif-read-all").addEventListener("click", async () => 
 });
 notifDesktop.addEventListener("click", async () => {
   const permission = await Notification.requestPermission();
-  notifDesktop.hidden = true;
+  document.getElementById("notif-desktop-row").hidden = true;
   if (permission === "granted") toast({ title: "Desktop alerts are on", body: "We'll alert you while this tab is in the background." });
 });
 
@@ -472,6 +491,13 @@ for (const button of document.querySelectorAll("dialog [data-close]")) {
 for (const dialog of document.querySelectorAll("dialog.modal")) {
   dialog.addEventListener("click", (event) => {
     if (event.target === dialog) dialog.close(); // a click on the backdrop
+  });
+  // A search field swallows the first Escape (it clears itself): close on it anyway.
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      dialog.close();
+    }
   });
 }
 

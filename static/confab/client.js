@@ -98,8 +98,13 @@ export class ConfabClient {
   connect() {
     this.stopped = false;
     clearTimeout(this.reconnectTimer);
+    if (this.socket && (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING)) {
+      return; // one socket per tab
+    }
     if (typeof navigator !== "undefined" && navigator.onLine === false) {
+      // No network: wait for the browser's `online` event, probing now and then in case it never comes.
       this._setState("offline");
+      this.reconnectTimer = setTimeout(() => this.connect(), this.options.backoffMax);
       return;
     }
     this._setState("connecting");
@@ -173,7 +178,8 @@ export class ConfabClient {
     if (code === "offline" || (typeof navigator !== "undefined" && navigator.onLine === false)) {
       // Wait for the browser's `online` event; a slow probe covers browsers that never send it.
       this._setState("offline");
-      this.reconnectTimer = setTimeout(() => this.reconnectNow(), this.options.backoffMax);
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(() => this.connect(), this.options.backoffMax);
       return;
     }
     this._scheduleReconnect();

@@ -226,6 +226,8 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
     const node = messageNode(message);
     if (existing) {
       if (editing?.id === message.id) return false; // the edit box stays until saved or cancelled
+      node.classList.toggle("grouped", existing.classList.contains("grouped"));
+      node.classList.remove("fresh");
       existing.replaceWith(node);
       return false;
     }
@@ -463,6 +465,7 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
     const wasStuck = stuck && atBottom();
     const fresh = upsert(message);
     if (!fresh) return false;
+    elementFor(message.id)?.classList.add("fresh"); // fades in (history and replaced messages do not)
     if (message.seq > contiguous + 1 && live) client.sync({ [roomId]: contiguous }); // a gap: fetch what is missing
     const fromMe = message.sender?.id === me.id;
     stopTyper(message.sender?.id);
@@ -481,10 +484,9 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
 
   client.on("new_message", ({ message }) => {
     if (message.room !== roomId) return;
-    if (received(message)) {
-      decorate();
-      markRead();
-    }
+    const fresh = received(message);
+    decorate();
+    if (fresh) markRead();
   });
 
   client.on("synced", async ({ room: syncedRoom, messages: missed, changed = [], has_more: more }) => {
@@ -602,7 +604,10 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
     const existing = list.querySelector(`[data-client-id="${CSS.escape(entry.client_id)}"]`);
     const node = pendingNode(entry);
     if (existing) existing.replaceWith(node);
-    else list.append(node);
+    else {
+      node.classList.add("fresh");
+      list.append(node);
+    }
     decorate();
   }
 
@@ -614,7 +619,9 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
     }
   });
   client.on("sent", ({ message }) => {
-    if (message.room === roomId && received(message)) decorate();
+    if (message.room !== roomId) return;
+    received(message);
+    decorate();
   });
   client.on("failed", ({ entry, error }) => {
     showPending(entry);

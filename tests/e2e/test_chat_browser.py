@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, missing_service
+from tests.conftest import PROJECT_DIR, ServerProcess, database_url_for_subprocess, free_port, missing_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
@@ -65,9 +71,48 @@ def outside_playwright_loop():
         asyncio._set_running_loop(loop)
 
 
-@pytest.fixture
-def server(start_server):
-    return start_server()
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
+    """One daphne process for the module, on the test database (the ``start_server`` recipe).
+
+    Module-scoped to keep the browser tests fast: every test makes its own
+    users and rooms, and the database is emptied after each one.
+    """
+    from django.conf import settings
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "SECURE_COOKIES": "0",
+        "DEBUG": "0",
+        "RATE_LIMIT_MESSAGES": str(settings.RATE_LIMIT_MESSAGES),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = tmp_path_factory.mktemp("server") / "daphne.log"
+    daphne = str(Path(sys.executable).parent / "daphne")
+    command = [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    server_process = ServerProcess(process, port, log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{server_process.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not listen within 30 s:\n{server_process.log()}") from None
+                time.sleep(0.1)
+        yield server_process
+    finally:
+        server_process.stop()
 
 
 class Person:
@@ -82,17 +127,17 @@ class Person:
         self.errors: list[str] = []
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.sign_in()
 
-    def sign_in(self) -> None:
-        self.page.goto(f"{self.server.http_url}/accounts/login/")
+    def sign_in(self, then: str = "/") -> None:
+        """Through the sign-in form, as a person would; lands on ``then``."""
+        self.page.goto(f"{self.server.http_url}/accounts/login/?next={then}")
         self.page.fill("input[name=username]", self.user.username)
         self.page.fill("input[name=password]", PASSWORD)
         self.page.click("button[type=submit]")
-        self.page.wait_for_url(f"{self.server.http_url}/")
+        self.page.wait_for_url(f"{self.server.http_url}{then}")
 
     def open_room(self, room_id: int) -> None:
-        self.page.goto(f"{self.server.http_url}/rooms/{room_id}/")
+        self.sign_in(then=f"/rooms/{room_id}/")
         self.expect_online()
 
     def expect_online(self) -> None:
@@ -134,6 +179,23 @@ def people(group_room, ann, bob, server, chromium):
     yield open_people
     for person in opened:
         person.context.close()
+
+
+@pytest.fixture
+def person(server, chromium):
+    """Open a signed-in browser context for a user (closed at teardown)."""
+    opened: list[Person] = []
+
+    def open_person(user, *, then: str = "/") -> Person:
+        someone = Person(chromium, server, user)
+        someone.sign_in(then=then)
+        someone.expect_online()
+        opened.append(someone)
+        return someone
+
+    yield open_person
+    for someone in opened:
+        someone.context.close()
 
 
 def go_offline(person: Person) -> None:
@@ -311,6 +373,9 @@ def test_a_message_typed_while_offline_is_delivered_once_after_reconnect(people,
     expect(pending).to_have_count(1)
     expect(pending).to_contain_text("Waiting for connection")
 
+    stored = bob.page.evaluate("Object.values(sessionStorage).join()")
+    assert "written on the train" in stored  # survives a reload of the tab
+
     go_online(bob)
     expect(ann.message("written on the train")).to_have_count(1)
     expect(bob.message("written on the train")).to_have_count(1)
@@ -392,3 +457,77 @@ def test_screenshots_of_the_room_view_at_desktop_and_phone_width(conversation, g
             person.assert_no_script_errors()
         finally:
             person.context.close()
+
+
+def test_a_dropped_socket_reconnects_by_itself_and_catches_up_once(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("one")
+    expect(bob.messages()).to_have_count(1)
+    # Not an offline browser: the connection just dies (a proxy timeout, a server restart).
+    bob.page.evaluate(
+        """() => {
+            const client = window.confab.client;
+            client.options.backoffBase = 1500; // long enough for Ann to send while Bob is away
+            client.socket.close(4000, "test");
+        }"""
+    )
+    expect(bob.page.locator('[data-testid="connection"]')).to_have_attribute("data-state", "offline")
+    ann.send("two")
+    ann.send("three")
+    bob.expect_online()
+    expect(bob.messages()).to_have_count(3)
+    assert bob.bodies() == ["one", "two", "three"]
+
+
+def test_the_room_list_counts_unread_live_and_moves_the_busiest_room_up(ann, bob, group_room, person):
+    from playwright.sync_api import expect
+
+    from chat import actions
+
+    with outside_playwright_loop():
+        design = actions.create_group_room(ann, name="design", members=[bob.id])
+    bob_page = person(bob)  # on the room list
+    entries = bob_page.page.locator('#room-list-group [data-testid="room"]')
+    expect(entries.first).to_have_attribute("data-room-id", str(design["id"]))  # the newest room first
+
+    ann_page = person(ann, then=f"/rooms/{group_room.id}/")
+    ann_page.send("first")
+    ann_page.send("second")
+
+    general = bob_page.page.locator(f'[data-testid="room"][data-room-id="{group_room.id}"]')
+    expect(general.locator('[data-testid="unread"]')).to_have_text("2")
+    expect(entries.first).to_have_attribute("data-room-id", str(group_room.id))
+    expect(general).to_contain_text("Ann: second")
+    expect(bob_page.page).to_have_title("(2) Confab")
+    expect(bob_page.page.locator(".toast")).to_have_count(2)
+
+    general.locator("a").click()
+    bob_page.expect_online()
+    expect(general.locator('[data-testid="unread"]')).to_be_hidden()
+    expect(bob_page.page).to_have_title("General · Confab")
+
+
+def test_ann_starts_a_direct_chat_by_searching_and_sees_when_bob_has_read_it(ann, bob, person):
+    from playwright.sync_api import expect
+
+    bob_page = person(bob)
+    ann_page = person(ann)
+    ann_page.page.click('[data-testid="new-direct"]')
+    ann_page.page.fill("#direct-search", "bo")
+    ann_page.page.get_by_role("button", name="Message Bob").click()
+    ann_page.page.wait_for_url(re.compile(r"/rooms/\d+/$"))
+    ann_page.expect_online()
+    expect(ann_page.page.locator("#room-title")).to_have_text("Bob")
+    ann_page.send("Got a minute?")
+    expect(ann_page.page.locator('[data-testid="receipt"]')).to_have_text("Delivered")
+
+    room_id = ann_page.page.url.rstrip("/").rsplit("/", 1)[1]
+    entry = bob_page.page.locator(f'#room-list-direct [data-testid="room"][data-room-id="{room_id}"]')
+    expect(entry).to_contain_text("Ann")
+    expect(entry.locator('[data-testid="unread"]')).to_have_text("1")
+
+    entry.locator("a").click()
+    expect(bob_page.message("Got a minute?")).to_have_count(1)
+    expect(ann_page.page.locator('[data-testid="receipt"]')).to_have_text("Seen by Bob")
