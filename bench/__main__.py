@@ -1,0 +1,172 @@
+"""``python -m bench <scenario> [options]``: see docs/benchmarks.md.
+
+Scenarios: fan-out, saturation, connections, history, all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import pin_to, raise_nofile_limit, red
+from .servers import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Target
+
+
+def _cpus(text: str) -> list[int]:
+    cpus: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            low, high = part.split("-")
+            cpus.extend(range(int(low), int(high) + 1))
+        else:
+            cpus.append(int(part))
+    return cpus
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("system under test")
+    group.add_argument("--server", default="daphne", choices=["daphne", "uvicorn"])
+    group.add_argument("--processes", type=int, default=1, choices=[1, 2], help="server processes (redis backend)")
+    group.add_argument(
+        "--backend",
+        default="redis",
+        choices=["embedded", "redis"],
+        help="embedded: SQLite + in-memory layer; redis: PostgreSQL + Redis (default)",
+    )
+    group.add_argument("--layer", default="core", choices=["core", "pubsub"], help="channels_redis layer")
+    group.add_argument("--capacity", type=int, default=1000, help="CHANNEL_CAPACITY")
+    group.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="PostgreSQL database (flushed!)")
+    group.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis database (flushed!)")
+    group.add_argument("--server-cpus", default="0", help="cores for the server processes (taskset)")
+    group.add_argument("--client-cpus", default="1", help="cores for the generator")
+    group.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra server environment (repeatable)"
+    )
+    group.add_argument(
+        "--app", default="config.asgi:application", help="ASGI application (bench.experiments.* try proposed changes)"
+    )
+    group.add_argument(
+        "--source",
+        default="worktree",
+        help="code the servers run: worktree (default) or a git revision such as HEAD (exported, not checked out)",
+    )
+    group.add_argument("--clients", type=int, default=1, help="generator processes")
+    group.add_argument("--connect-concurrency", type=int, default=100, help="connections opened at once")
+    group.add_argument("--json-out", default=None, help="write the JSON here instead of bench/results/")
+
+
+def _fan_out_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rooms", type=int, default=10)
+    parser.add_argument("--members", type=int, default=100)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Confab benchmarks (docs/benchmarks.md)")
+    sub = parser.add_subparsers(dest="scenario", required=True)
+
+    p = sub.add_parser("fan-out", help="R rooms x M members, a fixed offered message rate")
+    _common(p)
+    _fan_out_options(p)
+    p.add_argument("--rate", type=float, default=20.0, help="offered messages/s in total (x members = deliveries/s)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds of load")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of light load before measuring")
+    p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")
+
+    p = sub.add_parser("saturation", help="step the offered rate up until p99 passes the limit")
+    _common(p)
+    _fan_out_options(p)
+    p.add_argument("--start-rate", type=float, default=10.0, help="messages/s of the first step")
+    p.add_argument("--factor", type=float, default=1.5, help="each step offers this much more")
+    p.add_argument("--max-rate", type=float, default=1000.0)
+    p.add_argument("--step-duration", type=float, default=10.0)
+    p.add_argument("--p99-limit", type=float, default=100.0, help="ms")
+
+    p = sub.add_parser("connections", help="N idle authenticated connections: RSS each, idle CPU, connect rate")
+    _common(p)
+    p.add_argument("--connections", type=int, default=5000)
+    p.add_argument("--members", type=int, default=100, help="members per room")
+    p.add_argument("--idle-seconds", type=float, default=10.0)
+    p.add_argument("--profile", action="store_true", help="py-spy the server while the connections open")
+
+    p = sub.add_parser("history", help="concurrent REST history pages and room lists")
+    _common(p)
+    p.add_argument("--rooms", type=int, default=10)
+    p.add_argument("--members", type=int, default=20)
+    p.add_argument("--history-messages", type=int, default=500, help="messages stored per room")
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--duration", type=float, default=15.0)
+
+    p = sub.add_parser("all", help="every scenario with its defaults (short runs)")
+    _common(p)
+    return parser
+
+
+def target_from(args: argparse.Namespace) -> Target:
+    extra = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--env wants KEY=VALUE, got {item!r}")
+        extra[key] = value
+    target = Target(
+        server=args.server,
+        processes=args.processes,
+        backend=args.backend,
+        layer=args.layer,
+        capacity=args.capacity,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        server_cpus=_cpus(args.server_cpus),
+        client_cpus=_cpus(args.client_cpus),
+        extra_env=extra,
+        app=args.app,
+        source=args.source,
+    )
+    target.validate()
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import scenarios
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    raise_nofile_limit()
+    target = target_from(args)
+    # The harness and its generator share the generator's core; the servers get theirs by taskset.
+    pin_to(target.client_cpus)
+    try:
+        if args.scenario == "all":
+            codes = []
+            for name in ("fan-out", "saturation", "connections", "history"):
+                sub_args = parser.parse_args([name, *(argv if argv is not None else sys.argv[1:])[1:]])
+                sub_target = target_from(sub_args)
+                try:
+                    codes.append(_run(scenarios, name, sub_args, sub_target))
+                finally:
+                    sub_target.cleanup()
+            return max(codes)
+        return _run(scenarios, args.scenario, args, target)
+    finally:
+        target.cleanup()
+
+
+def _run(scenarios, name: str, args: argparse.Namespace, target: Target) -> int:
+    runner = {
+        "fan-out": scenarios.fan_out,
+        "saturation": scenarios.saturation,
+        "connections": scenarios.connections,
+        "history": scenarios.history,
+    }[name]
+    try:
+        return runner(args, target)
+    except KeyboardInterrupt:
+        print(red("interrupted"))
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``config.asgi`` with the patches named in ``CONFAB_BENCH_PATCHES`` (comma-separated) applied.
+
+- ``fast_dispatch``: no thread hop per delivered message. Channels 4.2+
+  ``AsyncConsumer.dispatch`` awaits ``sync_to_async(close_old_connections)()``
+  before every message, including every channel-layer event forwarded to a
+  socket; the hop runs in asgiref's single thread-sensitive worker thread, so
+  every delivery queues behind every database call of the process.
+  ChatConsumer reaches the database only through ``database_sync_to_async``,
+  which closes old connections itself.
+- ``ordered_publish``: publish each action's events under a per-process lock,
+  taken in the order the (single) database thread finished the actions, so
+  two sends into one room reach the channel layer in seq order (without it,
+  two concurrent ``group_send`` calls race through their Redis round trips).
+"""
+
+# ruff: noqa: E402, I001 -- config.asgi comes first: it sets Django up before chat is imported
+from config.asgi import application  # noqa: F401 -- the name the server loads
+
+import asyncio
+import os
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+
+from chat.consumers import ChatConsumer
+from chat.events import call_collecting_events
+
+PATCHES = {p.strip() for p in os.environ.get("CONFAB_BENCH_PATCHES", "").split(",") if p.strip()}
+
+
+async def dispatch(self, message):
+    handler = getattr(self, get_handler_name(message), None)
+    if handler is None:
+        raise ValueError(f"No handler for message type {message['type']}")
+    await handler(message)
+
+
+_publish_lock: asyncio.Lock | None = None
+
+
+async def run_action(self, action, *args, **kwargs):
+    global _publish_lock
+    result, outbox = await database_sync_to_async(call_collecting_events)(action, self.user, *args, **kwargs)
+    if outbox:
+        if _publish_lock is None:
+            _publish_lock = asyncio.Lock()
+        async with _publish_lock:
+            for group, message in outbox:
+                await self.channel_layer.group_send(group, message)
+    return result
+
+
+if "fast_dispatch" in PATCHES:
+    ChatConsumer.dispatch = dispatch
+if "ordered_publish" in PATCHES:
+    ChatConsumer.run_action = run_action
+unknown = PATCHES - {"fast_dispatch", "ordered_publish"}
+if unknown:
+    raise SystemExit(f"unknown CONFAB_BENCH_PATCHES: {sorted(unknown)}")
