@@ -466,3 +466,15 @@ def test_large_document_is_moved_from_the_temporary_file_into_storage(ann, uploa
 
     assert stored_bytes(upload.file.name) == data
     assert upload.size == len(data)
+
+
+def test_listing_costs_the_same_queries_for_one_upload_or_many(ann, upload_file, api_for, django_assert_num_queries):
+    client = api_for(ann)
+    created(upload_file(ann, "first.txt", b"text"))
+    with django_assert_num_queries(3):  # the JWT user, the count, the page
+        client.get("/api/v1/uploads/")
+    for n in range(5):
+        created(upload_file(ann, f"{n}.txt", b"text"))
+
+    with django_assert_num_queries(3):
+        assert len(client.get("/api/v1/uploads/").json()["results"]) == 6
