@@ -22,8 +22,16 @@ from chat.schema import ErrorSchema, UserSchema
 User = get_user_model()
 
 
+# What `@mentions` can name (chat.rendering.MENTION_RE): letters, digits, _ . + -,
+# and no trailing dot, which a mention drops as punctuation. Page and API share it.
+USERNAME_PATTERN = r"^[\w.+-]{0,149}[\w+-]\Z"
+USERNAME_HELP = "Up to 150 letters, digits and _ . + - (not ending with a dot)."
+
+
 class RegistrationSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.+-]{1,150}$", max_length=150)
+    username = serializers.RegexField(
+        USERNAME_PATTERN, max_length=150, error_messages={"invalid": USERNAME_HELP}, help_text=USERNAME_HELP
+    )
     password = serializers.CharField(write_only=True, max_length=128)
     display_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
 

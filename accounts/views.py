@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
@@ -9,7 +11,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from .api import UsernameTaken, register_user
+from .api import USERNAME_HELP, USERNAME_PATTERN, UsernameTaken, register_user
 
 
 class RegistrationForm(UserCreationForm):
@@ -18,6 +20,12 @@ class RegistrationForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "display_name")
+
+    def clean_username(self) -> str:
+        username = super().clean_username()  # None when taken (the error is already added)
+        if username and not re.match(USERNAME_PATTERN, username):
+            raise forms.ValidationError(USERNAME_HELP)
+        return username
 
     def save(self, commit: bool = True):
         return register_user(
