@@ -183,7 +183,7 @@ def test_register_with_a_weak_password_is_400(db, password):
     assert not User.objects.exists()
 
 
-@pytest.mark.parametrize("username", ["", "has space", "semi;colon", "x" * 151])
+@pytest.mark.parametrize("username", ["", "has space", "semi;colon", "x" * 151, "a@b", "ann."])
 def test_register_with_a_bad_username_is_400(db, username):
     response = APIClient().post(
         REGISTER, {"username": username, "password": "a-long-unusual-passphrase"}, format="json"
@@ -192,6 +192,16 @@ def test_register_with_a_bad_username_is_400(db, username):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("username", ["ann.lee", "a+b", "a-b", "a_b", "zoë", "x" * 150])
+def test_register_accepts_usernames_a_mention_can_name(db, username):
+    response = APIClient().post(
+        REGISTER, {"username": username, "password": "a-long-unusual-passphrase"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["username"] == username
 
 
 def test_register_without_fields_is_400(db):
