@@ -127,6 +127,15 @@ def test_history_after_reaching_the_end_has_no_more(api_for, ann, bob, group_roo
     assert page["has_more"] is False
 
 
+def test_history_between_after_and_before_pages_forward_inside_the_range(api_for, ann, bob, group_room):
+    fill(group_room, ann, 20)
+
+    page = api_for(bob).get(messages_url(group_room), {"after": 5, "before": 9, "limit": 10}).json()
+
+    assert [m["seq"] for m in page["messages"]] == [6, 7, 8]
+    assert page["has_more"] is False
+
+
 def test_history_with_a_limit_exactly_the_remaining_count_has_no_more(api_for, ann, bob, group_room):
     fill(group_room, ann, 5)
 

@@ -125,6 +125,13 @@ def test_create_group_room_adds_the_initial_members_as_members(api_for, ann, bob
     assert roles == {"ann": "owner", "bob": "member", "cat": "member"}
 
 
+def test_create_group_room_listing_the_caller_as_a_member_keeps_them_owner(api_for, ann, bob):
+    response = api_for(ann).post(ROOMS, {"name": "Team", "members": [ann.id, bob.id]}, format="json")
+
+    roles = dict(RoomMember.objects.filter(room_id=response.json()["id"]).values_list("user__username", "role"))
+    assert roles == {"ann": "owner", "bob": "member"}
+
+
 def test_create_group_room_without_a_name_is_400(api_for, ann):
     response = api_for(ann).post(ROOMS, {"topic": "nameless"}, format="json")
 
@@ -313,6 +320,15 @@ def test_patch_room_answers_the_room_as_the_rooms_list_shows_it(api_for, ann, bo
     (listed,) = api_for(ann).get(ROOMS).json()
     assert response.json() == listed
     assert response.json()["unread"] == 1
+
+
+def test_patch_direct_room_mute_is_allowed(api_for, ann, bob):
+    room, _ = actions.get_or_create_direct_room(ann, bob.id)
+
+    response = api_for(ann).patch(room_url(room["id"]), {"muted": True}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["muted"] is True
 
 
 def test_patch_direct_room_name_is_403(api_for, ann, bob):
