@@ -249,3 +249,38 @@ def remove_unattached_uploads(*, older_than: timedelta, dry_run: bool = False, b
                 Upload.objects.filter(pk__in=deleted_ids).delete()
             result.uploads += len(deleted_ids)
     return result
+
+
+STORAGE_PREFIXES = ("uploads", "thumbnails")
+
+
+def remove_orphaned_files(*, older_than: timedelta, dry_run: bool = False, batch_size: int = 500) -> CleanupResult:
+    """Delete stored files that no upload row names (older than ``older_than``).
+
+    They are left behind when a process dies between storing a file and
+    committing its row, or when deleting a file after a removal failed. The
+    age check keeps files of uploads still being made. On S3 this lists the
+    prefixes and asks each object's time: run it now and then, not hourly.
+    """
+    cutoff = timezone.now() - older_than
+    result = CleanupResult()
+    for prefix in STORAGE_PREFIXES:
+        try:
+            _, names = default_storage.listdir(prefix)
+        except FileNotFoundError:
+            continue
+        paths = [f"{prefix}/{name}" for name in names]
+        for start in range(0, len(paths), batch_size):
+            batch = paths[start : start + batch_size]
+            field = "file" if prefix == "uploads" else "thumbnail"
+            known = set(Upload.objects.filter(**{f"{field}__in": batch}).values_list(field, flat=True))
+            for path in batch:
+                if path in known or default_storage.get_modified_time(path) >= cutoff:
+                    continue
+                size = default_storage.size(path)
+                if not dry_run and delete_stored_files([path]):
+                    result.failed += 1
+                    continue
+                result.uploads += 1
+                result.bytes += size
+    return result

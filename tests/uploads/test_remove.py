@@ -169,7 +169,33 @@ def test_cleanup_fails_with_non_zero_exit_and_keeps_rows_when_files_cannot_be_de
     stored.mkdir()
     (stored / "blocker").write_bytes(b"x")
 
-    with pytest.raises(CommandError, match="1 upload\\(s\\) kept"):
+    with pytest.raises(CommandError, match="1 upload\\(s\\) or file\\(s\\) kept"):
         call_command("remove_unattached_uploads")
 
     assert Upload.objects.filter(pk=upload.pk).exists()
+
+
+def test_orphaned_files_are_deleted_only_with_the_option_and_after_the_grace_period(
+    ann, new_upload, media_root, capsys
+):
+    import os
+    import time
+
+    kept = new_upload(ann)
+    (media_root / "uploads").mkdir(exist_ok=True)
+    old_orphan, new_orphan = media_root / "uploads" / "lost.png", media_root / "uploads" / "in-flight.png"
+    old_orphan.write_bytes(b"x" * 10)
+    new_orphan.write_bytes(b"y")
+    day_ago = time.time() - 86400 * 2
+    os.utime(old_orphan, (day_ago, day_ago))
+    os.utime(media_root / kept.file.name, (day_ago, day_ago))
+
+    call_command("remove_unattached_uploads", "--orphans", "--dry-run")
+    assert "Would delete 1 orphaned file(s) (10 bytes)." in capsys.readouterr().out
+    assert old_orphan.exists()
+
+    call_command("remove_unattached_uploads", "--orphans")
+
+    assert "Deleted 1 orphaned file(s) (10 bytes)." in capsys.readouterr().out
+    assert not old_orphan.exists()
+    assert new_orphan.exists() and (media_root / kept.file.name).exists()

@@ -68,3 +68,18 @@ def test_document_and_removal_on_s3(
 
     assert upload.file.name not in keys(s3_bucket)
     assert keys(s3_bucket) == set()
+
+
+def test_orphan_sweep_lists_the_bucket_and_keeps_named_files(ann, group_room, upload_file, s3_bucket, capsys):
+    from django.core.management import call_command
+
+    from chat.actions import send_message
+
+    upload = Upload.objects.get(pk=upload_file(ann, "a.txt", b"text").json()["id"])
+    send_message(ann, group_room.id, attachments=[upload.id])
+    s3_bucket.put_object(Bucket=BUCKET, Key="uploads/orphan.txt", Body=b"lost")
+
+    call_command("remove_unattached_uploads", "--orphans", "--hours", "0")
+
+    assert "Deleted 1 orphaned file(s) (4 bytes)." in capsys.readouterr().out
+    assert keys(s3_bucket) == {upload.file.name}
