@@ -531,3 +531,41 @@ def test_ann_starts_a_direct_chat_by_searching_and_sees_when_bob_has_read_it(ann
     entry.locator("a").click()
     expect(bob_page.message("Got a minute?")).to_have_count(1)
     expect(ann_page.page.locator('[data-testid="receipt"]')).to_have_text("Seen by Bob")
+
+
+@pytest.fixture
+def long_history(settings, group_room, ann, bob):
+    """70 messages: the first 35 written yesterday, the rest today."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat import actions
+    from chat.models import Message
+
+    settings.RATE_LIMIT_MESSAGES = 0  # only for writing the fixture in this process
+    for n in range(1, 71):
+        actions.send_message(ann if n % 3 else bob, group_room.id, body=f"message {n}")
+    yesterday = timezone.now() - timedelta(days=1)
+    for message in Message.objects.filter(room=group_room, seq__lte=35):
+        Message.objects.filter(pk=message.pk).update(created_at=yesterday + timedelta(seconds=message.seq))
+
+
+def test_scrolling_up_loads_older_history_with_day_separators_and_grouping(long_history, group_room, bob, person):
+    from playwright.sync_api import expect
+
+    bob_page = person(bob, then=f"/rooms/{group_room.id}/")
+    expect(bob_page.messages()).to_have_count(50)  # the newest page
+    assert bob_page.bodies()[-1] == "message 70"
+
+    bob_page.page.locator("#timeline").evaluate("timeline => { timeline.scrollTop = 0; }")
+    expect(bob_page.messages()).to_have_count(70)
+    assert bob_page.bodies() == [f"message {n}" for n in range(1, 71)]
+    expect(bob_page.page.locator(".history-start")).to_be_visible()
+    separators = bob_page.page.locator(".day-separator").all_inner_texts()
+    assert separators == ["Yesterday", "Today"]
+    # Consecutive messages of one sender are grouped (Ann wrote 1 and 2; Bob wrote 3).
+    first, second, third = (bob_page.message(f"message {n}") for n in (1, 2, 3))
+    expect(first).not_to_have_class(re.compile(r"\bgrouped\b"))
+    expect(second).to_have_class(re.compile(r"\bgrouped\b"))
+    expect(third).not_to_have_class(re.compile(r"\bgrouped\b"))
