@@ -54,6 +54,23 @@ def test_search_finds_a_word_inside_a_longer_body_on_every_database(api_for, ann
     assert bodies(api_for(bob).get(SEARCH, {"q": "runbook"})) == ["see the run-book at wiki/ops_runbook.md"]
 
 
+def test_search_on_postgresql_matches_other_forms_of_a_word(api_for, ann, bob, group_room, postgres):
+    say(ann, group_room, "We deployed it yesterday")
+
+    assert bodies(api_for(bob).get(SEARCH, {"q": "deploying"})) == ["We deployed it yesterday"]
+
+
+def test_search_on_postgresql_ranks_better_matches_first(api_for, ann, bob, group_room, postgres):
+    say(ann, group_room, "release notes for the release of the release")
+    say(ann, group_room, "a release")
+    say(ann, group_room, "unrelated newest message mentioning nothing")
+
+    assert bodies(api_for(bob).get(SEARCH, {"q": "release"})) == [
+        "release notes for the release of the release",
+        "a release",
+    ]
+
+
 def test_search_leaves_out_rooms_the_caller_is_not_in(api_for, ann, bob, cat, group_room):
     secret_room = actions.create_group_room(cat, name="Cat only")
     say(cat, secret_room["id"], "deployment secrets")
