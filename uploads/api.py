@@ -8,11 +8,12 @@ never blocks the event loop or other requests.
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -130,20 +131,31 @@ def content_disposition(name: str, *, attachment: bool) -> str:
     return f"{disposition}; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def file_response(name: str, *, content_type: str, filename: str, attachment: bool) -> FileResponse:
-    """Stream a stored file with headers that keep browsers from treating it as a page of ours."""
+def file_response(
+    request: Request, name: str, *, content_type: str, filename: str, attachment: bool, etag: str
+) -> HttpResponse:
+    """Stream a stored file with headers that keep browsers from treating it as a page of ours.
+
+    Stored contents never change under a name, so the ETag is fixed and a
+    client that has the file gets 304 without the storage being touched.
+    """
     if not name:
         raise Http404
-    try:
-        stored = default_storage.open(name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404
-    response = FileResponse(stored, content_type=content_type)
-    response["Content-Disposition"] = content_disposition(filename, attachment=attachment)
+    etag = f'"{etag}"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        try:
+            stored = default_storage.open(name, "rb")
+        except (FileNotFoundError, OSError):
+            raise Http404
+        response = FileResponse(stored, content_type=content_type)
+        response["Content-Disposition"] = content_disposition(filename, attachment=attachment)
+        response["Content-Security-Policy"] = DOWNLOAD_CSP
+        response["Cross-Origin-Resource-Policy"] = "same-origin"
+    response["ETag"] = etag
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = DOWNLOAD_CSP
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    # Private: access is checked per user. Contents never change under a name.
+    # Private: access is checked per user; revalidated hourly so a lost access does not linger long.
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -163,10 +175,12 @@ class UploadDownloadView(APIView):
         summary="The file itself",
         description="Images are served inline, every other type as an attachment; always with `nosniff`.",
     )
-    def get(self, request: Request, upload_id: int) -> FileResponse:
+    def get(self, request: Request, upload_id: int) -> HttpResponse:
         upload = actions.get_visible_upload(request.user, upload_id)
         return file_response(
+            request,
             upload.file.name,
+            etag=upload.sha256,
             content_type=_served_content_type(upload),
             filename=upload.original_name,
             attachment=not upload.is_image,
@@ -175,11 +189,16 @@ class UploadDownloadView(APIView):
 
 class UploadThumbnailView(APIView):
     @extend_schema(responses=BINARY, summary="The image's WebP thumbnail (at most 300 px); 404 for other files")
-    def get(self, request: Request, upload_id: int) -> FileResponse:
+    def get(self, request: Request, upload_id: int) -> HttpResponse:
         upload = actions.get_visible_upload(request.user, upload_id)
         if not upload.thumbnail:
             raise Http404
         stem = upload.original_name.rsplit(".", 1)[0] if "." in upload.original_name else upload.original_name
         return file_response(
-            upload.thumbnail.name, content_type="image/webp", filename=f"{stem}-thumbnail.webp", attachment=False
+            request,
+            upload.thumbnail.name,
+            etag=hashlib.sha256(upload.thumbnail.name.encode()).hexdigest()[:40],
+            content_type="image/webp",
+            filename=f"{stem}-thumbnail.webp",
+            attachment=False,
         )

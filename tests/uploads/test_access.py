@@ -145,3 +145,25 @@ def test_anonymous_download_is_refused(image_upload):
     from rest_framework.test import APIClient
 
     assert APIClient().get(f"/api/v1/uploads/{image_upload.id}/download/").status_code == 401
+
+
+def test_a_cached_copy_is_revalidated_with_the_etag(ann, bob, attached_image, api_for):
+    first = api_for(ann).get(f"/api/v1/uploads/{attached_image.id}/download/")
+    assert first["ETag"] == f'"{attached_image.sha256}"'
+
+    again = api_for(ann).get(f"/api/v1/uploads/{attached_image.id}/download/", HTTP_IF_NONE_MATCH=first["ETag"])
+    thumbnail = api_for(ann).get(f"/api/v1/uploads/{attached_image.id}/thumbnail/")
+    thumbnail_again = api_for(ann).get(
+        f"/api/v1/uploads/{attached_image.id}/thumbnail/", HTTP_IF_NONE_MATCH=thumbnail["ETag"]
+    )
+
+    assert (again.status_code, again.content) == (304, b"")
+    assert thumbnail_again.status_code == 304
+
+
+def test_the_etag_does_not_bypass_the_access_check(cat, attached_image, api_for):
+    response = api_for(cat).get(
+        f"/api/v1/uploads/{attached_image.id}/download/", HTTP_IF_NONE_MATCH=f'"{attached_image.sha256}"'
+    )
+
+    assert response.status_code == 404
