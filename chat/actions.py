@@ -511,6 +511,9 @@ def delete_message(user, message_id: Any) -> dict[str, Any]:
             "message_deleted",
             {"room": message.room_id, "message": message.id, "seq": message.seq},
         )
+        from notifications.actions import withdraw_for_message
+
+        withdraw_for_message(message)
     return {"room": message.room_id, "message": message.id, "seq": message.seq}
 
 
@@ -596,6 +599,10 @@ def mark_as_read(user, room_id: Any, seq: Any) -> dict[str, Any]:
     seq = min(seq, membership.room.last_seq)
     with transaction.atomic():
         moved = RoomMember.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(last_read_seq=seq)
+        from notifications.actions import mark_room_notifications_read
+
+        # Even when the mark did not move: a mention added to a read message is read here too.
+        mark_room_notifications_read(user, membership.room_id, seq)
         if moved:
             publish(
                 room_group(membership.room_id),

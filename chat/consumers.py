@@ -207,6 +207,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         await self.send(text_data=event["frame"])
 
+    async def chat_per_member(self, event: dict[str, Any]) -> None:
+        """A room broadcast with a frame per member (notifications): send ours, if any."""
+        frame = event["frames"].get(str(self.user.id)) if self.user is not None else None
+        if frame is not None:
+            await self.send(text_data=frame)
+
     async def chat_membership(self, event: dict[str, Any]) -> None:
         """This user joined or left a room: follow its group, then tell the client."""
         room_id = event["room"]

@@ -23,6 +23,7 @@ from django.db import transaction
 from .models import Message, Reaction, Room, RoomMember
 
 FRAME_MESSAGE_TYPE = "chat.frame"
+PER_MEMBER_MESSAGE_TYPE = "chat.per_member"
 MEMBERSHIP_MESSAGE_TYPE = "chat.membership"
 
 
@@ -186,6 +187,22 @@ def encode_frame(event_type: str, data: dict[str, Any]) -> str:
 def publish(group: str, event_type: str, data: dict[str, Any], *, exclude_user: int | None = None) -> None:
     """Send ``event_type`` to ``group`` once the current transaction commits."""
     message = {"type": FRAME_MESSAGE_TYPE, "frame": encode_frame(event_type, data), "exclude_user": exclude_user}
+    transaction.on_commit(lambda: _deliver(group, message))
+
+
+def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, dict[str, Any]]) -> None:
+    """Send each member of a room its own ``event_type`` frame, in ONE room broadcast.
+
+    Every connection of a member is in the room's group, so one channel-layer
+    message carrying a frame per user reaches them all: an ``@room`` in a
+    1,000-member room costs one group send, not a thousand.
+    """
+    if not data_by_user:
+        return
+    # String keys: the channel layer's msgpack refuses integer map keys.
+    frames = {str(user_id): encode_frame(event_type, data) for user_id, data in data_by_user.items()}
+    message = {"type": PER_MEMBER_MESSAGE_TYPE, "frames": frames}
+    group = room_group(room_id)
     transaction.on_commit(lambda: _deliver(group, message))
 
 

@@ -20,7 +20,8 @@ The rules, in one place (``notification_kind``):
 
 Cost: a send does a fixed number of queries whatever the room size (the
 reply's author, one read of the targeted memberships, one bulk insert), and
-each notification is published to its recipient's user group after commit.
+the notifications of one message are published after commit in one room broadcast
+(chat.events.publish_to_members) that carries each recipient's own frame.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from django.utils import timezone
 
 from chat.actions import parse_id
 from chat.errors import invalid
-from chat.events import iso, message_summary, publish, user_group, user_payload
+from chat.events import iso, message_summary, publish, publish_to_members, user_group, user_payload
 from chat.models import Message, Room, RoomMember
 
 from .models import Notification
@@ -122,9 +123,16 @@ def notify_for_message(
     # Built once, shared by every recipient's payload.
     summary = message_summary(message)
     actor = user_payload(message.sender) if sender_id is not None else None
-    for notification in created:
-        payload = notification_payload(notification, message=summary, actor=actor, room_name=room.name)
-        publish(user_group(notification.recipient_id), "notification", payload)
+    publish_to_members(
+        room.id,
+        "notification",
+        {
+            notification.recipient_id: notification_payload(
+                notification, message=summary, actor=actor, room_name=room.name
+            )
+            for notification in created
+        },
+    )
     return created
 
 
