@@ -93,6 +93,7 @@ function presenceText(userId) {
 
 function paintPresence(userId) {
   const info = presence.get(Number(userId)) || {};
+  document.dispatchEvent(new CustomEvent("confab:presence", { detail: { user: Number(userId) } }));
   for (const dot of document.querySelectorAll(`[data-presence-user="${Number(userId)}"]`)) {
     dot.dataset.status = info.status || "offline";
     dot.title = presenceText(userId);
@@ -400,7 +401,11 @@ function notificationItem(note) {
   };
   return h(
     "li",
-    { class: `notif-item${unread ? " unread" : ""}`, dataset: { notificationId: note.id } },
+    {
+      class: `notif-item${unread ? " unread" : ""}`,
+      "data-testid": "notification",
+      dataset: { notificationId: note.id, messageId: note.message?.id ?? "" },
+    },
     h(
       note.room ? "a" : "div",
       { href: note.room ? `/rooms/${note.room}/` : undefined, class: "notif-link", onclick: open },
@@ -459,6 +464,26 @@ notifDesktop.addEventListener("click", async () => {
   const permission = await Notification.requestPermission();
   document.getElementById("notif-desktop-row").hidden = true;
   if (permission === "granted") toast({ title: "Desktop alerts are on", body: "We'll alert you while this tab is in the background." });
+});
+
+client.on("notifications_read", (data) => {
+  if (Number.isFinite(data.unread_count)) setNotificationCount(data.unread_count);
+  const ids = data.ids ? new Set(data.ids.map(Number)) : null;
+  for (const item of notifList.querySelectorAll(".notif-item.unread")) {
+    if (!ids || ids.has(Number(item.dataset.notificationId))) item.classList.remove("unread");
+  }
+});
+
+// A deleted message takes its notifications with it (the server sends no event of its own).
+client.on("message_deleted", async (data) => {
+  for (const item of notifList.querySelectorAll(`[data-message-id="${Number(data.message)}"]`)) item.remove();
+  if (!notificationsUnread) return;
+  try {
+    const page = await api("notifications/?unread=1&limit=1");
+    if (Number.isFinite(page?.unread_count)) setNotificationCount(page.unread_count);
+  } catch (error) {
+    /* the count corrects itself on the next ready */
+  }
 });
 
 client.on("notification", (data) => {
@@ -670,7 +695,8 @@ document.getElementById("browse-dialog").addEventListener("opened", runBrowse);
 
 // --- The room view, then connect ------------------------------------------------------------------------
 
-const shared = { client, boot, me, sidebar, toast, announce, roomTitle, presenceText, peers };
+const presenceOf = (userId) => presence.get(Number(userId));
+const shared = { client, boot, me, sidebar, toast, announce, roomTitle, presenceText, presenceOf, peers };
 window.confab.app = shared;
 
 async function start() {

@@ -27,7 +27,7 @@ const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_EXPIRES_MS = 6000;
 const EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "🔥", "👀", "✅", "🚀", "💯", "👏", "🤔", "😄", "🙌"];
 
-export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitle, peers }) {
+export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitle, presenceText, presenceOf }) {
   const room = boot.room;
   const roomId = room.id;
   const isDirect = room.kind === "direct";
@@ -545,11 +545,13 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
     if (Number(data.room) !== roomId || !data.user) return;
     members.set(data.user.id, data.member || { user: data.user, last_read_seq: 0 });
     updateMemberCount();
+    renderMembers();
   });
   client.on("member_left", (data) => {
     if (Number(data.room) !== roomId) return;
     members.delete(Number(typeof data.user === "object" ? data.user?.id : data.user));
     updateMemberCount();
+    renderMembers();
   });
   client.on("room_updated", ({ room: update }) => {
     if (update?.id !== roomId) return;
@@ -867,16 +869,60 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
       toast({ title: "Could not load pinned messages", body: error.message, tone: "error" });
     }
   }
-  function togglePins(open = pinsPanel.hidden) {
-    pinsPanel.hidden = !open;
-    pinsButton.setAttribute("aria-expanded", String(open));
-    section.classList.toggle("pins-open", open);
-    if (open) loadPins();
+  // --- Members panel: who is here, with presence and last seen -------------------------------------
+
+  const membersPanel = document.getElementById("members-panel");
+  const membersButton = document.getElementById("members-button");
+  const membersList = document.getElementById("members-list");
+
+  function renderMembers() {
+    if (membersPanel.hidden) return;
+    const rank = (member) => (presenceOf(member.user.id)?.status && presenceOf(member.user.id).status !== "offline" ? 0 : 1);
+    const sorted = [...members.values()].sort(
+      (a, b) => rank(a) - rank(b) || a.user.display_name.localeCompare(b.user.display_name),
+    );
+    membersList.replaceChildren(
+      ...sorted.map((member) => {
+        const face = avatar(member.user, "avatar avatar-sm");
+        face.append(h("span", { class: "presence-dot", dataset: { presenceUser: member.user.id, status: presenceOf(member.user.id)?.status || "offline" } }));
+        return h(
+          "li",
+          { class: "member-row", "data-testid": "member" },
+          face,
+          h(
+            "span",
+            { class: "pick-text" },
+            h("strong", {}, member.user.id === me.id ? `${member.user.display_name} (you)` : member.user.display_name),
+            h("small", { dataset: { lastSeenUser: member.user.id } }, presenceText(member.user.id) || "Offline"),
+          ),
+          member.role && member.role !== "member" ? h("span", { class: "role-badge" }, member.role) : null,
+        );
+      }),
+    );
   }
-  pinsButton.addEventListener("click", () => togglePins());
+  document.addEventListener("confab:presence", () => renderMembers());
+
+  const panels = {
+    pins: { panel: pinsPanel, button: pinsButton, load: loadPins },
+    members: { panel: membersPanel, button: membersButton, load: renderMembers },
+  };
+  function togglePanel(name, open = panels[name].panel.hidden) {
+    for (const [other, parts] of Object.entries(panels)) {
+      const show = other === name && open;
+      parts.panel.hidden = !show;
+      parts.button.setAttribute("aria-expanded", String(show));
+    }
+    if (open) panels[name].load();
+  }
+  pinsButton.addEventListener("click", () => togglePanel("pins"));
+  membersButton.addEventListener("click", () => togglePanel("members"));
   document.getElementById("pins-close").addEventListener("click", () => {
-    togglePins(false);
+    togglePanel("pins", false);
     pinsButton.focus();
+  });
+  document.getElementById("members-close").addEventListener("click", () => {
+    togglePanel("members", false);
+    membersButton.focus();
   });
 
   // --- Lightbox ---------------------------------------------------------------------------------

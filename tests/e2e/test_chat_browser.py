@@ -569,3 +569,48 @@ def test_scrolling_up_loads_older_history_with_day_separators_and_grouping(long_
     expect(first).not_to_have_class(re.compile(r"\bgrouped\b"))
     expect(second).to_have_class(re.compile(r"\bgrouped\b"))
     expect(third).not_to_have_class(re.compile(r"\bgrouped\b"))
+
+
+def test_a_file_dropped_on_the_room_is_sent_as_a_file_card(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    files = ann.page.evaluate_handle(
+        """() => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File(["quarterly numbers"], "report.txt", {type: "text/plain"}));
+            return transfer;
+        }"""
+    )
+    ann.page.dispatch_event("#room", "dragenter", {"dataTransfer": files})
+    expect(ann.page.locator("#drop-zone")).to_be_visible()
+    ann.page.dispatch_event("#room", "drop", {"dataTransfer": files})
+    expect(ann.page.locator("#drop-zone")).to_be_hidden()
+    expect(ann.page.locator('[data-testid="upload-item"]')).to_have_attribute("data-state", "done")
+    ann.page.locator('textarea[data-testid="composer"]').press("Enter")  # attachments alone make a message
+
+    for person in (ann, bob):
+        card = person.page.locator('[data-testid="message"] [data-testid="file-card"]')
+        expect(card).to_have_count(1)
+        expect(card).to_contain_text("report.txt")
+        assert re.search(r"/api/v1/uploads/\d+/download/$", card.get_attribute("href"))
+    expect(ann.page.locator('[data-testid="upload-item"]')).to_have_count(0)
+
+
+def test_a_mention_lights_the_bell_and_the_notification_centre_marks_it_read(ann, bob, group_room, person):
+    from playwright.sync_api import expect
+
+    ann_page = person(ann)  # on the room list, not reading General
+    bob_page = person(bob, then=f"/rooms/{group_room.id}/")
+    bob_page.send("@ann can you review the deck?")
+
+    bell = ann_page.page.locator('[data-testid="notifications-unread"]')
+    expect(bell).to_have_text("1")
+    ann_page.page.click("#notif-button")
+    item = ann_page.page.locator('[data-testid="notification"]')
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("Bob mentioned you in #General")
+    expect(item).to_contain_text("@ann can you review the deck?")
+    ann_page.page.click("#notif-read-all")
+    expect(bell).to_be_hidden()
+    expect(item).not_to_have_class(re.compile(r"\bunread\b"))
