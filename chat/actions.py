@@ -221,19 +221,30 @@ def add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.Role.ME
 
 
 def remove_member(actor, room_id: Any, user_id: Any) -> None:
-    """Remove a member (admins; owners cannot be removed) or leave (yourself)."""
+    """Remove a member: room admins (only the owner removes admins) and moderators,
+    who need not be in the room. Nobody removes the owner. Yourself: leave."""
     target_id = parse_id(user_id, "user")
     if target_id == actor.id:
         return leave_room(actor, room_id)
-    membership = get_membership(actor, room_id)
-    if not membership.is_admin and not is_moderator(actor):
-        raise forbidden("Only room admins can remove members.")
-    target = RoomMember.objects.select_related("user").filter(room=membership.room, user_id=target_id).first()
+    if is_moderator(actor):
+        room = Room.objects.filter(pk=parse_id(room_id, "room"), archived=False).first()
+        if room is None:
+            raise not_found("Room")
+        may_remove_admins = True
+    else:
+        membership = get_membership(actor, room_id)
+        if not membership.is_admin:
+            raise forbidden("Only room admins can remove members.")
+        room = membership.room
+        may_remove_admins = membership.role == RoomMember.Role.OWNER
+    if room.kind == Room.Kind.DIRECT:
+        raise forbidden("Direct rooms have exactly two members.")
+    target = RoomMember.objects.select_related("user").filter(room=room, user_id=target_id).first()
     if target is None:
         raise not_found("Member")
-    if target.role == RoomMember.Role.OWNER or (target.is_admin and membership.role != RoomMember.Role.OWNER):
+    if target.role == RoomMember.Role.OWNER or (target.is_admin and not may_remove_admins):
         raise forbidden("Only the owner can remove an admin, and nobody can remove the owner.")
-    _remove(membership.room, target)
+    _remove(room, target)
 
 
 def join_room(user, room_id: Any) -> dict[str, Any]:

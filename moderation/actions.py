@@ -176,9 +176,7 @@ def remove_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> No
     if member.role == RoomMember.Role.OWNER:
         raise forbidden("The owner cannot be removed from their room.")
     with transaction.atomic():
-        # chat.actions.remove_member requires the actor to be a member of the
-        # room; _remove is the same removal with the same events.
-        chat_actions._remove(member.room, member)
+        chat_actions.remove_member(moderator, member.room_id, member.user_id)
         audit(
             moderator,
             AuditLog.Action.REMOVE_MEMBER,
