@@ -4,16 +4,23 @@ Bodies keep DRF's shape (``detail``, or the field errors of a validation
 failure) and always carry one of the contract's ``code`` values, so API
 clients branch on the same codes WebSocket clients get. A library's own
 code (SimpleJWT's ``token_not_valid``, ``user_inactive``) is kept as
-``reason``.
+``reason``. Unexpected exceptions become a JSON 500 with ``server_error``.
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.signals import got_request_exception
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from .errors import ERROR_STATUS, ActionError
+
+logger = logging.getLogger("django.request")
 
 STATUS_CODES = {
     400: "invalid",
@@ -41,7 +48,7 @@ def exception_handler(exc, context):
         return Response({"detail": "The request body is too large.", "code": "too_large"}, status=413)
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return server_error(exc, context)
     data = response.data if isinstance(response.data, dict) else {"detail": response.data}
     code = data.get("code")
     if code not in ERROR_STATUS:
@@ -49,4 +56,28 @@ def exception_handler(exc, context):
             data["reason"] = code
         data["code"] = STATUS_CODES.get(response.status_code, "server_error")
     response.data = data
+    return response
+
+
+def server_error(exc, context):
+    """An unexpected exception: JSON with code ``server_error`` instead of Django's HTML page.
+
+    It is logged with its traceback and announced as Django does
+    (``got_request_exception``: error reporters, and the test client, which
+    re-raises it). With DEBUG on, Django's debug page helps more, so the
+    exception propagates.
+    """
+    if settings.DEBUG:
+        return None
+    request = getattr(context.get("request"), "_request", None)
+    logger.error(
+        "Internal Server Error: %s",
+        request.path if request is not None else "",
+        exc_info=exc,
+        extra={"status_code": 500, "request": request},
+    )
+    got_request_exception.send(sender=None, request=request)
+    set_rollback()
+    response = Response({"detail": "Server error.", "code": "server_error"}, status=500)
+    response._has_been_logged = True  # already logged with its traceback above
     return response
