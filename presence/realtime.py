@@ -38,7 +38,8 @@ from . import actions, store
 
 logger = logging.getLogger(__name__)
 
-SEEN_EVENTS_KEPT = 256
+# Copies of one event arrive back to back (one sender, one loop): a short memory is enough.
+SEEN_EVENTS_KEPT = 32
 _background: set[asyncio.Future] = set()
 
 
@@ -75,7 +76,6 @@ async def connection_opened(consumer) -> dict[str, Any]:
     user = consumer.user
     conn_id = consumer.channel_name
     consumer.presence_typing_rooms = set()
-    consumer.presence_seen_events = deque(maxlen=SEEN_EVENTS_KEPT)
     store.register_local(conn_id, user.id, consumer)
     await _ensure_ticker()
     came_online = await store.add_connection(user.id, conn_id)

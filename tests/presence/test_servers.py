@@ -48,6 +48,8 @@ async def recv_nothing(ws, seconds: float) -> list[dict]:
 
 @pytest.fixture
 def two_servers(redis_url, start_server):
+    """Two daphne processes on one Redis (core layer: Redis pub/sub ignores database numbers, so
+    the pub/sub layer would hear other test runs on this machine that use the same group names)."""
     return start_server(extra_env=FAST_PRESENCE), start_server(extra_env=FAST_PRESENCE)
 
 
