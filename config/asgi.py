@@ -18,10 +18,12 @@ from django.urls import path  # noqa: E402
 
 from chat.consumers import ChatConsumer  # noqa: E402
 from config.websocket import BrowserOriginValidator  # noqa: E402
+from uploads.asgi import RequestBodyLimitMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Refuse oversized bodies before Django spools them to disk.
+        "http": RequestBodyLimitMiddleware(django_asgi_app),
         "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([path("ws/chat/", ChatConsumer.as_asgi())]))),
     }
 )
