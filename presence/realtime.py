@@ -76,8 +76,8 @@ async def connection_opened(consumer) -> dict[str, Any]:
     user = consumer.user
     conn_id = consumer.channel_name
     consumer.presence_typing_rooms = set()
-    store.register_local(conn_id, user.id, consumer)
     await _ensure_ticker()
+    store.register_local(conn_id, user.id, consumer)
     came_online = await store.add_connection(user.id, conn_id)
     room_ids = set(consumer.room_ids)
     co_members = await database_sync_to_async(actions.co_member_ids)(room_ids)
@@ -250,13 +250,15 @@ async def _run_ticker() -> None:
 
 async def tick() -> None:
     """One round of this process's upkeep (see the module docstring)."""
-    back = await store.refresh_process()
-    if back:
-        await _send_all(await database_sync_to_async(actions.came_online)(back))
     for conn_id, user_id in store.orphaned_local_connections():
         store.unregister_local(conn_id)
         if await store.remove_connection(user_id, conn_id):
             await _send_all(await database_sync_to_async(actions.went_offline)({user_id: _now()}))
+    back, gone = await store.refresh_process()
+    if back:
+        await _send_all(await database_sync_to_async(actions.came_online)(back))
+    if gone:
+        await _send_all(await database_sync_to_async(actions.went_offline)({user_id: _now() for user_id in gone}))
     await sweep_dead_processes()
     now = time.time()
     if now - store.local.last_seen_written >= settings.PRESENCE_LAST_SEEN_WRITE_INTERVAL:

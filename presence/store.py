@@ -94,22 +94,11 @@ if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 and redis.call('HLEN', KEYS[2]) == 
 return 0
 """
 
-# KEYS: procs, proc:<pid>; ARGV: pid, deadline, prefix, then conn, uid pairs (this process's live connections).
-# Refreshes the deadline; if the process's record lost connections (Redis restarted, or a stall longer
-# than the deadline got it swept), puts them back. Returns the users that came back online.
+# KEYS: procs, proc:<pid>; ARGV: pid, deadline. Pushes the deadline forward; returns how many
+# connections Redis holds for this process (the caller compares with its own count).
 _REFRESH = """
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-local expected = (#ARGV - 3) / 2
-if redis.call('HLEN', KEYS[2]) == expected then return {} end
-local back = {}
-for i = 4, #ARGV, 2 do
-  local ukey = ARGV[3] .. 'user:' .. ARGV[i + 1]
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  if redis.call('HSET', ukey, ARGV[i], ARGV[1]) == 1 and redis.call('HLEN', ukey) == 1 then
-    table.insert(back, ARGV[i + 1])
-  end
-end
-return back
+return redis.call('HLEN', KEYS[2])
 """
 
 # KEYS: procs; ARGV: now, prefix. Removes every connection of every process past its deadline.
@@ -269,18 +258,37 @@ async def remove_connection(user_id: int, conn_id: str) -> bool:
     return bool(await client.eval(_REMOVE, 2, _proc_key(PROCESS_ID), _user_key(user_id), conn_id))
 
 
-async def refresh_process() -> list[int]:
-    """Push this process's deadline forward; returns users put back online by a reconcile."""
+async def refresh_process() -> tuple[list[int], list[int]]:
+    """Push this process's deadline forward (one call for all its sockets).
+
+    When Redis does not hold exactly this process's connections (its data was
+    lost, or a stall past the deadline got the process swept), reconcile:
+    returns (users back online, users gone offline) for the caller to announce.
+    """
     client = async_client()
     if client is None:
-        return []
+        return [], []
+    held = await client.eval(_REFRESH, 2, PROCS_KEY, _proc_key(PROCESS_ID), PROCESS_ID, process_deadline())
+    if int(held) == local_connection_count():
+        return [], []
+    return await _reconcile(client)
+
+
+async def _reconcile(client) -> tuple[list[int], list[int]]:
+    """Make Redis hold exactly the connections this process serves.
+
+    Race-free by construction: the local registry is read after Redis (a
+    connection is registered locally before its ``add_connection`` and
+    unregistered before its ``remove_connection``), and each fix is the same
+    atomic, idempotent script the hooks use, so a transition is still
+    reported exactly once whoever gets there first.
+    """
+    recorded = {conn.decode(): int(uid) for conn, uid in (await client.hgetall(_proc_key(PROCESS_ID))).items()}
     with local.lock:
-        pairs = [(conn_id, conn.user_id) for conn_id, conn in local.connections.items()]
-    args: list[Any] = [PROCESS_ID, process_deadline(), PREFIX]
-    for conn_id, user_id in pairs:
-        args.extend((conn_id, user_id))
-    back = await client.eval(_REFRESH, 2, PROCS_KEY, _proc_key(PROCESS_ID), *args)
-    return [int(user_id) for user_id in back]
+        live = {conn_id: conn.user_id for conn_id, conn in local.connections.items()}
+    back = [uid for conn_id, uid in live.items() if conn_id not in recorded and await add_connection(uid, conn_id)]
+    gone = [uid for conn_id, uid in recorded.items() if conn_id not in live and await remove_connection(uid, conn_id)]
+    return back, gone
 
 
 async def retire_process() -> None:

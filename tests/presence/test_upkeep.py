@@ -116,3 +116,15 @@ async def test_last_seen_is_written_for_connected_users_by_the_tick(backend, ws_
     await realtime.tick()
     row = await sync_to_async(Presence.objects.get)(user=ann)
     assert row.last_seen >= before
+
+
+async def test_a_connection_recorded_for_this_process_but_closed_here_is_removed(
+    redis_url, ws_connect, ann, bob, group_room
+):
+    """Reconcile works both ways: Redis holding a connection this process no longer serves drops it."""
+    bob_ws = await ws_connect(bob)
+    assert await store.add_connection(ann.id, "closed.here") is True
+    await realtime.tick()
+    event = await receive_until(bob_ws, "user_offline")
+    assert event["data"]["user"]["id"] == ann.id
+    assert await store.online_user_ids([ann.id]) == set()
