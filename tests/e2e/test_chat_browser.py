@@ -21,21 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, ServerProcess, database_url_for_subprocess, free_port, missing_service
+from tests.conftest import PROJECT_DIR, ServerProcess, database_url_for_subprocess, free_port
+from tests.e2e.browser import launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct-horse-battery"
 ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
@@ -50,14 +40,8 @@ def chromium():
     keeps an event loop registered on this thread, and Django's sync-only code
     (the ORM, async_to_sync publishing) refuses to run while one is.
     """
-    if not CHROMIUM.exists():
-        missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @contextmanager
