@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -88,3 +89,41 @@ async def test_fan_out_figures_per_room_group_against_per_user_group(redis_url, 
         await layer.flush()
     with capsys.disabled():
         print("\nOne presence event, Redis core layer, this machine:\n" + "\n".join(lines))
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_connection_figures_with_a_thousand_co_members_online(redis_url, ann, capsys):
+    """What one connection costs when 1000 users share a room with it and all are online (figures printed)."""
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    from presence import realtime, store
+
+    others = await sync_to_async(bulk_users)(1000)
+    room = await sync_to_async(chat_actions.create_group_room)(ann, name="Everyone", members=[u.id for u in others])
+    client = store.async_client()
+    for user in others:  # connected through another, live, server process
+        keys = (store.PROCS_KEY, f"{store.PREFIX}proc:other", f"{store.PREFIX}user:{user.id}")
+        await client.eval(store._ADD, 3, *keys, "other", f"elsewhere.{user.id}", user.id, time.time() + 600)
+    layer = get_channel_layer()
+
+    class Consumer:  # the attributes the hooks read (a real consumer would also open a socket)
+        user = ann
+        room_ids = {room["id"]}
+        channel_layer = layer
+
+    consumer = Consumer()
+    consumer.channel_name = await layer.new_channel()
+    started = time.perf_counter()
+    ready = await realtime.connection_opened(consumer)
+    opened = time.perf_counter() - started
+    started = time.perf_counter()
+    await realtime.connection_closed(consumer)
+    closed = time.perf_counter() - started
+    assert len(ready["presence"]) == 1001
+    with capsys.disabled():
+        print(
+            f"\n1000 online co-members: connection_opened {opened * 1000:.0f} ms (ready lists 1001 presences,"
+            f" {len(json.dumps(ready)) // 1024} KiB), connection_closed {closed * 1000:.0f} ms (1 group_send)"
+        )
