@@ -25,6 +25,7 @@ from .events import (
     message_payloads,
     publish,
     publish_membership,
+    room_fields,
     room_group,
     room_payload,
     user_payload,
@@ -65,7 +66,7 @@ def _get_message(user, message_id: Any) -> tuple[Message, RoomMember | None]:
     if message is None:
         raise not_found("Message")
     membership = RoomMember.objects.filter(room_id=message.room_id, user=user).first()
-    if membership is None and not is_moderator(user):
+    if (membership is None or message.room.archived) and not is_moderator(user):
         raise not_found("Message")
     return message, membership
 
@@ -88,6 +89,8 @@ def _clean_text(value: Any, field: str, max_length: int, *, required: bool = Fal
     if not isinstance(value, str):
         raise invalid(f"`{field}` must be a string.")
     value = value.strip()
+    if "\x00" in value:
+        raise invalid(f"`{field}` must not contain NUL characters.")
     if required and not value:
         raise invalid(f"`{field}` must not be empty.")
     if len(value) > max_length:
@@ -175,7 +178,7 @@ def update_room(user, room_id: Any, **fields: Any) -> dict[str, Any]:
             setattr(room, flag, fields[flag])
     with transaction.atomic():
         room.save(update_fields=[*fields.keys()])
-        publish(room_group(room.id), "room_updated", {"room": room_payload(room)})
+        publish(room_group(room.id), "room_updated", {"room": room_fields(room)})
     return room_payload(room, membership)
 
 
@@ -601,12 +604,7 @@ def mark_as_read(user, room_id: Any, seq: Any) -> dict[str, Any]:
     """Move the caller's read mark forward (never back); broadcasts ``messages_read``."""
     membership = get_membership(user, room_id)
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        try:
-            seq = int(seq)
-        except (TypeError, ValueError):
-            raise invalid("`seq` must be a whole number.") from None
-        if seq < 0:
-            raise invalid("`seq` must be a whole number.")
+        raise invalid("`seq` must be a whole number.")
     seq = min(seq, membership.room.last_seq)
     with transaction.atomic():
         moved = RoomMember.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(last_read_seq=seq)

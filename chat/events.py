@@ -163,6 +163,15 @@ def room_payload(
     return payload
 
 
+# What a room is for everybody; the rest of room_payload is the caller's own view.
+PER_CALLER_ROOM_FIELDS = frozenset({"role", "unread", "last_read_seq", "notify_level", "muted", "last_message"})
+
+
+def room_fields(room: Room) -> dict[str, Any]:
+    """The room-level fields only, for ``room_updated`` (every member merges them into its own view)."""
+    return {key: value for key, value in room_payload(room).items() if key not in PER_CALLER_ROOM_FIELDS}
+
+
 def member_payload(membership: RoomMember) -> dict[str, Any]:
     return {
         "user": user_payload(membership.user),

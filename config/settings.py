@@ -114,7 +114,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'confab.sqlite3'}")
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'confab.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; the timeout waits for the lock
@@ -125,7 +125,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory, so server processes started by tests share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_confab{os.environ.get('CONFAB_TEST_ID', '')}.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / f"test_confab{os.environ.get('CONFAB_TEST_ID', '')}.sqlite3")
+    }
 else:
     # CONFAB_TEST_ID keeps concurrent test runs on one machine apart.
     DATABASES["default"]["TEST"] = {"NAME": f"test_confab{os.environ.get('CONFAB_TEST_ID', '')}"}
@@ -166,6 +168,9 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=True)
+if TESTING:
+    # Hashing a password costs ~0.2 s by design; tests create hundreds of users.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -257,6 +262,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Rooms, history, uploads, search and notifications. See docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RoomKindEnum": "chat.models.Room.Kind",
+        "MessageKindEnum": "chat.models.Message.Kind",
+        "RoleEnum": "chat.models.RoomMember.Role",
+        "NotifyLevelEnum": "chat.models.RoomMember.NotifyLevel",
+        "PresenceStatusEnum": "presence.models.Presence.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------

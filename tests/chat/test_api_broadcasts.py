@@ -149,12 +149,6 @@ async def test_rest_and_socket_sends_share_one_rate_limit(api_for, ws_connect, a
 PER_MEMBER_FIELDS = {"role", "unread", "last_read_seq", "notify_level", "muted", "last_message"}
 
 
-@pytest.mark.xfail(
-    reason="chat.actions.update_room publishes room_payload(room) with no membership, so every member receives "
-    "role/last_read_seq/notify_level null, unread 0, muted false, last_message null; static/confab/room.js "
-    "Object.assign(room, update) then drops an admin's role (pin controls vanish until reload)",
-    strict=True,
-)
 async def test_room_updated_carries_no_per_member_fields(api_for, ws_connect, ann, bob, group_room):
     bob_ws = await ws_connect(bob)
 

@@ -131,11 +131,6 @@ def test_reacting_to_an_unknown_message_is_404(api_for, bob):
     assert response.json()["code"] == "not_found"
 
 
-@pytest.mark.xfail(
-    reason="chat.actions.set_reaction does not check room.archived: a member still reacts in an archived room, "
-    "which is 404 everywhere else",
-    strict=True,
-)
 def test_reacting_in_an_archived_room_is_404(api_for, ann, bob, message, group_room):
     actions.archive_room(ann, group_room.id)
 
@@ -213,10 +208,6 @@ def test_pinning_a_deleted_message_is_404(api_for, ann, bob, message):
     assert response.json()["code"] == "not_found"
 
 
-@pytest.mark.xfail(
-    reason="chat.actions.set_pinned does not check room.archived: a member still pins in an archived room",
-    strict=True,
-)
 def test_pinning_in_an_archived_room_is_404(api_for, ann, bob, message, group_room):
     actions.archive_room(ann, group_room.id)
 

@@ -107,10 +107,6 @@ def test_read_without_a_seq_is_400(api_for, bob, group_room):
     assert response.json()["code"] == "invalid"
 
 
-@pytest.mark.xfail(
-    reason="chat.actions.mark_as_read accepts JSON true as seq 1 (int(True)); parse_id rejects bools, seq should too",
-    strict=True,
-)
 def test_read_with_a_boolean_seq_is_400(api_for, bob, group_room, three_from_ann):
     response = api_for(bob).post(read_url(group_room), {"seq": True}, format="json")
 
@@ -118,10 +114,6 @@ def test_read_with_a_boolean_seq_is_400(api_for, bob, group_room, three_from_ann
     assert bob_mark(group_room) == 0
 
 
-@pytest.mark.xfail(
-    reason="chat.actions.mark_as_read accepts a fractional seq (2.7 -> 2) and numeric strings; a seq is an integer",
-    strict=True,
-)
 def test_read_with_a_fractional_seq_is_400(api_for, bob, group_room, three_from_ann):
     response = api_for(bob).post(read_url(group_room), {"seq": 2.7}, format="json")
 

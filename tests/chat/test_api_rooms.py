@@ -164,11 +164,6 @@ def test_create_group_room_with_a_too_long_name_is_413(api_for, ann):
     assert not Room.objects.exists()
 
 
-@pytest.mark.xfail(
-    reason="chat.actions._clean_text lets NUL through: PostgreSQL refuses it (ValueError, 500), SQLite stores it; "
-    "it should raise invalid for a NUL in any text field",
-    strict=True,
-)
 def test_create_group_room_with_a_nul_in_the_name_is_400(api_for, ann):
     response = api_for(ann).post(ROOMS, {"name": "a\x00b"}, format="json")
 

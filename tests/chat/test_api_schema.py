@@ -234,11 +234,6 @@ def test_error_answer_is_documented(openapi, api_for, cat, group_room):
     assert set(response.json()) <= response_fields(openapi, "/api/v1/rooms/{room_id}/", "get", "404")
 
 
-@pytest.mark.xfail(
-    reason="config/settings.py: SPECTACULAR_SETTINGS lacks ENUM_NAME_OVERRIDES, so the room kind (direct/group), used "
-    'by three components, gets the hashed name "Kind95cEnum" and a generator warning',
-    strict=True,
-)
 def test_schema_names_the_chat_enums_without_warnings():
     from drf_spectacular.drainage import GENERATOR_STATS
     from drf_spectacular.generators import SchemaGenerator
