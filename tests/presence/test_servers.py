@@ -46,11 +46,13 @@ async def recv_nothing(ws, seconds: float) -> list[dict]:
         return frames
 
 
-@pytest.fixture
-def two_servers(redis_url, start_server):
-    """Two daphne processes on one Redis (core layer: Redis pub/sub ignores database numbers, so
-    the pub/sub layer would hear other test runs on this machine that use the same group names)."""
-    return start_server(extra_env=FAST_PRESENCE), start_server(extra_env=FAST_PRESENCE)
+@pytest.fixture(params=["daphne", "uvicorn"])
+def two_servers(request, redis_url, start_server):
+    """Two server processes on one Redis (core layer: Redis pub/sub ignores database numbers, so the
+    pub/sub layer would hear other test runs on this machine that use the same group names)."""
+    return start_server(server=request.param, extra_env=FAST_PRESENCE), start_server(
+        server=request.param, extra_env=FAST_PRESENCE
+    )
 
 
 async def test_a_process_killed_with_sigkill_leaves_its_user_offline_after_the_expiry(
