@@ -27,6 +27,7 @@ from tests.e2e.browser import launch_chromium
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery"
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
@@ -75,6 +76,7 @@ def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
         "DEBUG": "0",
         "RATE_LIMIT_MESSAGES": str(settings.RATE_LIMIT_MESSAGES),
         "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
     }
     log_path = tmp_path_factory.mktemp("server") / "daphne.log"
     daphne = str(Path(sys.executable).parent / "daphne")
@@ -97,6 +99,12 @@ def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
         yield server_process
     finally:
         server_process.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    """The users these tests make get hashes the server (tests.e2e.server_settings) checks at once."""
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 class Person:
