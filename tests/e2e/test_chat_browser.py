@@ -606,3 +606,71 @@ def test_a_mention_lights_the_bell_and_the_notification_centre_marks_it_read(ann
     ann_page.page.click("#notif-read-all")
     expect(bell).to_be_hidden()
     expect(item).not_to_have_class(re.compile(r"\bunread\b"))
+
+
+def test_a_visitor_registers_through_the_page_and_lands_in_the_app_online(server, chromium):
+    from playwright.sync_api import expect
+
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{server.http_url}/")
+        page.wait_for_url(re.compile(r"/accounts/login/\?next=/$"))  # signed-out visitors go to sign-in
+        page.get_by_role("link", name="Create one").click()
+        page.fill("input[name=username]", "dana")
+        page.fill("input[name=display_name]", "Dana Scully")
+        page.fill("input[name=password1]", "trust-no-one-1013")
+        page.fill("input[name=password2]", "trust-no-one-1013")
+        page.get_by_role("button", name="Create account").click()
+        page.wait_for_url(f"{server.http_url}/")
+        expect(page.get_by_role("heading", name="Hi Dana Scully")).to_be_visible()
+        expect(page.locator('[data-testid="connection"]')).to_have_attribute("data-state", "online")
+    finally:
+        context.close()
+
+
+def test_a_public_room_made_in_the_dialog_is_found_and_joined_by_someone_else(ann, bob, person):
+    from playwright.sync_api import expect
+
+    ann_page = person(ann)
+    ann_page.page.click('[data-testid="new-room"]')
+    ann_page.page.fill("#new-room-form input[name=name]", "book-club")
+    ann_page.page.fill("#new-room-form input[name=topic]", "One chapter a week")
+    ann_page.page.check("#new-room-form input[name=is_public]")
+    ann_page.page.get_by_role("button", name="Create room").click()
+    ann_page.page.wait_for_url(re.compile(r"/rooms/\d+/$"))
+    ann_page.expect_online()
+    expect(ann_page.page.locator("#room-title")).to_have_text("book-club")
+    expect(ann_page.page.locator("#room-sub")).to_have_text("1 member · One chapter a week")
+
+    bob_page = person(bob)
+    bob_page.page.click('[data-testid="browse-rooms"]')
+    bob_page.page.get_by_role("button", name="Join book-club").click()
+    bob_page.page.wait_for_url(ann_page.page.url)
+    bob_page.expect_online()
+    expect(bob_page.page.locator('#room-list-group [data-testid="room"]')).to_contain_text(["book-club"])
+    expect(ann_page.page.locator("#room-sub")).to_have_text("2 members · One chapter a week")  # live
+
+
+def test_an_upload_in_progress_shows_its_progress_and_can_be_cancelled(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    held = []
+    ann.page.route("**/api/v1/uploads/", lambda route: held.append(route))  # the server never answers
+    ann.page.locator('[data-testid="file-input"]').set_input_files(
+        files=[{"name": "huge.png", "mimeType": "image/png", "buffer": _png()}]
+    )
+    item = ann.page.locator('[data-testid="upload-item"]')
+    expect(item).to_have_attribute("data-state", "uploading")
+    expect(item.get_by_role("progressbar")).to_be_visible()
+    ann.send("nothing attached")
+    expect(ann.page.locator(".toast")).to_contain_text("Still uploading")  # not sent while uploading
+    expect(ann.messages()).to_have_count(0)
+
+    item.locator('[data-testid="upload-cancel"]').click()
+    expect(item).to_have_count(0)
+    ann.page.locator('textarea[data-testid="composer"]').press("Enter")
+    expect(bob.message("nothing attached")).to_have_count(1)
+    expect(bob.page.locator('[data-testid="message"] .attachments')).to_have_count(0)
+    assert len(held) == 1
