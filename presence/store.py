@@ -186,19 +186,21 @@ local = _Local()
 def reset_local() -> None:
     """Forget every in-process state (tests call this before each test)."""
     with local.lock:
-        for _, handle in local.typing_timers.values():
-            handle.cancel()
+        timers = list(local.typing_timers.values())
         ticker = local.ticker
-        if ticker is not None and not ticker.done():
-            try:
-                ticker.cancel()
-            except RuntimeError:  # its event loop is already closed
-                pass
-        local.__init__()
-
-
-def _redis_enabled() -> bool:
-    return bool(settings.REDIS_URL)
+        local.connections.clear()
+        local.by_user.clear()
+        local.typing.clear()
+        local.typing_timers.clear()
+        local.ticker = None
+        local.last_seen_written = 0.0
+    for _, handle in timers:
+        handle.cancel()
+    if ticker is not None and not ticker.done():
+        try:
+            ticker.cancel()
+        except RuntimeError:  # its event loop is already closed
+            pass
 
 
 # --- Connections ---------------------------------------------------------------------
