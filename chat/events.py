@@ -139,8 +139,13 @@ def room_payload(
     unread: int = 0,
     last_message: Message | None = None,
     members: list[RoomMember] | None = None,
+    peer=None,
 ) -> dict[str, Any]:
-    """A room as its caller sees it; ``members`` makes it the detail form."""
+    """A room as its caller sees it; ``members`` makes it the detail form.
+
+    ``peer`` is the other user of a direct room, so a client can name the room
+    and show a presence dot without fetching its detail.
+    """
     payload = {
         "id": room.id,
         "kind": room.kind,
@@ -156,6 +161,7 @@ def room_payload(
         "notify_level": membership.notify_level if membership else None,
         "muted": membership.muted if membership else False,
         "last_message": message_summary(last_message),
+        "peer": user_payload(peer),
         "created_at": iso(room.created_at),
     }
     if members is not None:
@@ -164,7 +170,7 @@ def room_payload(
 
 
 # What a room is for everybody; the rest of room_payload is the caller's own view.
-PER_CALLER_ROOM_FIELDS = frozenset({"role", "unread", "last_read_seq", "notify_level", "muted", "last_message"})
+PER_CALLER_ROOM_FIELDS = frozenset({"role", "unread", "last_read_seq", "notify_level", "muted", "last_message", "peer"})
 
 
 def room_fields(room: Room) -> dict[str, Any]:

@@ -76,7 +76,28 @@ def room_summaries(memberships: list[RoomMember]) -> list[dict[str, Any]]:
         message.room_id: message
         for message in Message.objects.select_related("sender").filter(room_id__in=room_ids, seq=F("room__last_seq"))
     }
-    return [room_payload(m.room, m, unread=m.unread, last_message=last_by_room.get(m.room_id)) for m in memberships]
+    peers = _direct_peers(memberships)
+    return [
+        room_payload(
+            m.room, m, unread=m.unread, last_message=last_by_room.get(m.room_id), peer=peers.get((m.room_id, m.user_id))
+        )
+        for m in memberships
+    ]
+
+
+def _direct_peers(memberships: list[RoomMember]) -> dict[tuple[int, int], Any]:
+    """(room id, member id) -> the other member of each direct room, in one query (none without direct rooms)."""
+    direct_ids = [m.room_id for m in memberships if m.room.kind == Room.Kind.DIRECT]
+    if not direct_ids:
+        return {}
+    by_room: dict[int, list] = {}
+    for member in RoomMember.objects.filter(room_id__in=direct_ids).select_related("user"):
+        by_room.setdefault(member.room_id, []).append(member.user)
+    return {
+        (m.room_id, m.user_id): next((u for u in by_room.get(m.room_id, []) if u.id != m.user_id), None)
+        for m in memberships
+        if m.room.kind == Room.Kind.DIRECT
+    }
 
 
 def rooms_for_user(user) -> list[dict[str, Any]]:

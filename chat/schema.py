@@ -85,6 +85,7 @@ class RoomSchema(serializers.Serializer):
     notify_level = serializers.ChoiceField(RoomMember.NotifyLevel.choices, allow_null=True)
     muted = serializers.BooleanField()
     last_message = MessageSummarySchema(allow_null=True)
+    peer = UserSchema(allow_null=True, help_text="The other user of a direct room; null for groups.")
     created_at = serializers.DateTimeField()
 
 

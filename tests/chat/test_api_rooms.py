@@ -11,6 +11,7 @@ ROOMS = "/api/v1/rooms/"
 
 ROOM_KEYS = {
     "id",
+    "peer",
     "kind",
     "name",
     "topic",
@@ -64,6 +65,16 @@ def test_rooms_list_entry_has_exactly_the_contract_fields(api_for, bob, group_ro
     assert entry["role"] == "member"
     assert entry["last_message"] is None
     assert entry["unread"] == 0
+    assert entry["peer"] is None
+
+
+def test_a_direct_room_in_the_list_names_the_other_user(api_for, ann, bob):
+    actions.get_or_create_direct_room(ann, bob.id)
+
+    (entry,) = api_for(bob).get(ROOMS).json()
+
+    assert entry["kind"] == "direct"
+    assert entry["peer"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None}
 
 
 def test_rooms_list_puts_the_most_recently_active_room_first(api_for, ann, bob, group_room):
