@@ -29,6 +29,12 @@ def _cpus(text: str) -> list[int]:
 def _common(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("system under test")
     group.add_argument("--server", default="daphne", choices=["daphne", "uvicorn"])
+    group.add_argument(
+        "--uvicorn-ws",
+        default="websockets",
+        choices=["websockets", "websockets-sansio", "wsproto"],
+        help="uvicorn's --ws implementation",
+    )
     group.add_argument("--processes", type=int, default=1, choices=[1, 2], help="server processes (redis backend)")
     group.add_argument(
         "--backend",
@@ -51,7 +57,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--source",
         default="worktree",
-        help="code the servers run: worktree (default) or a git revision such as HEAD (exported, not checked out)",
+        help="code the servers run: worktree (default), a git revision such as HEAD (exported with git archive,"
+        " not checked out) or a directory (e.g. HEAD with a proposed diff applied)",
     )
     group.add_argument("--clients", type=int, default=1, help="generator processes")
     group.add_argument("--connect-concurrency", type=int, default=100, help="connections opened at once")
@@ -124,6 +131,7 @@ def target_from(args: argparse.Namespace) -> Target:
         extra_env=extra,
         app=args.app,
         source=args.source,
+        uvicorn_ws=args.uvicorn_ws,
     )
     target.validate()
     return target

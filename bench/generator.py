@@ -197,31 +197,31 @@ class Worker:
         wall0 = time.monotonic()
         end = start_at + duration
         i = 0
-        if rate > 0 and senders:
-            interval = 1.0 / rate
-            while True:
-                now = time.monotonic()
-                if now >= end:
-                    break
-                due = min(int((now - start_at) * rate) + 1, int(duration * rate))
-                while sent + skipped < due:
-                    conn = senders[i % len(senders)]
-                    i += 1
-                    if conn.closed:
-                        skipped += 1
-                        continue
-                    scheduled = start_at + (sent + skipped) * interval
-                    self.counter += 1
-                    request_id = f"{self.worker_id}.{self.counter}"
-                    t = time.monotonic_ns()
-                    lag.append(t / 1e6 - scheduled * 1e3)
-                    frame = (
-                        f'{{"type":"send_message","id":"{request_id}","data":{{"room":{conn.spec.room},'
-                        f'"body":"t={t} {PAD}","client_id":"{uuid.uuid4()}"}}}}'
-                    )
-                    self.pending[request_id] = (conn, t)
-                    await conn.ws.send(frame)
-                    sent += 1
+        total = int(duration * rate) if senders else 0
+        interval = 1.0 / rate if rate > 0 else 0.0
+        while sent + skipped < total:
+            now = time.monotonic()
+            # A generator that wakes late still sends every message of the window (late, and its lag says so).
+            due = total if now >= end else min(int((now - start_at) * rate) + 1, total)
+            while sent + skipped < due:
+                conn = senders[i % len(senders)]
+                i += 1
+                if conn.closed:
+                    skipped += 1
+                    continue
+                scheduled = start_at + (sent + skipped) * interval
+                self.counter += 1
+                request_id = f"{self.worker_id}.{self.counter}"
+                t = time.monotonic_ns()
+                lag.append(t / 1e6 - scheduled * 1e3)
+                frame = (
+                    f'{{"type":"send_message","id":"{request_id}","data":{{"room":{conn.spec.room},'
+                    f'"body":"t={t} {PAD}","client_id":"{uuid.uuid4()}"}}}}'
+                )
+                self.pending[request_id] = (conn, t)
+                await conn.ws.send(frame)
+                sent += 1
+            if sent + skipped < total:
                 await asyncio.sleep(0.001)
         send_cpu = self_cpu_seconds() - cpu0
         send_wall = time.monotonic() - wall0

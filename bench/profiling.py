@@ -46,7 +46,9 @@ def start(pid: int, duration: float | None, out_path: Path, cpus: list[int] | No
     command = [binary, "record", "--pid", str(pid), "--rate", "200"]
     if duration:
         command += ["--duration", str(int(duration))]
-    command += ["--format", "raw", "--output", str(out_path), "--nonblocking"]
+    # --gil: only the thread holding the GIL, i.e. where the process's Python CPU goes (a thread
+    # waiting for PostgreSQL or for the GIL itself would otherwise look busy).
+    command += ["--format", "raw", "--output", str(out_path), "--nonblocking", "--gil"]
     if cpus and shutil.which("taskset"):
         command = ["taskset", "-c", ",".join(map(str, cpus)), *command]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

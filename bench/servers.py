@@ -49,6 +49,7 @@ class Target:
     extra_env: dict[str, str] = field(default_factory=dict)
     app: str = "config.asgi:application"
     source: str = "worktree"
+    uvicorn_ws: str = "websockets"
     sqlite_path: str = ""
     _source_dir: Path | None = None
 
@@ -77,6 +78,7 @@ class Target:
             "client_cpus": self.client_cpus,
             "extra_env": self.extra_env,
             "app": self.app,
+            "uvicorn_ws": self.uvicorn_ws if self.server == "uvicorn" else None,
             "source": self.source,
             "source_revision": self.source_revision(),
         }
@@ -106,7 +108,10 @@ class Target:
             env["REDIS_URL"] = self.redis_url
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.sqlite_file()}"
-        env.update(self.extra_env)
+        extra = dict(self.extra_env)
+        if "PYTHONPATH" in extra:  # added after the code under test, never instead of it
+            env["PYTHONPATH"] += os.pathsep + extra.pop("PYTHONPATH")
+        env.update(extra)
         return env
 
     @property
@@ -119,6 +124,8 @@ class Target:
         """
         if self.source == "worktree":
             return PROJECT_DIR
+        if os.path.isdir(self.source):  # a tree prepared by hand, e.g. HEAD with a proposed diff applied
+            return Path(self.source).resolve()
         if self._source_dir is None:
             target_dir = Path(tempfile.mkdtemp(prefix="confab-bench-src-"))
             archive = subprocess.run(
@@ -131,7 +138,7 @@ class Target:
         return self._source_dir
 
     def source_revision(self) -> str | None:
-        if self.source == "worktree":
+        if self.source == "worktree" or os.path.isdir(self.source):
             return None
         result = subprocess.run(
             ["git", "rev-parse", "--short", self.source], cwd=PROJECT_DIR, capture_output=True, text=True
@@ -256,7 +263,7 @@ class ServerProcess:
                 "--loop",
                 "uvloop",
                 "--ws",
-                "websockets",
+                target.uvicorn_ws,
                 "--no-access-log",
                 "--log-level",
                 "warning",

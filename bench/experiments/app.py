@@ -11,6 +11,10 @@
   taken in the order the (single) database thread finished the actions, so
   two sends into one room reach the channel layer in seq order (without it,
   two concurrent ``group_send`` calls race through their Redis round trips).
+- ``CONFAB_BENCH_SWITCH_INTERVAL=<seconds>``: ``sys.setswitchinterval``. The
+  database thread gives up the GIL on every query round trip and must win it
+  back from a busy event loop, which holds it up to the switch interval (5 ms
+  by default) each time: a send of N round trips can wait N x 5 ms.
 """
 
 # ruff: noqa: E402, I001 -- config.asgi comes first: it sets Django up before chat is imported
@@ -18,6 +22,7 @@ from config.asgi import application  # noqa: F401 -- the name the server loads
 
 import asyncio
 import os
+import sys
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -50,6 +55,8 @@ async def run_action(self, action, *args, **kwargs):
     return result
 
 
+if os.environ.get("CONFAB_BENCH_SWITCH_INTERVAL"):
+    sys.setswitchinterval(float(os.environ["CONFAB_BENCH_SWITCH_INTERVAL"]))
 if "fast_dispatch" in PATCHES:
     ChatConsumer.dispatch = dispatch
 if "ordered_publish" in PATCHES:
