@@ -188,9 +188,12 @@ function renderRooms() {
     badges.set(node.dataset.roomId, badge.hidden ? 0 : Number(badge.textContent));
   }
   const sorted = [...rooms.values()].sort((a, b) => activityOf(b).localeCompare(activityOf(a)) || b.id - a.id);
+  // Entries are rebuilt: keep the keyboard focus on the room it was on.
+  const focused = document.activeElement?.closest?.('.room-list [data-testid="room"]')?.dataset.roomId;
   for (const [kind, list] of Object.entries(lists)) {
     list.replaceChildren(...sorted.filter((room) => room.kind === kind).map(roomEntry));
   }
+  if (focused) document.querySelector(`.room-list [data-room-id="${focused}"] a`)?.focus({ preventScroll: true });
   document.getElementById("nav-empty")?.toggleAttribute("hidden", rooms.size > 0);
   for (const node of document.querySelectorAll('.room-list [data-testid="room"]')) {
     const count = rooms.get(Number(node.dataset.roomId))?.unread || 0;

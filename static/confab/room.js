@@ -305,6 +305,7 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
   }
 
   timeline.addEventListener("scroll", () => {
+    closePicker();
     stuck = atBottom();
     if (stuck) {
       unseenBelow = 0;
