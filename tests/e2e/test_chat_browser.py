@@ -405,10 +405,32 @@ def test_the_room_page_shows_its_history_before_any_script_runs(one_message, gro
         context.close()
 
 
+def _mockup_png() -> bytes:
+    """A small wireframe drawing, so the screenshots show a real-looking image attachment."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (960, 600), (238, 242, 255))
+    draw = ImageDraw.Draw(image)
+    for y in range(600):
+        draw.line([(0, y), (960, y)], fill=(99 + y // 12, 102 + y // 20, 241 - y // 10))
+    draw.rounded_rectangle((80, 70, 880, 530), radius=28, fill=(255, 255, 255))
+    draw.rounded_rectangle((120, 110, 360, 490), radius=18, fill=(30, 33, 64))
+    for row in range(5):
+        draw.rounded_rectangle((140, 140 + row * 64, 340, 180 + row * 64), radius=10, fill=(63, 66, 110))
+    for row in range(3):
+        width = 420 if row % 2 else 300
+        draw.rounded_rectangle((400, 130 + row * 90, 400 + width, 190 + row * 90), radius=16, fill=(224, 231, 255))
+    draw.rounded_rectangle((400, 450, 840, 490), radius=14, fill=(79, 70, 229))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 @pytest.fixture
 def conversation(group_room, ann, bob, cat):
     """A realistic conversation for the screenshots, written through the actions."""
     from chat import actions
+    from uploads.actions import create_upload
 
     actions.add_member(ann, group_room.id, cat.id)
 
@@ -420,35 +442,52 @@ def conversation(group_room, ann, bob, cat):
     reply = say(bob, "On it. Uploads feel much snappier now.", reply_to=first["id"])
     say(cat, "Found one edge case with huge PNGs, here's the guard I'd add:")
     say(cat, "```python\nif image.width * image.height > MAX_PIXELS:\n    raise too_large('Image too large')\n```")
-    say(bob, "Nice catch @cat, ship it 🚀")
+    mockup = create_upload(bob, io.BytesIO(_mockup_png()), "empty-state.png")
+    say(bob, "Nice catch @cat :) And here's the new empty state:", attachments=[mockup.id])
+    last = say(ann, "Love it. Shipping after lunch 🚀")
     actions.set_reaction(ann, reply["id"], "🎉", True)
     actions.set_reaction(cat, reply["id"], "🎉", True)
     actions.set_reaction(bob, first["id"], "👍", True)
+    actions.set_reaction(cat, last["id"], "🙌", True)
     actions.set_pinned(ann, first["id"], True)
     other = actions.create_group_room(bob, name="design", topic="Pixels and people", members=[ann.id])
     actions.send_message(bob, other["id"], body="New mock-ups are in the drive")
     actions.get_or_create_direct_room(ann, cat.id)
 
 
-def test_screenshots_of_the_room_view_at_desktop_and_phone_width(conversation, group_room, ann, server, chromium):
+def test_screenshots_of_the_room_view_at_desktop_and_phone_width(conversation, group_room, ann, bob, server, chromium):
+    """Artifacts in tests/artifacts/; docs/screenshots/ (shown by the README) is written when missing,
+    or on purpose with CONFAB_UPDATE_SCREENSHOTS=1, so test runs do not rewrite a committed file."""
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    viewports = {"room-desktop": {"width": 1280, "height": 800}, "room-phone": {"width": 390, "height": 844}}
-    for name, viewport in viewports.items():
-        person = Person(chromium, server, ann, viewport=viewport)
-        try:
-            person.open_room(group_room.id)
-            expect(person.messages()).to_have_count(6)
-            person.page.locator('textarea[data-testid="composer"]').fill("Looks great, merging after lunch")
-            person.page.evaluate("document.activeElement.blur()")
-            person.page.mouse.move(0, 0)
-            for directory in (ARTIFACTS, SCREENSHOTS):
-                person.page.screenshot(path=str(directory / f"{name}.png"))
-            person.assert_no_script_errors()
-        finally:
-            person.context.close()
+    update_docs = os.environ.get("CONFAB_UPDATE_SCREENSHOTS") == "1"
+    bob_page = Person(chromium, server, bob)
+    try:
+        bob_page.open_room(group_room.id)
+        bob_composer = bob_page.page.locator('textarea[data-testid="composer"]')
+        viewports = {"room-desktop": {"width": 1280, "height": 800}, "room-phone": {"width": 390, "height": 844}}
+        for name, viewport in viewports.items():
+            person = Person(chromium, server, ann, viewport=viewport)
+            try:
+                person.open_room(group_room.id)
+                expect(person.messages()).to_have_count(7)
+                expect(person.page.locator('img[data-testid="thumbnail"]')).to_have_js_property("complete", True)
+                bob_composer.fill("")  # stops typing, so the next keystroke starts it afresh
+                bob_composer.press_sequentially("Sounds good")
+                expect(person.page.locator('[data-testid="typing"]')).to_have_text("Bob is typing")
+                person.page.locator("#timeline").evaluate("timeline => { timeline.scrollTop = timeline.scrollHeight; }")
+                person.page.mouse.move(0, 0)
+                person.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+                target = SCREENSHOTS / f"{name}.png"
+                if update_docs or not target.exists():
+                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                    person.page.screenshot(path=str(target))
+                person.assert_no_script_errors()
+            finally:
+                person.context.close()
+    finally:
+        bob_page.context.close()
 
 
 def test_a_dropped_socket_reconnects_by_itself_and_catches_up_once(people):
