@@ -214,11 +214,28 @@ def test_a_message_ann_sends_appears_for_bob_without_reload(people):
     # Markdown renders from the server's sanitised HTML; the tag stays text.
     assert bob.page.locator('[data-testid="message-body"] strong').inner_text() == "Bob"
     assert bob.page.locator('[data-testid="message-body"] script').count() == 0
+    expect(bob.page.locator("#live-region")).to_contain_text("Ann: Hello Bob <script>alert(1)</script>")
     message = bob.messages().last
     assert message.get_attribute("data-seq") == "1"
     assert message.get_attribute("data-message-id").isdigit()
     bob.assert_no_script_errors()
     ann.assert_no_script_errors()
+
+
+def test_enter_sends_and_shift_enter_starts_a_new_line(group_room, ann, person):
+    from playwright.sync_api import expect
+
+    ann_page = person(ann, then=f"/rooms/{group_room.id}/")
+    composer = ann_page.page.locator('textarea[data-testid="composer"]')
+    composer.press_sequentially("first line")
+    composer.press("Shift+Enter")
+    composer.press_sequentially("second line")
+    expect(ann_page.messages()).to_have_count(0)
+    composer.press("Enter")
+    expect(ann_page.messages()).to_have_count(1)
+    assert ann_page.bodies() == ["first line\nsecond line"]
+    expect(composer).to_have_value("")
+    expect(composer).to_be_focused()
 
 
 def test_bob_reacts_and_ann_sees_the_count(people):
@@ -562,6 +579,15 @@ def test_ann_starts_a_direct_chat_by_searching_and_sees_when_bob_has_read_it(ann
     entry.locator("a").click()
     expect(bob_page.message("Got a minute?")).to_have_count(1)
     expect(ann_page.page.locator('[data-testid="receipt"]')).to_have_text("Seen by Bob")
+
+    # Presence: Bob's dot and "last seen" in the header follow his connection.
+    last_seen = ann_page.page.locator(f'#room-sub [data-last-seen-user="{bob.id}"]')
+    dot = ann_page.page.locator(f'.room-head [data-presence-user="{bob.id}"]')
+    expect(last_seen).to_have_text("Online")
+    expect(dot).to_have_attribute("data-status", "online")
+    bob_page.context.close()
+    expect(last_seen).to_have_text("Last seen just now")
+    expect(dot).to_have_attribute("data-status", "offline")
 
 
 @pytest.fixture
