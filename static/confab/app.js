@@ -264,8 +264,9 @@ function summaryOf(message) {
 }
 
 client.on("ready", (data) => {
+  const current = new Set((data.rooms || []).map((room) => room.id));
+  for (const id of [...rooms.keys()]) if (!current.has(id)) rooms.delete(id);
   for (const room of data.rooms || []) rooms.set(room.id, room);
-  for (const id of [...rooms.keys()]) if (!(data.rooms || []).some((room) => room.id === id)) rooms.delete(id);
   if (viewing(currentRoomId) && rooms.get(currentRoomId)) rooms.get(currentRoomId).unread = 0;
   renderRooms();
   for (const room of rooms.values()) ensurePeer(room);

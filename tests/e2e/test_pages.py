@@ -1,0 +1,93 @@
+"""The server-rendered pages: who may see them, what they cost, and how they hand data to the scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_setup(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.RATE_LIMIT_MESSAGES = 0
+
+
+def bootstrap_of(response) -> dict:
+    match = re.search(rb'<script id="confab-bootstrap" type="application/json">(.*?)</script>', response.content, re.S)
+    assert match, "the page carries its data for the scripts"
+    return json.loads(match.group(1))
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_signed_out_visitors_are_sent_to_the_sign_in_page(client, group_room):
+    for url in ("/", f"/rooms/{group_room.id}/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"] == f"/accounts/login/?next={url}"
+
+
+def test_a_room_the_user_is_not_in_is_not_found(client, group_room, cat):
+    client.force_login(cat)
+    assert client.get(f"/rooms/{group_room.id}/").status_code == 404
+    assert client.get("/rooms/999999/").status_code == 404
+
+
+def test_the_room_page_renders_history_and_hands_the_same_payloads_to_the_scripts(client, ann, bob, group_room):
+    from chat import actions, queries
+
+    actions.send_message(bob, group_room.id, body="hello **ann**")
+    direct, _ = actions.get_or_create_direct_room(ann, bob.id)
+    client.force_login(ann)
+    response = client.get(f"/rooms/{group_room.id}/")
+    html = response.content.decode()
+    assert '<div class="message-body" data-testid="message-body"><p>hello <strong>ann</strong></p></div>' in html
+    assert 'data-testid="composer"' in html
+    data = bootstrap_of(response)
+    assert data["me"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None}
+    assert data["history"] == queries.history_page(group_room.id, limit=50)
+    assert [room["id"] for room in data["rooms"]] == [room["id"] for room in queries.rooms_for_user(ann)]
+    bob_payload = {"id": bob.id, "username": "bob", "display_name": "Bob", "avatar_url": None}
+    assert data["peers"] == {str(direct["id"]): bob_payload}
+    assert data["room"]["id"] == group_room.id and len(data["room"]["members"]) == 2
+
+
+def test_user_text_in_the_page_data_cannot_end_the_script_block(client, ann):
+    from chat import actions
+
+    actions.create_group_room(ann, name="</script><script>alert(1)</script>")
+    client.force_login(ann)
+    response = client.get("/")
+    assert b"<script>alert(1)" not in response.content
+    assert bootstrap_of(response)["rooms"][0]["name"] == "</script><script>alert(1)</script>"
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_the_pages_cost_the_same_queries_for_2_rooms_as_for_30(client, ann, bob, make_user, group_room):
+    from chat import actions
+
+    actions.send_message(bob, group_room.id, body="hi")
+    actions.get_or_create_direct_room(ann, bob.id)
+    client.force_login(ann)
+    few_home = queries_for(client, "/")
+    few_room = queries_for(client, f"/rooms/{group_room.id}/")
+    for n in range(14):
+        room = actions.create_group_room(ann, name=f"room {n}", members=[bob.id])
+        actions.send_message(bob, room["id"], body=f"message {n}")
+        direct, _ = actions.get_or_create_direct_room(ann, make_user().id)
+        actions.send_message(ann, direct["id"], body="hello")
+    for n in range(40):
+        actions.send_message(bob, group_room.id, body=f"more {n}")
+    assert queries_for(client, "/") == few_home
+    assert queries_for(client, f"/rooms/{group_room.id}/") == few_room
