@@ -170,7 +170,10 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=True)
 if TESTING:
     # Hashing a password costs ~0.2 s by design; tests create hundreds of users.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # still verifies real hashes
+    ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
