@@ -91,3 +91,29 @@ def test_the_pages_cost_the_same_queries_for_2_rooms_as_for_30(client, ann, bob,
         actions.send_message(bob, group_room.id, body=f"more {n}")
     assert queries_for(client, "/") == few_home
     assert queries_for(client, f"/rooms/{group_room.id}/") == few_room
+
+
+def test_a_wrong_password_shows_the_form_again_with_an_error_and_no_session(client, ann):
+    response = client.post("/accounts/login/", {"username": "ann", "password": "wrong"})
+    assert response.status_code == 200
+    assert b'class="form-error" role="alert"' in response.content
+    assert b"Please enter a correct username and password" in response.content
+    assert b'value="ann"' in response.content  # the username stays filled in
+    assert "_auth_user_id" not in client.session
+
+
+def test_registration_errors_are_shown_next_to_their_fields(client, ann):
+    response = client.post(
+        "/accounts/register/",
+        {"username": "ann", "display_name": "", "password1": "trust-no-one-1013", "password2": "trust-no-one-1014"},
+    )
+    assert response.status_code == 200
+    errors = re.findall(
+        r'<label class="field has-error">\s*<span>([^<]+)<.*?class="field-error" role="alert">([^<]+)<',
+        response.content.decode(),
+        re.S,
+    )
+    assert errors == [
+        ("Username", "A user with that username already exists."),
+        ("Password confirmation", "The two password fields didn’t match."),
+    ]
