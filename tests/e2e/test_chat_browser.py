@@ -30,7 +30,16 @@ PASSWORD = "correct-horse-battery"
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
-TIMEOUT_MS = 10_000
+# Generous: these machines run several test suites on two cores at once. A passing
+# step takes well under a second; the limit only bounds how long a failure waits.
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def _expect_timeout() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture
