@@ -748,3 +748,35 @@ def test_an_upload_in_progress_shows_its_progress_and_can_be_cancelled(people):
     expect(bob.message("nothing attached")).to_have_count(1)
     expect(bob.page.locator('[data-testid="message"] .attachments')).to_have_count(0)
     assert len(held) == 1
+
+
+def test_a_hidden_tab_raises_a_desktop_notification_when_permitted(group_room, ann, bob, person):
+    from playwright.sync_api import expect
+
+    bob_page = person(bob, then=f"/rooms/{group_room.id}/")
+    # The tab goes to the background; the browser's Notification is recorded instead of shown.
+    bob_page.page.evaluate(
+        """() => {
+            Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+            window.shown = [];
+            window.Notification = class {
+                static permission = "granted";
+                constructor(title, options) { window.shown.push({ title, body: options.body, tag: options.tag }); }
+                addEventListener() {}
+            };
+        }"""
+    )
+    ann_page = person(ann, then=f"/rooms/{group_room.id}/")
+    ann_page.send("Are you there?")
+    expect(bob_page.message("Are you there?")).to_have_count(1)
+    shown = bob_page.page.evaluate("window.shown")
+    assert shown == [{"title": "Ann in #General", "body": "Are you there?", "tag": f"room-{group_room.id}"}]
+    expect(bob_page.page).to_have_title("(1) General · Confab")  # unread while hidden, though the room is open
+
+    bob_page.page.evaluate(
+        """() => {
+            Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    expect(bob_page.page).to_have_title("General · Confab")  # back in front: read
