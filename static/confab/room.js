@@ -228,7 +228,14 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
       if (editing?.id === message.id) return false; // the edit box stays until saved or cancelled
       node.classList.toggle("grouped", existing.classList.contains("grouped"));
       node.classList.remove("fresh");
+      const active = existing.contains(document.activeElement) ? document.activeElement : null;
       existing.replaceWith(node);
+      if (active) {
+        // Keep the keyboard where it was: the same control in the re-rendered message.
+        const { testid, emoji } = active.dataset;
+        const selector = testid ? `[data-testid="${testid}"]${emoji ? `[data-emoji="${CSS.escape(emoji)}"]` : ""}` : null;
+        (selector && node.querySelector(selector) ? node.querySelector(selector) : node).focus({ preventScroll: true });
+      }
       return false;
     }
     seqs.add(message.seq);
@@ -312,6 +319,18 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
       jumpPill.hidden = true;
       markRead();
     }
+  });
+  // Keyboard: Up and Down move between messages (each one then shows its actions, reachable with Tab).
+  timeline.addEventListener("keydown", (event) => {
+    if (!["ArrowUp", "ArrowDown"].includes(event.key) || event.target.closest("textarea, input")) return;
+    const items = [...list.querySelectorAll('[data-testid="message"]')];
+    if (!items.length) return;
+    const current = event.target.closest?.('[data-testid="message"]');
+    let index = current ? items.indexOf(current) + (event.key === "ArrowUp" ? -1 : 1) : items.length - 1;
+    index = Math.max(0, Math.min(items.length - 1, index));
+    event.preventDefault();
+    items[index].focus();
+    items[index].scrollIntoView({ block: "nearest" });
   });
   jumpPill.addEventListener("click", () => {
     timeline.scrollTo({ top: timeline.scrollHeight, behavior: prefersReducedMotion() ? "auto" : "smooth" });

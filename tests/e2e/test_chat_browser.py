@@ -780,3 +780,28 @@ def test_a_hidden_tab_raises_a_desktop_notification_when_permitted(group_room, a
         }"""
     )
     expect(bob_page.page).to_have_title("General · Confab")  # back in front: read
+
+
+def test_the_keyboard_alone_reaches_a_message_and_reacts_to_it(group_room, ann, person):
+    from playwright.sync_api import expect
+
+    ann_page = person(ann, then=f"/rooms/{group_room.id}/")
+    ann_page.send("first")
+    ann_page.send("second")
+    expect(ann_page.messages()).to_have_count(2)
+
+    keyboard = ann_page.page.keyboard
+    ann_page.page.locator("#timeline").focus()
+    keyboard.press("ArrowUp")  # the newest message
+    keyboard.press("ArrowUp")
+    expect(ann_page.message("first")).to_be_focused()
+    keyboard.press("Tab")
+    expect(ann_page.message("first").locator('[data-testid="react-button"]')).to_be_focused()
+    keyboard.press("Enter")
+    expect(ann_page.page.locator('[data-testid="emoji-option"]').first).to_be_focused()
+    keyboard.press("ArrowRight")
+    keyboard.press("Enter")  # ❤️
+    reaction = ann_page.message("first").locator('[data-testid="reaction"]')
+    expect(reaction).to_have_attribute("data-emoji", "❤️")
+    expect(reaction).to_have_attribute("aria-pressed", "true")
+    expect(ann_page.message("first").locator('[data-testid="react-button"]')).to_be_focused()  # focus stays put
