@@ -42,7 +42,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         choices=["embedded", "redis"],
         help="embedded: SQLite + in-memory layer; redis: PostgreSQL + Redis (default)",
     )
-    group.add_argument("--layer", default="core", choices=["core", "pubsub"], help="channels_redis layer")
+    group.add_argument(
+        "--layer",
+        default="default",
+        choices=["default", "core", "pubsub"],
+        help="channels_redis layer (default: the project's own, CHANNEL_LAYER unset)",
+    )
     group.add_argument("--capacity", type=int, default=1000, help="CHANNEL_CAPACITY")
     group.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="PostgreSQL database (flushed!)")
     group.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis database (flushed!)")
@@ -97,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=100, help="members per room")
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--profile", action="store_true", help="py-spy the server while the connections open")
+    p.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="print the server's allocation sites once connected (sets CONFAB_BENCH_TRACEMALLOC=1 and needs "
+        "--app bench.experiments.app:application)",
+    )
 
     p = sub.add_parser("history", help="concurrent REST history pages and room lists")
     _common(p)
@@ -105,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history-messages", type=int, default=500, help="messages stored per room")
     p.add_argument("--concurrency", type=int, default=50)
     p.add_argument("--duration", type=float, default=15.0)
+    p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")
 
     p = sub.add_parser("all", help="every scenario with its defaults (short runs)")
     _common(p)
@@ -133,6 +145,8 @@ def target_from(args: argparse.Namespace) -> Target:
         source=args.source,
         uvicorn_ws=args.uvicorn_ws,
     )
+    if getattr(args, "tracemalloc", False):
+        target.extra_env.setdefault("CONFAB_BENCH_TRACEMALLOC", "1")
     target.validate()
     return target
 

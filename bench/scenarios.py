@@ -257,6 +257,20 @@ STEP_HEADERS = [
 
 
 def _warn_limits(step: dict[str, Any]) -> None:
+    per = step.get("server_cpu_us_per_delivery")
+    if per:
+        _say(
+            f"  server CPU per delivery {per:.0f} us: at that cost one core delivers at most "
+            f"{1e6 / per:,.0f}/s (an estimate that holds on a shared machine; the delivered/s above is measured)"
+        )
+    wait = max(step.get("server_cpu_wait_percent") or [0])
+    if wait > 10:
+        _say(
+            yellow(
+                f"  note: the server waited for a CPU {wait:.0f}% of the window: other processes shared its core, "
+                "so the latencies above are about them too"
+            )
+        )
     if max(step["generator_cpu_percent"] or [0]) >= GENERATOR_BUSY:
         _say(
             yellow(
@@ -286,9 +300,9 @@ def _header(title: str, target: Target, extra: str = "") -> None:
 
 
 def fan_out(args: Any, target: Target) -> int:
+    prepare_stores(target)
     shape = f", {args.rooms} rooms x {args.members} members, {args.rate:g} msg/s, {args.duration:g} s"
     _header("fan-out", target, shape)
-    prepare_stores(target)
     data = seed(target, rooms=args.rooms, members=args.members)
     with ServerSet(target) as servers:
         pool = GeneratorPool(_specs(data, servers.ws_urls()), args.clients, target.client_cpus)
@@ -352,13 +366,13 @@ def fan_out(args: Any, target: Target) -> int:
 
 
 def saturation(args: Any, target: Target) -> int:
+    prepare_stores(target)
     _header(
         "saturation",
         target,
         f", {args.rooms} rooms x {args.members} members, from {args.start_rate:g} msg/s x{args.factor:g} "
         f"per {args.step_duration:g} s step until p99 > {args.p99_limit:g} ms",
     )
-    prepare_stores(target)
     data = seed(target, rooms=args.rooms, members=args.members)
     steps: list[dict[str, Any]] = []
     knee = None
@@ -374,6 +388,7 @@ def saturation(args: Any, target: Target) -> int:
                 step = run_step(pool, servers, rate=rate, duration=args.step_duration, members=args.members)
                 steps.append(step)
                 table_rows.append(_step_row(step))
+                _warn_limits(step)
                 lat = step["latency"]
                 _say(
                     f"  step {rate:g} msg/s: delivered {fmt_num(step['delivered_per_s'])}/s, "
@@ -438,8 +453,8 @@ def connections(args: Any, target: Target) -> int:
     total = args.connections
     members = min(args.members, total)
     rooms = -(-total // members)
-    _header("connections", target, f", {total} idle connections ({rooms} rooms of {members})")
     prepare_stores(target)
+    _header("connections", target, f", {total} idle connections ({rooms} rooms of {members})")
     data = seed(target, rooms=rooms, members=members)
     warm = 50
     with ServerSet(target) as servers:
@@ -477,6 +492,9 @@ def connections(args: Any, target: Target) -> int:
                 _say(red(f"  {connect['failed']} connections failed: {connect['failures']}"))
             time.sleep(2.0)
             rss_after = servers.rss_kib()
+            allocations = None
+            if args.tracemalloc:
+                allocations = _dump_allocations(servers.pids[0])
             load_before = loadavg()
             meter = CpuMeter(servers.pids)
             idle_spy = idle_profile_path = None
@@ -512,6 +530,7 @@ def connections(args: Any, target: Target) -> int:
         "idle_seconds": args.idle_seconds,
         "open_after_idle": still_open,
         "connect_profile": profile,
+        "allocations": allocations,
         "idle_profile": idle_profile,
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -543,6 +562,25 @@ def connections(args: Any, target: Target) -> int:
     )
     _say(f"result: {path}")
     return 0 if ok else 1
+
+
+def _dump_allocations(pid: int) -> str | None:
+    """Ask a server started with bench.experiments.app and CONFAB_BENCH_TRACEMALLOC=1 for its allocation sites."""
+    import os
+    import signal
+
+    path = Path(f"/tmp/confab-tracemalloc-{pid}.txt")
+    path.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        if path.exists():
+            text = path.read_text()
+            _say("allocation sites (tracemalloc):\n" + text)
+            return text
+    _say(yellow("no tracemalloc dump: run with --app bench.experiments.app:application"))
+    return None
 
 
 # --- history ----------------------------------------------------------------------------
@@ -588,13 +626,13 @@ async def _history_load(
 
 
 def history(args: Any, target: Target) -> int:
+    prepare_stores(target)
     _header(
         "history",
         target,
         f", {args.concurrency} concurrent clients, {args.rooms} rooms with {args.history_messages} messages, "
         f"{args.duration:g} s",
     )
-    prepare_stores(target)
     data = seed(target, rooms=args.rooms, members=args.members, history=args.history_messages)
     tokens = [(m["token"], room["id"]) for room in data["rooms"] for m in room["members"]]
     random.Random(3).shuffle(tokens)
@@ -602,6 +640,11 @@ def history(args: Any, target: Target) -> int:
         # Warm up every process (imports, first queries) before measuring.
         asyncio.run(_history_load(servers.http_bases(), tokens, 4, 1.0))
         load_before = loadavg()
+        spy = profile_path = None
+        if args.profile:
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            profile_path = RESULTS_DIR / f"profile-history-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.txt"
+            spy = profiling.start(servers.pids[0], args.duration, profile_path, target.client_cpus)
         meter = CpuMeter(servers.pids)
         meter.start()
         cpu0 = self_cpu_seconds()
@@ -613,6 +656,11 @@ def history(args: Any, target: Target) -> int:
         load_after = loadavg()
         log_errors = servers.log_errors()
     figures: dict[str, Any] = {"statuses": outcome["statuses"], "generator_cpu_percent": round(gen_cpu, 1)}
+    if spy is not None:
+        profiling.stop(spy, timeout=args.duration + 30)
+        if profile_path.exists():
+            figures["profile"] = profiling.summarise(profile_path)
+            _say(profiling.render(figures["profile"]))
     rows = []
     for kind, values in outcome["latencies"].items():
         summary = latency_summary(values)

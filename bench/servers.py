@@ -40,7 +40,7 @@ class Target:
     server: str = "daphne"
     processes: int = 1
     backend: str = "redis"
-    layer: str = "core"
+    layer: str = "default"  # "core", "pubsub", or the project's own default (CHANNEL_LAYER unset)
     capacity: int = 1000
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
@@ -51,6 +51,7 @@ class Target:
     source: str = "worktree"
     uvicorn_ws: str = "websockets"
     sqlite_path: str = ""
+    effective_layer: str = ""
     _source_dir: Path | None = None
 
     def validate(self) -> None:
@@ -58,8 +59,8 @@ class Target:
             raise SystemExit("--server must be daphne or uvicorn")
         if self.backend not in ("embedded", "redis"):
             raise SystemExit("--backend must be embedded or redis")
-        if self.layer not in ("core", "pubsub"):
-            raise SystemExit("--layer must be core or pubsub")
+        if self.layer not in ("default", "core", "pubsub"):
+            raise SystemExit("--layer must be default, core or pubsub")
         if self.backend == "embedded" and self.processes != 1:
             raise SystemExit("--backend embedded keeps state in one process: use --processes 1")
         if self.processes < 1:
@@ -70,7 +71,7 @@ class Target:
             "server": self.server,
             "processes": self.processes,
             "backend": self.backend,
-            "layer": self.layer if self.backend == "redis" else "inmemory",
+            "layer": (self.effective_layer or self.layer) if self.backend == "redis" else "inmemory",
             "capacity": self.capacity,
             "database": _redact(self.env()["DATABASE_URL"]),
             "redis": self.redis_url if self.backend == "redis" else None,
@@ -96,13 +97,14 @@ class Target:
             RATE_LIMIT_MESSAGES="0",
             JWT_ACCESS_MINUTES="240",
             CHANNEL_CAPACITY=str(self.capacity),
-            CHANNEL_LAYER=self.layer,
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="config.settings",
             # The code under test first; the harness's own package (bench.seed, bench.experiments) after it.
             PYTHONPATH=os.pathsep.join(dict.fromkeys([str(self.source_dir), str(PROJECT_DIR)])),
         )
+        if self.layer != "default":
+            env["CHANNEL_LAYER"] = self.layer
         if self.backend == "redis":
             env["DATABASE_URL"] = self.database_url
             env["REDIS_URL"] = self.redis_url
@@ -182,6 +184,14 @@ def prepare_stores(target: Target) -> None:
     manage("migrate", "--noinput", target=target)
     if target.backend == "redis":
         manage("flush", "--noinput", target=target)
+    # The layer the servers will really use (the project's default when --layer is not given).
+    probe = "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
+    backend = manage("shell", "-c", probe, target=target)
+    target.effective_layer = {
+        "channels_redis.core.RedisChannelLayer": "core",
+        "channels_redis.pubsub.RedisPubSubChannelLayer": "pubsub",
+        "channels.layers.InMemoryChannelLayer": "inmemory",
+    }.get(backend.strip().splitlines()[-1] if backend.strip() else "", backend.strip())
 
 
 def _ensure_postgres_database(url: str) -> None:

@@ -55,6 +55,30 @@ async def run_action(self, action, *args, **kwargs):
     return result
 
 
+def _dump_allocations(*_args) -> None:
+    import tracemalloc
+
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")]
+    )
+    path = f"/tmp/confab-tracemalloc-{os.getpid()}.txt"
+    with open(path + ".tmp", "w") as out:
+        total = sum(stat.size for stat in snapshot.statistics("filename"))
+        out.write(f"traced {total / 1024:.0f} KiB\n-- by line --\n")
+        for stat in snapshot.statistics("lineno")[:40]:
+            out.write(f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks  {stat.traceback}\n")
+        out.write("-- by file --\n")
+        for stat in snapshot.statistics("filename")[:40]:
+            out.write(f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks  {stat.traceback}\n")
+    os.replace(path + ".tmp", path)  # whole or not at all for the reader
+
+
+if os.environ.get("CONFAB_BENCH_TRACEMALLOC"):
+    import signal
+    import tracemalloc
+
+    tracemalloc.start()
+    signal.signal(signal.SIGUSR1, _dump_allocations)
 if os.environ.get("CONFAB_BENCH_SWITCH_INTERVAL"):
     sys.setswitchinterval(float(os.environ["CONFAB_BENCH_SWITCH_INTERVAL"]))
 if "fast_dispatch" in PATCHES:
