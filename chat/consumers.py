@@ -115,10 +115,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.user is None:
             return
         layer = self.channel_layer
-        for room_id in self.room_ids:
-            await layer.group_discard(room_group(room_id), self.channel_name)
-        await layer.group_discard(user_group(self.user.id), self.channel_name)
-        await presence.connection_closed(self)
+        try:
+            for room_id in self.room_ids:
+                await layer.group_discard(room_group(room_id), self.channel_name)
+            await layer.group_discard(user_group(self.user.id), self.channel_name)
+        finally:
+            # A failed group_discard must not leave the user online until the next sweep.
+            await presence.connection_closed(self)
 
     # --- Frames from the client -------------------------------------------------
 
@@ -290,7 +293,10 @@ async def _mark_as_read(consumer: ChatConsumer, data: dict[str, Any]) -> dict[st
 
 @handles("join_room")
 async def _join_room(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
-    return await consumer.run_action(actions.join_room, data.get("room"))
+    detail = await consumer.run_action(actions.join_room, data.get("room"))
+    # Who is online and who is typing there now, in the same shapes as `ready`.
+    detail.update(await presence.room_snapshot(consumer, detail["id"]))
+    return detail
 
 
 @handles("leave_room")

@@ -202,7 +202,7 @@ def encode_frame(event_type: str, data: dict[str, Any]) -> str:
 def publish(group: str, event_type: str, data: dict[str, Any], *, exclude_user: int | None = None) -> None:
     """Send ``event_type`` to ``group`` once the current transaction commits."""
     message = {"type": FRAME_MESSAGE_TYPE, "frame": encode_frame(event_type, data), "exclude_user": exclude_user}
-    transaction.on_commit(lambda: _deliver(group, message))
+    transaction.on_commit(lambda: deliver_message(group, message))
 
 
 def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, dict[str, Any]]) -> None:
@@ -218,7 +218,7 @@ def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, di
     frames = {str(user_id): encode_frame(event_type, data) for user_id, data in data_by_user.items()}
     message = {"type": PER_MEMBER_MESSAGE_TYPE, "frames": frames}
     group = room_group(room_id)
-    transaction.on_commit(lambda: _deliver(group, message))
+    transaction.on_commit(lambda: deliver_message(group, message))
 
 
 def publish_membership(user_id: int, room_id: int, added: bool, data: dict[str, Any]) -> None:
@@ -229,10 +229,11 @@ def publish_membership(user_id: int, room_id: int, added: bool, data: dict[str, 
         "added": added,
         "frame": encode_frame("room_added" if added else "room_removed", data),
     }
-    transaction.on_commit(lambda: _deliver(user_group(user_id), message))
+    transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
 
 
-def _deliver(group: str, message: dict[str, Any]) -> None:
+def deliver_message(group: str, message: dict[str, Any]) -> None:
+    """Hand ``message`` to the channel layer now (or to the collecting consumer); call it after commit."""
     outbox = _outbox.get()
     if outbox is not None:
         outbox.append((group, message))

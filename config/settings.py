@@ -143,6 +143,9 @@ if REDIS_URL:
         "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     }[CHANNEL_LAYER_BACKEND]
     _layer_config: dict = {"hosts": [REDIS_URL]}
+    if TESTING:
+        # Redis pub/sub ignores database numbers: keep concurrent test runs' groups apart.
+        _layer_config["prefix"] = "asgi" + os.environ.get("CONFAB_TEST_ID", "")
     if CHANNEL_LAYER_BACKEND == "core":
         _layer_config.update(capacity=CHANNEL_CAPACITY, expiry=60, group_expiry=86400)
     CHANNEL_LAYERS = {"default": {"BACKEND": _layer_backend, "CONFIG": _layer_config}}

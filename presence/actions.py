@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chat.errors import invalid
-from chat.events import _deliver, encode_frame, iso, room_group, user_group, user_payload
+from chat.events import deliver_message, encode_frame, iso, room_group, user_group, user_payload
 from chat.models import RoomMember
 
 from . import store
@@ -267,5 +267,5 @@ def update_status(user, data: Any) -> dict[str, Any]:
         if changed:
             rooms = rooms_of_users([user.pk]).get(user.pk, set())
             for group, message in presence_messages("status_changed", payload, rooms, subject_id=user.pk, to_self=True):
-                transaction.on_commit(lambda g=group, m=message: _deliver(g, m))
+                transaction.on_commit(lambda g=group, m=message: deliver_message(g, m))
     return payload

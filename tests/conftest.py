@@ -43,8 +43,13 @@ def _redis_reachable(url: str) -> bool:
 @pytest.fixture(autouse=True)
 def _clean_shared_state() -> Iterator[None]:
     """Every test starts with empty rate limits, presence and typing state."""
+    from channels.layers import channel_layers
+
     from chat.ratelimit import reset_local
 
+    # A channel layer per test: channels_redis binds its locks to the event loop
+    # that created it, and every async test has a loop of its own.
+    channel_layers.backends.clear()
     reset_local()
     if settings.REDIS_URL:
         from config.redis import sync_client
@@ -52,6 +57,7 @@ def _clean_shared_state() -> Iterator[None]:
         sync_client().flushdb()
     _reset_presence_store()
     yield
+    channel_layers.backends.clear()
 
 
 def _reset_presence_store() -> None:

@@ -5,19 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    """A channel layer per test: channels_redis keeps a receive lock bound to the event loop it was
-    created on, and each test has its own loop (with REDIS_URL set for the whole run, the layer
-    would otherwise outlive the test that made it and fail the next one with "bound to a different
-    event loop")."""
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
 @pytest.fixture(params=["embedded", "redis"])
 def backend(request, settings) -> str:
     """Run the test on the in-process store and in-memory layer, then on Redis for both."""
