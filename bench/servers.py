@@ -53,6 +53,7 @@ class Target:
     sqlite_path: str = ""
     effective_layer: str = ""
     _source_dir: Path | None = None
+    _harness_dir: Path | None = None
 
     def validate(self) -> None:
         if self.server not in ("daphne", "uvicorn"):
@@ -100,8 +101,9 @@ class Target:
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="config.settings",
-            # The code under test first; the harness's own package (bench.seed, bench.experiments) after it.
-            PYTHONPATH=os.pathsep.join(dict.fromkeys([str(self.source_dir), str(PROJECT_DIR)])),
+            # The code under test, and the harness's own package (bench.seed, bench.experiments) from a
+            # directory that holds nothing else, so no module of the work tree leaks into a snapshot.
+            PYTHONPATH=os.pathsep.join(dict.fromkeys([str(self.source_dir), self.harness_dir()])),
         )
         if self.layer != "default":
             env["CHANNEL_LAYER"] = self.layer
@@ -127,17 +129,29 @@ class Target:
         if self.source == "worktree":
             return PROJECT_DIR
         if os.path.isdir(self.source):  # a tree prepared by hand, e.g. HEAD with a proposed diff applied
+            if (Path(self.source) / "bench").exists():
+                raise SystemExit(f"{self.source} holds a bench/ of its own: remove it, the harness brings its own")
             return Path(self.source).resolve()
         if self._source_dir is None:
             target_dir = Path(tempfile.mkdtemp(prefix="confab-bench-src-"))
+            # Without bench/: the servers import the harness's own bench package, not the snapshot's.
             archive = subprocess.run(
-                ["git", "archive", "--format=tar", self.source], cwd=PROJECT_DIR, capture_output=True, check=False
+                ["git", "archive", "--format=tar", self.source, "--", ".", ":(exclude)bench"],
+                cwd=PROJECT_DIR,
+                capture_output=True,
+                check=False,
             )
             if archive.returncode != 0:
                 raise SystemExit(f"git archive {self.source} failed: {archive.stderr.decode(errors='replace')}")
             subprocess.run(["tar", "-x", "-C", str(target_dir)], input=archive.stdout, check=True)
             self._source_dir = target_dir
         return self._source_dir
+
+    def harness_dir(self) -> str:
+        if self._harness_dir is None:
+            self._harness_dir = Path(tempfile.mkdtemp(prefix="confab-bench-harness-"))
+            (self._harness_dir / "bench").symlink_to(PROJECT_DIR / "bench", target_is_directory=True)
+        return str(self._harness_dir)
 
     def source_revision(self) -> str | None:
         if self.source == "worktree" or os.path.isdir(self.source):
@@ -148,6 +162,9 @@ class Target:
         return result.stdout.strip() or None
 
     def cleanup(self) -> None:
+        if self._harness_dir is not None:
+            shutil.rmtree(self._harness_dir, ignore_errors=True)
+            self._harness_dir = None
         if self._source_dir is not None:
             shutil.rmtree(self._source_dir, ignore_errors=True)
             self._source_dir = None
