@@ -223,13 +223,17 @@ def add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.Role.ME
     return member_payload(member)
 
 
-def remove_member(actor, room_id: Any, user_id: Any) -> None:
+def remove_member(actor, room_id: Any, user_id: Any, *, moderation_reason: str | None = None) -> None:
     """Remove a member: room admins (only the owner removes admins) and moderators,
-    who need not be in the room. Nobody removes the owner. Yourself: leave."""
+    who need not be in the room. Nobody removes the owner. Yourself: leave.
+
+    A removal by a moderator is audited (``moderation_reason`` comes from the
+    moderation tools; REST and the socket leave it None)."""
     target_id = parse_id(user_id, "user")
     if target_id == actor.id:
         return leave_room(actor, room_id)
-    if is_moderator(actor):
+    by_moderator = is_moderator(actor)
+    if by_moderator:
         room = Room.objects.filter(pk=parse_id(room_id, "room"), archived=False).first()
         if room is None:
             raise not_found("Room")
@@ -247,7 +251,12 @@ def remove_member(actor, room_id: Any, user_id: Any) -> None:
         raise not_found("Member")
     if target.role == RoomMember.Role.OWNER or (target.is_admin and not may_remove_admins):
         raise forbidden("Only the owner can remove an admin, and nobody can remove the owner.")
-    _remove(room, target)
+    with transaction.atomic():
+        _remove(room, target)
+        if by_moderator:
+            from moderation.actions import record_member_removal
+
+            record_member_removal(actor, target, moderation_reason or "")
 
 
 def join_room(user, room_id: Any) -> dict[str, Any]:
@@ -507,15 +516,20 @@ def edit_message(user, message_id: Any, *, body: Any) -> dict[str, Any]:
     return payload
 
 
-def delete_message(user, message_id: Any) -> dict[str, Any]:
-    """Soft delete: the sender, a room admin or a moderator. Broadcasts ``message_deleted``."""
+def delete_message(user, message_id: Any, *, moderation_reason: str | None = None) -> dict[str, Any]:
+    """Soft delete: the sender, a room admin or a moderator. Broadcasts ``message_deleted``.
+
+    Audited when moderator power is what allows it, or when the moderation
+    tools call with a ``moderation_reason``."""
     message, membership = _get_message(user, message_id)
     if message.deleted_at is not None:
         raise not_found("Message")
-    allowed = message.sender_id == user.id or (membership is not None and membership.is_admin) or is_moderator(user)
-    if not allowed:
+    by_right = message.sender_id == user.id or (membership is not None and membership.is_admin)
+    if not by_right and not is_moderator(user):
         raise forbidden("You can only delete your own messages.")
     with transaction.atomic():
+        if moderation_reason is not None or not by_right:
+            _record_moderation(user, "delete_message", message, moderation_reason)
         message.deleted_at = timezone.now()
         message.deleted_by = user
         message.pinned = False
@@ -531,14 +545,15 @@ def delete_message(user, message_id: Any) -> dict[str, Any]:
     return {"room": message.room_id, "message": message.id, "seq": message.seq}
 
 
-def restore_message(user, message_id: Any) -> dict[str, Any]:
-    """A moderator undoes a soft delete; the room sees the message again."""
+def restore_message(user, message_id: Any, *, moderation_reason: str | None = None) -> dict[str, Any]:
+    """A moderator undoes a soft delete; the room sees the message again. Always audited."""
     if not is_moderator(user):
         raise forbidden("Only moderators can restore messages.")
     message, _ = _get_message(user, message_id)
     if message.deleted_at is None:
         raise ActionError("conflict", "The message is not deleted.")
     with transaction.atomic():
+        _record_moderation(user, "restore_message", message, moderation_reason)
         message.deleted_at = None
         message.deleted_by = None
         message.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
@@ -547,17 +562,21 @@ def restore_message(user, message_id: Any) -> dict[str, Any]:
     return payload
 
 
-def set_pinned(user, message_id: Any, pinned: bool) -> dict[str, Any]:
-    """Pin or unpin: room admins, every member where the room allows, moderators."""
+def set_pinned(user, message_id: Any, pinned: bool, *, moderation_reason: str | None = None) -> dict[str, Any]:
+    """Pin or unpin: room admins, every member where the room allows, moderators.
+
+    Audited when it changes something by moderator power, or for the moderation tools."""
     message, membership = _get_message(user, message_id)
     if message.deleted_at is not None:
         raise not_found("Message")
-    may_pin = is_moderator(user) or (membership is not None and (membership.is_admin or message.room.members_can_pin))
-    if not may_pin:
+    by_right = membership is not None and (membership.is_admin or message.room.members_can_pin)
+    if not by_right and not is_moderator(user):
         raise forbidden("Only room admins can pin messages here.")
     if message.pinned == pinned:
         return message_payloads([message])[0]
     with transaction.atomic():
+        if moderation_reason is not None or not by_right:
+            _record_moderation(user, "pin_message" if pinned else "unpin_message", message, moderation_reason)
         message.pinned = pinned
         message.pinned_by = user if pinned else None
         message.pinned_at = timezone.now() if pinned else None
@@ -589,6 +608,13 @@ def set_reaction(user, message_id: Any, emoji: Any, present: bool) -> dict[str, 
                 {"message": payload, "emoji": emoji, "user": user.id},
             )
     return payload
+
+
+def _record_moderation(user, action: str, message: Message, reason: str | None) -> None:
+    """Write the audit row of a moderator's action in the action's own transaction."""
+    from moderation.actions import record_message_action
+
+    record_message_action(user, action, message, reason or "")
 
 
 def _clean_emoji(value: Any) -> str:

@@ -76,6 +76,33 @@ def audit(
     )
 
 
+def record_message_action(moderator, action: str, message: Message, reason: str = "") -> AuditLog:
+    """Audit a moderator's action on a message; chat.actions calls it whenever moderator
+    power (not being the sender or a room admin) is what allowed the action, whichever
+    transport it came through."""
+    return audit(
+        moderator,
+        action,
+        target_type="message",
+        target_id=message.pk,
+        target_repr=_message_repr(message),
+        room_id=message.room_id,
+        reason=reason,
+    )
+
+
+def record_member_removal(moderator, member: RoomMember, reason: str = "") -> AuditLog:
+    return audit(
+        moderator,
+        AuditLog.Action.REMOVE_MEMBER,
+        target_type="user",
+        target_id=member.user_id,
+        target_repr=f"{member.user.username} from {member.room}",
+        room_id=member.room_id,
+        reason=reason,
+    )
+
+
 def _message_repr(message: Message) -> str:
     sender = message.sender.username if message.sender else "(deleted user)"
     return f"#{message.seq} by {sender} in {message.room}: {message.body[:80]}"
@@ -104,59 +131,22 @@ def _load_member(room_id: Any, user_id: Any) -> RoomMember:
 def delete_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
     """Soft-delete any message; the room gets ``message_deleted`` as for its sender's own delete."""
     require_moderator(moderator)
-    reason = clean_reason(reason)
     message = _load_message(message_id)
-    with transaction.atomic():
-        result = chat_actions.delete_message(moderator, message.pk)
-        audit(
-            moderator,
-            AuditLog.Action.DELETE_MESSAGE,
-            target_type="message",
-            target_id=message.pk,
-            target_repr=_message_repr(message),
-            room_id=message.room_id,
-            reason=reason,
-        )
-    return result
+    return chat_actions.delete_message(moderator, message.pk, moderation_reason=clean_reason(reason))
 
 
 def restore_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
     """Undo a soft delete; the room gets ``message_edited`` with the message back."""
     require_moderator(moderator)
-    reason = clean_reason(reason)
     message = _load_message(message_id)
-    with transaction.atomic():
-        result = chat_actions.restore_message(moderator, message.pk)
-        audit(
-            moderator,
-            AuditLog.Action.RESTORE_MESSAGE,
-            target_type="message",
-            target_id=message.pk,
-            target_repr=_message_repr(message),
-            room_id=message.room_id,
-            reason=reason,
-        )
-    return result
+    return chat_actions.restore_message(moderator, message.pk, moderation_reason=clean_reason(reason))
 
 
 def set_pinned(moderator, message_id: Any, pinned: bool, reason: Any = "") -> dict[str, Any]:
     """Pin or unpin any live message; audited only when it changed something."""
     require_moderator(moderator)
-    reason = clean_reason(reason)
     message = _load_message(message_id)
-    with transaction.atomic():
-        result = chat_actions.set_pinned(moderator, message.pk, pinned)
-        if message.pinned != pinned:
-            audit(
-                moderator,
-                AuditLog.Action.PIN_MESSAGE if pinned else AuditLog.Action.UNPIN_MESSAGE,
-                target_type="message",
-                target_id=message.pk,
-                target_repr=_message_repr(message),
-                room_id=message.room_id,
-                reason=reason,
-            )
-    return result
+    return chat_actions.set_pinned(moderator, message.pk, pinned, moderation_reason=clean_reason(reason))
 
 
 # --- Members ----------------------------------------------------------------------
@@ -175,17 +165,7 @@ def remove_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> No
         raise forbidden("Direct rooms have exactly two members.")
     if member.role == RoomMember.Role.OWNER:
         raise forbidden("The owner cannot be removed from their room.")
-    with transaction.atomic():
-        chat_actions.remove_member(moderator, member.room_id, member.user_id)
-        audit(
-            moderator,
-            AuditLog.Action.REMOVE_MEMBER,
-            target_type="user",
-            target_id=member.user_id,
-            target_repr=f"{member.user.username} from {member.room}",
-            room_id=member.room_id,
-            reason=reason,
-        )
+    chat_actions.remove_member(moderator, member.room_id, member.user_id, moderation_reason=reason)
 
 
 def mute_member(
