@@ -6,24 +6,30 @@ browser sockets, and API clients send an ``authenticate`` frame instead.
 """
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL)  # see config/settings.py
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from chat.consumers import ChatConsumer  # noqa: E402
-from config.websocket import BrowserOriginValidator  # noqa: E402
+from config.websocket import BrowserOriginValidator, SessionUserMiddleware  # noqa: E402
 from uploads.asgi import RequestBodyLimitMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # Refuse oversized bodies before Django spools them to disk.
         "http": RequestBodyLimitMiddleware(django_asgi_app),
-        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([path("ws/chat/", ChatConsumer.as_asgi())]))),
+        "websocket": BrowserOriginValidator(
+            SessionUserMiddleware(URLRouter([path("ws/chat/", ChatConsumer.as_asgi())]))
+        ),
     }
 )

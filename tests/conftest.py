@@ -73,10 +73,11 @@ def _reset_presence_store() -> None:
 def redis_settings(url: str) -> dict:
     return {
         "REDIS_URL": url,
+        # The production default (config/settings.py), apart per test run.
         "CHANNEL_LAYERS": {
             "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url], "capacity": 1000, "expiry": 60},
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [url], "prefix": "asgi" + os.environ.get("CONFAB_TEST_ID", "")},
             }
         },
         "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}},

@@ -58,11 +58,11 @@ def test_migrations_match_the_models():
         ({}, "channels.layers.InMemoryChannelLayer django.core.cache.backends.locmem.LocMemCache"),
         (
             {"REDIS_URL": "redis://127.0.0.1:6379/0"},
-            "channels_redis.core.RedisChannelLayer django.core.cache.backends.redis.RedisCache",
+            "channels_redis.pubsub.RedisPubSubChannelLayer django.core.cache.backends.redis.RedisCache",
         ),
         (
-            {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "pubsub"},
-            "channels_redis.pubsub.RedisPubSubChannelLayer django.core.cache.backends.redis.RedisCache",
+            {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "core"},
+            "channels_redis.core.RedisChannelLayer django.core.cache.backends.redis.RedisCache",
         ),
     ],
 )

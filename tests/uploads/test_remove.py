@@ -82,8 +82,11 @@ def test_removing_an_unknown_upload_is_not_found(moderator):
 
 
 def test_removing_an_attachment_publishes_the_message_without_it(
-    ann, group_room, moderator, new_upload, django_capture_on_commit_callbacks
+    ann, group_room, moderator, new_upload, django_capture_on_commit_callbacks, settings
 ):
+    # Listened to from sync code: the in-memory layer serves every event loop
+    # alike (Redis pub/sub keeps one layer per loop; the socket tests cover Redis).
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     kept, dropped = new_upload(ann, "kept.txt", b"kept"), new_upload(ann)
     sent, _ = chat_actions.send_message(ann, group_room.id, body="two files", attachments=[kept.id, dropped.id])
     layer = get_channel_layer()
