@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,3 +38,87 @@ def launch_chromium():
             yield browser
         finally:
             browser.close()
+
+
+class SharedBrowser:
+    """One Chromium for a whole test module, launched by the first test that opens a context.
+
+    Playwright's sync API keeps its event loop registered on this thread from
+    launch to exit, and Django's sync-only code (the ORM, ``async_to_sync``)
+    refuses to run while a loop is registered. tests/e2e/conftest.py therefore
+    unregisters it around the setup and teardown phases of the tests that use
+    one (where fixtures write to the database) and closes each test's contexts
+    at the end of its call phase, so no Playwright call happens outside it.
+    Test bodies that touch the ORM use ``outside_playwright_loop()``.
+    """
+
+    def __init__(self) -> None:
+        self._manager = None
+        self._browser = None
+        self.loop = None
+        self.contexts: list = []
+        self.signed_in: list = []
+
+    def new_context(self, **options):
+        if self._browser is None:
+            self._manager = launch_chromium()
+            self._browser = self._manager.__enter__()
+            self.loop = asyncio._get_running_loop()
+        context = self._browser.new_context(**options)
+        self.contexts.append(context)
+        return context
+
+    def watch(self, server, user) -> None:
+        """``user`` has a socket open on ``server``: wait for it to be gone after the test."""
+        self.signed_in.append((server, user))
+
+    def close_contexts(self) -> None:
+        contexts, self.contexts = self.contexts, []
+        for context in contexts:
+            try:
+                context.close()
+            except Exception:  # already closed, or the browser went away: nothing left to free
+                pass
+        signed_in, self.signed_in = self.signed_in, []
+        for server, user in {(server, user.pk): (server, user) for server, user in signed_in}.values():
+            wait_until_offline(server, user)
+
+    def close(self) -> None:
+        if self._manager is not None:
+            asyncio._set_running_loop(self.loop)  # Playwright's exit runs its loop once more
+            manager, self._manager, self._browser = self._manager, None, None
+            manager.__exit__(None, None, None)
+
+
+def wait_until_offline(server, user, *, timeout: float = 10) -> None:
+    """Until the server has handled the user's closed sockets (presence says offline).
+
+    The server writes on a disconnect (``last_seen``); the database is emptied
+    right after each test, and on PostgreSQL that TRUNCATE can deadlock with
+    such a write. Asking the server itself is exact where a pause would guess.
+    """
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    request = urllib.request.Request(
+        f"{server.http_url}/api/v1/presence/me/", headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"}
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                if not json.loads(response.read())["online"]:
+                    return
+        except (OSError, ValueError, KeyError):
+            return  # the server or the user is gone: nothing left to wait for
+        time.sleep(0.05)
+
+
+@contextmanager
+def outside_playwright_loop():
+    """Run Django's sync code (ORM calls) between Playwright calls."""
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)

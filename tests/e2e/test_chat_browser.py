@@ -7,7 +7,6 @@ cookie, the WebSocket and the REST calls all go through the real ASGI stack.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import re
@@ -16,13 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PROJECT_DIR, ServerProcess, database_url_for_subprocess, free_port
-from tests.e2e.browser import launch_chromium
+from tests.e2e.browser import SharedBrowser, outside_playwright_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
@@ -42,27 +40,15 @@ def _expect_timeout() -> None:
     expect.set_options(timeout=TIMEOUT_MS)
 
 
-@pytest.fixture
-def chromium():
-    """A browser for one test; each person gets a fresh context (a separate cookie jar).
-
-    Request it after the fixtures that write to the database: Playwright's sync API
-    keeps an event loop registered on this thread, and Django's sync-only code
-    (the ORM, async_to_sync publishing) refuses to run while one is.
-    """
-    with launch_chromium() as browser:
-        yield browser
-
-
-@contextmanager
-def outside_playwright_loop():
-    """Run Django's sync code (ORM reads) between Playwright calls."""
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[SharedBrowser]:
+    """One browser for the module; each person gets a fresh context (a separate cookie jar),
+    closed when the test's call ends (see tests/e2e/conftest.py)."""
+    shared = SharedBrowser()
     try:
-        yield
+        yield shared
     finally:
-        asyncio._set_running_loop(loop)
+        shared.close()
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +109,7 @@ class Person:
         self.user = user
         self.server = server
         self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        browser.watch(server, user)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -155,7 +142,9 @@ class Person:
         return self.page.locator('[data-testid="message"]')
 
     def message(self, text: str):
-        return self.page.locator('[data-testid="message"]', has=self.page.get_by_text(text, exact=True))
+        """The message whose body reads exactly ``text``."""
+        body = self.page.locator('[data-testid="message-body"]', has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+        return self.page.locator('[data-testid="message"]', has=body)
 
     def bodies(self) -> list[str]:
         return [body.strip() for body in self.page.locator('[data-testid="message-body"]').all_inner_texts()]
@@ -168,35 +157,27 @@ class Person:
 @pytest.fixture
 def people(group_room, ann, bob, server, chromium):
     """Ann and Bob signed in, each in their own context, both in the General room."""
-    opened: list[Person] = []
 
     def open_people(*, viewport=None) -> tuple[Person, Person]:
-        for user in (ann, bob):
-            person = Person(chromium, server, user, viewport=viewport)
-            person.open_room(group_room.id)
-            opened.append(person)
-        return opened[0], opened[1]
+        pair = (Person(chromium, server, ann, viewport=viewport), Person(chromium, server, bob, viewport=viewport))
+        for someone in pair:
+            someone.open_room(group_room.id)
+        return pair
 
-    yield open_people
-    for person in opened:
-        person.context.close()
+    return open_people
 
 
 @pytest.fixture
 def person(server, chromium):
-    """Open a signed-in browser context for a user (closed at teardown)."""
-    opened: list[Person] = []
+    """Open a signed-in browser context for a user."""
 
     def open_person(user, *, then: str = "/") -> Person:
         someone = Person(chromium, server, user)
         someone.sign_in(then=then)
         someone.expect_online()
-        opened.append(someone)
         return someone
 
-    yield open_person
-    for someone in opened:
-        someone.context.close()
+    return open_person
 
 
 def go_offline(person: Person) -> None:
@@ -637,30 +618,81 @@ def test_scrolling_up_loads_older_history_with_day_separators_and_grouping(long_
     expect(third).not_to_have_class(re.compile(r"\bgrouped\b"))
 
 
-def test_a_file_dropped_on_the_room_is_sent_as_a_file_card(people):
+def test_files_dropped_on_the_room_or_pasted_into_the_composer_are_sent_together(people):
     from playwright.sync_api import expect
 
     ann, bob = people()
-    files = ann.page.evaluate_handle(
+    dropped = ann.page.evaluate_handle(
         """() => {
             const transfer = new DataTransfer();
             transfer.items.add(new File(["quarterly numbers"], "report.txt", {type: "text/plain"}));
             return transfer;
         }"""
     )
-    ann.page.dispatch_event("#room", "dragenter", {"dataTransfer": files})
+    ann.page.dispatch_event("#room", "dragenter", {"dataTransfer": dropped})
     expect(ann.page.locator("#drop-zone")).to_be_visible()
-    ann.page.dispatch_event("#room", "drop", {"dataTransfer": files})
+    ann.page.dispatch_event("#room", "drop", {"dataTransfer": dropped})
     expect(ann.page.locator("#drop-zone")).to_be_hidden()
-    expect(ann.page.locator('[data-testid="upload-item"]')).to_have_attribute("data-state", "done")
+    # A screenshot pasted from the clipboard.
+    ann.page.locator('textarea[data-testid="composer"]').evaluate(
+        """(composer, bytes) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], "pasted.png", {type: "image/png"}));
+            const paste = new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true});
+            composer.dispatchEvent(paste);
+        }""",
+        list(_png(120, 90)),
+    )
+    items = ann.page.locator('[data-testid="upload-item"]')
+    expect(items).to_have_count(2)
+    for n in range(2):
+        expect(items.nth(n)).to_have_attribute("data-state", "done")
     ann.page.locator('textarea[data-testid="composer"]').press("Enter")  # attachments alone make a message
 
     for person in (ann, bob):
-        card = person.page.locator('[data-testid="message"] [data-testid="file-card"]')
-        expect(card).to_have_count(1)
+        message = person.messages()
+        expect(message).to_have_count(1)
+        card = message.locator('[data-testid="file-card"]')
         expect(card).to_contain_text("report.txt")
         assert re.search(r"/api/v1/uploads/\d+/download/$", card.get_attribute("href"))
-    expect(ann.page.locator('[data-testid="upload-item"]')).to_have_count(0)
+        expect(message.locator('img[data-testid="thumbnail"]')).to_have_count(1)
+    expect(items).to_have_count(0)
+
+
+def test_a_reply_quotes_its_parent_on_both_sides_and_jumps_to_it(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("Which **colour** for the button?")
+    parent = bob.message("Which colour for the button?")
+    expect(parent).to_have_count(1)
+    parent.hover()
+    parent.locator('[data-testid="reply-button"]').click()
+    expect(bob.page.locator("#reply-bar")).to_contain_text("Replying to Ann")
+    bob.send("Indigo")
+
+    for person in (ann, bob):
+        quote = person.message("Indigo").locator('[data-testid="reply-quote"]')
+        expect(quote).to_have_text("AnnWhich colour for the button?")
+    expect(bob.page.locator("#reply-bar")).to_be_hidden()
+    ann.message("Indigo").locator('[data-testid="reply-quote"]').click()
+    expect(ann.message("Which colour for the button?")).to_be_focused()
+
+
+def test_a_pinned_message_is_marked_on_both_sides_and_listed_in_the_pins_panel(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("Deploy checklist: tests, migrate, smoke")
+    message = bob.message("Deploy checklist: tests, migrate, smoke")
+    message.hover()
+    message.locator('[data-testid="pin-button"]').click()
+
+    expect(ann.message("Deploy checklist: tests, migrate, smoke")).to_have_class(re.compile(r"\bpinned\b"))
+    expect(message).to_contain_text("Pinned")
+    ann.page.click("#pins-button")
+    expect(ann.page.locator("#pins-list li")).to_have_count(1)
+    expect(ann.page.locator("#pins-list")).to_contain_text("Deploy checklist: tests, migrate, smoke")
 
 
 def test_a_mention_lights_the_bell_and_the_notification_centre_marks_it_read(ann, bob, group_room, person):
