@@ -19,16 +19,12 @@ from django.utils import timezone
 from . import actions, queries
 from .errors import ActionError
 from .events import iso, user_payload
-from .models import Room, RoomMember
+from .models import Room
 
 
-def direct_peers(user, rooms: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The other member of each direct room, in one query (room payloads do not name them)."""
-    direct_ids = [room["id"] for room in rooms if room["kind"] == Room.Kind.DIRECT]
-    if not direct_ids:
-        return {}
-    others = RoomMember.objects.filter(room_id__in=direct_ids).exclude(user=user).select_related("user")
-    return {member.room_id: user_payload(member.user) for member in others}
+def direct_peers(rooms: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The other member of each direct room, as the room summaries name it."""
+    return {room["id"]: room["peer"] for room in rooms if room.get("peer")}
 
 
 def room_title(room: dict[str, Any], peers: dict[int, dict[str, Any]]) -> str:
@@ -45,7 +41,7 @@ def sidebar_entries(rooms: list[dict[str, Any]], peers: dict[int, dict[str, Any]
 def page_context(request: HttpRequest, *, room: dict[str, Any] | None = None, history=None) -> dict[str, Any]:
     """What both pages render: the sidebar, and the bootstrap data for the scripts."""
     rooms = queries.rooms_for_user(request.user)
-    peers = direct_peers(request.user, rooms)
+    peers = direct_peers(rooms)
     me = user_payload(request.user)
     return {
         "me": me,

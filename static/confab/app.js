@@ -217,18 +217,11 @@ function updateTitle() {
   document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
 }
 
-async function ensurePeer(room) {
-  if (room.kind !== "direct" || peers.has(room.id)) return;
-  try {
-    const detail = await api(`rooms/${room.id}/`);
-    const other = (detail.members || []).find((member) => member.user.id !== me.id);
-    if (other) {
-      peers.set(room.id, other.user);
-      renderRooms();
-    }
-  } catch (error) {
-    /* the list shows "Direct chat" until the next page load */
-  }
+function ensurePeer(room) {
+  // Room summaries name the other user of a direct room (`peer`).
+  if (room.kind !== "direct" || !room.peer || peers.has(room.id)) return;
+  peers.set(room.id, room.peer);
+  renderRooms();
 }
 
 export const sidebar = {
