@@ -11,6 +11,11 @@
   taken in the order the (single) database thread finished the actions, so
   two sends into one room reach the channel layer in seq order (without it,
   two concurrent ``group_send`` calls race through their Redis round trips).
+- ``direct_send``: ``chat_frame`` hands the pre-encoded frame straight to the
+  server's ``send``, under Channels' ``AsyncWebsocketConsumer.send`` and the
+  session middleware's send wrapper (which reads the lazy session's
+  ``modified``/``is_empty()`` on every message; a ``websocket.send`` never
+  saves a session, so skipping it changes nothing).
 - ``CONFAB_BENCH_SWITCH_INTERVAL=<seconds>``: ``sys.setswitchinterval``. The
   database thread gives up the GIL on every query round trip and must win it
   back from a busy event loop, which holds it up to the switch interval (5 ms
@@ -73,6 +78,16 @@ def _dump_allocations(*_args) -> None:
     os.replace(path + ".tmp", path)  # whole or not at all for the reader
 
 
+async def chat_frame(self, event):
+    if self.user is not None and event.get("exclude_user") == self.user.id:
+        return
+    send = getattr(self, "_raw_send", None)
+    if send is None:
+        wrapper = getattr(self.base_send, "__self__", None)
+        send = self._raw_send = getattr(wrapper, "real_send", self.base_send)
+    await send({"type": "websocket.send", "text": event["frame"]})
+
+
 if os.environ.get("CONFAB_BENCH_TRACEMALLOC"):
     import signal
     import tracemalloc
@@ -85,6 +100,8 @@ if "fast_dispatch" in PATCHES:
     ChatConsumer.dispatch = dispatch
 if "ordered_publish" in PATCHES:
     ChatConsumer.run_action = run_action
-unknown = PATCHES - {"fast_dispatch", "ordered_publish"}
+if "direct_send" in PATCHES:
+    ChatConsumer.chat_frame = chat_frame
+unknown = PATCHES - {"fast_dispatch", "ordered_publish", "direct_send"}
 if unknown:
     raise SystemExit(f"unknown CONFAB_BENCH_PATCHES: {sorted(unknown)}")
