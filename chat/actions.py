@@ -33,6 +33,8 @@ from .events import (
 from .models import Message, Reaction, Room, RoomMember
 from .ratelimit import check_send_rate
 from .rendering import extract_mentions, render_body
+from .validation import clean_text as _clean_text
+from .validation import parse_id
 
 User = get_user_model()
 
@@ -69,33 +71,6 @@ def _get_message(user, message_id: Any) -> tuple[Message, RoomMember | None]:
     if (membership is None or message.room.archived) and not is_moderator(user):
         raise not_found("Message")
     return message, membership
-
-
-def parse_id(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise invalid(f"`{what}` must be an id.")
-    try:
-        parsed = int(value)
-    except (TypeError, ValueError):
-        raise invalid(f"`{what}` must be an id.") from None
-    if parsed <= 0 or parsed > 2**62:
-        raise invalid(f"`{what}` must be an id.")
-    return parsed
-
-
-def _clean_text(value: Any, field: str, max_length: int, *, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise invalid(f"`{field}` must be a string.")
-    value = value.strip()
-    if "\x00" in value:
-        raise invalid(f"`{field}` must not contain NUL characters.")
-    if required and not value:
-        raise invalid(f"`{field}` must not be empty.")
-    if len(value) > max_length:
-        raise ActionError("too_large", f"`{field}` is longer than {max_length} characters.")
-    return value
 
 
 # --- Rooms and members --------------------------------------------------------

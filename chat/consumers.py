@@ -30,6 +30,7 @@ from presence import realtime as presence
 from . import actions, queries
 from .errors import ActionError, invalid
 from .events import call_collecting_events, encode_frame, iso, room_group, user_group, user_payload
+from .validation import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -370,7 +371,7 @@ async def _ping(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
 
 def consumer_room(consumer: ChatConsumer, data: dict[str, Any]) -> int:
     """A room of this connection's user, checked against the rooms it follows (no query)."""
-    room_id = actions.parse_id(data.get("room"), "room")
+    room_id = parse_id(data.get("room"), "room")
     if room_id not in consumer.room_ids:
         raise ActionError("not_found", "Room not found.")
     return room_id

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from .errors import invalid
 from .events import iso, member_payload, message_payloads, room_payload
 from .models import Message, Room, RoomMember
+from .validation import clean_text
 
 
 def _unread_subquery():
@@ -119,16 +120,7 @@ def search_text(value: Any, name: str = "q", *, required: bool = False, max_leng
     PostgreSQL cannot take NUL in a string parameter, so such a search is a
     bad request (400), not a server error.
     """
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise invalid(f"`{name}` must be a string.")
-    value = value.strip()
-    if "\x00" in value:
-        raise invalid(f"`{name}` must not contain NUL characters.")
-    if required and not value:
-        raise invalid(f"`{name}` must not be empty.")
-    return value[:max_length]
+    return clean_text(value, name, max_length, required=required, truncate=True)
 
 
 def public_rooms(user, search: Any = "") -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from chat import actions as chat_actions
 from chat.errors import ActionError, forbidden, invalid, not_found
 from chat.events import iso, user_group
 from chat.models import Message, Room, RoomMember
+from chat.validation import parse_id
 
 from .models import AUDIT_REASON_MAX_LENGTH, REPORT_REASON_MAX_LENGTH, AuditLog, Report
 
@@ -109,7 +110,7 @@ def _message_repr(message: Message) -> str:
 
 
 def _load_message(message_id: Any) -> Message:
-    message_id = chat_actions.parse_id(message_id, "message")
+    message_id = parse_id(message_id, "message")
     message = Message.objects.select_related("room", "sender").filter(pk=message_id).first()
     if message is None:
         raise not_found("Message")
@@ -117,8 +118,8 @@ def _load_message(message_id: Any) -> Message:
 
 
 def _load_member(room_id: Any, user_id: Any) -> RoomMember:
-    room_id = chat_actions.parse_id(room_id, "room")
-    user_id = chat_actions.parse_id(user_id, "user")
+    room_id = parse_id(room_id, "room")
+    user_id = parse_id(user_id, "user")
     member = RoomMember.objects.select_related("room", "user").filter(room_id=room_id, user_id=user_id).first()
     if member is None:
         raise not_found("Member")
@@ -239,7 +240,7 @@ def suspend_user(moderator, user_id: Any, reason: Any = "") -> None:
     """
     require_moderator(moderator)
     reason = clean_reason(reason)
-    user_id = chat_actions.parse_id(user_id, "user")
+    user_id = parse_id(user_id, "user")
     if user_id == moderator.pk:
         raise forbidden("You cannot suspend yourself.")
     target = User.objects.filter(pk=user_id).first()
@@ -272,7 +273,7 @@ def _send_to_user_group(user_id: int, message: dict[str, Any]) -> None:
 def unsuspend_user(moderator, user_id: Any, reason: Any = "") -> None:
     require_moderator(moderator)
     reason = clean_reason(reason)
-    target = User.objects.filter(pk=chat_actions.parse_id(user_id, "user")).first()
+    target = User.objects.filter(pk=parse_id(user_id, "user")).first()
     if target is None:
         raise not_found("User")
     if target.is_active:
@@ -299,7 +300,7 @@ def remove_upload(moderator, upload_id: Any, reason: Any = "") -> None:
 
     require_moderator(moderator)
     reason = clean_reason(reason)
-    upload_id = chat_actions.parse_id(upload_id, "upload")
+    upload_id = parse_id(upload_id, "upload")
     upload = Upload.objects.select_related("owner").filter(pk=upload_id).first()
     if upload is None:
         raise not_found("Upload")
@@ -334,7 +335,7 @@ def report_payload(report: Report) -> dict[str, Any]:
 
 def report_message(user, message_id: Any, reason: Any) -> dict[str, Any]:
     """A member of the message's room flags it for moderators; one open report per reporter and message."""
-    message_id = chat_actions.parse_id(message_id, "message")
+    message_id = parse_id(message_id, "message")
     message = (
         Message.objects.filter(
             pk=message_id,
@@ -369,7 +370,7 @@ def close_reports(moderator, report_ids: Any, *, resolution: str = Report.Status
     reason = clean_reason(reason)
     if resolution not in (Report.Status.RESOLVED, Report.Status.DISMISSED):
         raise invalid("`resolution` must be `resolved` or `dismissed`.")
-    ids = [chat_actions.parse_id(report_id, "report") for report_id in report_ids]
+    ids = [parse_id(report_id, "report") for report_id in report_ids]
     action = AuditLog.Action.RESOLVE_REPORT if resolution == Report.Status.RESOLVED else AuditLog.Action.DISMISS_REPORT
     with transaction.atomic():
         reports = list(
@@ -404,7 +405,7 @@ def close_reports(moderator, report_ids: Any, *, resolution: str = Report.Status
 def close_report(moderator, report_id: Any, *, resolution: str = Report.Status.RESOLVED, reason: Any = "") -> Report:
     """Close one report; ``conflict`` when it is closed already."""
     require_moderator(moderator)
-    report = Report.objects.filter(pk=chat_actions.parse_id(report_id, "report")).first()
+    report = Report.objects.filter(pk=parse_id(report_id, "report")).first()
     if report is None:
         raise not_found("Report")
     if not close_reports(moderator, [report.pk], resolution=resolution, reason=reason):
@@ -417,7 +418,7 @@ def delete_reported_message(moderator, report_id: Any, reason: Any = "") -> Repo
     """Delete the reported message and resolve every open report on it, in one transaction."""
     require_moderator(moderator)
     reason = clean_reason(reason)
-    report = Report.objects.filter(pk=chat_actions.parse_id(report_id, "report")).first()
+    report = Report.objects.filter(pk=parse_id(report_id, "report")).first()
     if report is None:
         raise not_found("Report")
     with transaction.atomic():

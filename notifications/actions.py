@@ -32,10 +32,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from chat.actions import parse_id
 from chat.errors import invalid
 from chat.events import iso, message_summary, publish, publish_to_members, user_group, user_payload
 from chat.models import Message, Room, RoomMember
+from chat.validation import parse_id
 
 from .models import Notification
 from .payloads import notification_payload

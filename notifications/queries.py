@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.errors import invalid
+from chat.validation import optional_id
 
 from .models import Notification
 from .payloads import notification_payload
@@ -29,8 +30,8 @@ def notification_page(user, *, unread: Any = None, before: Any = None, limit: An
     arriving meanwhile never shift a page; ``has_more`` says an older page exists.
     """
     only_unread = _parse_flag(unread, "unread")
-    before_id = _parse_positive(before, "before")
-    page_size = _parse_positive(limit, "limit") or DEFAULT_PAGE_SIZE
+    before_id = optional_id(before, "before")
+    page_size = optional_id(limit, "limit") or DEFAULT_PAGE_SIZE
     if page_size > settings.HISTORY_PAGE_MAX:
         raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
     notifications = Notification.objects.filter(recipient=user).select_related("actor", "room", "message__sender")
@@ -52,15 +53,3 @@ def _parse_flag(value: Any, name: str) -> bool:
     if value in ("1", "true"):
         return True
     raise invalid(f"`{name}` must be 1 or 0.")
-
-
-def _parse_positive(value: Any, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        parsed = int(value)
-    except (TypeError, ValueError):
-        raise invalid(f"`{name}` must be a positive whole number.") from None
-    if parsed <= 0 or parsed > 2**62:
-        raise invalid(f"`{name}` must be a positive whole number.")
-    return parsed

@@ -262,6 +262,43 @@ class ServerProcess:
             self.process.wait(timeout=10)
 
 
+def launch_server(log_dir: Path, *, server: str = "daphne", extra_env: dict[str, str] | None = None) -> ServerProcess:
+    """Start a real ASGI server process on the test database and wait until it listens."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "SECURE_COOKIES": "0",
+        "DEBUG": "0",
+        "RATE_LIMIT_MESSAGES": str(settings.RATE_LIMIT_MESSAGES),
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    bin_dir = Path(sys.executable).parent
+    if server == "uvicorn":
+        command = [str(bin_dir / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        command = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    server_process = ServerProcess(process, port, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server_process.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server_process
+        except OSError:
+            time.sleep(0.1)
+    server_process.stop()
+    raise RuntimeError(f"server did not listen within 30 s:\n{server_process.log()}")
+
+
 @pytest.fixture
 def start_server(settings, tmp_path) -> Iterator:
     """Start real ASGI server processes (daphne by default) on the test database.
@@ -272,39 +309,9 @@ def start_server(settings, tmp_path) -> Iterator:
     servers: list[ServerProcess] = []
 
     def start(*, server: str = "daphne", extra_env: dict[str, str] | None = None) -> ServerProcess:
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url_for_subprocess(),
-            "REDIS_URL": settings.REDIS_URL,
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ALLOWED_HOSTS": "localhost,127.0.0.1",
-            "SECURE_COOKIES": "0",
-            "DEBUG": "0",
-            "RATE_LIMIT_MESSAGES": str(settings.RATE_LIMIT_MESSAGES),
-            "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
-        }
-        bin_dir = Path(sys.executable).parent
-        if server == "uvicorn":
-            command = [str(bin_dir / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-        else:
-            command = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-        log_path = tmp_path / f"server-{port}.log"
-        log_file = log_path.open("w")
-        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        server_process = ServerProcess(process, port, log_path)
+        server_process = launch_server(tmp_path, server=server, extra_env=extra_env)
         servers.append(server_process)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{server_process.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return server_process
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not listen within 30 s:\n{server_process.log()}")
+        return server_process
 
     yield start
     for server_process in servers:

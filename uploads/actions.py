@@ -30,10 +30,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chat.actions import is_moderator, parse_id
+from chat.actions import is_moderator
 from chat.errors import ActionError, forbidden, invalid, not_found
 from chat.events import message_payloads, publish, room_group
 from chat.models import Message, RoomMember
+from chat.validation import parse_id
 
 from . import processing
 from .models import Upload

@@ -10,22 +10,16 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, ServerProcess, database_url_for_subprocess, free_port
+from tests.conftest import PROJECT_DIR, ServerProcess, launch_server
 from tests.e2e.browser import SharedBrowser, outside_playwright_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery"
-FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ARTIFACTS = PROJECT_DIR / "tests" / "artifacts"
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
 # Generous: these machines run several test suites on two cores at once. A passing
@@ -58,48 +52,11 @@ def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
     Module-scoped to keep the browser tests fast: every test makes its own
     users and rooms, and the database is emptied after each one.
     """
-    from django.conf import settings
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),
-        "REDIS_URL": settings.REDIS_URL,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "localhost,127.0.0.1",
-        "SECURE_COOKIES": "0",
-        "DEBUG": "0",
-        "RATE_LIMIT_MESSAGES": str(settings.RATE_LIMIT_MESSAGES),
-        "PYTHONUNBUFFERED": "1",
-        "DJANGO_SETTINGS_MODULE": "tests.e2e.server_settings",
-    }
-    log_path = tmp_path_factory.mktemp("server") / "daphne.log"
-    daphne = str(Path(sys.executable).parent / "daphne")
-    command = [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    server_process = ServerProcess(process, port, log_path)
+    server_process = launch_server(tmp_path_factory.mktemp("server"))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{server_process.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not listen within 30 s:\n{server_process.log()}") from None
-                time.sleep(0.1)
         yield server_process
     finally:
         server_process.stop()
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings) -> None:
-    """The users these tests make get hashes the server (tests.e2e.server_settings) checks at once."""
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 class Person:
