@@ -369,9 +369,13 @@ class ServerSet:
             server.wait_listening()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         for server in self.servers:
             server.stop()
+        if exc_type is None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+        else:
+            print(f"server logs kept in {self.log_dir}", flush=True)
 
     @property
     def pids(self) -> list[int]:
