@@ -30,10 +30,13 @@ run: migrate
 	@echo ""
 	@echo "  Confab is running at http://$(HOST):$(PORT)/   (make demo adds users and rooms)"
 	@echo ""
+# WebSocket keepalive pings every 60 s, not 20: with thousands of idle sockets
+# the pings were the server's whole idle CPU (presence has its own liveness).
 ifeq ($(SERVER),uvicorn)
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --loop uvloop --ws websockets
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --loop uvloop --ws websockets-sansio \
+		--ws-ping-interval 60 --no-access-log
 else
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(BIN)/daphne -b $(HOST) -p $(PORT) --ping-interval 60 config.asgi:application
 endif
 
 demo: migrate
