@@ -10,6 +10,8 @@ forwarded as they are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import uuid
 import weakref
@@ -19,7 +21,9 @@ from typing import Any
 import orjson
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -209,6 +213,48 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if request_id is not None:
             frame["id"] = request_id
         await self.send(text_data=orjson.dumps(frame).decode())
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' consumer loop, without a new Task and an ``asyncio.wait`` per message.
+
+        ``await_many_dispatch`` re-creates a task for its source after every
+        message and waits on both sources each time; for a socket that mostly
+        forwards room events that was most of the per-delivery cost. Here one
+        persistent reader per source (the socket, the channel layer) feeds
+        ``dispatch`` under one lock, so a consumer still handles one message at
+        a time, as Channels does: a sender's ack still comes before its own echo.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        self._dispatching = asyncio.Lock()
+        layer_reader = asyncio.ensure_future(self._read_layer())
+        try:
+            while True:
+                message = await receive()
+                async with self._dispatching:
+                    await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            layer_reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopConsumer):
+                await layer_reader
+
+    async def _read_layer(self) -> None:
+        try:
+            while True:
+                message = await self.channel_receive()
+                async with self._dispatching:
+                    await self.dispatch(message)
+        except (asyncio.CancelledError, StopConsumer):
+            raise
+        except Exception:
+            # Without its events the connection would silently go stale: end it, the client reconnects and syncs.
+            logger.exception("Channel-layer reader of %s failed", self.channel_name)
+            await self.close(code=1011)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its per-message ``close_old_connections`` thread hop.
