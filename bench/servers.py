@@ -296,10 +296,13 @@ class ServerProcess:
                 "warning",
                 "--backlog",
                 "4096",
+                # As `make run` serves: keepalive pings every 60 s (see the Makefile).
+                "--ws-ping-interval",
+                "60",
             ]
         else:
             # -v 0: no access log on stdout (it costs the server time on every HTTP request).
-            command = [str(BIN_DIR / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
+            command = [str(BIN_DIR / "daphne"), "-v", "0", "--ping-interval", "60", "-b", "127.0.0.1", "-p", str(port)]
             command.append(target.app)
         if target.server_cpus and shutil.which("taskset"):
             command = ["taskset", "-c", ",".join(map(str, target.server_cpus)), *command]
