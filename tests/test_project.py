@@ -55,7 +55,7 @@ def test_migrations_match_the_models():
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "channels.layers.InMemoryChannelLayer django.core.cache.backends.locmem.LocMemCache"),
+        ({}, "config.layers.LocalChannelLayer django.core.cache.backends.locmem.LocMemCache"),
         (
             {"REDIS_URL": "redis://127.0.0.1:6379/0"},
             "channels_redis.pubsub.RedisPubSubChannelLayer django.core.cache.backends.redis.RedisCache",
