@@ -48,6 +48,7 @@ const ICONS = {
   alert: ["M12 8v4", "M12 16h.01", { circle: [12, 12, 10] }],
   bell: ["M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9", "M10.3 21a1.94 1.94 0 0 0 3.4 0"],
   hash: ["M4 9h16", "M4 15h16", "M10 3 8 21", "M16 3l-2 18"],
+  flag: ["M4 15s1-1 4-1 5 2 8 2 4-1 4-1V3s-1 1-4 1-5-2-8-2-4 1-4 1z", "M4 22v-7"],
 };
 
 export function icon(name, className = "icon") {

@@ -177,6 +177,7 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
       canPin ? button("pin", message.pinned ? "Unpin" : "Pin", () => pin(message), "pin-button") : null,
       own ? button("edit", "Edit", () => startEdit(message), "edit-button") : null,
       own ? button("trash", "Delete", () => confirmDelete(message), "delete-button") : null,
+      own ? null : button("flag", "Report to moderators", () => openReport(message), "report-button"),
     );
   }
 
@@ -770,6 +771,53 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
           upsert({ ...message, deleted: true, body: "", body_html: "", attachments: [], reactions: [], pinned: false });
           decorate();
           announce("Message deleted");
+        }
+      },
+      { once: true },
+    );
+  }
+
+  const reportReason = h("textarea", {
+    id: "report-reason",
+    rows: 3,
+    maxlength: 1000,
+    required: true,
+    "data-testid": "report-reason",
+    placeholder: "What is wrong with this message?",
+  });
+  const reportDialog = h(
+    "dialog",
+    { class: "modal confirm", "aria-labelledby": "report-title" },
+    h(
+      "form",
+      { method: "dialog", class: "modal-form" },
+      h("h2", { id: "report-title" }, "Report this message?"),
+      h("label", { for: "report-reason", class: "muted" }, "Moderators will see the message, its context and your reason."),
+      reportReason,
+      h(
+        "footer",
+        { class: "modal-actions" },
+        h("button", { class: "btn btn-ghost", value: "cancel", formnovalidate: true }, "Cancel"),
+        h("button", { class: "btn btn-danger", value: "report", "data-testid": "confirm-report" }, "Report"),
+      ),
+    ),
+  );
+  document.body.append(reportDialog);
+
+  function openReport(message) {
+    reportDialog.returnValue = "";
+    reportReason.value = "";
+    reportDialog.showModal();
+    reportReason.focus();
+    reportDialog.addEventListener(
+      "close",
+      async () => {
+        if (reportDialog.returnValue !== "report") return;
+        try {
+          await api(`messages/${message.id}/report/`, { method: "POST", body: { reason: reportReason.value } });
+          toast({ title: "Reported", body: "Thank you. A moderator will look at it." });
+        } catch (error) {
+          toast({ title: "Could not report", body: error.message, tone: "error" });
         }
       },
       { once: true },

@@ -209,6 +209,32 @@ def test_bob_reacts_and_ann_sees_the_count(people):
     expect(bob.message("Lunch at noon?").locator('[data-testid="reaction-count"]')).to_have_text("2")
 
 
+def test_bob_reports_anns_message_to_the_moderators(people, group_room):
+    from playwright.sync_api import expect
+
+    from moderation.models import Report
+
+    ann, bob = people()
+    ann.send("Buy cheap watches here")
+    message = bob.message("Buy cheap watches here")
+    expect(message).to_have_count(1)
+    expect(ann.message("Buy cheap watches here").locator('[data-testid="report-button"]')).to_have_count(0)
+
+    message.hover()
+    message.locator('[data-testid="report-button"]').click()
+    bob.page.locator('[data-testid="report-reason"]').fill("spam")
+    bob.page.locator('[data-testid="confirm-report"]').click()
+
+    expect(bob.page.locator(".toast")).to_contain_text("Reported")
+    with outside_playwright_loop():
+        report = Report.objects.get()
+        assert (report.reporter.username, report.reason, report.message.body) == (
+            "bob",
+            "spam",
+            "Buy cheap watches here",
+        )
+
+
 def test_an_edit_and_a_delete_show_on_both_sides(people):
     from playwright.sync_api import expect
 
