@@ -92,16 +92,23 @@ def record_message_action(moderator, action: str, message: Message, reason: str 
     )
 
 
-def record_member_removal(moderator, member: RoomMember, reason: str = "") -> AuditLog:
+def record_member_action(moderator, action: str, member: RoomMember, reason: str = "", **details: Any) -> AuditLog:
+    """Audit a moderator's action on a room member (remove, mute, unmute)."""
+    preposition = "from" if action == AuditLog.Action.REMOVE_MEMBER else "in"
     return audit(
         moderator,
-        AuditLog.Action.REMOVE_MEMBER,
+        action,
         target_type="user",
         target_id=member.user_id,
-        target_repr=f"{member.user.username} from {member.room}",
+        target_repr=f"{member.user.username} {preposition} {member.room}",
         room_id=member.room_id,
         reason=reason,
+        **details,
     )
+
+
+def record_member_removal(moderator, member: RoomMember, reason: str = "") -> AuditLog:
+    return record_member_action(moderator, AuditLog.Action.REMOVE_MEMBER, member, reason)
 
 
 def _message_repr(message: Message) -> str:
@@ -194,16 +201,7 @@ def mute_member(
     with transaction.atomic():
         RoomMember.objects.filter(pk=member.pk).update(send_muted_until=until)
         member.send_muted_until = until
-        audit(
-            moderator,
-            AuditLog.Action.MUTE_MEMBER,
-            target_type="user",
-            target_id=member.user_id,
-            target_repr=f"{member.user.username} in {member.room}",
-            room_id=member.room_id,
-            reason=reason,
-            until=iso(until),
-        )
+        record_member_action(moderator, AuditLog.Action.MUTE_MEMBER, member, reason, until=iso(until))
     return member
 
 
@@ -216,15 +214,7 @@ def unmute_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> Ro
     with transaction.atomic():
         RoomMember.objects.filter(pk=member.pk).update(send_muted_until=None)
         member.send_muted_until = None
-        audit(
-            moderator,
-            AuditLog.Action.UNMUTE_MEMBER,
-            target_type="user",
-            target_id=member.user_id,
-            target_repr=f"{member.user.username} in {member.room}",
-            room_id=member.room_id,
-            reason=reason,
-        )
+        record_member_action(moderator, AuditLog.Action.UNMUTE_MEMBER, member, reason)
     return member
 
 
