@@ -100,8 +100,7 @@ def create_group_room(
         )
         owner = RoomMember.objects.create(room=room, user=user, role=RoomMember.Role.OWNER)
         RoomMember.objects.bulk_create([RoomMember(room=room, user=other) for other in others])
-        for member_user in [user, *others]:
-            _announce_room_to(member_user.id, room)
+        _announce_room_to([user.id, *(other.id for other in others)], room)
     return room_payload(room, owner)
 
 
@@ -121,8 +120,7 @@ def get_or_create_direct_room(user, other_user_id: Any) -> tuple[dict[str, Any],
             with transaction.atomic():
                 room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=key, created_by=user)
                 RoomMember.objects.bulk_create([RoomMember(room=room, user=user), RoomMember(room=room, user=other)])
-                _announce_room_to(user.id, room)
-                _announce_room_to(other.id, room)
+                _announce_room_to([user.id, other.id], room)
                 created = True
         except IntegrityError:
             room = Room.objects.get(direct_key=key)  # the other request won the race
@@ -194,7 +192,7 @@ def add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.Role.ME
             "member_joined",
             {"room": room.id, "user": user_payload(target), "member": member_payload(member)},
         )
-        _announce_room_to(target.id, room)
+        _announce_room_to([target.id], room)
     return member_payload(member)
 
 
@@ -255,7 +253,7 @@ def join_room(user, room_id: Any) -> dict[str, Any]:
                 "member_joined",
                 {"room": room.id, "user": user_payload(user), "member": member_payload(member)},
             )
-            _announce_room_to(user.id, room)
+            _announce_room_to([user.id], room)
     member.room = room
     return queries.room_detail(member)
 
@@ -296,13 +294,17 @@ def _remove(room: Room, membership: RoomMember) -> None:
         publish_membership(membership.user_id, room.id, False, {"room": room.id})
 
 
-def _announce_room_to(user_id: int, room: Room) -> None:
-    """After commit, the user's connections join the room's group and get ``room_added``."""
+def _announce_room_to(user_ids: list[int], room: Room) -> None:
+    """After commit, the users' connections join the room's group and get ``room_added``.
+
+    The summaries of all of them are built together (a fixed number of
+    queries however many members a new room starts with).
+    """
 
     def build() -> None:
-        membership = RoomMember.objects.select_related("room").filter(room=room, user_id=user_id).first()
-        if membership is not None:
-            publish_membership(user_id, room.id, True, {"room": queries.room_summaries([membership])[0]})
+        memberships = list(RoomMember.objects.select_related("room").filter(room=room, user_id__in=user_ids))
+        for membership, summary in zip(memberships, queries.room_summaries(memberships), strict=True):
+            publish_membership(membership.user_id, room.id, True, {"room": summary})
 
     transaction.on_commit(build)
 

@@ -400,3 +400,17 @@ def test_nobody_removes_the_owner(ann, bob, group_room):
     with pytest.raises(ActionError) as error:
         actions.remove_member(bob, group_room.id, ann.id)
     assert error.value.code == "forbidden"
+
+
+def test_creating_a_room_announces_it_in_the_same_number_of_queries_for_3_or_30_members(make_user, ann):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_to_create(member_count):
+        members = [make_user().id for _ in range(member_count)]
+        with CaptureQueriesContext(connection) as captured:
+            _, outbox = call_collecting_events(actions.create_group_room, ann, name="Team", members=members)
+        assert len(outbox) == member_count + 1  # one room_added per member, the owner included
+        return len(captured.captured_queries)
+
+    assert queries_to_create(3) == queries_to_create(30)
