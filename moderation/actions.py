@@ -12,15 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import actions as chat_actions
 from chat.errors import ActionError, forbidden, invalid, not_found
-from chat.events import iso, user_group
+from chat.events import deliver_message, iso, user_group
 from chat.models import Message, Room, RoomMember
 from chat.validation import parse_id
 
@@ -241,23 +239,9 @@ def suspend_user(moderator, user_id: Any, reason: Any = "") -> None:
     if not target.is_active:
         raise ActionError("conflict", "The user is already suspended.")
     with transaction.atomic():
-        User.objects.filter(pk=target.pk).update(is_active=False)
-        audit(
-            moderator,
-            AuditLog.Action.SUSPEND_USER,
-            target_type="user",
-            target_id=target.pk,
-            target_repr=target.username,
-            reason=reason,
-        )
+        _set_active(moderator, target, False, reason)
         message = {"type": DISCONNECT_MESSAGE_TYPE, "reason": "Your account has been suspended."}
-        transaction.on_commit(lambda: _send_to_user_group(target.pk, message))
-
-
-def _send_to_user_group(user_id: int, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(user_group(user_id), message)
+        transaction.on_commit(lambda: deliver_message(user_group(target.pk), message))
 
 
 def unsuspend_user(moderator, user_id: Any, reason: Any = "") -> None:
@@ -268,16 +252,15 @@ def unsuspend_user(moderator, user_id: Any, reason: Any = "") -> None:
         raise not_found("User")
     if target.is_active:
         raise ActionError("conflict", "The user is not suspended.")
+    _set_active(moderator, target, True, reason)
+
+
+def _set_active(moderator, target, active: bool, reason: str) -> None:
+    """Switch the account and audit it, in one transaction."""
     with transaction.atomic():
-        User.objects.filter(pk=target.pk).update(is_active=True)
-        audit(
-            moderator,
-            AuditLog.Action.UNSUSPEND_USER,
-            target_type="user",
-            target_id=target.pk,
-            target_repr=target.username,
-            reason=reason,
-        )
+        User.objects.filter(pk=target.pk).update(is_active=active)
+        action = AuditLog.Action.UNSUSPEND_USER if active else AuditLog.Action.SUSPEND_USER
+        audit(moderator, action, target_type="user", target_id=target.pk, target_repr=target.username, reason=reason)
 
 
 # --- Uploads ----------------------------------------------------------------------
