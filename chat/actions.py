@@ -30,6 +30,7 @@ from .events import (
     room_payload,
     user_payload,
 )
+from .history_cache import note_history_changed
 from .models import Message, Reaction, Room, RoomMember
 from .ratelimit import check_send_rate
 from .rendering import extract_mentions, render_body
@@ -497,6 +498,7 @@ def edit_message(user, message_id: Any, *, body: Any) -> dict[str, Any]:
         message.body_html = render_body(body, message.kind, usernames)
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
+        note_history_changed([message.room_id])
         payload = message_payloads([message])[0]
         publish(room_group(message.room_id), "message_edited", {"message": payload})
         from notifications.actions import notify_for_message
@@ -528,6 +530,7 @@ def delete_message(user, message_id: Any, *, moderation_reason: str | None = Non
         message.deleted_by = user
         message.pinned = False
         message.save(update_fields=["deleted_at", "deleted_by", "pinned", "updated_at"])
+        note_history_changed([message.room_id])
         publish(
             room_group(message.room_id),
             "message_deleted",
@@ -551,6 +554,7 @@ def restore_message(user, message_id: Any, *, moderation_reason: str | None = No
         message.deleted_at = None
         message.deleted_by = None
         message.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+        note_history_changed([message.room_id])
         payload = message_payloads([message])[0]
         publish(room_group(message.room_id), "message_edited", {"message": payload})
     return payload
@@ -575,6 +579,7 @@ def set_pinned(user, message_id: Any, pinned: bool, *, moderation_reason: str | 
         message.pinned_by = user if pinned else None
         message.pinned_at = timezone.now() if pinned else None
         message.save(update_fields=["pinned", "pinned_by", "pinned_at", "updated_at"])
+        note_history_changed([message.room_id])
         payload = message_payloads([message])[0]
         publish(room_group(message.room_id), "message_pinned" if pinned else "message_unpinned", {"message": payload})
     return payload
@@ -596,6 +601,7 @@ def set_reaction(user, message_id: Any, emoji: Any, present: bool) -> dict[str, 
         payload = message_payloads([message])[0]
         if changed:
             Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
+            note_history_changed([message.room_id])
             publish(
                 room_group(message.room_id),
                 "reaction_added" if present else "reaction_removed",

@@ -150,7 +150,7 @@ class RoomMessagesView(APIView):
         membership = actions.get_membership(request.user, room_id)
         params = request.query_params
         page = queries.history_page(
-            membership.room_id, before=params.get("before"), after=params.get("after"), limit=params.get("limit")
+            membership.room, before=params.get("before"), after=params.get("after"), limit=params.get("limit")
         )
         return Response(page)
 

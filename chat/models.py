@@ -25,6 +25,9 @@ class Room(models.Model):
     )
     # Highest seq handed out in this room; incremented under a row lock.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Incremented by every change to a stored message of the room, in the
+    # change's transaction: the key of the room's cached history page.
+    history_revision = models.PositiveBigIntegerField(default=0, editable=False)
     # "low_id:high_id" for direct rooms, NULL for groups: a unique key the
     # database enforces, so two racing "start a chat" calls make one room.
     direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True, editable=False)

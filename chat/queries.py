@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from . import history_cache
 from .errors import invalid
 from .events import iso, member_payload, message_payloads, room_payload
 from .models import Message, Room, RoomMember
@@ -150,17 +151,27 @@ def parse_cursor(value: Any, name: str) -> int | None:
     return parsed
 
 
-def history_page(room_id: int, *, before: Any = None, after: Any = None, limit: Any = 50) -> dict[str, Any]:
+def history_page(room: Room, *, before: Any = None, after: Any = None, limit: Any = 50) -> dict[str, Any]:
     """A page of a room's messages, oldest first.
 
     Newest page by default; ``before`` pages back, ``after`` pages forward.
-    ``has_more`` says whether more lie in the paging direction.
+    ``has_more`` says whether more lie in the paging direction. The newest
+    page comes from the history cache, which needs ``room`` freshly read.
     """
     before = parse_cursor(before, "before")
     after = parse_cursor(after, "after")
     limit = parse_cursor(limit, "limit") if limit not in (None, "") else 50
     if not limit or limit > settings.HISTORY_PAGE_MAX:
         raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
+    if before is None and after is None and limit <= settings.HISTORY_CACHE_SIZE:
+        return history_cache.newest_page(room, limit)
+    return history_page_from_database(room.pk, before=before, after=after, limit=limit)
+
+
+def history_page_from_database(
+    room_id: int, *, before: int | None = None, after: int | None = None, limit: int = 50
+) -> dict[str, Any]:
+    """``history_page`` without the cache, its arguments already parsed."""
     messages = Message.objects.filter(room_id=room_id).select_related("sender")
     if before is not None:
         messages = messages.filter(seq__lt=before)

@@ -81,6 +81,6 @@ def room_view(request: HttpRequest, room_id: int) -> HttpResponse:
         page_context(
             request,
             room=queries.room_detail(membership),
-            history=queries.history_page(membership.room_id, limit=50),
+            history=queries.history_page(membership.room, limit=50),
         ),
     )

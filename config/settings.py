@@ -212,6 +212,10 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_AUTH_TIMEOUT = env_int("WS_AUTH_TIMEOUT", 10)  # seconds to send `authenticate`
 SYNC_MAX_MESSAGES = env_int("SYNC_MAX_MESSAGES", 200)  # per room per `sync`
 HISTORY_PAGE_MAX = 100
+# The newest messages of each room are served from a cache that is never stale
+# (chat/history_cache.py); 0 turns it off. Pages not read for this long expire.
+HISTORY_CACHE_SIZE = min(env_int("HISTORY_CACHE_SIZE", HISTORY_PAGE_MAX), HISTORY_PAGE_MAX)
+HISTORY_CACHE_SECONDS = env_int("HISTORY_CACHE_SECONDS", 600)
 ROOM_MENTION_ADMINS_ONLY = env_bool("ROOM_MENTION_ADMINS_ONLY", default=True)
 
 # --- Notifications (owned by the notifications app) ------------------------

@@ -42,15 +42,17 @@ def _redis_reachable(url: str) -> bool:
 
 @pytest.fixture(autouse=True)
 def _clean_shared_state() -> Iterator[None]:
-    """Every test starts with empty rate limits, presence and typing state."""
+    """Every test starts with empty rate limits, presence, typing state and history cache."""
     from channels.layers import channel_layers
 
+    from chat.history_cache import clear_local
     from chat.ratelimit import reset_local
 
     # A channel layer per test: channels_redis binds its locks to the event loop
     # that created it, and every async test has a loop of its own.
     channel_layers.backends.clear()
     reset_local()
+    clear_local()
     if settings.REDIS_URL:
         from config.redis import sync_client
 

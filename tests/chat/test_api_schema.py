@@ -171,7 +171,7 @@ def test_member_schema_fields_are_the_member_payload_keys(ann, group_room):
 
 
 def test_history_schema_fields_are_the_history_page_keys(rich_message):
-    assert fields(schema.HistorySchema) == set(queries.history_page(rich_message.room_id))
+    assert fields(schema.HistorySchema) == set(queries.history_page(rich_message.room))
 
 
 def test_read_schema_fields_are_the_read_answer_keys(bob, rich_message):

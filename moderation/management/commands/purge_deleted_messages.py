@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from chat.history_cache import note_history_changed
 from chat.models import Message, Reaction
 
 
@@ -61,6 +62,8 @@ class Command(BaseCommand):
             if not ids:
                 break
             with transaction.atomic():
+                # Replies to a purged message lose their `reply_to`, and the message leaves its room's history.
+                note_history_changed(Message.objects.filter(pk__in=ids).values_list("room_id", flat=True).distinct())
                 uploads = list(Upload.objects.filter(message_id__in=ids).values_list("pk", "file", "thumbnail", "size"))
                 totals["reactions"] += Reaction.objects.filter(message_id__in=ids).delete()[0]
                 totals["uploads"] += Upload.objects.filter(pk__in=[u[0] for u in uploads]).delete()[0]
