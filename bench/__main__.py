@@ -66,6 +66,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         " not checked out) or a directory (e.g. HEAD with a proposed diff applied)",
     )
     group.add_argument("--clients", type=int, default=1, help="generator processes")
+    group.add_argument(
+        "--client-lib",
+        default="picows",
+        choices=["picows", "websockets"],
+        help="the generator's WebSocket client (picows: compiled, the cheapest per received frame)",
+    )
     group.add_argument("--connect-concurrency", type=int, default=100, help="connections opened at once")
     group.add_argument("--json-out", default=None, help="write the JSON here instead of bench/results/")
 

@@ -1,5 +1,10 @@
 """The WebSocket load generator: lean asyncio clients, one or more worker processes.
 
+The clients run on picows (a compiled WebSocket client: each frame is one
+callback, with no task or future per frame), or on the ``websockets`` package
+(``--client-lib websockets``), which costs the generator about twice the CPU per
+delivery and saturates its core first.
+
 Each worker process owns a share of the connections and runs its own event
 loop (uvloop when installed), pinned to the generator's core. The parent
 drives the workers through pipes with a handful of commands (connect, run a
@@ -43,7 +48,7 @@ class ConnSpec:
 @dataclass
 class Conn:
     spec: ConnSpec
-    ws: Any = None
+    ws: Any = None  # websockets: the connection; picows: the WSTransport
     closed: bool = False
     close_reason: str = ""
     last_seq: int = 0
@@ -56,9 +61,10 @@ class Conn:
 class Worker:
     """One generator process: its connections, its sends, its receipts."""
 
-    def __init__(self, worker_id: int, specs: list[ConnSpec]) -> None:
+    def __init__(self, worker_id: int, specs: list[ConnSpec], client_lib: str = "picows") -> None:
         self.worker_id = worker_id
         self.specs = specs
+        self.client_lib = client_lib
         self.conns: list[Conn] = []
         self.pending: dict[str, tuple[Conn, int]] = {}
         self.acked: dict[int, list[int]] = defaultdict(list)
@@ -76,6 +82,11 @@ class Worker:
     # --- Connections ---------------------------------------------------------------------
 
     async def connect(self, concurrency: int) -> dict[str, Any]:
+        if self.client_lib == "picows":
+            return await self._connect_picows(concurrency)
+        return await self._connect_websockets(concurrency)
+
+    async def _connect_websockets(self, concurrency: int) -> dict[str, Any]:
         from websockets.asyncio.client import connect
 
         gate = asyncio.Semaphore(concurrency)
@@ -114,6 +125,93 @@ class Worker:
                 self.tasks.append(asyncio.ensure_future(self.reader(conn)))
 
         await asyncio.gather(*(open_one(spec) for spec in self.specs))
+        return self._connected(failures, t0)
+
+    async def _connect_picows(self, concurrency: int) -> dict[str, Any]:
+        """The same handshake on picows: frames arrive in a callback, with no task or future per frame."""
+        from picows import WSListener, WSMsgType, ws_connect
+
+        worker = self
+
+        class Listener(WSListener):
+            def __init__(self) -> None:
+                self.conn: Conn | None = None
+                self.ready: asyncio.Future | None = None
+                self.parts: list[bytes] = []
+
+            def on_ws_frame(self, transport, frame) -> None:
+                if frame.msg_type == WSMsgType.CLOSE:
+                    self._closed(f"code {frame.get_close_code()}")
+                    transport.disconnect()
+                    return
+                if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION):
+                    return
+                raw = frame.get_payload_as_bytes()
+                if not frame.fin:
+                    self.parts.append(raw)
+                    return
+                if self.parts:
+                    raw = b"".join([*self.parts, raw])
+                    self.parts = []
+                if self.ready is not None:
+                    self._handshake_frame(raw)
+                else:
+                    worker.handle(self.conn, raw, time.monotonic_ns())
+
+            def _handshake_frame(self, raw: bytes) -> None:
+                frame = orjson.loads(raw)
+                if frame.get("type") == "ready":
+                    rooms = {room["id"] for room in frame["data"].get("rooms", [])}
+                    if self.conn.spec.room not in rooms:
+                        self.ready.set_exception(RuntimeError(f"ready lacks room {self.conn.spec.room}"))
+                    else:
+                        self.ready.set_result(None)
+                    self.ready = None
+                elif frame.get("type") == "error":
+                    self.ready.set_exception(RuntimeError(f"auth error {frame['data']}"))
+                    self.ready = None
+
+            def on_ws_disconnected(self, transport) -> None:
+                self._closed("disconnected")
+
+            def _closed(self, reason: str) -> None:
+                if self.ready is not None and not self.ready.done():
+                    self.ready.set_exception(RuntimeError(f"closed during the handshake: {reason}"))
+                    self.ready = None
+                if self.conn is not None and not self.conn.closed:
+                    self.conn.closed = True
+                    self.conn.close_reason = reason
+
+        gate = asyncio.Semaphore(concurrency)
+        failures: list[str] = []
+        t0 = time.monotonic()
+        loop = asyncio.get_running_loop()
+
+        async def open_one(spec: ConnSpec) -> None:
+            async with gate:
+                conn = Conn(spec)
+                try:
+                    transport, listener = await ws_connect(
+                        Listener, spec.url, websocket_handshake_timeout=120, max_frame_size=2**24
+                    )
+                    conn.ws = transport
+                    listener.conn = conn
+                    listener.ready = loop.create_future()
+                    ready = listener.ready
+                    message = orjson.dumps({"type": "authenticate", "data": {"token": spec.token}})
+                    transport.send(WSMsgType.TEXT, message)
+                    await asyncio.wait_for(ready, 120)
+                except Exception as exc:  # noqa: BLE001 -- a failed connect is a figure, not a crash
+                    failures.append(f"{type(exc).__name__}: {exc}"[:200])
+                    if conn.ws is not None:
+                        conn.ws.disconnect()
+                    return
+                self.conns.append(conn)
+
+        await asyncio.gather(*(open_one(spec) for spec in self.specs))
+        return self._connected(failures, t0)
+
+    def _connected(self, failures: list[str], t0: float) -> dict[str, Any]:
         # Interleave rooms so consecutive sends go to different rooms.
         self.conns.sort(key=lambda c: c.spec.index)
         return {
@@ -123,51 +221,61 @@ class Worker:
             "seconds": time.monotonic() - t0,
         }
 
+    async def send(self, conn: Conn, frame: str) -> None:
+        if self.client_lib == "picows":
+            from picows import WSMsgType
+
+            conn.ws.send(WSMsgType.TEXT, frame.encode())
+        else:
+            await conn.ws.send(frame)
+
+    def handle(self, conn: Conn, raw: bytes, now: int) -> None:
+        """One frame received on ``conn`` at ``now`` (monotonic ns): count it, time it, audit it."""
+        self.last_frame_ns = now
+        frame = orjson.loads(raw)
+        kind = frame.get("type")
+        if kind == "new_message":
+            message = frame["data"]["message"]
+            if message["room"] != conn.spec.room:
+                conn.foreign += 1
+                return
+            seq = message["seq"]
+            if seq > conn.last_seq:
+                conn.last_seq = seq
+            elif seq in set(conn.seqs):
+                conn.duplicates += 1
+            else:
+                conn.out_of_order += 1
+            conn.seqs.append(seq)
+            body = message["body"]
+            if body.startswith("t="):
+                sent_ns = int(body[2 : body.index(" ")])
+                self.latencies.append((now - sent_ns) / 1e6)
+            self.deliveries += 1
+            if self.window[0] <= now <= self.window[1]:
+                self.in_window += 1
+        elif kind == "ack":
+            pending = self.pending.pop(frame.get("id"), None)
+            if pending is not None:
+                message = frame["data"]["message"]
+                self.acked[message["room"]].append(message["seq"])
+                self.ack_latencies.append((now - pending[1]) / 1e6)
+        elif kind == "error":
+            self.pending.pop(frame.get("id"), None)
+            self.errors[frame.get("data", {}).get("code", "?")] += 1
+        else:
+            self.other_frames[str(kind)] += 1
+
     async def reader(self, conn: Conn) -> None:
+        """websockets only: picows calls ``handle`` from its frame callback."""
         from websockets.exceptions import ConnectionClosed
 
-        loads = orjson.loads
         now_ns = time.monotonic_ns
-        room = conn.spec.room
         ws = conn.ws
         try:
             while True:
                 raw = await ws.recv(decode=False)
-                now = now_ns()
-                self.last_frame_ns = now
-                frame = loads(raw)
-                kind = frame.get("type")
-                if kind == "new_message":
-                    message = frame["data"]["message"]
-                    if message["room"] != room:
-                        conn.foreign += 1
-                        continue
-                    seq = message["seq"]
-                    if seq > conn.last_seq:
-                        conn.last_seq = seq
-                    elif seq in set(conn.seqs):
-                        conn.duplicates += 1
-                    else:
-                        conn.out_of_order += 1
-                    conn.seqs.append(seq)
-                    body = message["body"]
-                    if body.startswith("t="):
-                        sent_ns = int(body[2 : body.index(" ")])
-                        self.latencies.append((now - sent_ns) / 1e6)
-                    self.deliveries += 1
-                    if self.window[0] <= now <= self.window[1]:
-                        self.in_window += 1
-                elif kind == "ack":
-                    pending = self.pending.pop(frame.get("id"), None)
-                    if pending is not None:
-                        message = frame["data"]["message"]
-                        self.acked[message["room"]].append(message["seq"])
-                        self.ack_latencies.append((now - pending[1]) / 1e6)
-                elif kind == "error":
-                    self.pending.pop(frame.get("id"), None)
-                    self.errors[frame.get("data", {}).get("code", "?")] += 1
-                else:
-                    self.other_frames[str(kind)] += 1
+                self.handle(conn, raw, now_ns())
         except ConnectionClosed as exc:
             conn.closed = True
             conn.close_reason = f"code {exc.rcvd.code if exc.rcvd else 'none'}"
@@ -219,7 +327,7 @@ class Worker:
                     f'"body":"t={t} {PAD}","client_id":"{uuid.uuid4()}"}}}}'
                 )
                 self.pending[request_id] = (conn, t)
-                await conn.ws.send(frame)
+                await self.send(conn, frame)
                 sent += 1
             if sent + skipped < total:
                 await asyncio.sleep(0.001)
@@ -295,6 +403,11 @@ class Worker:
         async def close_one(conn: Conn) -> None:
             async with gate:
                 try:
+                    if self.client_lib == "picows":
+                        conn.ws.send_close()
+                        conn.ws.disconnect()
+                        await asyncio.wait_for(conn.ws.wait_disconnected(), 3)
+                        return
                     await asyncio.wait_for(conn.ws.close(), 3)
                 except Exception:  # noqa: BLE001 -- closing at the end; the server sees the drop either way
                     pass
@@ -302,7 +415,7 @@ class Worker:
         await asyncio.gather(*(close_one(c) for c in self.conns))
 
 
-def _worker_main(worker_id: int, specs: list[ConnSpec], cpus: list[int], pipe) -> None:
+def _worker_main(worker_id: int, specs: list[ConnSpec], cpus: list[int], pipe, client_lib: str) -> None:
     pin_to(cpus)
     raise_nofile_limit()
     try:
@@ -311,12 +424,12 @@ def _worker_main(worker_id: int, specs: list[ConnSpec], cpus: list[int], pipe) -
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(worker_id, specs, pipe))
+    asyncio.run(_serve(worker_id, specs, pipe, client_lib))
 
 
-async def _serve(worker_id: int, specs: list[ConnSpec], pipe) -> None:
+async def _serve(worker_id: int, specs: list[ConnSpec], pipe, client_lib: str) -> None:
     loop = asyncio.get_running_loop()
-    worker = Worker(worker_id, specs)
+    worker = Worker(worker_id, specs, client_lib)
     while True:
         command, args = await loop.run_in_executor(None, pipe.recv)
         if command == "connect":
@@ -341,14 +454,16 @@ async def _serve(worker_id: int, specs: list[ConnSpec], pipe) -> None:
 class GeneratorPool:
     """The parent's handle on the worker processes."""
 
-    def __init__(self, specs: list[ConnSpec], workers: int, cpus: list[int]) -> None:
+    def __init__(self, specs: list[ConnSpec], workers: int, cpus: list[int], client_lib: str = "picows") -> None:
         context = multiprocessing.get_context("fork")
         self.pipes = []
         self.processes = []
         for w in range(workers):
             parent_end, child_end = context.Pipe()
             share = specs[w::workers]
-            process = context.Process(target=_worker_main, args=(w, share, cpus, child_end), daemon=True)
+            process = context.Process(
+                target=_worker_main, args=(w, share, cpus, child_end, client_lib), daemon=True
+            )
             process.start()
             self.pipes.append(parent_end)
             self.processes.append(process)

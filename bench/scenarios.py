@@ -285,7 +285,12 @@ def _warn_limits(step: dict[str, Any]) -> None:
 
 
 def _settings(args: Any, target: Target, **extra: Any) -> dict[str, Any]:
-    return {"target": target.describe(), "clients": getattr(args, "clients", 1), **extra}
+    return {
+        "target": target.describe(),
+        "clients": getattr(args, "clients", 1),
+        "client_lib": getattr(args, "client_lib", "websockets"),
+        **extra,
+    }
 
 
 def _header(title: str, target: Target, extra: str = "") -> None:
@@ -305,7 +310,7 @@ def fan_out(args: Any, target: Target) -> int:
     _header("fan-out", target, shape)
     data = seed(target, rooms=args.rooms, members=args.members)
     with ServerSet(target) as servers:
-        pool = GeneratorPool(_specs(data, servers.ws_urls()), args.clients, target.client_cpus)
+        pool = GeneratorPool(_specs(data, servers.ws_urls()), args.clients, target.client_cpus, args.client_lib)
         try:
             connect = _connect(pool, args.connect_concurrency, args.rooms * args.members)
             _say(
@@ -377,7 +382,7 @@ def saturation(args: Any, target: Target) -> int:
     steps: list[dict[str, Any]] = []
     knee = None
     with ServerSet(target) as servers:
-        pool = GeneratorPool(_specs(data, servers.ws_urls()), args.clients, target.client_cpus)
+        pool = GeneratorPool(_specs(data, servers.ws_urls()), args.clients, target.client_cpus, args.client_lib)
         try:
             connect = _connect(pool, args.connect_concurrency, args.rooms * args.members)
             _say(f"connected {connect['connected']}/{connect['requested']} in {connect['seconds']} s")
@@ -459,13 +464,13 @@ def connections(args: Any, target: Target) -> int:
     warm = 50
     with ServerSet(target) as servers:
         specs = _specs(data, servers.ws_urls())[:total]
-        warm_pool = GeneratorPool(specs[:warm], 1, target.client_cpus)
+        warm_pool = GeneratorPool(specs[:warm], 1, target.client_cpus, args.client_lib)
         main_pool = None
         try:
             _connect(warm_pool, 50, warm)
             time.sleep(1.0)
             rss_before = servers.rss_kib()
-            main_pool = GeneratorPool(specs[warm:], args.clients, target.client_cpus)
+            main_pool = GeneratorPool(specs[warm:], args.clients, target.client_cpus, args.client_lib)
             gen_cpu0 = sum(main_pool.call("cpu"))
             spy = profile_path = None
             if args.profile:

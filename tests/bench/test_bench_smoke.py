@@ -38,10 +38,12 @@ def run_bench(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, 
     return result, document
 
 
-def test_tiny_fan_out_on_the_embedded_backend_delivers_every_acked_message_once_in_order(tmp_path):
+@pytest.mark.parametrize("client_lib", ["picows", "websockets"])
+def test_tiny_fan_out_on_the_embedded_backend_delivers_every_acked_message_once_in_order(tmp_path, client_lib):
     result, document = run_bench(
         tmp_path,
         "fan-out",
+        f"--client-lib={client_lib}",
         "--backend=embedded",
         "--rooms=2",
         "--members=5",
@@ -60,6 +62,7 @@ def test_tiny_fan_out_on_the_embedded_backend_delivers_every_acked_message_once_
     assert step["deliveries"] == 20 * 5  # every member of the room, the sender's own connection included
     assert step["errors"] == {}
     assert document["settings"]["target"]["backend"] == "embedded"
+    assert document["settings"]["client_lib"] == client_lib
     assert document["connect"]["connected"] == 10
     assert "audit: OK" in result.stdout
 
