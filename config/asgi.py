@@ -8,10 +8,14 @@ browser sockets, and API clients send an ``authenticate`` frame instead.
 import os
 import sys
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # what get_asgi_application() does, with the handler below
+
+from config.http import OneHopASGIHandler  # noqa: E402
+
+django_asgi_app = OneHopASGIHandler()
 
 from django.conf import settings  # noqa: E402
 
