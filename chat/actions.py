@@ -389,6 +389,7 @@ def send_message(
     # with it (attachments, notifications) shares one transaction.
     alone = (
         connection.vendor == "postgresql"
+        and connection.get_autocommit()
         and not connection.in_atomic_block
         and not upload_ids
         and not (notified_ids or mentions_room or reply_id is not None or room.kind == Room.Kind.DIRECT)
