@@ -10,12 +10,14 @@ Failures raise ``ActionError`` and change nothing.
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Subquery
+from django.db.models import F, Field, Subquery
 from django.utils import timezone
 
 from . import queries
@@ -370,22 +372,33 @@ def send_message(
     usernames, mentioned_ids, mentions_room = _resolve_mentions(room, body)
     if mentions_room and settings.ROOM_MENTION_ADMINS_ONLY and not membership.is_admin:
         mentions_room = False  # written as text, notifies nobody
+    notified_ids = mentioned_ids - {user.id}
     kind = kind or Message.Kind.TEXT
     now = timezone.now()
+    message = Message(
+        room=room,
+        sender=user,
+        kind=kind,
+        body=body,
+        body_html=render_body(body, kind, usernames),
+        reply_to_id=reply_id,
+        client_id=parsed_client_id,
+        created_at=now,
+        updated_at=now,
+    )
+    # On PostgreSQL an ordinary message is one statement (_insert_message), its
+    # own transaction: no BEGIN and COMMIT round trips. Anything else written
+    # with it (attachments, notifications) shares one transaction.
+    alone = (
+        connection.vendor == "postgresql"
+        and connection.get_autocommit()
+        and not connection.in_atomic_block
+        and not upload_ids
+        and not (notified_ids or mentions_room or reply_id is not None or room.kind == Room.Kind.DIRECT)
+    )
     try:
-        with transaction.atomic():
-            seq = _next_seq(room.id, now)
-            message = Message.objects.create(
-                room=room,
-                seq=seq,
-                sender=user,
-                kind=kind,
-                body=body,
-                body_html=render_body(body, kind, usernames),
-                reply_to_id=reply_id,
-                client_id=parsed_client_id,
-                created_at=now,
-            )
+        with nullcontext() if alone else transaction.atomic():
+            _insert_message(message, membership.pk)
             attached = []
             if upload_ids:
                 from uploads.actions import attach_uploads
@@ -401,9 +414,7 @@ def send_message(
             publish(room_group(room.id), "new_message", {"message": payload})
             from notifications.actions import notify_for_message
 
-            notify_for_message(message, mentioned_user_ids=mentioned_ids - {user.id}, mentions_room=mentions_room)
-            # The sender has read their own message.
-            RoomMember.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(last_read_seq=seq)
+            notify_for_message(message, mentioned_user_ids=notified_ids, mentions_room=mentions_room)
     except IntegrityError:
         # A concurrent retry with the same client_id committed first.
         if parsed_client_id is None:
@@ -416,21 +427,55 @@ def send_message(
 
 
 def _membership_for_send(user, room_id: Any, client_id: uuid.UUID | None) -> RoomMember:
-    """The sender's membership and, in the same query, the id of a message already
-    stored under ``client_id`` (a retry): one round trip fewer on every send."""
-    memberships = RoomMember.objects.select_related("room").filter(
-        room_id=parse_id(room_id, "room"), user=user, room__archived=False
-    )
-    if client_id is None:
-        membership = memberships.first()
+    """The sender's membership (with its room) and, in the same query, the id of a
+    message already stored under ``client_id`` (a retry): one round trip."""
+    room_id = parse_id(room_id, "room")
+    if connection.vendor == "postgresql":
+        membership = _membership_for_send_postgresql(user.id, room_id, client_id)
     else:
-        stored = Message.objects.filter(sender=user, client_id=client_id).values("id")[:1]
-        membership = memberships.annotate(retried_message_id=Subquery(stored)).first()
+        memberships = RoomMember.objects.select_related("room").filter(room_id=room_id, user=user, room__archived=False)
+        if client_id is None:
+            membership = memberships.first()
+            if membership is not None:
+                membership.retried_message_id = None
+        else:
+            stored = Message.objects.filter(sender=user, client_id=client_id).values("id")[:1]
+            membership = memberships.annotate(retried_message_id=Subquery(stored)).first()
     if membership is None:
         raise not_found("Room")
-    if client_id is None:
-        membership.retried_message_id = None
     return membership
+
+
+def _membership_for_send_postgresql(user_id: int, room_id: int, client_id: uuid.UUID | None) -> RoomMember | None:
+    """``_membership_for_send``'s query written out: the ORM took longer to build
+    it than PostgreSQL to run it (measured: 0.8 of 1.2 ms), on every send."""
+    member_fields, room_fields, sql = _membership_for_send_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, client_id, room_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(member_fields)
+    # psycopg returns these columns as the ORM would store them (no converters).
+    membership = RoomMember.from_db(connection.alias, member_fields, row[:split])
+    membership.room = Room.from_db(connection.alias, room_fields, row[split:-1])
+    membership.retried_message_id = row[-1]
+    return membership
+
+
+@cache
+def _membership_for_send_sql() -> tuple[list[str], list[str], str]:
+    quote = connection.ops.quote_name
+    member_fields = RoomMember._meta.concrete_fields
+    room_fields = Room._meta.concrete_fields
+    columns = ", ".join([f"m.{quote(f.column)}" for f in member_fields] + [f"r.{quote(f.column)}" for f in room_fields])
+    sql = (
+        f"SELECT {columns}, "
+        f"(SELECT id FROM {Message._meta.db_table} WHERE sender_id = %s AND client_id = %s LIMIT 1) "
+        f"FROM {RoomMember._meta.db_table} m JOIN {Room._meta.db_table} r ON r.id = m.room_id "
+        "WHERE m.room_id = %s AND m.user_id = %s AND NOT r.archived"
+    )
+    return [f.attname for f in member_fields], [f.attname for f in room_fields], sql
 
 
 def _existing_send(message: Message, room_id: int) -> dict[str, Any]:
@@ -439,16 +484,59 @@ def _existing_send(message: Message, room_id: int) -> dict[str, Any]:
     return message_payloads([message])[0]
 
 
-def _next_seq(room_id: int, now) -> int:
-    """Take the room's next seq; the row stays locked until the transaction ends,
-    so seqs are gap-free and strictly increasing however many processes send."""
+def _insert_message(message: Message, membership_id: int) -> None:
+    """Save a new ``message`` with its room's next seq and move its sender's read
+    mark to it. The room row stays locked until the transaction ends, so seqs are
+    gap-free and strictly increasing however many processes send."""
+    if connection.vendor == "postgresql":
+        _insert_message_postgresql(message, membership_id)
+        return
     table = Room._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s WHERE id = %s RETURNING last_seq",
-            [now, room_id],
+            [message.created_at, message.room_id],
         )
-        return cursor.fetchone()[0]
+        message.seq = cursor.fetchone()[0]
+    message.save(force_insert=True)
+    # The sender has read their own message.
+    RoomMember.objects.filter(pk=membership_id, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
+
+
+def _insert_message_postgresql(message: Message, membership_id: int) -> None:
+    """``_insert_message`` in ONE statement: the seq UPDATE, the INSERT and the read
+    mark UPDATE as data-modifying CTEs (one round trip instead of three, and in
+    autocommit no BEGIN and COMMIT either). A failed INSERT (a duplicate
+    ``client_id``) undoes the seq UPDATE with it: no gap."""
+    fields, sql = _insert_message_sql()
+    params = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [message.created_at, message.room_id, *params, membership_id])
+        row = cursor.fetchone()
+    if row is None:  # the room row is gone (deleted since the membership check)
+        raise not_found("Room")
+    message.pk, message.seq = row
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+@cache
+def _insert_message_sql() -> tuple[list[Field], str]:
+    """The statement and the message fields it takes as parameters, in order."""
+    quote = connection.ops.quote_name
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key and f.attname != "seq"]
+    columns = ", ".join([quote(Message._meta.get_field("seq").column)] + [quote(f.column) for f in fields])
+    values = ", ".join(["room.last_seq"] + ["%s"] * len(fields))
+    room_table, member_table = Room._meta.db_table, RoomMember._meta.db_table
+    sql = (
+        f"WITH room AS (UPDATE {room_table} SET last_seq = last_seq + 1, last_message_at = %s "
+        "WHERE id = %s RETURNING last_seq), "
+        f"message AS (INSERT INTO {Message._meta.db_table} ({columns}) SELECT {values} FROM room RETURNING id, seq), "
+        f"read_mark AS (UPDATE {member_table} SET last_read_seq = message.seq FROM message "
+        f"WHERE {member_table}.id = %s AND {member_table}.last_read_seq < message.seq) "
+        "SELECT id, seq FROM message"
+    )
+    return fields, sql
 
 
 def _parse_client_id(value: Any) -> uuid.UUID | None:

@@ -1,12 +1,14 @@
 """Seq allocation under concurrent writers on PostgreSQL (row lock on the room)."""
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
+from django.db import IntegrityError, connections
 
 from chat import actions
-from chat.models import Message
+from chat.models import Message, RoomMember
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,6 +34,85 @@ def test_concurrent_sends_get_gap_free_strictly_increasing_seqs(postgres, settin
     assert list(Message.objects.filter(room=group_room).order_by("seq").values_list("seq", flat=True)) == all_seqs
     group_room.refresh_from_db()
     assert group_room.last_seq == 160
+
+
+def test_an_ordinary_send_is_two_statements_and_no_transaction_round_trips(postgres, ann, bob, group_room):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        message, created = actions.send_message(ann, group_room.id, body="hello", client_id=str(uuid.uuid4()))
+    sqls = [q["sql"] for q in queries.captured_queries]
+    # The membership (with the client_id lookup), then seq + insert + read mark in one statement.
+    assert len(sqls) == 2, sqls
+    assert sqls[1].startswith("WITH room AS (UPDATE")
+    assert created and message["seq"] == 1
+    assert RoomMember.objects.get(room=group_room, user=ann).last_read_seq == 1
+    group_room.refresh_from_db()
+    assert group_room.last_seq == 1 and group_room.last_message_at is not None
+
+
+def test_a_failed_insert_takes_no_seq_and_moves_no_read_mark(postgres, ann, group_room):
+    client_id = uuid.uuid4()
+    actions.send_message(ann, group_room.id, body="first", client_id=str(client_id))
+    membership = RoomMember.objects.get(room=group_room, user=ann)
+    # What a racing retry meets: the same (sender, client_id) committed a moment before.
+    duplicate = Message(room=group_room, sender=ann, body="again", body_html="", client_id=client_id)
+    duplicate.created_at = duplicate.updated_at = group_room.created_at
+    with pytest.raises(IntegrityError):
+        actions._insert_message(duplicate, membership.pk)
+    group_room.refresh_from_db()
+    assert group_room.last_seq == 1
+    membership.refresh_from_db()
+    assert membership.last_read_seq == 1
+    assert actions.send_message(ann, group_room.id, body="next")[0]["seq"] == 2
+
+
+def test_racing_sends_of_every_kind_share_one_gap_free_seq(postgres, settings, make_user, ann, group_room):
+    """Plain sends (one statement in autocommit), replies and mentions (a transaction
+    with notifications) and retries of one client_id, all at once into one room."""
+    settings.RATE_LIMIT_MESSAGES = 0
+    senders = [make_user() for _ in range(6)]
+    for user in senders:
+        actions.add_member(ann, group_room.id, user.id)
+    parent, _ = actions.send_message(ann, group_room.id, body="parent")
+    shared_client_id = str(uuid.uuid4())
+
+    def send_many(index_and_user):
+        index, user = index_and_user
+        created_ids = []
+        try:
+            for n in range(12):
+                fields = {"body": f"{user.username} {n}"}
+                if n % 3 == 1:
+                    fields["reply_to"] = parent["id"]
+                elif n % 3 == 2:
+                    fields["body"] = f"@{ann.username} {n}"
+                message, created = actions.send_message(user, group_room.id, **fields)
+                assert created
+                created_ids.append(message["id"])
+            return created_ids
+        finally:
+            connections.close_all()
+
+    def retry_shared(_):
+        try:
+            return actions.send_message(senders[0], group_room.id, body="once", client_id=shared_client_id)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        sends = pool.map(send_many, enumerate(senders))
+        retries = pool.map(retry_shared, senders)
+        sent, retried = list(sends), list(retries)
+    assert sum(created for _, created in retried) == 1
+    assert len({message["id"] for message, _ in retried}) == 1
+    seqs = sorted(Message.objects.filter(room=group_room).values_list("seq", flat=True))
+    assert seqs == list(range(1, 1 + 1 + 6 * 12 + 1))
+    assert sum(len(ids) for ids in sent) == 6 * 12
+    group_room.refresh_from_db()
+    assert group_room.last_seq == len(seqs)
+    assert Notification.objects.filter(message__room=group_room, recipient=ann).count() == 6 * 12 * 2 // 3
 
 
 def test_history_read_while_others_send_and_react_is_never_older_than_what_committed_before_it(
