@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,17 +165,27 @@ async def update_status(consumer, data: dict[str, Any]) -> dict[str, Any]:
 
 async def deliver(consumer, event: dict[str, Any]) -> None:
     """A ``presence.frame`` for this connection: forwarded once per event id, never about itself unless asked."""
+    frame = frame_for(consumer, event)
+    if frame is not None:
+        await consumer.send(text_data=frame)
+
+
+def frame_for(consumer, event: dict[str, Any]) -> str | None:
+    """The text of a ``presence.frame`` to forward to this connection, or None (own event, or a copy already sent)."""
     if consumer.user is None or event.get("exclude_user") == consumer.user.id:
-        return
+        return None
     eid = event.get("eid")
     if eid is not None:
+        # A short list, not a deque: a deque costs 600 bytes per connection even when empty.
         seen = getattr(consumer, "presence_seen_events", None)
         if seen is None:
-            seen = consumer.presence_seen_events = deque(maxlen=SEEN_EVENTS_KEPT)
-        if eid in seen:
-            return
+            seen = consumer.presence_seen_events = []
+        elif eid in seen:
+            return None
+        elif len(seen) >= SEEN_EVENTS_KEPT:
+            del seen[0]
         seen.append(eid)
-    await consumer.send(text_data=event["frame"])
+    return event["frame"]
 
 
 # --- Typing internals ---------------------------------------------------------------------
