@@ -28,6 +28,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from config.websocket import release_handshake
 from notifications.queries import unread_notification_count
 from presence import realtime as presence
 
@@ -91,15 +92,20 @@ def _user_from_token(token: Any):
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    # Class-level defaults: an idle connection's instance dict holds only what it uses.
     user = None
+    groups = ()  # Channels' own group list, unused here (each connection follows its rooms' groups itself)
     room_ids: set[int]
     session_id: str
+    _auth_timer: asyncio.TimerHandle | None = None
+    _backlog: collections.deque | None = None
+    _drainer: asyncio.Future | None = None
 
     async def connect(self) -> None:
         self.room_ids = set()
         self.session_id = uuid.uuid4().hex
-        self._auth_timer: asyncio.TimerHandle | None = None
         await self.accept()
+        release_handshake(self.scope, self.base_send)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
             await self._start(user)
@@ -116,6 +122,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _start(self, user) -> dict[str, Any]:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
+            self._auth_timer = None
         self.user = user
         ready = await database_sync_to_async(_load_ready)(user)
         self.room_ids = {room["id"] for room in ready["rooms"]}
@@ -231,8 +238,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.base_send = send
         self._dispatching = asyncio.Lock()
-        self._backlog: collections.deque | None = None
-        self._drainer: asyncio.Future | None = None
         layer = self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await layer.new_channel()
         attach = getattr(layer, "attach", None)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -62,6 +63,21 @@ class ChatSocket:
         session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
         scope["user"] = await _user_for_session(session_key) if session_key else AnonymousUser()
         return await self.consumer_class()(scope, receive, send)
+
+
+def release_handshake(scope, send) -> None:
+    """Let go of what the handshake left behind, once the socket is accepted (about 4 KiB per connection).
+
+    The request headers in the scope were read (origin, cookie) before the
+    consumer started, and nothing reads them after. uvicorn's
+    websockets-sansio protocol (``send`` is its bound method) also keeps the
+    handshake's request and response, with their header maps, for the life
+    of the connection, but reads them only until the accept.
+    """
+    scope["headers"] = ()
+    protocol = getattr(send, "__self__", None)
+    if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
+        protocol.request = protocol.response = None
 
 
 def _origin(scope):

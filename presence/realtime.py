@@ -74,7 +74,6 @@ async def connection_opened(consumer) -> dict[str, Any]:
     """
     user = consumer.user
     conn_id = consumer.channel_name
-    consumer.presence_typing_rooms = set()
     await _ensure_ticker()
     store.register_local(conn_id, user.id, consumer)
     came_online = await store.add_connection(user.id, conn_id)
@@ -138,12 +137,16 @@ async def typing(consumer, room_id: int, *, started: bool) -> None:
     Nothing is written to the database.
     """
     user = consumer.user
+    typing_rooms = getattr(consumer, "presence_typing_rooms", None)
     if not started:
-        consumer.presence_typing_rooms.discard(room_id)
+        if typing_rooms is not None:
+            typing_rooms.discard(room_id)
         await _stop_typing(room_id, user, consumer.channel_layer)
         return
     is_new, deadline = await store.typing_start(room_id, user.id)
-    consumer.presence_typing_rooms.add(room_id)
+    if typing_rooms is None:  # made on the first start: most connections never type
+        typing_rooms = consumer.presence_typing_rooms = set()
+    typing_rooms.add(room_id)
     key = (room_id, user.id)
     previous = store.local.typing_timers.pop(key, None)
     if previous is not None:
