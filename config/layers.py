@@ -20,6 +20,7 @@ on a channel, work as before.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -114,10 +115,12 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, hosts: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(hosts, *args, **kwargs)
         self._shards = [_FanOutShard(host, self) for host in decode_hosts(hosts)]
-        self.process_token = uuid.uuid4().hex
+        # Short names (each connection keeps one): 48 random bits tell processes apart, a counter channels.
+        self.process_token = uuid.uuid4().hex[:12]
+        self._channel_ids = itertools.count(1)
         self.inboxes: set[str] = set()
-        # channel -> its queue (None until someone receives on it) for channels without a callback
-        self.channels: dict[str, asyncio.Queue | None] = {}
+        # Local channels without a callback -> their queue; attached channels are in `callbacks` only.
+        self.channels: dict[str, asyncio.Queue] = {}
         self.callbacks: dict[str, Deliver] = {}
 
     def _inbox(self, channel: str) -> str | None:
@@ -129,14 +132,13 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
         if inbox not in self.inboxes:
             await self._get_shard(inbox).subscribe(inbox)
             self.inboxes.add(inbox)
-        channel = f"{inbox}{uuid.uuid4().hex}"
+        channel = f"{inbox}{next(self._channel_ids)}"
         self.channels[channel] = asyncio.Queue()  # until a callback replaces it: nothing is lost before
         return channel
 
     def attach(self, channel: str, deliver: Deliver) -> None:
         """Call ``deliver(message)`` for every message to ``channel`` (of this process) instead of queueing it."""
-        queue = self.channels.get(channel)
-        self.channels[channel] = None
+        queue = self.channels.pop(channel, None)
         self.callbacks[channel] = deliver
         while queue is not None and not queue.empty():
             _call(deliver, queue.get_nowait())
@@ -157,10 +159,10 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
     async def receive(self, channel: str) -> dict[str, Any]:
         if self._inbox(channel) is None:
             return await super().receive(channel)  # a general channel: its own subscription
+        if channel in self.callbacks:
+            raise RuntimeError(f"{channel} delivers to a callback; it cannot be received from")
         queue = self.channels.get(channel)
         if queue is None:
-            if channel in self.callbacks:
-                raise RuntimeError(f"{channel} delivers to a callback; it cannot be received from")
             queue = self.channels[channel] = asyncio.Queue()
         try:
             return await queue.get()
@@ -181,9 +183,7 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
             for channel in list(self.groups[name]):
                 self._deliver(channel, message)
         elif name in self.channels:  # a general channel subscribed by RedisPubSubLoopLayer.receive
-            queue = self.channels[name]
-            if queue is not None:
-                queue.put_nowait(data)
+            self.channels[name].put_nowait(data)
 
     def _deliver(self, channel: str, message: dict[str, Any]) -> None:
         deliver = self.callbacks.get(channel)
@@ -194,6 +194,14 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
         queue = self.channels.get(channel)
         if queue is not None:
             queue.put_nowait(dict(message))
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """As ``RedisPubSubLoopLayer.group_add``, for queued and attached channels alike."""
+        if channel not in self.channels and channel not in self.callbacks:
+            raise RuntimeError(f"group_add() takes channels of this process; {channel!r} is not one")
+        group_channel = self._get_group_channel_name(group)
+        self.groups.setdefault(group_channel, set()).add(channel)
+        await self._get_shard(group_channel).subscribe(group_channel)
 
     async def flush(self) -> None:
         await super().flush()

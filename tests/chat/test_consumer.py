@@ -319,3 +319,35 @@ async def test_an_idle_connection_on_redis_still_receives_events(ws_connect, ann
     await asyncio.sleep(6)
     await database_sync_to_async(actions.send_message)(ann, group_room.id, body="after a nap")
     assert (await receive_until(bob_ws, "new_message", timeout=5))["data"]["message"]["body"] == "after a nap"
+
+
+# --- Direct delivery (config.layers + ChatConsumer._layer_event) --------------------------------
+
+
+def _live_consumers():
+    from presence import store
+
+    return [c.consumer() for c in store.local.connections.values() if c.consumer() is not None]
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def layer_backend(request) -> str:
+    """The embedded layer, then Redis (both deliver to the consumers directly)."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
+    return request.param
+
+
+async def test_events_that_waited_leave_no_backlog_behind(layer_backend, ws_connect, ann, bob, group_room):
+    """Events queued while a connection handled a message are sent, and the idle connection keeps no queue."""
+    ann_ws = await ws_connect(ann)
+    bob_ws = await ws_connect(bob)
+    for n in range(3):
+        await request(bob_ws, "send_message", {"room": group_room.id, "body": f"m{n}"}, request_id=f"s{n}")
+    for n in range(3):
+        frame = await receive_until(ann_ws, "new_message")
+        assert frame["data"]["message"]["body"] == f"m{n}"
+    await asyncio.sleep(0.1)
+    consumers = _live_consumers()
+    assert len(consumers) == 2
+    assert [c._backlog for c in consumers] == [None, None]
