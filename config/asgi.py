@@ -5,6 +5,7 @@ that send none, such as API clients, pass); the session cookie authenticates
 browser sockets, and API clients send an ``authenticate`` frame instead.
 """
 
+import gc
 import os
 import sys
 
@@ -21,19 +22,25 @@ from django.conf import settings  # noqa: E402
 
 sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL)  # see config/settings.py
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
-
 from chat.consumers import ChatConsumer  # noqa: E402
-from config.websocket import BrowserOriginValidator, SessionUserMiddleware  # noqa: E402
+from config.websocket import ChatSocket  # noqa: E402
 from uploads.asgi import RequestBodyLimitMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        # Refuse oversized bodies before Django spools them to disk.
-        "http": RequestBodyLimitMiddleware(django_asgi_app),
-        "websocket": BrowserOriginValidator(
-            SessionUserMiddleware(URLRouter([path("ws/chat/", ChatConsumer.as_asgi())]))
-        ),
-    }
-)
+# Refuse oversized bodies before Django spools them to disk.
+http_application = RequestBodyLimitMiddleware(django_asgi_app)
+chat_socket = ChatSocket(ChatConsumer)
+
+
+async def application(scope, receive, send):
+    """HTTP to Django, WebSocket to the chat socket (Channels' ProtocolTypeRouter, two frames fewer per socket)."""
+    if scope["type"] == "websocket":
+        return await (await chat_socket.application_for(scope))(scope, receive, send)
+    if scope["type"] == "http":
+        return await http_application(scope, receive, send)
+    raise ValueError(f"No application configured for scope type {scope['type']!r}")
+
+
+# Everything loaded so far (Django, the apps, their modules: ~120,000 objects) lives as long as the
+# process: out of the collector's sight, each full collection stops the loop for a third of the time
+# (measured: 55-80 ms pauses with 1,000 sockets, the p99 of a 10,000 deliveries/s run).
+gc.freeze()

@@ -1,21 +1,95 @@
-"""The channel layer of the embedded default (no Redis).
+"""Channel layers that hand events straight to the consumers of this process.
 
-Channels' ``InMemoryChannelLayer`` sweeps every channel and every group
-membership for expired messages on each ``receive``: with 1,000 sockets
-that scan was most of what a delivery cost (620 us per delivery measured,
-and sends timed out at 10,000 deliveries/s). Sweeping at most once a second
-keeps expiry working and makes a delivery cost what it should.
+Channels' layers give every consumer a queue and the consumer a task that
+waits on it: each delivered event was a queue put, a task wake-up and (on
+Redis) its own msgpack decode, per recipient, and every idle connection kept
+a queue, a task and its future. These layers add a direct path for consumers
+that ``attach`` a callback to their channel (``ChatConsumer``): a group event
+is decoded once per process and the callback is called for each local
+member, in the order the events arrived. Channels without a callback keep the
+ordinary queue and ``receive``, so any other consumer, and tests that listen
+on a channel, work as before.
+
+- ``LocalChannelLayer``: the embedded default (one process, no Redis).
+- ``RedisFanOutChannelLayer``: Redis pub/sub, one PUBLISH per group event and
+  one SUBSCRIBE per group per process (as ``RedisPubSubChannelLayer``), but no
+  SUBSCRIBE per connection: a process's channel names share one inbox
+  subscription, as ``RedisChannelLayer`` names them (``<prefix>specific.<process>!<id>``).
 """
 
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
 import time
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close, decode_hosts
+
+logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 1.0  # seconds
 
+Deliver = Callable[[dict[str, Any]], None]
+
+
+def _call(deliver: Deliver, message: dict[str, Any]) -> None:
+    """One recipient's callback; its failure must not stop the others' delivery."""
+    try:
+        deliver(message)
+    except Exception:
+        logger.exception("Delivery to a consumer failed")
+
 
 class LocalChannelLayer(InMemoryChannelLayer):
+    """The in-memory layer with direct delivery, sweeping expired messages at most once a second.
+
+    Channels' ``InMemoryChannelLayer`` sweeps every channel and every group
+    membership on each ``receive``: with 1,000 sockets that scan was most of
+    what a delivery cost (620 us per delivery measured, and sends timed out
+    at 10,000 deliveries/s).
+    """
+
     _last_sweep = 0.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.callbacks: dict[str, Deliver] = {}
+
+    def attach(self, channel: str, deliver: Deliver) -> None:
+        """Call ``deliver(message)`` for every message to ``channel`` instead of queueing it."""
+        self.callbacks[channel] = deliver
+
+    def detach(self, channel: str) -> None:
+        self.callbacks.pop(channel, None)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        deliver = self.callbacks.get(channel)
+        if deliver is None:
+            await super().send(channel, message)
+        else:
+            _call(deliver, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        callbacks = self.callbacks
+        for channel in list(self.groups.get(group, ())):
+            deliver = callbacks.get(channel)
+            if deliver is not None:
+                # One dict for every recipient: consumers read events, they never change them.
+                _call(deliver, message)
+            else:
+                try:
+                    await super().send(channel, message)
+                except Exception:  # ChannelFull: as Channels' layer, a full channel misses the event
+                    pass
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -23,3 +97,131 @@ class LocalChannelLayer(InMemoryChannelLayer):
             return
         self._last_sweep = now
         super()._clean_expired()
+
+    async def flush(self) -> None:
+        await super().flush()
+        self.callbacks = {}
+
+
+class _FanOutShard(RedisSingleShardConnection):
+    def _receive_message(self, message: dict[str, Any] | None) -> None:
+        if message is not None:
+            self.channel_layer.on_redis_message(message["channel"], message["data"])
+
+
+class _FanOutLoopLayer(RedisPubSubLoopLayer):
+    """``RedisPubSubLoopLayer`` (one per event loop) with process inboxes and direct delivery."""
+
+    def __init__(self, hosts: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(hosts, *args, **kwargs)
+        self._shards = [_FanOutShard(host, self) for host in decode_hosts(hosts)]
+        # Short names (each connection keeps one): 48 random bits tell processes apart, a counter channels.
+        self.process_token = uuid.uuid4().hex[:12]
+        self._channel_ids = itertools.count(1)
+        self.inboxes: set[str] = set()
+        # Local channels without a callback -> their queue; attached channels are in `callbacks` only.
+        self.channels: dict[str, asyncio.Queue] = {}
+        self.callbacks: dict[str, Deliver] = {}
+
+    def _inbox(self, channel: str) -> str | None:
+        bang = channel.find("!")
+        return channel[: bang + 1] if bang >= 0 else None
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        inbox = f"{self.prefix}{prefix}{self.process_token}!"
+        if inbox not in self.inboxes:
+            await self._get_shard(inbox).subscribe(inbox)
+            self.inboxes.add(inbox)
+        channel = f"{inbox}{next(self._channel_ids)}"
+        self.channels[channel] = asyncio.Queue()  # until a callback replaces it: nothing is lost before
+        return channel
+
+    def attach(self, channel: str, deliver: Deliver) -> None:
+        """Call ``deliver(message)`` for every message to ``channel`` (of this process) instead of queueing it."""
+        queue = self.channels.pop(channel, None)
+        self.callbacks[channel] = deliver
+        while queue is not None and not queue.empty():
+            _call(deliver, queue.get_nowait())
+
+    def detach(self, channel: str) -> None:
+        self.callbacks.pop(channel, None)
+        self.channels.pop(channel, None)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        inbox = self._inbox(channel)
+        if inbox is None:
+            await super().send(channel, message)
+            return
+        assert "__asgi_channel__" not in message
+        payload = self.channel_layer.serialize({**message, "__asgi_channel__": channel})
+        await self._get_shard(inbox).publish(inbox, payload)
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        if self._inbox(channel) is None:
+            return await super().receive(channel)  # a general channel: its own subscription
+        if channel in self.callbacks:
+            raise RuntimeError(f"{channel} delivers to a callback; it cannot be received from")
+        queue = self.channels.get(channel)
+        if queue is None:
+            queue = self.channels[channel] = asyncio.Queue()
+        try:
+            return await queue.get()
+        except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+            # As RedisPubSubLoopLayer: a cancelled receive means the consumer is gone.
+            self.channels.pop(channel, None)
+            raise
+
+    def on_redis_message(self, name: str | bytes, data: bytes) -> None:
+        """A published message: decoded once, then to each local recipient in arrival order."""
+        if isinstance(name, bytes):
+            name = name.decode()
+        if name in self.inboxes:
+            message = self.channel_layer.deserialize(data)
+            self._deliver(message.pop("__asgi_channel__"), message)
+        elif name in self.groups:
+            message = self.channel_layer.deserialize(data)
+            for channel in list(self.groups[name]):
+                self._deliver(channel, message)
+        elif name in self.channels:  # a general channel subscribed by RedisPubSubLoopLayer.receive
+            self.channels[name].put_nowait(data)
+
+    def _deliver(self, channel: str, message: dict[str, Any]) -> None:
+        deliver = self.callbacks.get(channel)
+        if deliver is not None:
+            # One dict for every recipient: consumers read events, they never change them.
+            _call(deliver, message)
+            return
+        queue = self.channels.get(channel)
+        if queue is not None:
+            queue.put_nowait(dict(message))
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """As ``RedisPubSubLoopLayer.group_add``, for queued and attached channels alike."""
+        if channel not in self.channels and channel not in self.callbacks:
+            raise RuntimeError(f"group_add() takes channels of this process; {channel!r} is not one")
+        group_channel = self._get_group_channel_name(group)
+        self.groups.setdefault(group_channel, set()).add(channel)
+        await self._get_shard(group_channel).subscribe(group_channel)
+
+    async def flush(self) -> None:
+        await super().flush()
+        self.callbacks = {}
+        self.inboxes = set()
+
+
+class RedisFanOutChannelLayer(RedisPubSubChannelLayer):
+    """``RedisPubSubChannelLayer`` delivering to attached consumers directly (see the module docstring)."""
+
+    def _get_layer(self) -> _FanOutLoopLayer:
+        loop = asyncio.get_running_loop()
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = _FanOutLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+        return layer
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("attach", "detach"):
+            return getattr(self._get_layer(), name)
+        return super().__getattr__(name)

@@ -151,11 +151,14 @@ CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 1000)
 # locally; "core" stores it once per member channel and pops it per recipient
 # (measured: 116 vs 165 us of server CPU per delivery). Pub/sub keeps nothing
 # for a process that is not listening; clients recover through `sync`.
-CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER", "pubsub")  # "pubsub" or "core"
+# "pubsub" is channels_redis's pub/sub layer with direct delivery to the chat
+# consumers (config/layers.py); "channels-pubsub" is channels_redis's own.
+CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER", "pubsub")  # "pubsub", "channels-pubsub" or "core"
 if REDIS_URL:
     _layer_backend = {
         "core": "channels_redis.core.RedisChannelLayer",
-        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "pubsub": "config.layers.RedisFanOutChannelLayer",
+        "channels-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     }[CHANNEL_LAYER_BACKEND]
     _layer_config: dict = {"hosts": [REDIS_URL]}
     if TESTING:

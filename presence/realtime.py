@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,7 +74,6 @@ async def connection_opened(consumer) -> dict[str, Any]:
     """
     user = consumer.user
     conn_id = consumer.channel_name
-    consumer.presence_typing_rooms = set()
     await _ensure_ticker()
     store.register_local(conn_id, user.id, consumer)
     came_online = await store.add_connection(user.id, conn_id)
@@ -139,12 +137,16 @@ async def typing(consumer, room_id: int, *, started: bool) -> None:
     Nothing is written to the database.
     """
     user = consumer.user
+    typing_rooms = getattr(consumer, "presence_typing_rooms", None)
     if not started:
-        consumer.presence_typing_rooms.discard(room_id)
+        if typing_rooms is not None:
+            typing_rooms.discard(room_id)
         await _stop_typing(room_id, user, consumer.channel_layer)
         return
     is_new, deadline = await store.typing_start(room_id, user.id)
-    consumer.presence_typing_rooms.add(room_id)
+    if typing_rooms is None:  # made on the first start: most connections never type
+        typing_rooms = consumer.presence_typing_rooms = set()
+    typing_rooms.add(room_id)
     key = (room_id, user.id)
     previous = store.local.typing_timers.pop(key, None)
     if previous is not None:
@@ -166,17 +168,27 @@ async def update_status(consumer, data: dict[str, Any]) -> dict[str, Any]:
 
 async def deliver(consumer, event: dict[str, Any]) -> None:
     """A ``presence.frame`` for this connection: forwarded once per event id, never about itself unless asked."""
+    frame = frame_for(consumer, event)
+    if frame is not None:
+        await consumer.send(text_data=frame)
+
+
+def frame_for(consumer, event: dict[str, Any]) -> str | None:
+    """The text of a ``presence.frame`` to forward to this connection, or None (own event, or a copy already sent)."""
     if consumer.user is None or event.get("exclude_user") == consumer.user.id:
-        return
+        return None
     eid = event.get("eid")
     if eid is not None:
+        # A short list, not a deque: a deque costs 600 bytes per connection even when empty.
         seen = getattr(consumer, "presence_seen_events", None)
         if seen is None:
-            seen = consumer.presence_seen_events = deque(maxlen=SEEN_EVENTS_KEPT)
-        if eid in seen:
-            return
+            seen = consumer.presence_seen_events = []
+        elif eid in seen:
+            return None
+        elif len(seen) >= SEEN_EVENTS_KEPT:
+            del seen[0]
         seen.append(eid)
-    await consumer.send(text_data=event["frame"])
+    return event["frame"]
 
 
 # --- Typing internals ---------------------------------------------------------------------

@@ -155,7 +155,7 @@ return 1
 # --- Process-local state -----------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)  # one per connection: no instance dict
 class LocalConnection:
     user_id: int
     consumer: weakref.ref

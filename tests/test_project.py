@@ -58,6 +58,10 @@ def test_migrations_match_the_models():
         ({}, "config.layers.LocalChannelLayer django.core.cache.backends.locmem.LocMemCache"),
         (
             {"REDIS_URL": "redis://127.0.0.1:6379/0"},
+            "config.layers.RedisFanOutChannelLayer django.core.cache.backends.redis.RedisCache",
+        ),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "channels-pubsub"},
             "channels_redis.pubsub.RedisPubSubChannelLayer django.core.cache.backends.redis.RedisCache",
         ),
         (

@@ -319,3 +319,91 @@ async def test_an_idle_connection_on_redis_still_receives_events(ws_connect, ann
     await asyncio.sleep(6)
     await database_sync_to_async(actions.send_message)(ann, group_room.id, body="after a nap")
     assert (await receive_until(bob_ws, "new_message", timeout=5))["data"]["message"]["body"] == "after a nap"
+
+
+# --- Direct delivery (config.layers + ChatConsumer._layer_event) --------------------------------
+
+
+def _live_consumers():
+    from presence import store
+
+    return [c.consumer() for c in store.local.connections.values() if c.consumer() is not None]
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def layer_backend(request) -> str:
+    """The embedded layer, then Redis (both deliver to the consumers directly)."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
+    return request.param
+
+
+async def test_events_that_waited_leave_no_backlog_behind(layer_backend, ws_connect, ann, bob, group_room):
+    """Events queued while a connection handled a message are sent, and the idle connection keeps no queue."""
+    ann_ws = await ws_connect(ann)
+    bob_ws = await ws_connect(bob)
+    for n in range(3):
+        await request(bob_ws, "send_message", {"room": group_room.id, "body": f"m{n}"}, request_id=f"s{n}")
+    for n in range(3):
+        frame = await receive_until(ann_ws, "new_message")
+        assert frame["data"]["message"]["body"] == f"m{n}"
+    await asyncio.sleep(0.1)
+    consumers = _live_consumers()
+    assert len(consumers) == 2
+    assert [c._backlog for c in consumers] == [None, None]
+
+
+async def test_a_frame_whose_send_waits_is_finished_before_later_ones():
+    """A server send that waits (flow control) is resumed in a task; frames after it wait their turn."""
+    from chat.consumers import ChatConsumer
+
+    writable = asyncio.Event()
+    sent = []
+
+    async def send(message):
+        await writable.wait()
+        sent.append(message["text"])
+
+    consumer = ChatConsumer()
+    consumer.base_send = send
+    consumer._dispatching = asyncio.Lock()
+    consumer.channel_name = "test!1"
+    consumer._layer_event({"type": "chat.frame", "frame": "one"})  # waits: the socket is not writable
+    consumer._layer_event({"type": "chat.frame", "frame": "two"})
+    consumer._layer_event({"type": "chat.frame", "frame": "mine", "exclude_user": None})
+    await asyncio.sleep(0.01)
+    assert sent == []
+    writable.set()
+    await consumer._drainer
+    assert sent == ["one", "two", "mine"] and consumer._backlog is None
+    consumer._layer_event({"type": "chat.frame", "frame": "three"})  # writable again: sent at once
+    assert sent[-1] == "three"
+
+
+async def test_slim_queue_and_event_behave_as_asyncio_ones():
+    from config.websocket import SlimEvent, SlimQueue
+
+    queue = SlimQueue()
+    assert queue.empty()
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait(1)
+    queue.put_nowait(2)
+    assert await getter == 1 and not queue.empty()
+    assert await queue.get() == 2 and queue.empty()
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+
+    event = SlimEvent()
+    waiters = [asyncio.ensure_future(event.wait()) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    event.set()
+    assert await asyncio.gather(*waiters) == [True, True] and event.is_set()
+    event.clear()
+    waiter = asyncio.ensure_future(event.wait())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not event._waiters
