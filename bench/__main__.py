@@ -45,8 +45,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--layer",
         default="default",
-        choices=["default", "core", "pubsub"],
-        help="channels_redis layer (default: the project's own, CHANNEL_LAYER unset)",
+        choices=["default", "core", "pubsub", "channels-pubsub"],
+        help="CHANNEL_LAYER (default: the project's own, unset; see README)",
     )
     group.add_argument("--capacity", type=int, default=1000, help="CHANNEL_CAPACITY")
     group.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="PostgreSQL database (flushed!)")

@@ -203,12 +203,14 @@ def prepare_stores(target: Target) -> None:
         manage("flush", "--noinput", target=target)
     # The layer the servers will really use (the project's default when --layer is not given).
     probe = "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
-    backend = manage("shell", "-c", probe, target=target)
+    output = manage("shell", "-v", "0", "-c", probe, target=target).strip()
+    backend = output.splitlines()[-1] if output else ""
     target.effective_layer = {
         "channels_redis.core.RedisChannelLayer": "core",
-        "channels_redis.pubsub.RedisPubSubChannelLayer": "pubsub",
-        "channels.layers.InMemoryChannelLayer": "inmemory",
-    }.get(backend.strip().splitlines()[-1] if backend.strip() else "", backend.strip())
+        "channels_redis.pubsub.RedisPubSubChannelLayer": "channels-pubsub",
+        "config.layers.RedisFanOutChannelLayer": "pubsub",
+        "config.layers.LocalChannelLayer": "in-memory",
+    }.get(backend, backend)
 
 
 def _ensure_postgres_database(url: str) -> None:

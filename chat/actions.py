@@ -411,7 +411,7 @@ def send_message(
                         Message.objects.filter(pk=message.pk).update(kind=new_kind)
             message._prefetched_attachments = attached
             payload = message_payloads([message], fresh=True)[0]
-            publish(room_group(room.id), "new_message", {"message": payload})
+            publish(room_group(room.id), "new_message", {"message": payload}, seq=message.seq)
             from notifications.actions import notify_for_message
 
             notify_for_message(message, mentioned_user_ids=notified_ids, mentions_room=mentions_room)

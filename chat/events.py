@@ -199,9 +199,17 @@ def encode_frame(event_type: str, data: dict[str, Any]) -> str:
     return orjson.dumps({"type": event_type, "data": data}).decode()
 
 
-def publish(group: str, event_type: str, data: dict[str, Any], *, exclude_user: int | None = None) -> None:
-    """Send ``event_type`` to ``group`` once the current transaction commits."""
+def publish(
+    group: str, event_type: str, data: dict[str, Any], *, exclude_user: int | None = None, seq: int | None = None
+) -> None:
+    """Send ``event_type`` to ``group`` once the current transaction commits.
+
+    ``seq`` (a new message's) lets each process hand the room's events on in
+    seq order when several processes publish into it (config.layers.GroupSequencer).
+    """
     message = {"type": FRAME_MESSAGE_TYPE, "frame": encode_frame(event_type, data), "exclude_user": exclude_user}
+    if seq is not None:
+        message["seq"] = seq
     transaction.on_commit(lambda: deliver_message(group, message))
 
 

@@ -103,6 +103,61 @@ class LocalChannelLayer(InMemoryChannelLayer):
         self.callbacks = {}
 
 
+# How long a process holds a room event whose seq arrived early, waiting for the one before it.
+SEQ_GAP_WAIT = 0.05  # seconds
+
+
+class GroupSequencer:
+    """Hands one group's messages on in the order of their ``seq``, where they carry one.
+
+    Two processes that publish into one room reach Redis in whatever order
+    their publishes happen to travel, not always the order of the seqs the
+    database gave them. A message whose seq is ahead of the next expected one
+    waits (with whatever arrives after it) until the missing seq comes or
+    ``SEQ_GAP_WAIT`` passes; then everything held goes on, seq messages in seq
+    order first. A seq that never comes (pub/sub drops what a process does not
+    hear) costs the wait once; the client's ``sync`` fills the gap.
+    """
+
+    __slots__ = ("deliver", "next_seq", "held", "timer")
+
+    def __init__(self, deliver: Deliver) -> None:
+        self.deliver = deliver
+        self.next_seq: int | None = None
+        self.held: list[dict[str, Any]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def push(self, message: dict[str, Any]) -> None:
+        seq = message.get("seq")
+        if self.held:
+            self.held.append(message)
+            if seq == self.next_seq:
+                self.release()
+        elif seq is not None and self.next_seq is not None and seq > self.next_seq:
+            self.held.append(message)
+            self.timer = asyncio.get_running_loop().call_later(SEQ_GAP_WAIT, self.release)
+        else:
+            self._pass(message)
+
+    def release(self) -> None:
+        """Everything held, seq messages in seq order, then the rest in arrival order."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        held, self.held = self.held, []
+        for message in sorted((m for m in held if m.get("seq") is not None), key=lambda m: m["seq"]):
+            self._pass(message)
+        for message in held:
+            if message.get("seq") is None:
+                self._pass(message)
+
+    def _pass(self, message: dict[str, Any]) -> None:
+        seq = message.get("seq")
+        if seq is not None and (self.next_seq is None or seq >= self.next_seq):
+            self.next_seq = seq + 1
+        self.deliver(message)
+
+
 class _FanOutShard(RedisSingleShardConnection):
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:
@@ -122,6 +177,8 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
         # Local channels without a callback -> their queue; attached channels are in `callbacks` only.
         self.channels: dict[str, asyncio.Queue] = {}
         self.callbacks: dict[str, Deliver] = {}
+        # Groups whose messages carry a seq (rooms), once the first such message arrives.
+        self.sequencers: dict[str, GroupSequencer] = {}
 
     def _inbox(self, channel: str) -> str | None:
         bang = channel.find("!")
@@ -180,10 +237,19 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
             self._deliver(message.pop("__asgi_channel__"), message)
         elif name in self.groups:
             message = self.channel_layer.deserialize(data)
-            for channel in list(self.groups[name]):
-                self._deliver(channel, message)
+            sequencer = self.sequencers.get(name)
+            if sequencer is None and "seq" in message:
+                sequencer = self.sequencers[name] = GroupSequencer(lambda m, group=name: self._deliver_group(group, m))
+            if sequencer is not None:
+                sequencer.push(message)
+            else:
+                self._deliver_group(name, message)
         elif name in self.channels:  # a general channel subscribed by RedisPubSubLoopLayer.receive
             self.channels[name].put_nowait(data)
+
+    def _deliver_group(self, group: str, message: dict[str, Any]) -> None:
+        for channel in list(self.groups.get(group, ())):
+            self._deliver(channel, message)
 
     def _deliver(self, channel: str, message: dict[str, Any]) -> None:
         deliver = self.callbacks.get(channel)
@@ -203,10 +269,22 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
         self.groups.setdefault(group_channel, set()).add(channel)
         await self._get_shard(group_channel).subscribe(group_channel)
 
+    async def group_discard(self, group: str, channel: str) -> None:
+        await super().group_discard(group, channel)
+        group_channel = self._get_group_channel_name(group)
+        if group_channel not in self.groups:  # its last local member left: forget where its seqs were
+            sequencer = self.sequencers.pop(group_channel, None)
+            if sequencer is not None and sequencer.timer is not None:
+                sequencer.timer.cancel()
+
     async def flush(self) -> None:
         await super().flush()
         self.callbacks = {}
         self.inboxes = set()
+        for sequencer in self.sequencers.values():
+            if sequencer.timer is not None:
+                sequencer.timer.cancel()
+        self.sequencers = {}
 
 
 class RedisFanOutChannelLayer(RedisPubSubChannelLayer):

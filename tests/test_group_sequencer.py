@@ -1,0 +1,75 @@
+"""Each process hands a room's new messages on in seq order, whatever order Redis brought them in."""
+
+import asyncio
+
+import pytest
+
+from config import layers
+from config.layers import GroupSequencer
+
+pytestmark = pytest.mark.asyncio
+
+
+def sequencer() -> tuple[GroupSequencer, list]:
+    delivered: list = []
+    return GroupSequencer(delivered.append), delivered
+
+
+def seqs(delivered: list) -> list:
+    return [m.get("seq", m.get("name")) for m in delivered]
+
+
+async def test_messages_in_order_pass_at_once():
+    group, delivered = sequencer()
+    for seq in (4, 5, 6):
+        group.push({"seq": seq})
+    assert seqs(delivered) == [4, 5, 6]
+
+
+async def test_an_early_seq_waits_for_the_one_before_it():
+    group, delivered = sequencer()
+    group.push({"seq": 7})
+    group.push({"seq": 9})
+    assert seqs(delivered) == [7]
+    group.push({"seq": 8})
+    assert seqs(delivered) == [7, 8, 9]
+    assert group.timer is None
+
+
+async def test_events_without_seq_behind_a_held_message_keep_their_place_after_it():
+    group, delivered = sequencer()
+    group.push({"seq": 1})
+    group.push({"seq": 3})
+    group.push({"name": "edit of 3"})
+    group.push({"seq": 2})
+    assert seqs(delivered) == [1, 2, 3, "edit of 3"]
+
+
+async def test_a_seq_that_never_comes_holds_the_others_only_for_the_gap_wait(monkeypatch):
+    monkeypatch.setattr(layers, "SEQ_GAP_WAIT", 0.01)
+    group, delivered = sequencer()
+    group.push({"seq": 1})
+    group.push({"seq": 3})
+    group.push({"seq": 4})
+    assert seqs(delivered) == [1]
+    await asyncio.sleep(0.05)
+    assert seqs(delivered) == [1, 3, 4]
+    group.push({"seq": 5})
+    assert seqs(delivered) == [1, 3, 4, 5]
+
+
+async def test_a_late_seq_after_the_wait_is_still_delivered():
+    group, delivered = sequencer()
+    group.push({"seq": 1})
+    group.push({"seq": 3})
+    group.release()  # the wait ran out
+    group.push({"seq": 2})
+    assert seqs(delivered) == [1, 3, 2]
+
+
+async def test_the_first_message_a_process_sees_sets_where_its_seqs_start():
+    group, delivered = sequencer()
+    group.push({"name": "typing"})
+    group.push({"seq": 40})
+    group.push({"seq": 41})
+    assert seqs(delivered) == ["typing", 40, 41]
