@@ -130,6 +130,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await layer.group_add(user_group(user.id), self.channel_name)
         for room_id in self.room_ids:
             await layer.group_add(room_group(room_id), self.channel_name)
+        expect_seq = getattr(layer, "expect_seq", None)
+        if expect_seq is not None:  # the Redis fan-out layer orders each room's messages by seq
+            for room in ready["rooms"]:
+                expect_seq(room_group(room["id"]), room["last_seq"] + 1)
         ready["session"] = self.session_id
         ready.update(await presence.connection_opened(self))
         await self.send(text_data=encode_frame("ready", ready))

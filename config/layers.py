@@ -239,13 +239,32 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
             message = self.channel_layer.deserialize(data)
             sequencer = self.sequencers.get(name)
             if sequencer is None and "seq" in message:
-                sequencer = self.sequencers[name] = GroupSequencer(lambda m, group=name: self._deliver_group(group, m))
+                sequencer = self._sequencer(name)
             if sequencer is not None:
                 sequencer.push(message)
             else:
                 self._deliver_group(name, message)
         elif name in self.channels:  # a general channel subscribed by RedisPubSubLoopLayer.receive
             self.channels[name].put_nowait(data)
+
+    def _sequencer(self, group_channel: str) -> GroupSequencer:
+        sequencer = self.sequencers.get(group_channel)
+        if sequencer is None:
+            sequencer = GroupSequencer(lambda message: self._deliver_group(group_channel, message))
+            self.sequencers[group_channel] = sequencer
+        return sequencer
+
+    def expect_seq(self, group: str, next_seq: int) -> None:
+        """Where a group's seqs stand, from a member that read it (the room's ``last_seq`` + 1).
+
+        Without it the first message a process hears sets the start, and a
+        higher seq that overtook a lower one on its way would go first.
+        """
+        group_channel = self._get_group_channel_name(group)
+        if group_channel in self.groups:
+            sequencer = self._sequencer(group_channel)
+            if sequencer.next_seq is None:
+                sequencer.next_seq = next_seq
 
     def _deliver_group(self, group: str, message: dict[str, Any]) -> None:
         for channel in list(self.groups.get(group, ())):
@@ -300,6 +319,6 @@ class RedisFanOutChannelLayer(RedisPubSubChannelLayer):
         return layer
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("attach", "detach"):
+        if name in ("attach", "detach", "expect_seq"):
             return getattr(self._get_layer(), name)
         return super().__getattr__(name)

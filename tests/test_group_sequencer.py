@@ -73,3 +73,12 @@ async def test_the_first_message_a_process_sees_sets_where_its_seqs_start():
     group.push({"seq": 40})
     group.push({"seq": 41})
     assert seqs(delivered) == ["typing", 40, 41]
+
+
+async def test_a_start_known_from_a_member_holds_a_first_message_that_overtook_the_one_before():
+    group, delivered = sequencer()
+    group.next_seq = 1  # the room's last_seq + 1, as a connecting member read it (layer.expect_seq)
+    group.push({"seq": 2})
+    assert delivered == []
+    group.push({"seq": 1})
+    assert seqs(delivered) == [1, 2]
