@@ -688,14 +688,21 @@ def set_reaction(user, message_id: Any, emoji: Any, present: bool) -> dict[str, 
             changed = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()[0] > 0
         payload = message_payloads([message])[0]
         if changed:
-            Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
-            note_history_changed([message.room_id])
+            mark_message_changed(message)
             publish(
                 room_group(message.room_id),
                 "reaction_added" if present else "reaction_removed",
                 {"message": payload, "emoji": emoji, "user": user.id},
             )
     return payload
+
+
+def mark_message_changed(message: Message) -> None:
+    """A change to what ``message`` shows, made without saving it (its reactions, its attachments):
+    a reconnecting client's ``sync`` lists it as changed, and its room's cached history page retires.
+    Call inside the change's transaction."""
+    Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
+    note_history_changed([message.room_id])
 
 
 def _record_moderation(user, action: str, message: Message, reason: str | None) -> None:

@@ -30,10 +30,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chat.actions import is_moderator
+from chat.actions import is_moderator, mark_message_changed
 from chat.errors import ActionError, forbidden, invalid, not_found
 from chat.events import message_payloads, publish, room_group
-from chat.history_cache import note_history_changed
 from chat.models import Message, RoomMember
 from chat.validation import parse_id
 
@@ -174,10 +173,7 @@ def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]
         if upload.message_id is not None:
             message = Message.objects.select_related("sender").get(pk=upload.message_id)
             room_id = message.room_id
-            # The message shows one attachment fewer: a reconnecting client's
-            # `sync` lists it as changed, and the cached history page retires.
-            Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
-            note_history_changed([room_id])
+            mark_message_changed(message)  # one attachment fewer
             if message.deleted_at is None:
                 payload = message_payloads([message])[0]
                 publish(room_group(message.room_id), "message_edited", {"message": payload})

@@ -32,14 +32,19 @@ def _restore(loop) -> None:
     asyncio._set_running_loop(loop if loop is not None and not loop.is_closed() else None)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
+def _phase_outside_the_loop(item):
+    """A setup or teardown phase of a browser test, run with no event loop set, then the loop restored."""
     loop = _outside_loop_phase(item)
     try:
         yield
     finally:
         if "chromium" in item.fixturenames:
             _restore(loop)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield from _phase_outside_the_loop(item)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -54,12 +59,7 @@ def pytest_runtest_call(item):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    loop = _outside_loop_phase(item)
-    try:
-        yield
-    finally:
-        if "chromium" in item.fixturenames:
-            _restore(loop)
+    yield from _phase_outside_the_loop(item)
 
 
 @pytest.hookimpl(hookwrapper=True)
