@@ -16,7 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from chat.errors import ActionError
+from core.errors import ActionError
 from moderation import actions as moderation
 from moderation.admin_tools import ModerationMixin, ReasonForm, confirm_action, confirm_view
 

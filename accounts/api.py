@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.events import user_payload
 from chat.queries import search_text
 from chat.schema import ErrorSchema, UserSchema
+from core.payloads import user_payload
 
 User = get_user_model()
 

@@ -208,8 +208,8 @@ def prepare_stores(target: Target) -> None:
     target.effective_layer = {
         "channels_redis.core.RedisChannelLayer": "core",
         "channels_redis.pubsub.RedisPubSubChannelLayer": "channels-pubsub",
-        "config.layers.RedisFanOutChannelLayer": "pubsub",
-        "config.layers.LocalChannelLayer": "in-memory",
+        "realtime.layers.RedisFanOutChannelLayer": "pubsub",
+        "realtime.layers.LocalChannelLayer": "in-memory",
     }.get(backend, backend)
 
 

@@ -20,24 +20,18 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field, Subquery
 from django.utils import timezone
 
+from chat.payloads import member_payload, message_payloads, room_fields, room_payload
+from core.errors import ActionError, forbidden, invalid, not_found
+from core.payloads import user_payload
+from core.publishing import publish, publish_membership, room_group
+from core.ratelimit import check_send_rate
+from core.validation import clean_text as _clean_text
+from core.validation import parse_id
+
 from . import queries
-from .errors import ActionError, forbidden, invalid, not_found
-from .events import (
-    member_payload,
-    message_payloads,
-    publish,
-    publish_membership,
-    room_fields,
-    room_group,
-    room_payload,
-    user_payload,
-)
 from .history_cache import note_history_changed
 from .models import Message, Reaction, Room, RoomMember
-from .ratelimit import check_send_rate
 from .rendering import extract_mentions, render_body
-from .validation import clean_text as _clean_text
-from .validation import parse_id
 
 User = get_user_model()
 

@@ -2,7 +2,7 @@
 
 Thin adapters: read the request, call one action or query, return its
 payload. Rules live in ``chat.actions``; errors are mapped in
-``chat.api_errors``.
+``core.rest``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import invalid
+
 from . import actions, queries, schema
-from .errors import invalid
 
 
 def errors(*statuses: int) -> dict[int, type]:

@@ -31,9 +31,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 from redis.exceptions import RedisError
 
-from config.redis import sync_client
+from chat.payloads import message_payloads
+from core.payloads import user_payload
+from core.redis import sync_client
 
-from .events import message_payloads, user_payload
 from .models import Message, Room
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from chat.payloads import member_payload, message_payloads, room_payload
+from core.errors import invalid
+from core.payloads import iso
+from core.validation import clean_text
+
 from . import history_cache
-from .errors import invalid
-from .events import iso, member_payload, message_payloads, room_payload
 from .models import Message, Room, RoomMember
-from .validation import clean_text
 
 
 def _unread_subquery():

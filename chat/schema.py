@@ -1,4 +1,4 @@
-"""OpenAPI descriptions of the payloads built in ``chat.events``.
+"""OpenAPI descriptions of the payloads built in ``chat.payloads``.
 
 These serializers only document: responses are built by the payload
 builders, and ``tests/chat/test_api_schema.py`` checks that the fields named here

@@ -16,9 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from core.errors import ActionError
+from core.payloads import iso, user_payload
+
 from . import actions, queries
-from .errors import ActionError
-from .events import iso, user_payload
 from .models import Room
 
 

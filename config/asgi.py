@@ -23,7 +23,7 @@ from django.conf import settings  # noqa: E402
 sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL)  # see config/settings.py
 
 from chat.consumers import ChatConsumer  # noqa: E402
-from config.websocket import ChatSocket  # noqa: E402
+from realtime.socket import ChatSocket  # noqa: E402
 from uploads.asgi import RequestBodyLimitMiddleware  # noqa: E402
 
 # Refuse oversized bodies before Django spools them to disk.

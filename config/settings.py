@@ -157,7 +157,7 @@ CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER", "pubsub")  # "pubsub", "
 if REDIS_URL:
     _layer_backend = {
         "core": "channels_redis.core.RedisChannelLayer",
-        "pubsub": "config.layers.RedisFanOutChannelLayer",
+        "pubsub": "realtime.layers.RedisFanOutChannelLayer",
         "channels-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     }[CHANNEL_LAYER_BACKEND]
     _layer_config: dict = {"hosts": [REDIS_URL]}
@@ -177,7 +177,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "config.layers.LocalChannelLayer",
+            "BACKEND": "realtime.layers.LocalChannelLayer",
             "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": 60},
         }
     }
@@ -283,7 +283,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "chat.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.rest.exception_handler",
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),

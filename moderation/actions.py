@@ -17,17 +17,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import actions as chat_actions
-from chat.errors import ActionError, forbidden, invalid, not_found
-from chat.events import deliver_message, iso, user_group
 from chat.models import Message, Room, RoomMember
-from chat.validation import parse_id
+from core.errors import ActionError, forbidden, invalid, not_found
+from core.payloads import iso
+from core.publishing import deliver_message, disconnect_envelope, user_group
+from core.validation import parse_id
 
 from .models import AUDIT_REASON_MAX_LENGTH, REPORT_REASON_MAX_LENGTH, AuditLog, Report
 
 User = get_user_model()
 
 MAX_MUTE = timedelta(days=365)
-DISCONNECT_MESSAGE_TYPE = "chat.disconnect"
 
 
 # --- Helpers --------------------------------------------------------------------
@@ -240,7 +240,7 @@ def suspend_user(moderator, user_id: Any, reason: Any = "") -> None:
         raise ActionError("conflict", "The user is already suspended.")
     with transaction.atomic():
         _set_active(moderator, target, False, reason)
-        message = {"type": DISCONNECT_MESSAGE_TYPE, "reason": "Your account has been suspended."}
+        message = disconnect_envelope("Your account has been suspended.")
         transaction.on_commit(lambda: deliver_message(user_group(target.pk), message))
 
 

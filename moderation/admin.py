@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from chat.admin import ReadOnlyMixin, message_context
-from chat.errors import ActionError
+from core.errors import ActionError
 
 from . import actions
 from .admin_tools import ModerationMixin, run_each

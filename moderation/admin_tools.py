@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from chat.actions import is_moderator
-from chat.errors import ActionError
+from core.errors import ActionError
 
 from .models import AUDIT_REASON_MAX_LENGTH
 

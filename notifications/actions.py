@@ -21,7 +21,7 @@ The rules, in one place (``notification_kind``):
 Cost: a send does a fixed number of queries whatever the room size (the
 reply's author, one read of the targeted memberships, one bulk insert), and
 the notifications of one message are published after commit in one room broadcast
-(chat.events.publish_to_members) that carries each recipient's own frame.
+(core.publishing.publish_to_members) that carries each recipient's own frame.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from chat.errors import invalid
-from chat.events import iso, message_summary, publish, publish_to_members, user_group, user_payload
 from chat.models import Message, Room, RoomMember
-from chat.validation import parse_id
+from chat.payloads import message_summary
+from core.errors import invalid
+from core.payloads import iso, user_payload
+from core.publishing import publish, publish_to_members, user_group
+from core.validation import parse_id
 
 from .models import Notification
 from .payloads import notification_payload

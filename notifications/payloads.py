@@ -4,7 +4,7 @@
 ``room`` is the room id like everywhere else in the contract; ``room_name``
 lets a notification centre render an entry without another request (empty
 for direct rooms, whose name is the other person: ``actor``). ``message`` is
-the message summary of ``chat.events.message_summary`` (id, seq, sender,
+the message summary of ``core.publishing.message_summary`` (id, seq, sender,
 kind, body cut to 200 characters, deleted, created_at), so building it never
 costs a query for reactions or attachments.
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.events import iso, message_summary, user_payload
+from chat.payloads import message_summary
+from core.payloads import iso, user_payload
 
 from .models import Notification
 

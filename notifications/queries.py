@@ -9,8 +9,8 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.errors import invalid
-from chat.validation import optional_id
+from core.errors import invalid
+from core.validation import optional_id
 
 from .models import Notification
 from .payloads import notification_payload

@@ -26,14 +26,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from chat.errors import invalid
-from chat.events import deliver_message, encode_frame, iso, room_group, user_group, user_payload
 from chat.models import RoomMember
+from core.errors import invalid
+from core.payloads import iso, user_payload
+from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
 
 from . import store
 from .models import Presence
 
-PRESENCE_MESSAGE_TYPE = "presence.frame"
 STATUS_TEXT_MAX = Presence._meta.get_field("status_text").max_length
 MAX_USERS_PER_QUERY = 200
 

@@ -31,7 +31,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.events import encode_frame, room_group, user_payload
+from core.payloads import user_payload
+from core.publishing import frame_envelope, room_group
 
 from . import actions, store
 
@@ -196,7 +197,7 @@ def frame_for(consumer, event: dict[str, Any]) -> str | None:
 
 async def _typing_broadcast(event_type: str, payload: dict[str, Any], layer=None) -> None:
     """To the room's other members: ``chat.frame`` with ``exclude_user`` keeps it off the typist's sockets."""
-    message = {"type": "chat.frame", "frame": encode_frame(event_type, payload), "exclude_user": payload["user"]["id"]}
+    message = frame_envelope(event_type, payload, exclude_user=payload["user"]["id"])
     await _send_all([(room_group(payload["room"]), message)], layer)
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from django.conf import settings
 
-from config.redis import async_client, sync_client
+from core.redis import async_client, sync_client
 
 PREFIX = "confab:presence:"
 PROCS_KEY = PREFIX + "procs"

@@ -46,7 +46,7 @@ def _clean_shared_state() -> Iterator[None]:
     from channels.layers import channel_layers
 
     from chat.history_cache import clear_local
-    from chat.ratelimit import reset_local
+    from core.ratelimit import reset_local
 
     # A channel layer per test: channels_redis binds its locks to the event loop
     # that created it, and every async test has a loop of its own.
@@ -54,7 +54,7 @@ def _clean_shared_state() -> Iterator[None]:
     reset_local()
     clear_local()
     if settings.REDIS_URL:
-        from config.redis import sync_client
+        from core.redis import sync_client
 
         sync_client().flushdb()
     _reset_presence_store()
@@ -95,7 +95,7 @@ def redis_url(settings) -> str:
         missing_service(f"Redis is not reachable at {LOCAL_REDIS_URL}")
     for name, value in redis_settings(LOCAL_REDIS_URL).items():
         setattr(settings, name, value)
-    from config.redis import sync_client
+    from core.redis import sync_client
 
     sync_client().flushdb()
     _reset_presence_store()

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from config import layers
-from config.layers import GroupSequencer
+from realtime import sequencer as sequencer_module
+from realtime.sequencer import GroupSequencer
 
 pytestmark = pytest.mark.asyncio
 
@@ -46,7 +46,7 @@ async def test_events_without_seq_behind_a_held_message_keep_their_place_after_i
 
 
 async def test_a_seq_that_never_comes_holds_the_others_only_for_the_gap_wait(monkeypatch):
-    monkeypatch.setattr(layers, "SEQ_GAP_WAIT", 0.01)
+    monkeypatch.setattr(sequencer_module, "SEQ_GAP_WAIT", 0.01)
     group, delivered = sequencer()
     group.push({"seq": 1})
     group.push({"seq": 3})

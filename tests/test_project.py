@@ -55,10 +55,10 @@ def test_migrations_match_the_models():
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "config.layers.LocalChannelLayer django.core.cache.backends.locmem.LocMemCache"),
+        ({}, "realtime.layers.LocalChannelLayer django.core.cache.backends.locmem.LocMemCache"),
         (
             {"REDIS_URL": "redis://127.0.0.1:6379/0"},
-            "config.layers.RedisFanOutChannelLayer django.core.cache.backends.redis.RedisCache",
+            "realtime.layers.RedisFanOutChannelLayer django.core.cache.backends.redis.RedisCache",
         ),
         (
             {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "channels-pubsub"},

@@ -31,10 +31,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chat.actions import is_moderator, mark_message_changed
-from chat.errors import ActionError, forbidden, invalid, not_found
-from chat.events import message_payloads, publish, room_group
 from chat.models import Message, RoomMember
-from chat.validation import parse_id
+from chat.payloads import message_payloads
+from core.errors import ActionError, forbidden, invalid, not_found
+from core.publishing import publish, room_group
+from core.validation import parse_id
 
 from . import processing
 from .models import Upload

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from chat.errors import ActionError
+from core.errors import ActionError
 
 from .actions import remove_upload
 from .models import Upload

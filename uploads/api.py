@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import schema
-from chat.errors import invalid
+from core.errors import invalid
 
 from . import actions, handlers
 from .models import Upload

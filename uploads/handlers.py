@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 
-from chat.errors import ActionError
+from core.errors import ActionError
 
 # Room for the multipart envelope (boundaries, part headers, a long file name)
 # around a file of exactly the limit.

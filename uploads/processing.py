@@ -35,7 +35,7 @@ from typing import IO
 from django.conf import settings
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-from chat.errors import ActionError, invalid
+from core.errors import ActionError, invalid
 
 CHUNK_SIZE = 64 * 1024
 # Animations are decoded frame by frame and held in memory to be re-encoded:

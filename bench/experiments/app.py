@@ -33,7 +33,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 
 from chat.consumers import ChatConsumer
-from chat.events import call_collecting_events
+from core.publishing import call_collecting_events
 
 PATCHES = {p.strip() for p in os.environ.get("CONFAB_BENCH_PATCHES", "").split(",") if p.strip()}
 

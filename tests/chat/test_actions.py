@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from chat import actions
-from chat.errors import ActionError
-from chat.events import call_collecting_events
 from chat.models import Message, Reaction, Room, RoomMember
+from core.errors import ActionError
+from core.publishing import call_collecting_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,7 +165,7 @@ def test_a_retry_of_a_stored_message_is_not_rate_limited(ann, group_room, settin
 
 
 def test_the_rate_limit_is_shared_through_redis(ann, group_room, settings, redis_url):
-    from chat.ratelimit import reset_local
+    from core.ratelimit import reset_local
 
     settings.RATE_LIMIT_MESSAGES = 1
     send(ann, group_room)

@@ -1,6 +1,6 @@
 """OpenAPI: the schema and docs are served, cover every chat path, and document the payloads really built.
 
-``chat.schema`` only documents; the payload builders of ``chat.events`` and
+``chat.schema`` only documents; the payload builders of ``chat.payloads`` and
 ``chat.queries`` produce the responses. These tests compare the two so the
 documentation cannot drift from the wire.
 """
@@ -11,9 +11,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from chat import actions, queries, schema
-from chat.events import member_payload, message_payloads, message_summary, room_payload, user_payload
 from chat.models import Message, RoomMember
+from chat.payloads import member_payload, message_payloads, message_summary, room_payload
 from chat.urls import urlpatterns as chat_urlpatterns
+from core.payloads import user_payload
 from uploads.models import Upload
 from uploads.payloads import upload_payload
 

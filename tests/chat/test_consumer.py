@@ -321,7 +321,7 @@ async def test_an_idle_connection_on_redis_still_receives_events(ws_connect, ann
     assert (await receive_until(bob_ws, "new_message", timeout=5))["data"]["message"]["body"] == "after a nap"
 
 
-# --- Direct delivery (config.layers + ChatConsumer._layer_event) --------------------------------
+# --- Direct delivery (realtime.layers + ChatConsumer._layer_event) --------------------------------
 
 
 def _live_consumers():
@@ -381,7 +381,7 @@ async def test_a_frame_whose_send_waits_is_finished_before_later_ones():
 
 
 async def test_slim_queue_and_event_behave_as_asyncio_ones():
-    from config.websocket import SlimEvent, SlimQueue
+    from realtime.uvicorn_sansio import SlimEvent, SlimQueue
 
     queue = SlimQueue()
     assert queue.empty()

@@ -125,7 +125,7 @@ async def test_parallel_sends_through_two_processes_get_gap_free_seqs(
 async def test_every_client_of_two_processes_gets_every_message_once_in_order(
     server, start_server, redis_url, settings, make_user, ann, group_room
 ):
-    """Direct delivery (config.layers) and the slimmed sansio connection (config.websocket) on real servers."""
+    """Direct delivery (realtime.layers) and the slimmed sansio connection (realtime.socket) on real servers."""
     settings.RATE_LIMIT_MESSAGES = 0
     members = [ann] + [await database_sync_to_async(make_user)() for _ in range(5)]
     for user in members[1:]:
@@ -145,7 +145,7 @@ async def test_every_client_of_two_processes_gets_every_message_once_in_order(
         )
 
     # One sender on each process: their publishes may reach Redis out of seq order, and each process
-    # puts them back in order before its sockets (config.layers.GroupSequencer).
+    # puts them back in order before its sockets (realtime.layers.GroupSequencer).
     acks = [frame for frames in await asyncio.gather(burst(clients[0]), burst(clients[1])) for frame in frames]
     assert all(frame["type"] == "ack" for frame in acks)
     for received in await asyncio.gather(*watching):

@@ -194,7 +194,7 @@ def test_an_empty_room_has_an_empty_page(group_room):
 
 
 def test_pages_live_in_redis_shared_by_every_process(redis_url, ann, room_with_messages):
-    from config.redis import sync_client
+    from core.redis import sync_client
 
     room = Room.objects.get(pk=room_with_messages.id)
     sync_client().flushdb()

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from chat import actions as chat_actions
-from chat.errors import ActionError
 from chat.models import Message, RoomMember
+from core.errors import ActionError
 from moderation import actions
 from moderation.models import AuditLog, Report
 

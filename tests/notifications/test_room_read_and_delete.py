@@ -7,7 +7,7 @@ directly here until ``chat.actions.mark_as_read`` / ``delete_message`` call them
 import orjson
 import pytest
 
-from chat.events import call_collecting_events
+from core.publishing import call_collecting_events
 from notifications.actions import mark_room_notifications_read, withdraw_for_message
 from notifications.models import Notification
 

@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 
-from config.redis import sync_client
+from core.redis import sync_client
 from presence import realtime, store
 from presence.models import Presence
 from tests.conftest import receive_until

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chat import actions as chat_actions
-from chat.errors import ActionError
 from chat.models import Message
+from core.errors import ActionError
 from uploads.models import Upload
 
 from . import files

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from chat import actions as chat_actions
-from chat.errors import ActionError
 from chat.models import Message
+from core.errors import ActionError
 from uploads import actions
 from uploads.models import Upload
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chat import actions as chat_actions
-from chat.errors import ActionError
+from core.errors import ActionError
 from uploads.actions import remove_upload
 from uploads.models import Upload
 

@@ -1,58 +1,18 @@
-"""Payloads and their publication.
+"""Payload builders of chat's objects (message, room, member).
 
-One builder per object (user, message, room): REST responses and WebSocket
-events both come from these, so the two transports cannot disagree.
-
-Events are encoded to JSON once, when the action publishes them, and handed
-to the channel layer after the transaction commits: every consumer in the
-group forwards the same text to its socket without decoding it.
+One builder per object: REST responses and WebSocket events both come from
+these, so the two transports cannot disagree.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
+from core.payloads import iso, user_payload
 
 from .models import Message, Reaction, Room, RoomMember
-
-FRAME_MESSAGE_TYPE = "chat.frame"
-PER_MEMBER_MESSAGE_TYPE = "chat.per_member"
-MEMBERSHIP_MESSAGE_TYPE = "chat.membership"
-
-
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
-
-
-def iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
-
-
-# --- Payload builders -------------------------------------------------------
-
-
-def user_payload(user) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name or user.username,
-        "avatar_url": None,
-    }
 
 
 def message_payloads(messages: Iterable[Message], *, fresh: bool = False) -> list[dict[str, Any]]:
@@ -185,81 +145,3 @@ def member_payload(membership: RoomMember) -> dict[str, Any]:
         "joined_at": iso(membership.joined_at),
         "last_read_seq": membership.last_read_seq,
     }
-
-
-# --- Publication --------------------------------------------------------------
-
-# When set (by the WebSocket consumer around an action), committed events are
-# collected here and sent from the consumer's own event loop instead of
-# blocking the worker thread on the channel layer.
-_outbox: contextvars.ContextVar[list | None] = contextvars.ContextVar("confab_event_outbox", default=None)
-
-
-def encode_frame(event_type: str, data: dict[str, Any]) -> str:
-    return orjson.dumps({"type": event_type, "data": data}).decode()
-
-
-def publish(
-    group: str, event_type: str, data: dict[str, Any], *, exclude_user: int | None = None, seq: int | None = None
-) -> None:
-    """Send ``event_type`` to ``group`` once the current transaction commits.
-
-    ``seq`` (a new message's) lets each process hand the room's events on in
-    seq order when several processes publish into it (config.layers.GroupSequencer).
-    """
-    message = {"type": FRAME_MESSAGE_TYPE, "frame": encode_frame(event_type, data), "exclude_user": exclude_user}
-    if seq is not None:
-        message["seq"] = seq
-    transaction.on_commit(lambda: deliver_message(group, message))
-
-
-def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, dict[str, Any]]) -> None:
-    """Send each member of a room its own ``event_type`` frame, in ONE room broadcast.
-
-    Every connection of a member is in the room's group, so one channel-layer
-    message carrying a frame per user reaches them all: an ``@room`` in a
-    1,000-member room costs one group send, not a thousand.
-    """
-    if not data_by_user:
-        return
-    # String keys: the channel layer's msgpack refuses integer map keys.
-    frames = {str(user_id): encode_frame(event_type, data) for user_id, data in data_by_user.items()}
-    message = {"type": PER_MEMBER_MESSAGE_TYPE, "frames": frames}
-    group = room_group(room_id)
-    transaction.on_commit(lambda: deliver_message(group, message))
-
-
-def publish_membership(user_id: int, room_id: int, added: bool, data: dict[str, Any]) -> None:
-    """Tell a user's connections to join or leave a room's group, then forward the event."""
-    message = {
-        "type": MEMBERSHIP_MESSAGE_TYPE,
-        "room": room_id,
-        "added": added,
-        "frame": encode_frame("room_added" if added else "room_removed", data),
-    }
-    transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
-
-
-def deliver_message(group: str, message: dict[str, Any]) -> None:
-    """Hand ``message`` to the channel layer now (or to the collecting consumer); call it after commit."""
-    outbox = _outbox.get()
-    if outbox is not None:
-        outbox.append((group, message))
-        return
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
-
-
-def call_collecting_events(function, *args, **kwargs) -> tuple[Any, list]:
-    """Run ``function`` and return its result with the events it committed.
-
-    For async callers: run this in a worker thread, then send the events from
-    the event loop, so no worker thread waits on the channel layer.
-    """
-    outbox: list = []
-    token = _outbox.set(outbox)
-    try:
-        return function(*args, **kwargs), outbox
-    finally:
-        _outbox.reset(token)

@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 
 from django.conf import settings
 
-from config.redis import sync_client
+from core.redis import sync_client
 
 from .errors import ActionError
 

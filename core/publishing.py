@@ -1,0 +1,138 @@
+"""Publication of events: encoded once, handed to the channel layer after commit.
+
+Events are encoded to JSON once, when the action publishes them, and handed
+to the channel layer after the transaction commits: every consumer in the
+group forwards the same text to its socket without decoding it.
+
+The channel-layer envelope types (what a consumer receives) are defined here
+once: ``chat.frame`` (one frame for every socket of a group), ``chat.per_member``
+(a frame per member, in one room broadcast), ``chat.membership`` (follow or
+leave a room's group) and ``chat.disconnect`` (end the user's sockets).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+import orjson
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+# The channel-layer envelope types: the only place they are spelled.
+FRAME_MESSAGE_TYPE = "chat.frame"
+PER_MEMBER_MESSAGE_TYPE = "chat.per_member"
+MEMBERSHIP_MESSAGE_TYPE = "chat.membership"
+DISCONNECT_MESSAGE_TYPE = "chat.disconnect"
+PRESENCE_MESSAGE_TYPE = "presence.frame"
+ENVELOPE_TYPES = frozenset(
+    {
+        FRAME_MESSAGE_TYPE,
+        PER_MEMBER_MESSAGE_TYPE,
+        MEMBERSHIP_MESSAGE_TYPE,
+        DISCONNECT_MESSAGE_TYPE,
+        PRESENCE_MESSAGE_TYPE,
+    }
+)
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+# When set (by the WebSocket consumer around an action), committed events are
+# collected here and sent from the consumer's own event loop instead of
+# blocking the worker thread on the channel layer.
+_outbox: contextvars.ContextVar[list | None] = contextvars.ContextVar("confab_event_outbox", default=None)
+
+
+def encode_frame(event_type: str, data: dict[str, Any]) -> str:
+    return orjson.dumps({"type": event_type, "data": data}).decode()
+
+
+def publish(
+    group: str, event_type: str, data: dict[str, Any], *, exclude_user: int | None = None, seq: int | None = None
+) -> None:
+    """Send ``event_type`` to ``group`` once the current transaction commits.
+
+    ``seq`` (a new message's) lets each process hand the room's events on in
+    seq order when several processes publish into it (realtime.layers.GroupSequencer).
+    """
+    message = frame_envelope(event_type, data, exclude_user=exclude_user, seq=seq)
+    transaction.on_commit(lambda: deliver_message(group, message))
+
+
+def frame_envelope(
+    event_type: str, data: dict[str, Any], *, exclude_user: int | None = None, seq: int | None = None
+) -> dict[str, Any]:
+    """A ``chat.frame`` envelope: one encoded frame for every socket of a group (but ``exclude_user``'s)."""
+    message: dict[str, Any] = {
+        "type": FRAME_MESSAGE_TYPE,
+        "frame": encode_frame(event_type, data),
+        "exclude_user": exclude_user,
+    }
+    if seq is not None:
+        message["seq"] = seq
+    return message
+
+
+def disconnect_envelope(reason: str) -> dict[str, Any]:
+    """A ``chat.disconnect`` envelope: every socket of the group it is sent to closes with 4403."""
+    return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason}
+
+
+def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, dict[str, Any]]) -> None:
+    """Send each member of a room its own ``event_type`` frame, in ONE room broadcast.
+
+    Every connection of a member is in the room's group, so one channel-layer
+    message carrying a frame per user reaches them all: an ``@room`` in a
+    1,000-member room costs one group send, not a thousand.
+    """
+    if not data_by_user:
+        return
+    # String keys: the channel layer's msgpack refuses integer map keys.
+    frames = {str(user_id): encode_frame(event_type, data) for user_id, data in data_by_user.items()}
+    message = {"type": PER_MEMBER_MESSAGE_TYPE, "frames": frames}
+    group = room_group(room_id)
+    transaction.on_commit(lambda: deliver_message(group, message))
+
+
+def publish_membership(user_id: int, room_id: int, added: bool, data: dict[str, Any]) -> None:
+    """Tell a user's connections to join or leave a room's group, then forward the event."""
+    message = {
+        "type": MEMBERSHIP_MESSAGE_TYPE,
+        "room": room_id,
+        "added": added,
+        "frame": encode_frame("room_added" if added else "room_removed", data),
+    }
+    transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
+
+
+def deliver_message(group: str, message: dict[str, Any]) -> None:
+    """Hand ``message`` to the channel layer now (or to the collecting consumer); call it after commit."""
+    outbox = _outbox.get()
+    if outbox is not None:
+        outbox.append((group, message))
+        return
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def call_collecting_events(function, *args, **kwargs) -> tuple[Any, list]:
+    """Run ``function`` and return its result with the events it committed.
+
+    For async callers: run this in a worker thread, then send the events from
+    the event loop, so no worker thread waits on the channel layer.
+    """
+    outbox: list = []
+    token = _outbox.set(outbox)
+    try:
+        return function(*args, **kwargs), outbox
+    finally:
+        _outbox.reset(token)
