@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from chat.payloads import member_payload, message_payloads, room_payload
 from core.errors import invalid
 from core.payloads import iso
-from core.validation import clean_text
+from core.validation import MAX_ID, clean_text, parse_id
 
 from . import history_cache
 from .models import Message, Room, RoomMember
@@ -203,14 +203,10 @@ def sync_rooms(user, positions: Any, since: Any = None) -> dict[str, Any]:
         raise invalid("`rooms` must be an object mapping room ids to seqs.")
     wanted: dict[int, int] = {}
     for key, value in positions.items():
-        try:
-            room_id = int(key)
-            seq = int(value)
-        except (TypeError, ValueError):
-            raise invalid("`rooms` must map room ids to whole-number seqs.") from None
-        if room_id <= 0 or seq < 0 or isinstance(value, bool):
+        room_id = parse_id(key, "rooms")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
             raise invalid("`rooms` must map room ids to whole-number seqs.")
-        wanted[room_id] = seq
+        wanted[room_id] = value
     changed_after = parse_server_time(since)
     server_time = timezone.now()
     member_rooms = dict(
@@ -229,16 +225,29 @@ def sync_rooms(user, positions: Any, since: Any = None) -> dict[str, Any]:
             changed |= Q(room_id=room_id, seq__lte=seen)
     messages_by_room: dict[str, list] = {str(room_id): [] for room_id in member_rooms}
     changed_by_room: dict[str, list] = {str(room_id): [] for room_id in member_rooms}
+    # Cut by the per-room cap: the room has more than ``cap`` new messages.
+    has_more = {str(room_id): last_seq > wanted[room_id] + cap for room_id, last_seq in member_rooms.items()}
     if newer or changed:
         condition = newer
         if changed:
             condition |= changed & Q(updated_at__gt=changed_after - SYNC_CLOCK_MARGIN)
-        rows = list(Message.objects.filter(condition).select_related("sender").order_by("room_id", "seq")[: cap * 10])
+        total_cap = cap * SYNC_ROOMS_PER_ANSWER
+        rows = list(
+            Message.objects.filter(condition).select_related("sender").order_by("room_id", "seq")[: total_cap + 1]
+        )
+        if len(rows) > total_cap:
+            # Cut by the answer's own cap: rows come in room order, so the room of the first row left out
+            # and every room after it may be incomplete. Each says so; the client syncs again from where
+            # this answer leaves it (same ``since``), and nothing is lost.
+            first_cut_room = rows[total_cap].room_id
+            rows = rows[:total_cap]
+            for room_id in member_rooms:
+                if room_id >= first_cut_room:
+                    has_more[str(room_id)] = True
         for payload in message_payloads(rows):
             room_key = str(payload["room"])
             target = messages_by_room if payload["seq"] > wanted[payload["room"]] else changed_by_room
             target[room_key].append(payload)
-    has_more = {str(room_id): last_seq > wanted[room_id] + cap for room_id, last_seq in member_rooms.items()}
     return {
         "messages": messages_by_room,
         "has_more": has_more,
@@ -247,6 +256,9 @@ def sync_rooms(user, positions: Any, since: Any = None) -> dict[str, Any]:
         "server_time": iso(server_time),
     }
 
+
+# One ``sync`` answer holds at most this many rooms' worth of messages (SYNC_MAX_MESSAGES each).
+SYNC_ROOMS_PER_ANSWER = 10
 
 # Servers' clocks may differ a little; re-sending a change twice is harmless.
 SYNC_CLOCK_MARGIN = timedelta(seconds=5)
