@@ -6,6 +6,7 @@ Unset, the embedded defaults apply (SQLite, in-memory channel layer and
 in-process stores), so ``make run`` needs no services.
 """
 
+import hashlib
 import os
 import re
 from datetime import timedelta
@@ -15,6 +16,12 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+if "PYTEST_VERSION" in os.environ:
+    # Test runs from different checkouts share one PostgreSQL and one Redis (whose pub/sub ignores database
+    # numbers): each checkout gets its own test database and channel prefix unless CONFAB_TEST_ID says otherwise.
+    # Server processes that tests start inherit it.
+    os.environ.setdefault("CONFAB_TEST_ID", "_" + hashlib.blake2s(str(BASE_DIR).encode(), digest_size=3).hexdigest())
 
 
 def env_bool(name: str, default: bool = False) -> bool:
