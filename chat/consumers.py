@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -28,6 +27,7 @@ from core.validation import parse_id
 from notifications.queries import unread_notification_count
 from presence import realtime as presence
 from realtime.consumer import RealtimeConsumer, release_handshake
+from realtime.database import database_call
 
 from . import actions, queries
 
@@ -104,7 +104,7 @@ class ChatConsumer(RealtimeConsumer):
             self._auth_timer.cancel()
             self._auth_timer = None
         self.user = user
-        ready = await database_sync_to_async(_load_ready)(user)
+        ready = await database_call(_load_ready, user)
         self.room_ids = {room["id"] for room in ready["rooms"]}
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
@@ -188,7 +188,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         token = data.get("token") if isinstance(data, dict) else None
-        user = await database_sync_to_async(_user_from_token)(token)
+        user = await database_call(_user_from_token, token)
         if user is None:
             await self.send_error(request_id, ActionError("unauthenticated", "The token is invalid or expired."))
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -255,6 +255,7 @@ async def _send_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[st
     message, _ = await consumer.run_action(
         actions.send_message,
         data.get("room"),
+        lane=lane_of("room", data.get("room")),
         body=data.get("body", ""),
         client_id=data.get("client_id"),
         reply_to=data.get("reply_to"),
@@ -341,6 +342,15 @@ async def _ping(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
     """Keeps the connection's presence fresh; clients send one every heartbeat interval."""
     await presence.heartbeat(consumer)
     return {}
+
+
+def lane_of(kind: str, raw_id: Any) -> tuple[str, int] | None:
+    """The database lane of a request about one room or message (None when the id does not parse:
+    the action refuses it). Requests in one lane run in arrival order (realtime.database)."""
+    try:
+        return (kind, parse_id(raw_id, kind))
+    except ActionError:
+        return None
 
 
 def consumer_room(consumer: ChatConsumer, data: dict[str, Any]) -> int:

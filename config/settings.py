@@ -36,6 +36,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -122,8 +127,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'confab.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))}
-DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+# SQLite keeps each thread's connection a minute: the WebSocket side's database threads are long-lived, and
+# opening a connection per call (CONN_MAX_AGE=0) cost more than the query.
+_CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60 if DATABASE_URL.startswith("sqlite") else 0)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=_CONN_MAX_AGE)}
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 20)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
     # Django advises a pool under ASGI: without one, CONN_MAX_AGE=0 opens a
     # connection per database_sync_to_async call, and CONN_MAX_AGE>0 keeps one
@@ -150,6 +158,18 @@ else:
     # CONFAB_TEST_ID keeps concurrent test runs on one machine apart.
     DATABASES["default"]["TEST"] = {"NAME": f"test_confab{os.environ.get('CONFAB_TEST_ID', '')}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Database work of the WebSocket side (realtime.database): threads per process (each with its own connection;
+# SQLite has one writer, so one thread there), calls admitted at once (more are refused with `unavailable`),
+# and how long a caller waits for one before `unavailable`.
+_IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+DB_THREADS = env_int("DB_THREADS", 1 if _IS_SQLITE else 8)
+DB_MAX_PENDING = env_int("DB_MAX_PENDING", 2000)
+DB_CALL_TIMEOUT = env_float("DB_CALL_TIMEOUT", 10.0)
+# Publishing committed events (realtime.publisher): how long one publish may take, and what a process keeps
+# to retry while the channel layer is down (events, seconds); clients catch up on the rest by `sync`.
+PUBLISH_TIMEOUT = env_float("PUBLISH_TIMEOUT", 2.0)
+PUBLISH_RETRY_MAX = env_int("PUBLISH_RETRY_MAX", 10000)
+PUBLISH_RETRY_SECONDS = env_float("PUBLISH_RETRY_SECONDS", 30.0)
 
 # --- Redis: channel layer, presence, rate limits, caches -------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -219,6 +239,10 @@ RATE_LIMIT_MESSAGES = env_int("RATE_LIMIT_MESSAGES", 20)  # sends per window per
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60)  # seconds
 MESSAGE_MAX_LENGTH = env_int("MESSAGE_MAX_LENGTH", 10_000)  # characters of raw body
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
+# A socket's queue of events not yet written (a client that stopped reading), and how long its writes may
+# stall: past either it is closed with 4008 (reconnect and sync) and its memory let go.
+WS_BACKLOG_MAX_BYTES = env_int("WS_BACKLOG_MAX_BYTES", 1024 * 1024)
+WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 15.0)
 WS_AUTH_TIMEOUT = env_int("WS_AUTH_TIMEOUT", 10)  # seconds to send `authenticate`
 SYNC_MAX_MESSAGES = env_int("SYNC_MAX_MESSAGES", 200)  # per room per `sync`
 HISTORY_PAGE_MAX = 100

@@ -17,6 +17,8 @@ ERROR_STATUS = {
     "too_large": 413,
     "rate_limited": 429,
     "server_error": 500,
+    # Retryable: the server is overloaded, shutting down, or its database did not answer in time.
+    "unavailable": 503,
 }
 
 

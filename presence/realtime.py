@@ -27,12 +27,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from core.payloads import user_payload
 from core.publishing import frame_envelope, room_group
+from realtime.database import database_call
 
 from . import actions, store
 
@@ -79,10 +79,10 @@ async def connection_opened(consumer) -> dict[str, Any]:
     store.register_local(conn_id, user.id, consumer)
     came_online = await store.add_connection(user.id, conn_id)
     room_ids = set(consumer.room_ids)
-    co_members = await database_sync_to_async(actions.co_member_ids)(room_ids)
+    co_members = await database_call(actions.co_member_ids, room_ids)
     online = await store.online_user_ids(co_members | {user.id})
     typing_pairs = await store.typing_in_rooms(room_ids)
-    snapshot = await database_sync_to_async(actions.connection_snapshot)(user, online, typing_pairs)
+    snapshot = await database_call(actions.connection_snapshot, user, online, typing_pairs)
     if came_online:
         mine = next(p for p in snapshot["presence"] if p["user"]["id"] == user.id)
         await _send_all(
@@ -100,7 +100,7 @@ async def connection_closed(consumer) -> None:
         await _stop_typing(room_id, user, consumer.channel_layer)
     try:
         if await store.remove_connection(user.id, conn_id):
-            messages = await database_sync_to_async(actions.went_offline)(
+            messages = await database_call(actions.went_offline,
                 {user.id: _now()}, {user.id: set(consumer.room_ids)}
             )
             await _send_all(messages, consumer.channel_layer)
@@ -115,10 +115,10 @@ async def room_snapshot(consumer, room_id: int) -> dict[str, Any]:
     The same shapes as ``ready``'s ``presence`` and ``typing``; meant to be
     merged into the ``join_room`` ack.
     """
-    members = await database_sync_to_async(actions.co_member_ids)({room_id})
+    members = await database_call(actions.co_member_ids, {room_id})
     online = await store.online_user_ids(members | {consumer.user.id})
     typing_pairs = await store.typing_in_rooms({room_id})
-    return await database_sync_to_async(actions.connection_snapshot)(consumer.user, online, typing_pairs)
+    return await database_call(actions.connection_snapshot, consumer.user, online, typing_pairs)
 
 
 async def heartbeat(consumer) -> None:
@@ -266,25 +266,25 @@ async def tick() -> None:
     for conn_id, user_id in store.orphaned_local_connections():
         store.unregister_local(conn_id)
         if await store.remove_connection(user_id, conn_id):
-            await _send_all(await database_sync_to_async(actions.went_offline)({user_id: _now()}))
+            await _send_all(await database_call(actions.went_offline, {user_id: _now()}))
     back, gone = await store.refresh_process()
     if back:
-        await _send_all(await database_sync_to_async(actions.came_online)(back))
+        await _send_all(await database_call(actions.came_online, back))
     if gone:
-        await _send_all(await database_sync_to_async(actions.went_offline)({user_id: _now() for user_id in gone}))
+        await _send_all(await database_call(actions.went_offline, {user_id: _now() for user_id in gone}))
     await sweep_dead_processes()
     now = time.time()
     if now - store.local.last_seen_written >= settings.PRESENCE_LAST_SEEN_WRITE_INTERVAL:
         store.local.last_seen_written = now
         at = _now()
-        await database_sync_to_async(actions.record_last_seen)({user_id: at for user_id in store.local_user_ids()})
+        await database_call(actions.record_last_seen, {user_id: at for user_id in store.local_user_ids()})
 
 
 async def sweep_dead_processes() -> list[int]:
     """Remove the connections of processes past their deadline; announce their users offline."""
     offline = await store.sweep()
     if offline:
-        await _send_all(await database_sync_to_async(actions.went_offline)(last_alive(offline)))
+        await _send_all(await database_call(actions.went_offline, last_alive(offline)))
     return sorted(offline)
 
 

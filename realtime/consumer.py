@@ -14,32 +14,44 @@ import asyncio
 import collections
 import contextlib
 import logging
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import orjson
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from core.errors import ActionError
 from core.publishing import call_collecting_events
 
+from .database import database_call
+from .publisher import committed_publisher
+
 logger = logging.getLogger(__name__)
 
-_publish_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+# A socket closed for reading too slowly: the client reconnects and syncs (docs/protocol.md).
+CLOSE_TOO_SLOW = 4008
+# Queued events other than ready-made frames (membership changes...) are counted at this size.
+QUEUED_EVENT_BYTES = 512
+# How long a slow socket gets to take its close frame before the connection is cut.
+CLOSE_WRITE_TIMEOUT = 1.0
 
 
-def publish_lock() -> asyncio.Lock:
-    """One lock per event loop (a process has one; tests have one per test)."""
-    loop = asyncio.get_running_loop()
-    lock = _publish_locks.get(loop)
-    if lock is None:
-        lock = _publish_locks[loop] = asyncio.Lock()
-    return lock
+def abort_connection(send: Callable[..., Any]) -> None:
+    """Cut the connection under a server's ``send`` at once, dropping what its buffers hold.
+
+    For a peer that stopped reading: a close frame would wait behind the
+    frames it never read. Servers whose ``send`` is a bound method of a
+    protocol with an asyncio transport (uvicorn's) are cut here; under other
+    servers the connection ends when the peer's TCP gives up.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    if abort is not None:
+        abort()
 
 
 def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> None:
@@ -64,7 +76,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     # Class-level defaults: an idle connection's instance dict holds only what it uses.
     _backlog: collections.deque | None = None
+    _backlog_bytes = 0
     _drainer: asyncio.Future | None = None
+    _stall_timer: asyncio.TimerHandle | None = None
+    _shed = False  # closed for being too slow: layer events are dropped from then on
 
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
         frame: dict[str, Any] = {"type": "error", "data": error.as_data()}
@@ -110,6 +125,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         finally:
             if attach is not None:
                 layer.detach(self.channel_name)
+            if self._backlog is not None:
+                self._backlog.clear()
+                self._backlog_emptied()
             for task in (layer_reader, self._drainer):
                 if task is not None and not task.done():
                     task.cancel()
@@ -118,17 +136,72 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def _layer_event(self, message: dict[str, Any]) -> None:
         """An event for this connection, called by the channel layer as it arrives (never awaits)."""
+        if self._shed:
+            return
         item = self.frame_for(message)
         if item is None:
             return
         if type(item) is str and self._backlog is None and not self._dispatching.locked():
             self._write_now(item)
             return
-        if self._backlog is None:
-            self._backlog = collections.deque()
-        self._backlog.append(item)
+        self._enqueue(item, len(item) if type(item) is str else QUEUED_EVENT_BYTES)
         if not self._dispatching.locked() and (self._drainer is None or self._drainer.done()):
             self._drainer = asyncio.ensure_future(self._drain_when_free())
+
+    def _enqueue(self, item: Any, size: int) -> None:
+        """Queue ``item`` behind what waits; a socket past its backlog bound is shed."""
+        if self._backlog is None:
+            self._backlog = collections.deque()
+            # Whatever waits must be written within WS_SEND_TIMEOUT, or the socket is too slow.
+            self._stall_timer = asyncio.get_running_loop().call_later(
+                settings.WS_SEND_TIMEOUT, self._shed_slow_socket, "stalled"
+            )
+        self._backlog.append(item)
+        self._backlog_bytes += size
+        if self._backlog_bytes > settings.WS_BACKLOG_MAX_BYTES:
+            self._shed_slow_socket("backlog")
+
+    def _backlog_emptied(self) -> None:
+        self._backlog = None
+        self._backlog_bytes = 0
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _shed_slow_socket(self, why: str) -> None:
+        """Close a socket that does not read fast enough, and let go of everything queued for it.
+
+        Its events stop here (it leaves the layer), so a frozen tab or a
+        sleeping phone costs the server nothing more; the close code tells
+        the client to reconnect and ``sync``, which fetches what it missed.
+        """
+        if self._shed:
+            return
+        self._shed = True
+        logger.warning(
+            "Closing %s: too slow to read its events (%s, %d bytes queued)", self.channel_name, why, self._backlog_bytes
+        )
+        if self._backlog is not None:
+            self._backlog.clear()
+        self._backlog_emptied()
+        detach = getattr(self.channel_layer, "detach", None)
+        if detach is not None:
+            detach(self.channel_name)
+        if self._drainer is not None and not self._drainer.done():
+            self._drainer.cancel()
+        asyncio.ensure_future(self._close_slow_socket())
+
+    async def _close_slow_socket(self) -> None:
+        """Send the close frame if the socket still takes writes, else cut the connection."""
+        try:
+            async with asyncio.timeout(CLOSE_WRITE_TIMEOUT):
+                await self.base_send({"type": "websocket.close", "code": CLOSE_TOO_SLOW})
+            return
+        except (TimeoutError, OSError):
+            pass
+        except Exception:
+            logger.exception("Closing %s failed", self.channel_name)
+        abort_connection(self.base_send)
 
     def frame_for(self, message: dict[str, Any]) -> str | dict[str, Any] | None:
         """What a channel-layer message means for this socket: a text frame to write as it is,
@@ -148,7 +221,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             logger.exception("Writing to %s failed", self.channel_name)
             return
         # The send waits (a slow client's buffer is full): finish it, and whatever follows, in order.
-        self._backlog = collections.deque([_Resumed(sending, awaited)])
+        self._enqueue(_Resumed(sending, awaited), len(text))
         self._drainer = asyncio.ensure_future(self._drain_when_free())
 
     async def _drain_when_free(self) -> None:
@@ -163,8 +236,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             while backlog:
                 item = backlog.popleft()
                 if type(item) is str:
+                    self._backlog_bytes -= len(item)
                     await self.base_send({"type": "websocket.send", "text": item})
                 elif type(item) is dict:
+                    self._backlog_bytes -= QUEUED_EVENT_BYTES
                     await self.dispatch(item)
                 else:
                     await item
@@ -182,7 +257,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.close(code=1011)
         finally:
             if self._backlog is backlog and not backlog:
-                self._backlog = None
+                self._backlog_emptied()
 
     async def _read_layer(self) -> None:
         """For channel layers without ``attach``: one reader task, events handled one at a time."""
@@ -203,25 +278,26 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         Channels 4.2+ hops to the database thread before EVERY message, each
         forwarded frame included, so deliveries queued behind sends (measured:
         a third of the delivery path). This consumer reaches the database only
-        through ``database_sync_to_async``, which closes stale connections itself.
+        through ``realtime.database``, which closes stale connections itself.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    async def run_action(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run an action in a worker thread, then publish its events from this loop.
+    async def run_action(
+        self, action: Callable[..., Any], *args: Any, lane: Hashable | None = None, **kwargs: Any
+    ) -> Any:
+        """Run an action on a database thread, then publish its committed events from this loop.
 
-        Publishing holds the process's publish lock, taken in the order the
-        (single) database thread finished the actions: two sends into one room
-        reach the channel layer in seq order instead of racing their round trips.
+        ``lane`` (a room) runs the action after the lane's earlier ones
+        (``realtime.database``): a room's sends from this process reach the
+        channel layer in seq order. Publishing never fails the action: what
+        the layer refuses is retried (``realtime.publisher``).
         """
-        result, outbox = await database_sync_to_async(call_collecting_events)(action, self.user, *args, **kwargs)
+        result, outbox = await database_call(call_collecting_events, action, self.user, *args, lane=lane, **kwargs)
         if outbox:
-            async with publish_lock():
-                for group, message in outbox:
-                    await self.channel_layer.group_send(group, message)
+            await committed_publisher().publish(self.channel_layer, outbox)
         return result
 
 

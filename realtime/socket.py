@@ -13,12 +13,13 @@ from importlib import import_module
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
-from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
+
+from .database import database_call
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -66,7 +67,7 @@ class ChatSocket:
         if not self.origins.valid_origin(_origin(scope)):
             return WebsocketDenier()
         session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
-        scope["user"] = await _user_for_session(session_key) if session_key else AnonymousUser()
+        scope["user"] = await database_call(_user_for_session, session_key) if session_key else AnonymousUser()
         return self.consumer_class()
 
 
@@ -90,7 +91,6 @@ def _cookie(scope, name: str) -> str | None:
     return None
 
 
-@database_sync_to_async
 def _user_for_session(session_key: str):
     """The user of a session, with Django's own checks (backend, session hash, is_active)."""
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
