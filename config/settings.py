@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "uploads",
     "notifications",
     "moderation",
+    "ops",
 ]
 
 MIDDLEWARE = [
