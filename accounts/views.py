@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -43,10 +44,15 @@ class RegistrationForm(BaseUserCreationForm):
         """Nothing: ``clean`` ran the password validators through ``check_registration``."""
 
     def add_action_error(self, error: ActionError) -> None:
-        for field, messages in error.extra.get("fields", {"__all__": [error.message]}).items():
-            self.add_error(FORM_FIELDS.get(field), messages)
+        """Show the action's refusal on the field it names; one without a field (closed meanwhile) on the form."""
+        fields = error.extra.get("fields")
+        if fields is None:
+            self.add_error(None, error.message)
+            return
+        for field, messages in fields.items():
+            self.add_error(FORM_FIELDS[field], messages)
 
-    def save(self, commit: bool = True):
+    def save(self, commit: bool = True) -> AbstractBaseUser:
         return do_register_user(
             self.cleaned_data["username"], self.cleaned_data["password1"], self.cleaned_data.get("display_name", "")
         )
