@@ -52,6 +52,7 @@ test: $(VENV)/.dev browser
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/pytest -q tests/test_architecture.py
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench all

@@ -2,39 +2,66 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.forms import BaseUserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from .api import USERNAME_HELP, USERNAME_PATTERN, UsernameTaken, register_user
+from core.errors import ActionError
+
+from .actions import check_registration, check_registration_open, do_register_user
+
+# Where the page shows each of the action's field errors (Django's own form puts password ones on the confirmation).
+FORM_FIELDS = {"username": "username", "password": "password2"}
 
 
-class RegistrationForm(UserCreationForm):
+class RegistrationForm(BaseUserCreationForm):
+    """Django's creation form for its fields and the page-only "type it twice" check.
+
+    ``BaseUserCreationForm``, not ``UserCreationForm``: the taken-username and
+    password rules are ``accounts.actions.check_registration``'s, not the form's.
+    """
+
     display_name = forms.CharField(max_length=80, required=False)
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(BaseUserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "display_name")
 
-    def clean_username(self) -> str:
-        username = super().clean_username()  # None when taken (the error is already added)
-        if username and not re.match(USERNAME_PATTERN, username):
-            raise forms.ValidationError(USERNAME_HELP)
-        return username
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        username, password = cleaned.get("username"), cleaned.get("password1")
+        if username and password and not self.has_error("password2"):
+            try:
+                check_registration(username, password, cleaned.get("display_name", ""))
+            except ActionError as error:
+                self.add_action_error(error)
+        return cleaned
 
-    def save(self, commit: bool = True):
-        return register_user(
+    def validate_password_for_user(self, user, password_field_name: str = "password2") -> None:
+        """Nothing: ``clean`` ran the password validators through ``check_registration``."""
+
+    def add_action_error(self, error: ActionError) -> None:
+        """Show the action's refusal on the field it names; one without a field (closed meanwhile) on the form."""
+        fields = error.extra.get("fields")
+        if fields is None:
+            self.add_error(None, error.message)
+            return
+        for field, messages in fields.items():
+            self.add_error(FORM_FIELDS[field], messages)
+
+    def save(self, commit: bool = True) -> AbstractBaseUser:
+        return do_register_user(
             self.cleaned_data["username"], self.cleaned_data["password1"], self.cleaned_data.get("display_name", "")
         )
 
 
 def register(request: HttpRequest) -> HttpResponse:
-    if not settings.REGISTRATION_OPEN:
+    try:
+        check_registration_open()
+    except ActionError:
         return render(request, "registration/closed.html", status=403)
     if request.user.is_authenticated:
         return redirect("/")
@@ -42,8 +69,8 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = form.save()
-        except UsernameTaken:
-            form.add_error("username", "That username is taken.")
+        except ActionError as error:  # a concurrent registration took the name after the check
+            form.add_action_error(error)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("/")

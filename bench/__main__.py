@@ -56,9 +56,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra server environment (repeatable)"
     )
-    group.add_argument(
-        "--app", default="config.asgi:application", help="ASGI application (bench.experiments.* try proposed changes)"
-    )
+    group.add_argument("--app", default="config.asgi:application", help="ASGI application the servers load")
     group.add_argument(
         "--source",
         default="worktree",
@@ -108,12 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=100, help="members per room")
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--profile", action="store_true", help="py-spy the server while the connections open")
-    p.add_argument(
-        "--tracemalloc",
-        action="store_true",
-        help="print the server's allocation sites once connected (sets CONFAB_BENCH_TRACEMALLOC=1 and needs "
-        "--app bench.experiments.app:application)",
-    )
 
     p = sub.add_parser("history", help="concurrent REST history pages and room lists")
     _common(p)
@@ -151,8 +143,6 @@ def target_from(args: argparse.Namespace) -> Target:
         source=args.source,
         uvicorn_ws=args.uvicorn_ws,
     )
-    if getattr(args, "tracemalloc", False):
-        target.extra_env.setdefault("CONFAB_BENCH_TRACEMALLOC", "1")
     target.validate()
     return target
 

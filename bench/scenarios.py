@@ -499,9 +499,6 @@ def connections(args: Any, target: Target) -> int:
                 _say(red(f"  {connect['failed']} connections failed: {connect['failures']}"))
             time.sleep(2.0)
             rss_after = servers.rss_kib()
-            allocations = None
-            if args.tracemalloc:
-                allocations = _dump_allocations(servers.pids[0])
             load_before = loadavg()
             meter = CpuMeter(servers.pids)
             idle_spy = idle_profile_path = None
@@ -537,7 +534,6 @@ def connections(args: Any, target: Target) -> int:
         "idle_seconds": args.idle_seconds,
         "open_after_idle": still_open,
         "connect_profile": profile,
-        "allocations": allocations,
         "idle_profile": idle_profile,
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -569,25 +565,6 @@ def connections(args: Any, target: Target) -> int:
     )
     _say(f"result: {path}")
     return 0 if ok else 1
-
-
-def _dump_allocations(pid: int) -> str | None:
-    """Ask a server started with bench.experiments.app and CONFAB_BENCH_TRACEMALLOC=1 for its allocation sites."""
-    import os
-    import signal
-
-    path = Path(f"/tmp/confab-tracemalloc-{pid}.txt")
-    path.unlink(missing_ok=True)
-    os.kill(pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        if path.exists():
-            text = path.read_text()
-            _say("allocation sites (tracemalloc):\n" + text)
-            return text
-    _say(yellow("no tracemalloc dump: run with --app bench.experiments.app:application"))
-    return None
 
 
 # --- history ----------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class Target:
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="config.settings",
-            # The code under test, and the harness's own package (bench.seed, bench.experiments) from a
+            # The code under test, and the harness's own package (bench.seed) from a
             # directory that holds nothing else, so no module of the work tree leaks into a snapshot.
             PYTHONPATH=os.pathsep.join(dict.fromkeys([str(self.source_dir), self.harness_dir()])),
         )

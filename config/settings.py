@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "uploads",
     "notifications",
     "moderation",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -21,7 +21,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", include("moderation.health_urls")),
+    path("", include("ops.urls")),
     path("", chat_views.room_list, name="home"),
     path("rooms/<int:room_id>/", chat_views.room_view, name="room"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -1,4 +1,4 @@
-"""Operator commands: purge_deleted_messages, export_room / import_room, confab_stats, seed_demo."""
+"""Moderation's maintenance commands: purge_deleted_messages, export_room / import_room."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
 
-COMMANDS = ["purge_deleted_messages", "export_room", "import_room", "confab_stats", "seed_demo"]
+COMMANDS = ["purge_deleted_messages", "export_room", "import_room"]
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -310,63 +310,3 @@ def test_export_streams_in_batches_with_a_flat_query_count(
     assert len(path.read_text().splitlines()) == 1 + 2 + 2 + 1200 + 1
     # A figure for the report, not an assertion (no timing or memory limits in tests).
     print(f"export_room, 1,200 messages: peak traced memory {peak // 1024} KiB, file {path.stat().st_size // 1024} KiB")
-
-
-# --- confab_stats --------------------------------------------------------------------------------------
-
-
-def test_stats_counts_users_rooms_messages_per_day_and_storage(ann, bob, group_room, say, upload_for, moderator):
-    upload = upload_for(bob, "a.txt", b"12345")
-    say(bob, group_room, "with file", attachments=[upload.id])
-    old = say(ann, group_room, "yesterday")
-    Message.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=1))
-    bob.is_active = False
-    bob.save()
-    stats = orjson.loads(run("confab_stats", "--json", "--days", "3"))
-    assert stats["users"] == {"total": 3, "active": 2, "suspended": 1, "staff": 1, "joined_last_7_days": 3}
-    assert stats["rooms"] == {"total": 1, "group": 1, "direct": 0, "public": 0, "archived": 0}
-    assert stats["messages"] == {"total": 2, "deleted": 0, "last_24_hours": 1}
-    today = timezone.now().date()
-    assert stats["messages_per_day"] == [
-        {"date": str(today - timedelta(days=2)), "messages": 0},
-        {"date": str(today - timedelta(days=1)), "messages": 1},
-        {"date": str(today), "messages": 1},
-    ]
-    assert stats["storage"] == {"files": 1, "bytes": 5, "removed": 0, "unattached": 0}
-
-
-def test_stats_prints_a_readable_summary(ann, group_room, say):
-    say(ann, group_room)
-    text = run("confab_stats")
-    assert "Users: 2 (2 active, 0 suspended" in text
-    assert "Rooms: 1 (1 group, 0 direct" in text
-    assert "Messages: 1 (0 deleted, 1 in the last 24 hours)" in text
-    assert "Storage: 0 B in 0 file(s)" in text
-
-
-def test_stats_refuses_a_bad_day_count():
-    with pytest.raises(CommandError, match="--days"):
-        run("confab_stats", "--days", "0")
-
-
-# --- seed_demo -------------------------------------------------------------------------------------------
-
-
-def test_seed_demo_creates_users_rooms_and_messages_once(settings, client):
-    settings.DEBUG = True
-    first = run("seed_demo")
-    assert "password for all: confab-demo" in first
-    assert "Seeded demo: 5 user(s) created, 3 room(s) created, 10 message(s) sent." in first
-    counts = (Room.objects.count(), Message.objects.count(), Reaction.objects.count())
-    second = run("seed_demo")
-    assert "Seeded demo: 0 user(s) created, 0 room(s) created, 0 message(s) sent." in second
-    assert (Room.objects.count(), Message.objects.count(), Reaction.objects.count()) == counts
-    login = client.post("/api/v1/auth/token/", {"username": "ann", "password": "confab-demo"})
-    assert login.status_code == 200
-
-
-def test_seed_demo_refuses_to_run_without_debug(settings, django_user_model):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="DEBUG"):
-        run("seed_demo")
-    assert not django_user_model.objects.exists()

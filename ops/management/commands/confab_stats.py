@@ -16,13 +16,12 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chat.models import Message, Room
+from uploads.models import Upload
 
 User = get_user_model()
 
 
 def collect(days: int) -> dict[str, Any]:
-    from uploads.models import Upload
-
     now = timezone.now()
     today = now.date()
     since = today - timedelta(days=days - 1)

@@ -1,3 +1,5 @@
+"""The probes sit at the site root, outside /api/v1/, where balancers look for them."""
+
 from django.urls import path
 
 from . import health

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
+
+from ops import health
 
 
 def test_healthz_answers_without_touching_the_database(client):
@@ -41,11 +44,7 @@ def test_readyz_is_503_and_says_what_failed_when_redis_is_unreachable(client, se
 
 @pytest.mark.django_db
 def test_readyz_is_503_when_the_database_fails(client, settings, monkeypatch):
-    from moderation import health
-
     def broken() -> None:
-        from django.db import OperationalError
-
         raise OperationalError("connection refused")
 
     # The real database cannot be taken away under the test run; the probe's failure path is what is checked.
