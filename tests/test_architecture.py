@@ -168,8 +168,12 @@ def core_imports_an_app_or_the_runtime(item: Import) -> bool:
     return importer_package(item) == "core" and top(item.module) in APPS | {"realtime"}
 
 
+# An app's transports: its consumer, and the socket-side half of presence that the consumer calls.
+TRANSPORT_MODULES = ("/consumers.py", "presence/realtime.py")
+
+
 def domain_module_imports_the_runtime(item: Import) -> bool:
-    return importer_app(item) is not None and top(item.module) == "realtime" and not item.file.endswith("/consumers.py")
+    return importer_app(item) is not None and top(item.module) == "realtime" and not item.file.endswith(TRANSPORT_MODULES)
 
 
 def read_side_imports_actions(item: Import) -> bool:
