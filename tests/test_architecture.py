@@ -173,7 +173,9 @@ TRANSPORT_MODULES = ("/consumers.py", "presence/realtime.py")
 
 
 def domain_module_imports_the_runtime(item: Import) -> bool:
-    return importer_app(item) is not None and top(item.module) == "realtime" and not item.file.endswith(TRANSPORT_MODULES)
+    return (
+        importer_app(item) is not None and top(item.module) == "realtime" and not item.file.endswith(TRANSPORT_MODULES)
+    )
 
 
 def read_side_imports_actions(item: Import) -> bool:
