@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,7 +27,7 @@ from core.publishing import FRAME_MESSAGE_TYPE, PRESENCE_MESSAGE_TYPE, encode_fr
 from core.validation import parse_id
 from notifications.queries import unread_notification_count
 from presence import realtime as presence
-from realtime.consumer import RealtimeConsumer, release_handshake
+from realtime.consumer import RealtimeConsumer, release_handshake, request_id_of
 from realtime.database import database_call
 
 from . import actions, queries
@@ -139,9 +140,11 @@ class ChatConsumer(RealtimeConsumer):
         if text_data is None:
             await self.send_error(None, invalid("Frames must be JSON text."))
             return
-        if len(text_data) > settings.WS_MAX_FRAME_BYTES:
+        if frame_too_large(text_data):
+            # Answered with the frame's id when it can be read (every request with an id is answered once).
+            request_id = request_id_of(text_data) if len(text_data) <= READ_ID_OF_FRAMES_UP_TO else None
             await self.send_error(
-                None, ActionError("too_large", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES} bytes.")
+                request_id, ActionError("too_large", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES} bytes.")
             )
             return
         try:
@@ -339,9 +342,52 @@ async def _update_status(consumer: ChatConsumer, data: dict[str, Any]) -> dict[s
 
 @handles("ping")
 async def _ping(consumer: ChatConsumer, data: dict[str, Any]) -> dict[str, Any]:
-    """Keeps the connection's presence fresh; clients send one every heartbeat interval."""
+    """Keeps the connection's presence fresh, and says where each of its rooms stands.
+
+    ``rooms`` maps each room id to its ``last_seq``: a client that has less
+    in a room missed something (a publish lost while Redis restarted, a
+    process killed between commit and publish) and syncs, even when the room
+    has gone quiet and no later message would reveal the gap.
+    """
     await presence.heartbeat(consumer)
-    return {}
+    return {"rooms": await room_positions.of(consumer.room_ids)}
+
+
+class RoomPositions:
+    """Each room's ``last_seq``, read at most once a second per process for all its sockets' pings."""
+
+    MAX_AGE = 1.0  # seconds
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[float, int]] = {}
+
+    async def of(self, room_ids: set[int]) -> dict[str, int]:
+        now = time.monotonic()
+        stale = {room_id for room_id in room_ids if not self._fresh(room_id, now)}
+        if stale:
+            for room_id, last_seq in (await database_call(queries.room_positions, stale)).items():
+                self.known[room_id] = (now, last_seq)
+            if len(self.known) > 4 * ROOM_POSITIONS_KEPT:  # forget rooms nobody pinged about lately
+                self.known = {key: value for key, value in self.known.items() if now - value[0] < self.MAX_AGE}
+        return {str(room_id): self.known[room_id][1] for room_id in room_ids if room_id in self.known}
+
+    def _fresh(self, room_id: int, now: float) -> bool:
+        entry = self.known.get(room_id)
+        return entry is not None and now - entry[0] < self.MAX_AGE
+
+
+ROOM_POSITIONS_KEPT = 10_000
+room_positions = RoomPositions()
+
+
+# The id of an oversized frame is read up to this size; past it the frame is refused unread.
+READ_ID_OF_FRAMES_UP_TO = 1024 * 1024
+
+
+def frame_too_large(text: str) -> bool:
+    """Over ``WS_MAX_FRAME_BYTES`` in UTF-8 bytes (not characters: 4-byte characters count four)."""
+    limit = settings.WS_MAX_FRAME_BYTES
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit)
 
 
 def lane_of(kind: str, raw_id: Any) -> tuple[str, int] | None:

@@ -244,6 +244,8 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 # stall: past either it is closed with 4008 (reconnect and sync) and its memory let go.
 WS_BACKLOG_MAX_BYTES = env_int("WS_BACKLOG_MAX_BYTES", 1024 * 1024)
 WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 15.0)
+# On SIGTERM, how long requests in flight may take to finish before sockets close with 1012 (realtime.shutdown).
+SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 10.0)
 WS_AUTH_TIMEOUT = env_int("WS_AUTH_TIMEOUT", 10)  # seconds to send `authenticate`
 SYNC_MAX_MESSAGES = env_int("SYNC_MAX_MESSAGES", 200)  # per room per `sync`
 HISTORY_PAGE_MAX = 100

@@ -27,10 +27,13 @@ from django.conf import settings
 from core.errors import ActionError
 from core.publishing import call_collecting_events
 
+from . import shutdown
 from .database import database_call
 from .publisher import committed_publisher
 
 logger = logging.getLogger(__name__)
+
+MAX_REQUEST_ID_LENGTH = 64
 
 # A socket closed for reading too slowly: the client reconnects and syncs (docs/protocol.md).
 CLOSE_TOO_SLOW = 4008
@@ -38,6 +41,18 @@ CLOSE_TOO_SLOW = 4008
 QUEUED_EVENT_BYTES = 512
 # How long a slow socket gets to take its close frame before the connection is cut.
 CLOSE_WRITE_TIMEOUT = 1.0
+
+
+def request_id_of(text: str | None) -> str | None:
+    """The ``id`` of a request frame, when it can be read (for answers to frames that are refused whole)."""
+    if not text:
+        return None
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    request_id = frame.get("id") if isinstance(frame, dict) else None
+    return request_id if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH else None
 
 
 def abort_connection(send: Callable[..., Any]) -> None:
@@ -106,6 +121,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._dispatching = asyncio.Lock()
         layer = self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await layer.new_channel()
+        shutdown.socket_opened(self)
         attach = getattr(layer, "attach", None)
         if attach is not None:
             attach(self.channel_name, self._layer_event)
@@ -123,6 +139,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
         finally:
+            shutdown.socket_closed(self)
             if attach is not None:
                 layer.detach(self.channel_name)
             if self._backlog is not None:
@@ -133,6 +150,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, StopConsumer):
                         await task
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        """A frame from the client: handled, counted as in flight, or refused while the process drains."""
+        if shutdown.state.draining:
+            await self.send_error(
+                request_id_of(message.get("text")),
+                ActionError("unavailable", "The server is restarting: reconnect and try again.", retry_after=1),
+            )
+            return
+        shutdown.state.request_started()
+        try:
+            await super().websocket_receive(message)
+        finally:
+            shutdown.state.request_finished()
+
+    async def close_for_restart(self) -> None:
+        """The process is stopping (``realtime.shutdown``): the client reconnects elsewhere and syncs."""
+        await self.close(code=shutdown.CLOSE_SERVICE_RESTART)
 
     def _layer_event(self, message: dict[str, Any]) -> None:
         """An event for this connection, called by the channel layer as it arrives (never awaits)."""
