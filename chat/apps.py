@@ -7,6 +7,7 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
+        from . import events  # noqa: F401  (registers this app's wire events: core.events)
         from .history_cache import retire_pages_of_user
 
         # Deleting a user cascades to their reactions and uploads: the rooms' cached pages must retire.

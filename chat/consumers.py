@@ -183,7 +183,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error(request_id, ActionError("server_error", "Something went wrong on our side."))
             return
         if request_id is not None:
-            await self.send(text_data=orjson.dumps({"type": "ack", "id": request_id, "data": result or {}}).decode())
+            await self.send(text_data=encode_frame("ack", result or {}, request_id=request_id))
 
     async def _receive_unauthenticated(self, request_id: str | None, event_type: Any, data: Any) -> None:
         if event_type != "authenticate":
@@ -198,9 +198,7 @@ class ChatConsumer(RealtimeConsumer):
             return
         await self._start(user)
         if request_id is not None:
-            await self.send(
-                text_data=orjson.dumps({"type": "ack", "id": request_id, "data": {"user": user_payload(user)}}).decode()
-            )
+            await self.send(text_data=encode_frame("ack", {"user": user_payload(user)}, request_id=request_id))
 
     # --- Messages from the channel layer ---------------------------------------
 

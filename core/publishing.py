@@ -13,6 +13,7 @@ leave a room's group) and ``chat.disconnect`` (end the user's sockets).
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -51,8 +52,22 @@ def user_group(user_id: int) -> str:
 _outbox: contextvars.ContextVar[list | None] = contextvars.ContextVar("confab_event_outbox", default=None)
 
 
-def encode_frame(event_type: str, data: dict[str, Any]) -> str:
-    return orjson.dumps({"type": event_type, "data": data}).decode()
+# Called with every frame's type and data as it is encoded, when set. The tests
+# set it to check each frame against its schema (core.events); production
+# leaves it None, so the hot path pays one test of a global.
+_frame_observer: Callable[[str, dict[str, Any]], None] | None = None
+
+
+def encode_frame(event_type: str, data: dict[str, Any], *, request_id: str | None = None) -> str:
+    """The text of one server frame: every frame the server sends is encoded here, once.
+
+    ``request_id`` is the ``id`` of the request an ``ack`` or ``error`` answers.
+    """
+    if _frame_observer is not None:
+        _frame_observer(event_type, data)
+    if request_id is None:
+        return orjson.dumps({"type": event_type, "data": data}).decode()
+    return orjson.dumps({"type": event_type, "id": request_id, "data": data}).decode()
 
 
 def publish(

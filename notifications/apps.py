@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+
+    def ready(self) -> None:
+        from . import events  # noqa: F401  (registers this app's wire events: core.events)

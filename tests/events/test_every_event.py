@@ -1,0 +1,88 @@
+"""Every registered server event is produced by the real actions and consumer, and matches its schema.
+
+One session of two members walks through every request of the protocol;
+the frame check (tests/event_schema.py) validates each frame as it is
+encoded, and the session must have produced every registered server event:
+an event registered with no code path that produces it here fails, so each
+new event comes with its exercise. Each request sent is checked against its
+client spec too.
+"""
+
+import pytest
+from channels.db import database_sync_to_async
+from jsonschema import Draft202012Validator
+
+from chat import actions
+from core.events import CLIENT, SERVER, all_specs, spec_for
+from moderation.actions import suspend_user
+from tests.conftest import receive_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def request(ws, event_type: str, data: dict, request_id: str) -> dict:
+    """Send a request (checked against its client spec) and return its ack."""
+    spec = spec_for(event_type)
+    assert spec is not None and spec.direction == CLIENT, event_type
+    Draft202012Validator(spec.data).validate(data)
+    await ws.send_json_to({"type": event_type, "id": request_id, "data": data})
+    frame = await receive_until(ws, "ack", request_id=request_id)
+    return frame["data"]
+
+
+async def test_a_session_produces_every_registered_server_event_each_as_its_schema_says(
+    ws_connect, make_user, ann, bob, group_room, produced_events
+):
+    room = group_room.id
+    maud = await database_sync_to_async(make_user)("maud", is_staff=True, is_superuser=True)  # a moderator
+    ann_ws = await ws_connect(ann)
+    bob_ws = await ws_connect(bob)
+    await receive_until(ann_ws, "user_online")
+
+    await request(bob_ws, "typing_start", {"room": room}, "t1")
+    await receive_until(ann_ws, "user_typing")
+    await request(bob_ws, "typing_stop", {"room": room}, "t2")
+    await receive_until(ann_ws, "user_stopped_typing")
+
+    sent = await request(ann_ws, "send_message", {"room": room, "body": "hi @bob", "client_id": None}, "m1")
+    message = sent["message"]["id"]
+    await receive_until(bob_ws, "new_message")
+    await receive_until(bob_ws, "notification")
+    await request(bob_ws, "mark_as_read", {"room": room, "seq": sent["message"]["seq"]}, "m2")
+    await receive_until(ann_ws, "messages_read")
+    await receive_until(bob_ws, "notifications_read")
+    await request(ann_ws, "edit_message", {"message": message, "body": "hi all"}, "m3")
+    await receive_until(bob_ws, "message_edited")
+    await request(ann_ws, "pin_message", {"message": message}, "m4")
+    await receive_until(bob_ws, "message_pinned")
+    await request(ann_ws, "unpin_message", {"message": message}, "m5")
+    await receive_until(bob_ws, "message_unpinned")
+    await request(bob_ws, "add_reaction", {"message": message, "emoji": "👍"}, "m6")
+    await receive_until(ann_ws, "reaction_added")
+    await request(bob_ws, "remove_reaction", {"message": message, "emoji": "👍"}, "m7")
+    await receive_until(ann_ws, "reaction_removed")
+    await request(ann_ws, "delete_message", {"message": message}, "m8")
+    await receive_until(bob_ws, "message_deleted")
+
+    await request(bob_ws, "update_status", {"status": "busy", "status_text": "in a meeting"}, "s1")
+    await receive_until(ann_ws, "status_changed")
+    await request(bob_ws, "sync", {"rooms": {str(room): 0}, "since": ann_ws.ready["data"]["server_time"]}, "s2")
+    await request(bob_ws, "ping", {}, "s3")
+
+    public = await database_sync_to_async(actions.create_group_room)(ann, name="Lobby", is_public=True)
+    await receive_until(ann_ws, "room_added")
+    await request(bob_ws, "join_room", {"room": public["id"]}, "j1")
+    await receive_until(ann_ws, "member_joined")
+    await receive_until(bob_ws, "room_added")
+    await database_sync_to_async(actions.update_room)(ann, public["id"], topic="Say hello")
+    await receive_until(bob_ws, "room_updated")
+    await request(bob_ws, "leave_room", {"room": public["id"]}, "j2")
+    await receive_until(ann_ws, "member_left")
+    await receive_until(bob_ws, "room_removed")
+
+    await database_sync_to_async(suspend_user)(maud, bob.id, "spam")
+    await receive_until(bob_ws, "error")
+    await bob_ws.disconnect()  # the server closed the socket; the client's side of the close ends the session
+    await receive_until(ann_ws, "user_offline")
+
+    assert {spec.type for spec in all_specs(SERVER)} - produced_events == set()
