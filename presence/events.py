@@ -102,5 +102,5 @@ register(
     "ping",
     direction=CLIENT,
     data=obj({}),
-    description="Keep-alive: refreshes this connection's presence. Ack `{}`.",
+    description="Keep-alive: refreshes this connection's presence. Ack `{rooms: {room id: last_seq}}`.",
 )

@@ -25,7 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from core.errors import ActionError
-from core.publishing import call_collecting_events
+from core.publishing import call_collecting_events, encode_frame
 
 from . import shutdown
 from .database import database_call
@@ -97,10 +97,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     _shed = False  # closed for being too slow: layer events are dropped from then on
 
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
-        frame: dict[str, Any] = {"type": "error", "data": error.as_data()}
-        if request_id is not None:
-            frame["id"] = request_id
-        await self.send(text_data=orjson.dumps(frame).decode())
+        await self.send(text_data=encode_frame("error", error.as_data(), request_id=request_id))
 
     async def __call__(self, scope, receive, send) -> None:
         """Channels' consumer loop, with events written as they arrive and no task per connection.
