@@ -48,6 +48,7 @@ browser:
 	@scripts/ensure-chromium
 
 test: $(VENV)/.dev browser
+	node --test tests/js/
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev

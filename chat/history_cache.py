@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from chat.payloads import message_payloads
 from core.payloads import user_payload
 from core.redis import sync_client
+from core.throttled_log import warn_once_per
 
 from .models import Message, Room
 
@@ -150,8 +151,8 @@ def _load(key: str) -> dict[str, Any] | None:
     if client is not None:
         try:
             raw = client.get(key)
-        except RedisError:
-            logger.warning("History cache unavailable; reading the database", exc_info=True)
+        except RedisError as error:
+            warn_once_per(logger, "history-cache", 30, "History cache unavailable; reading the database (%s)", error)
             return None
     else:
         with _local_lock:
@@ -167,8 +168,8 @@ def _store(key: str, entry: dict[str, Any]) -> None:
     if client is not None:
         try:
             client.set(key, raw, ex=settings.HISTORY_CACHE_SECONDS)
-        except RedisError:
-            logger.warning("History cache unavailable; page not stored", exc_info=True)
+        except RedisError as error:
+            warn_once_per(logger, "history-cache", 30, "History cache unavailable; page not stored (%s)", error)
         return
     with _local_lock:
         _local[key] = raw

@@ -12,14 +12,22 @@ leave a room's group) and ``chat.disconnect`` (end the user's sockets).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+
+from .throttled_log import warn_once_per
+
+logger = logging.getLogger(__name__)
 
 # The channel-layer envelope types: the only place they are spelled.
 FRAME_MESSAGE_TYPE = "chat.frame"
@@ -135,8 +143,31 @@ def deliver_message(group: str, message: dict[str, Any]) -> None:
         outbox.append((group, message))
         return
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
+    if layer is None:
+        return
+    for attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            async_to_sync(_group_send_within_timeout)(layer, group, message)
+            return
+        except Exception as error:  # noqa: BLE001 -- the change is committed: never fail the request for it
+            last_error = error
+            if attempt + 1 < PUBLISH_ATTEMPTS:
+                time.sleep(PUBLISH_RETRY_PAUSE)
+    # Members catch up by sync: ping acks carry each room's last_seq, and a process whose
+    # subscriptions were restored tells its sockets to resync.
+    warn_once_per(
+        logger, "publish", 30, "Publishing a committed event failed (%s); clients catch up by sync", last_error
+    )
+
+
+# A committed event is published at most this many times from a request thread, this long apart.
+PUBLISH_ATTEMPTS = 2
+PUBLISH_RETRY_PAUSE = 0.1  # seconds
+
+
+async def _group_send_within_timeout(layer: Any, group: str, message: dict[str, Any]) -> None:
+    async with asyncio.timeout(settings.PUBLISH_TIMEOUT):
+        await layer.group_send(group, message)
 
 
 def call_collecting_events(function, *args, **kwargs) -> tuple[Any, list]:

@@ -7,16 +7,21 @@ cannot both take the last slot), else in this process's memory.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import defaultdict, deque
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from core.redis import sync_client
 
 from .errors import ActionError
+from .throttled_log import warn_once_per
+
+logger = logging.getLogger(__name__)
 
 _SLIDING_WINDOW = """
 local key = KEYS[1]
@@ -66,7 +71,13 @@ def check_send_rate(user_id: int) -> None:
     else:
         _counter += 1
         member = f"{now:.6f}:{threading.get_ident()}:{_counter}"
-        wait = float(client.eval(_SLIDING_WINDOW, 1, key, now, window, limit, member))
+        try:
+            wait = float(client.eval(_SLIDING_WINDOW, 1, key, now, window, limit, member))
+        except RedisError as error:
+            # Fail open: the database, not Redis, decides whether chat works; a limit is skipped
+            # for as long as Redis is away, and said so once in a while.
+            warn_once_per(logger, "ratelimit", 30, "Rate limits skipped: Redis unavailable (%s)", error)
+            return
     if wait > 0:
         retry_after = max(1, math.ceil(wait))
         raise ActionError(

@@ -32,6 +32,7 @@ from django.conf import settings
 
 from core.payloads import user_payload
 from core.publishing import frame_envelope, room_group
+from core.throttled_log import warn_once_per
 from realtime.database import database_call
 
 from . import actions, store
@@ -58,9 +59,10 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]], layer=None) -> N
     layer = layer or get_channel_layer()
     for group, message in messages:
         try:
-            await layer.group_send(group, message)
-        except Exception:
-            logger.exception("Presence event to %s was not sent", group)
+            async with asyncio.timeout(settings.PUBLISH_TIMEOUT):
+                await layer.group_send(group, message)
+        except Exception as error:  # noqa: BLE001 -- presence is refreshed by the next heartbeat and sweep
+            warn_once_per(logger, "presence-publish", 30, "Presence event to %s was not sent (%s)", group, error)
 
 
 # --- Hooks called by the consumer -------------------------------------------------------
@@ -100,9 +102,7 @@ async def connection_closed(consumer) -> None:
         await _stop_typing(room_id, user, consumer.channel_layer)
     try:
         if await store.remove_connection(user.id, conn_id):
-            messages = await database_call(actions.went_offline,
-                {user.id: _now()}, {user.id: set(consumer.room_ids)}
-            )
+            messages = await database_call(actions.went_offline, {user.id: _now()}, {user.id: set(consumer.room_ids)})
             await _send_all(messages, consumer.channel_layer)
     finally:
         if store.local_connection_count() == 0:

@@ -20,7 +20,23 @@ const DEFAULTS = {
 };
 
 // Errors worth retrying: the message may still go through later.
-const TRANSIENT = new Set(["timeout", "disconnected", "offline", "rate_limited", "server_error"]);
+const MAX_SYNC_ROUNDS = 20;
+
+/**
+ * The rooms whose server `last_seq` is past what the client holds, as sync positions.
+ * @param {Record<string, number>} serverSeqs room id -> last_seq (a ping ack's `rooms`)
+ * @param {Map<string, number>} held room id -> the last seq the UI holds
+ * @returns {Record<string, number>}
+ */
+export function roomsBehind(serverSeqs, held) {
+  const behind = {};
+  for (const [room, lastSeq] of Object.entries(serverSeqs)) {
+    if (held.has(room) && lastSeq > held.get(room)) behind[room] = held.get(room);
+  }
+  return behind;
+}
+
+const TRANSIENT = new Set(["timeout", "disconnected", "offline", "rate_limited", "server_error", "unavailable"]);
 
 export class RequestError extends Error {
   constructor(code, message, data = {}) {
@@ -220,6 +236,11 @@ export class ConfabClient {
       this._onReady(data);
       return;
     }
+    if (type === "resync") {
+      // The server may have lost events for us (its pub/sub connection was restored): catch up.
+      this.sync();
+      return;
+    }
     this.emit(type, data || {});
   }
 
@@ -241,7 +262,10 @@ export class ConfabClient {
   async _ping() {
     if (this.state !== "online") return;
     try {
-      await this.request("ping", {}, { timeout: this.options.requestTimeout });
+      const answer = await this.request("ping", {}, { timeout: this.options.requestTimeout });
+      // A room ahead of what we hold: something was missed (a lost publish), even if the room is quiet now.
+      const behind = roomsBehind(answer.rooms || {}, this.lastSeq);
+      if (Object.keys(behind).length) await this.sync(behind);
     } catch (error) {
       if (error.code === "timeout" && this.socket) {
         // Half-open connection: nothing comes back. Start over.
@@ -295,7 +319,7 @@ export class ConfabClient {
   }
 
   /** Ask for everything newer than what the UI holds; emits `synced` {room, messages, has_more}. */
-  async sync(rooms) {
+  async sync(rooms, round) {
     const positions = rooms || Object.fromEntries(this.lastSeq);
     if (!Object.keys(positions).length) return;
     let result;
@@ -319,6 +343,11 @@ export class ConfabClient {
     for (const room of result.unknown_rooms || []) {
       this.untrack(room);
       this.emit("room_gone", { room });
+    }
+    // A room the answer cut says `has_more`: continue from where the UI now holds it (a bounded number of rounds).
+    const more = Object.keys(result.has_more || {}).filter((room) => result.has_more[room]);
+    if (more.length && (round ?? 0) < MAX_SYNC_ROUNDS) {
+      await this.sync(Object.fromEntries(more.map((room) => [room, this.lastSeq.get(room) ?? positions[room]])), (round ?? 0) + 1);
     }
   }
 
