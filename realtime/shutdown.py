@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_WRITE_TIMEOUT = 1.0  # seconds one socket gets to take its close frame
+MIN_DRAIN_SECONDS = 0.25
 
 
 class Drainable(Protocol):
@@ -117,6 +118,8 @@ async def drain_then_stop(stop_server: Callable[[], None]) -> None:
     )
     try:
         async with asyncio.timeout(settings.SHUTDOWN_DRAIN_SECONDS):
+            # Clients get a moment to see the refusals before the close: what they send meanwhile is refused too.
+            await asyncio.sleep(MIN_DRAIN_SECONDS)
             await state.idle.wait()
     except TimeoutError:
         logger.warning("Shutdown drain timed out with %d requests in flight", state.in_flight)
