@@ -8,6 +8,7 @@ it); the moderation tools pass their own audit with a reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.history_cache import note_history_changed
-from chat.models import Message
+from chat.models import Message, Reaction
 from chat.payloads import message_payloads
 from chat.rendering import render_body
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
 from core.validation import clean_text
 from notifications.actions import notify_for_message, withdraw_for_message
+from uploads.actions import stored_names
+from uploads.models import Upload
 
 from .access import Audit, audit_moderator_power, get_visible_message, is_moderator
 from .send import may_mention_room, resolve_mentions
@@ -163,6 +166,36 @@ def restore_message(user, message_id: Any) -> dict[str, Any]:
     """A moderator undoes a soft delete; the room sees the message again. Always audited."""
     change = check_restore_message(user, message_id)
     return do_restore_message(change, audit=_audit_if_moderator_power(change, "restore_message"))
+
+
+@dataclass
+class PurgedMessages:
+    messages: int = 0
+    reactions: int = 0
+    attachments: int = 0
+    files: int = 0  # deleted once the purge commits
+    bytes: int = 0
+
+
+def do_purge_messages(message_ids: Iterable[int]) -> PurgedMessages:
+    """Erase messages for good, with their reactions and attachments, in one transaction.
+
+    Replies to them lose their ``reply_to``, and the messages leave their rooms'
+    cached history. The attachments' files are deleted after the commit by the
+    uploads app's ``post_delete`` receiver (the one place that deletes the files
+    of a deleted row). No event: the rooms were told when the messages were deleted.
+    """
+    ids = list(message_ids)
+    result = PurgedMessages()
+    with transaction.atomic():
+        note_history_changed(Message.objects.filter(pk__in=ids).values_list("room_id", flat=True).distinct())
+        attachments = list(Upload.objects.filter(message_id__in=ids).only("pk", "file", "thumbnail", "size"))
+        result.reactions = Reaction.objects.filter(message_id__in=ids).delete()[0]
+        result.attachments = Upload.objects.filter(pk__in=[upload.pk for upload in attachments]).delete()[0]
+        result.messages = Message.objects.filter(pk__in=ids).delete()[1].get(Message._meta.label, 0)
+    result.files = sum(len(stored_names(upload)) for upload in attachments)
+    result.bytes = sum(upload.size for upload in attachments)
+    return result
 
 
 # --- Pins ---------------------------------------------------------------------------------
