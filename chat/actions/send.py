@@ -259,7 +259,9 @@ def _insert_message_orm(message: Message, membership_id: int) -> None:
             [message.created_at, message.room_id],
         )
         message.seq = cursor.fetchone()[0]
-    message.save(force_insert=True)
+    # Stored exactly as presented (raw), like the PostgreSQL statement does: a plain save would
+    # let auto_now(_add) replace the send's timestamps, which last_message_at above already took.
+    message.save_base(raw=True, force_insert=True)
     # The sender has read their own message.
     RoomMember.objects.filter(pk=membership_id, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
 
