@@ -33,8 +33,10 @@ moderator_power_used = Signal()
 def audit_moderator_power(actor, action: str, **target: Any) -> Audit:
     """The ``audit`` a chat entry point passes its do_* when moderator power allowed the action."""
 
+    sender = Message if "message" in target else RoomMember
+
     def send() -> None:
-        moderator_power_used.send(sender=Message, actor=actor, action=action, **target)
+        moderator_power_used.send(sender=sender, actor=actor, action=action, **target)
 
     return send
 
