@@ -1,10 +1,14 @@
 """Every moderation action, and reporting a message.
 
-One function per action. Each checks that the caller is a moderator, does
-its work through the chat (or uploads) action that already owns the rule, so
-the room sees exactly the live events a member's own action would cause, and
-writes an ``AuditLog`` row in the same transaction: no change without its
-record, no record without its change. Admin and any future API call these.
+One function per action. Each checks that the caller is a moderator, asks
+the chat (or uploads) ``check_*`` that holds the room's rules, and calls the
+chat ``do_*`` with an ``audit`` that writes the ``AuditLog`` row inside the
+do_*'s own transaction: no change without its record, no record without its
+change, and the room sees exactly the live events a member's own action
+would cause. Moderator power used through chat's own entry points (REST, the
+socket) is recorded by ``record_moderator_power``, which receives chat's
+``moderator_power_used`` signal (apps depend one way: moderation -> chat).
+Admin and any future API call these.
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from chat import actions as chat_actions
-from chat.models import Message, Room, RoomMember
+from chat.models import Message, RoomMember
+from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import iso
 from core.publishing import deliver_message, disconnect_envelope, user_group
 from core.validation import parse_id
+from uploads import actions as upload_actions
+from uploads.models import Upload
 
 from .models import AUDIT_REASON_MAX_LENGTH, REPORT_REASON_MAX_LENGTH, AuditLog, Report
 
@@ -34,7 +42,7 @@ MAX_MUTE = timedelta(days=365)
 
 
 def require_moderator(user) -> None:
-    if user is None or not user.is_authenticated or not chat_actions.is_moderator(user):
+    if user is None or not user.is_authenticated or not is_moderator(user):
         raise forbidden("Only moderators can do this.")
 
 
@@ -76,9 +84,7 @@ def audit(
 
 
 def record_message_action(moderator, action: str, message: Message, reason: str = "") -> AuditLog:
-    """Audit a moderator's action on a message; chat.actions calls it whenever moderator
-    power (not being the sender or a room admin) is what allowed the action, whichever
-    transport it came through."""
+    """Audit a moderator's action on a message."""
     return audit(
         moderator,
         action,
@@ -109,17 +115,21 @@ def record_member_removal(moderator, member: RoomMember, reason: str = "") -> Au
     return record_member_action(moderator, AuditLog.Action.REMOVE_MEMBER, member, reason)
 
 
+@receiver(chat_actions.moderator_power_used, dispatch_uid="moderation.record_moderator_power")
+def record_moderator_power(
+    sender, actor, action: str, message: Message | None = None, member: RoomMember | None = None, **kwargs: Any
+) -> None:
+    """Moderator power used through chat's own entry points (REST, the socket), which give no reason;
+    sent inside the chat action's transaction, so the row commits or rolls back with the change."""
+    if message is not None:
+        record_message_action(actor, action, message)
+    else:
+        record_member_action(actor, action, member)
+
+
 def _message_repr(message: Message) -> str:
     sender = message.sender.username if message.sender else "(deleted user)"
     return f"#{message.seq} by {sender} in {message.room}: {message.body[:80]}"
-
-
-def _load_message(message_id: Any) -> Message:
-    message_id = parse_id(message_id, "message")
-    message = Message.objects.select_related("room", "sender").filter(pk=message_id).first()
-    if message is None:
-        raise not_found("Message")
-    return message
 
 
 def _load_member(room_id: Any, user_id: Any) -> RoomMember:
@@ -137,22 +147,30 @@ def _load_member(room_id: Any, user_id: Any) -> RoomMember:
 def delete_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
     """Soft-delete any message; the room gets ``message_deleted`` as for its sender's own delete."""
     require_moderator(moderator)
-    message = _load_message(message_id)
-    return chat_actions.delete_message(moderator, message.pk, moderation_reason=clean_reason(reason))
+    reason = clean_reason(reason)
+    change = chat_actions.check_delete_message(moderator, message_id)
+    return chat_actions.do_delete_message(change, audit=_message_audit(change, "delete_message", reason))
 
 
 def restore_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
     """Undo a soft delete; the room gets ``message_edited`` with the message back."""
     require_moderator(moderator)
-    message = _load_message(message_id)
-    return chat_actions.restore_message(moderator, message.pk, moderation_reason=clean_reason(reason))
+    reason = clean_reason(reason)
+    change = chat_actions.check_restore_message(moderator, message_id)
+    return chat_actions.do_restore_message(change, audit=_message_audit(change, "restore_message", reason))
 
 
 def set_pinned(moderator, message_id: Any, pinned: bool, reason: Any = "") -> dict[str, Any]:
     """Pin or unpin any live message; audited only when it changed something."""
     require_moderator(moderator)
-    message = _load_message(message_id)
-    return chat_actions.set_pinned(moderator, message.pk, pinned, moderation_reason=clean_reason(reason))
+    reason = clean_reason(reason)
+    change = chat_actions.check_set_pinned(moderator, message_id)
+    action = "pin_message" if pinned else "unpin_message"
+    return chat_actions.do_set_pinned(change, pinned, audit=_message_audit(change, action, reason))
+
+
+def _message_audit(change: chat_actions.MessageChange, action: str, reason: str) -> chat_actions.Audit:
+    return lambda: record_message_action(change.actor, action, change.message, reason)
 
 
 # --- Members ----------------------------------------------------------------------
@@ -161,17 +179,14 @@ def set_pinned(moderator, message_id: Any, pinned: bool, reason: Any = "") -> di
 def remove_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> None:
     """Take a member out of a group room; the room gets ``member_left``, the user ``room_removed``.
 
-    A moderator need not be a member of the room. Direct rooms keep their two
-    members, and the owner stays (hand the room over first).
+    A moderator need not be a member of the room. The room's rules (direct
+    rooms keep their two members, the owner stays) are chat's
+    ``check_remove_member``.
     """
     require_moderator(moderator)
     reason = clean_reason(reason)
-    member = _load_member(room_id, user_id)
-    if member.room.kind == Room.Kind.DIRECT:
-        raise forbidden("Direct rooms have exactly two members.")
-    if member.role == RoomMember.Role.OWNER:
-        raise forbidden("The owner cannot be removed from their room.")
-    chat_actions.remove_member(moderator, member.room_id, member.user_id, moderation_reason=reason)
+    member = chat_actions.check_remove_member(moderator, room_id, user_id).member
+    chat_actions.do_remove_member(member, audit=lambda: record_member_removal(moderator, member, reason))
 
 
 def mute_member(
@@ -268,9 +283,6 @@ def _set_active(moderator, target, active: bool, reason: str) -> None:
 
 def remove_upload(moderator, upload_id: Any, reason: Any = "") -> None:
     """Delete an upload's files; its message shows it as removed (``message_edited``)."""
-    from uploads import actions as upload_actions
-    from uploads.models import Upload
-
     require_moderator(moderator)
     reason = clean_reason(reason)
     upload_id = parse_id(upload_id, "upload")

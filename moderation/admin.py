@@ -14,10 +14,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from chat.admin import ReadOnlyMixin, message_context
 from core.errors import ActionError
 
 from . import actions
+from .admin_chat import ReadOnlyMixin, message_context
 from .admin_tools import ModerationMixin, run_each
 from .models import AuditLog, Report
 

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from chat.actions import is_moderator
+from chat.permissions import is_moderator
 from core.errors import ActionError
 
 from .models import AUDIT_REASON_MAX_LENGTH

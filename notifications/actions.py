@@ -1,6 +1,7 @@
 """Who is told about a message, and the changes a user makes to their notifications.
 
-The rules, in one place (``notification_kind``):
+The rules, in one place (``notifications.triggers``: ``message_may_notify`` and
+``notification_kind``):
 
 - Triggers: a direct ``@username`` mention of a room member (``mention``);
   ``@room``/``@here`` where the sender may use it (``mention``, every member
@@ -42,33 +43,9 @@ from core.validation import parse_id
 from .models import Notification
 from .payloads import notification_payload
 from .queries import unread_notification_count
+from .triggers import message_may_notify, notification_kind
 
 MAX_IDS_PER_REQUEST = 1000
-
-
-def notification_kind(
-    *,
-    notify_level: str,
-    muted: bool,
-    mentioned: bool,
-    mentions_room: bool = False,
-    replied_to: bool = False,
-    direct: bool = False,
-) -> str | None:
-    """The kind of notification one member gets for one message, or None for nothing."""
-    if notify_level == RoomMember.NotifyLevel.NONE:
-        return None
-    if mentioned:
-        return Notification.Kind.MENTION
-    if muted or notify_level == RoomMember.NotifyLevel.MENTIONS:
-        return None
-    if mentions_room:
-        return Notification.Kind.MENTION
-    if replied_to:
-        return Notification.Kind.REPLY
-    if direct:
-        return Notification.Kind.DM
-    return None
 
 
 def notify_for_message(
@@ -83,6 +60,10 @@ def notify_for_message(
     An edit never re-sends reply or direct-message notifications.
     Returns the notifications created.
     """
+    if not message_may_notify(
+        message, mentioned_user_ids=mentioned_user_ids, mentions_room=mentions_room, edited=edited
+    ):
+        return []  # an ordinary group message: no query at all
     sender_id = message.sender_id
     room = message.room
     direct = room.kind == Room.Kind.DIRECT and not edited
@@ -94,7 +75,7 @@ def notify_for_message(
         targeted.add(reply_author_id)
     targeted.discard(sender_id)
     if not (targeted or mentions_room or direct):
-        return []  # an ordinary group message: no query at all
+        return []  # a reply to one's own message
 
     members = RoomMember.objects.filter(room_id=room.id, user__is_active=True)
     if sender_id is not None:

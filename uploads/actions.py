@@ -5,7 +5,7 @@ Access, in one place (``get_visible_upload``):
 - the owner sees their upload, attached or not;
 - once attached to a message, the members of that message's room see it too,
   while the message is not deleted and the room not archived;
-- moderators (``chat.actions.is_moderator``) see attached uploads, as they
+- moderators (``chat.permissions.is_moderator``) see attached uploads, as they
   see the messages; staff with the ``uploads.view_upload`` permission (the
   admin) see every upload;
 - everyone else gets 404, never 403: an upload's existence is private.
@@ -15,6 +15,12 @@ their owner: the file is the owner's own data, they uploaded it, and a
 restored message (``chat.actions.restore_message``) must find it intact. To
 take a file away from its owner too, a moderator removes it
 (``remove_upload``), which deletes the stored files.
+
+Stored files, in one place: they are deleted after the commit that deletes
+their row (``signals.delete_files_with_row``, whoever deletes it: the admin,
+a cascade, the retention purge) or removes it (``remove_upload``), both
+through ``delete_files_after_commit``; ``delete_stored_files`` is the only
+code that asks the storage to delete anything.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chat.actions import is_moderator, mark_message_changed
+from chat.changes import mark_message_changed
 from chat.models import Message, RoomMember
 from chat.payloads import message_payloads
+from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
 from core.validation import parse_id
@@ -165,7 +172,7 @@ def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]
             raise not_found("Upload")
         if upload.removed_at is not None:
             raise ActionError("conflict", "The upload was already removed.")
-        names = [name for name in (upload.file.name, upload.thumbnail.name) if name]
+        names = stored_names(upload)
         upload.removed_at = timezone.now()
         upload.file = ""
         upload.thumbnail = ""
@@ -178,7 +185,7 @@ def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]
             if message.deleted_at is None:
                 payload = message_payloads([message])[0]
                 publish(room_group(message.room_id), "message_edited", {"message": payload})
-        transaction.on_commit(lambda: delete_stored_files(names))
+        delete_files_after_commit(names)
     logger.info(
         "upload %s removed by moderator %s (message %s): %s", upload.pk, moderator.pk, upload.message_id, reason
     )
@@ -188,6 +195,18 @@ def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]
         "room": room_id,
         "removed_at": upload.removed_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def stored_names(upload: Upload) -> list[str]:
+    """The names of the files ``upload`` has in storage (none once removed)."""
+    return [name for name in (upload.file.name, upload.thumbnail.name) if name]
+
+
+def delete_files_after_commit(names: list[str]) -> None:
+    """Delete the files of a row that goes or is removed once that change commits:
+    a rolled-back delete or removal keeps its files."""
+    if names:
+        transaction.on_commit(lambda: delete_stored_files(names))
 
 
 def delete_stored_files(names: list[str]) -> list[str]:
@@ -216,8 +235,11 @@ def remove_unattached_uploads(*, older_than: timedelta, dry_run: bool = False, b
 
     Each batch is locked while its files are deleted, so a message being sent
     cannot attach an upload that is disappearing (it waits, then finds it
-    gone and refuses). An upload whose files cannot be deleted keeps its row,
-    so the next run tries again; it is counted in ``failed``.
+    gone and refuses). Unlike every other deletion, the files go BEFORE the
+    rows: an upload whose files cannot be deleted keeps its row, so the next
+    run tries again (it is counted in ``failed``); the rows that go have
+    their names emptied first, so ``delete_files_with_row`` finds nothing
+    left to delete.
     """
     cutoff = timezone.now() - older_than
     candidates = Upload.objects.filter(message__isnull=True, created_at__lt=cutoff)
@@ -241,13 +263,13 @@ def remove_unattached_uploads(*, older_than: timedelta, dry_run: bool = False, b
             last_id = batch[-1].pk
             deleted_ids = []
             for upload in batch:
-                if delete_stored_files([upload.file.name, upload.thumbnail.name]):
+                if delete_stored_files(stored_names(upload)):
                     result.failed += 1
                     continue
                 deleted_ids.append(upload.pk)
                 result.bytes += upload.size
             if deleted_ids:
-                # Names emptied first: the post_delete cleanup then has nothing left to do.
+                # Names emptied first: the post_delete cleanup then has nothing left to do (no second delete).
                 Upload.objects.filter(pk__in=deleted_ids).update(file="", thumbnail="")
                 Upload.objects.filter(pk__in=deleted_ids).delete()
             result.uploads += len(deleted_ids)

@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, connections
 
 from chat import actions
+from chat.actions import send
 from chat.models import Message, RoomMember
 from notifications.models import Notification
 
@@ -60,7 +61,7 @@ def test_a_failed_insert_takes_no_seq_and_moves_no_read_mark(postgres, ann, grou
     duplicate = Message(room=group_room, sender=ann, body="again", body_html="", client_id=client_id)
     duplicate.created_at = duplicate.updated_at = group_room.created_at
     with pytest.raises(IntegrityError):
-        actions._insert_message(duplicate, membership.pk)
+        send._insert_message(duplicate, membership.pk)
     group_room.refresh_from_db()
     assert group_room.last_seq == 1
     membership.refresh_from_db()

@@ -82,9 +82,12 @@ def test_purge_dry_run_counts_and_changes_nothing(purge_setup):
     assert default_storage.exists(purge_setup["upload"].file.name)
 
 
-def test_purge_deletes_old_soft_deleted_messages_with_reactions_and_files(purge_setup):
+def test_purge_deletes_old_soft_deleted_messages_with_reactions_and_files(
+    purge_setup, django_capture_on_commit_callbacks
+):
     stored = purge_setup["upload"].file.name
-    output = run("purge_deleted_messages")
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the purge commits
+        output = run("purge_deleted_messages")
     assert output.startswith("Purged 1 message(s)")
     assert "1 reaction(s), 1 attachment(s), 1 file(s)" in output
     assert set(Message.objects.values_list("pk", flat=True)) == {

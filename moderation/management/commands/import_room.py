@@ -6,6 +6,12 @@ leaves nothing behind. Timestamps, seqs, edits, pins, reactions, replies and
 attachments come back as exported; attachment files are copied when the
 storage still has them, otherwise the attachment is kept as removed. Client
 ids are not imported (they are a sender's idempotency keys for live sends).
+
+This command reads and checks the file; every write is a ``do_*`` of
+``chat.actions.imports``, the bulk path for history (messages, reactions and
+attachments go in with bulk inserts, not through the live send). Users named
+by the file but missing here are created directly (accounts has no action
+for an account without a password).
 """
 
 from __future__ import annotations
@@ -22,8 +28,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from chat.actions.imports import (
+    do_add_imported_member,
+    do_add_imported_messages,
+    do_create_imported_room,
+    do_open_imported_room,
+)
 from chat.models import Message, Reaction, Room, RoomMember
 from moderation.roomfile import BATCH, FORMAT, VERSION, parse_time
+from uploads.models import Upload, thumbnail_path, upload_path
 
 User = get_user_model()
 
@@ -61,8 +74,6 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Read and check everything, then change nothing.")
 
     def handle(self, *args, input: str, name, create_users: bool, no_files: bool, dry_run: bool, **options) -> None:
-        from uploads.models import Upload
-
         self.options = {"name": name, "create_users": create_users, "no_files": no_files}
         self.copied_files: list[str] = []
         try:
@@ -169,9 +180,7 @@ class Command(BaseCommand):
             raise ImportFailed("The file has no `end` line: it was cut short.")
         if expected != counts["messages"]:
             raise ImportFailed(f"The file says {expected} messages but holds {counts['messages']}.")
-        last = Message.objects.filter(room=room).order_by("-seq").values_list("seq", "created_at").first()
-        if last:
-            Room.objects.filter(pk=room.pk).update(last_seq=last[0], last_message_at=last[1])
+        do_open_imported_room(room)
         counts["room_id"] = room.pk
         counts["name"] = room.name
         return counts
@@ -199,8 +208,7 @@ class Command(BaseCommand):
         name = self.options["name"] or str(data.get("name") or "")
         if data.get("kind") == Room.Kind.DIRECT and not name:
             name = "Imported direct room"
-        return Room.objects.create(
-            kind=Room.Kind.GROUP,  # a direct room's pair already has its one direct room
+        return do_create_imported_room(
             name=name[:100] or "Imported room",
             topic=str(data.get("topic") or "")[:250],
             is_public=bool(data.get("is_public")) and data.get("kind") != Room.Kind.DIRECT,
@@ -213,8 +221,8 @@ class Command(BaseCommand):
         role = record.get("role", RoomMember.Role.MEMBER)
         if role not in RoomMember.Role.values:
             raise ValueError(f"unknown role {role!r}")
-        RoomMember.objects.create(
-            room=room,
+        do_add_imported_member(
+            room,
             user_id=self.user_id(record["user"]),
             role=role,
             joined_at=parse_time(record.get("joined_at")) or timezone.now(),
@@ -225,9 +233,10 @@ class Command(BaseCommand):
         )
 
     def add_messages(self, room: Room, batch: list[tuple[int, dict[str, Any]]], counts: dict[str, Any]) -> None:
-        from uploads.models import Upload
-
         messages = []
+        reply_to_seqs = []
+        reactions = []
+        attachments = []
         for _, record in batch:
             kind = record.get("kind", Message.Kind.TEXT)
             if kind not in Message.Kind.values:
@@ -249,49 +258,30 @@ class Command(BaseCommand):
                     created_at=parse_time(record.get("created_at")) or timezone.now(),
                 )
             )
-        try:
-            with transaction.atomic():
-                Message.objects.bulk_create(messages)
-        except Exception as error:
-            raise ImportFailed(f"messages from seq {messages[0].seq} could not be stored ({error}).") from None
-
-        # Replies point back by seq, to this batch or an earlier one.
-        wanted = {int(r["reply_to_seq"]) for _, r in batch if r.get("reply_to_seq") is not None}
-        by_seq = dict(Message.objects.filter(room=room, seq__in=wanted).values_list("seq", "pk")) if wanted else {}
-        replies = []
-        reactions = []
-        uploads = []
-        for message, (_, record) in zip(messages, batch, strict=True):
-            if record.get("reply_to_seq") is not None:
-                message.reply_to_id = by_seq.get(int(record["reply_to_seq"]))
-                replies.append(message)
-            for reaction in record.get("reactions") or []:
-                reactions.append(
+            reply_to_seqs.append(int(record["reply_to_seq"]) if record.get("reply_to_seq") is not None else None)
+            reactions.append(
+                [
                     Reaction(
-                        message_id=message.pk,
                         user_id=self.user_id(reaction["user"]),
                         emoji=str(reaction["emoji"])[:32],
                         created_at=parse_time(reaction.get("created_at")) or timezone.now(),
                     )
-                )
-            for attachment in record.get("attachments") or []:
-                uploads.append(self.upload_for(message, attachment, counts))
-        if replies:
-            Message.objects.bulk_update(replies, ["reply_to"])
-        if reactions:
-            Reaction.objects.bulk_create(reactions)
-        if uploads:
-            Upload.objects.bulk_create(uploads)
+                    for reaction in record.get("reactions") or []
+                ]
+            )
+            attachments.append([self.upload_for(data, counts) for data in record.get("attachments") or []])
+        try:
+            do_add_imported_messages(room, messages, reply_to_seqs, reactions, attachments)
+        except Exception as error:
+            raise ImportFailed(f"messages from seq {messages[0].seq} could not be stored ({error}).") from None
         counts["messages"] += len(messages)
-        counts["reactions"] += len(reactions)
-        counts["attachments"] += len(uploads)
+        counts["reactions"] += sum(len(r) for r in reactions)
+        counts["attachments"] += sum(len(a) for a in attachments)
 
-    def upload_for(self, message: Message, data: dict[str, Any], counts: dict[str, Any]):
-        from uploads.models import Upload, thumbnail_path, upload_path
-
+    def upload_for(self, data: dict[str, Any], counts: dict[str, Any]) -> Upload:
+        """The attachment's row (its message set when stored), with a copy of its files."""
         upload = Upload(
             owner_id=self.user_id(data["owner"]),
-            message_id=message.pk,
             original_name=str(data.get("name") or "file")[:255],
             content_type=str(data.get("content_type") or "application/octet-stream")[:100],
             size=int(data.get("size") or 0),

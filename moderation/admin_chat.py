@@ -1,9 +1,13 @@
 """Rooms and messages in Django admin, for moderators.
 
+Registered by the moderation app (``moderation.admin`` imports this module),
+not by chat: the admin is a moderation front end, and chat never imports
+moderation.
+
 Admin shows; it does not write. Messages and memberships are read-only here,
-and every change goes through ``moderation.actions`` (which calls
-``chat.actions``), so the room sees exactly the live events a member's own
-action would cause and each change is in the audit log.
+and every change goes through ``moderation.actions`` (which calls the
+``chat.actions`` check_* and do_*), so the room sees exactly the live events
+a member's own action would cause and each change is in the audit log.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from moderation import actions as moderation
-from moderation.admin_tools import ModerationMixin, MuteForm, ReasonForm, confirm_action, confirm_view, run_each
+from chat.models import Message, Reaction, Room, RoomMember
+from chat.permissions import is_moderator
 
-from .models import Message, Reaction, Room, RoomMember
+from . import actions as moderation
+from .admin_tools import ModerationMixin, MuteForm, ReasonForm, confirm_action, confirm_view, run_each
 
 
 class ReadOnlyMixin:
@@ -39,7 +44,7 @@ class RoomMemberInline(ReadOnlyMixin, admin.TabularInline):
     ordering = ("joined_at",)
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return super().has_view_permission(request, obj) or moderation.chat_actions.is_moderator(request.user)
+        return super().has_view_permission(request, obj) or is_moderator(request.user)
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("user")

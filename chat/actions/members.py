@@ -1,0 +1,254 @@
+"""Members: add, remove, join, leave, and a member's own settings for a room.
+
+The room rules for removing someone (direct rooms keep their two members,
+nobody removes the owner, only the owner removes admins) live in
+``check_remove_member`` alone; the moderation tools ask it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+
+from chat import queries
+from chat.models import Room, RoomMember
+from chat.payloads import member_payload
+from core.errors import ActionError, forbidden, invalid, not_found
+from core.payloads import user_payload
+from core.publishing import publish, publish_membership, room_group
+from core.validation import parse_id
+
+from .access import Audit, audit_moderator_power, get_membership, is_moderator
+from .rooms import announce_room_to
+
+User = get_user_model()
+
+MEMBERSHIP_SETTINGS = ("notify_level", "muted")
+
+
+@dataclass
+class MemberAddition:
+    room: Room
+    user: Any
+    role: str
+
+
+@dataclass
+class MemberRemoval:
+    member: RoomMember  # with its room and user
+    by_moderator_power: bool
+
+
+@dataclass
+class RoomJoin:
+    user: Any
+    room: Room
+    existing: RoomMember | None  # already a member: nothing to write
+
+
+@dataclass
+class SettingsChange:
+    membership: RoomMember
+    changes: dict[str, Any]
+
+
+# --- Adding and removing ------------------------------------------------------------
+
+
+def check_add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.Role.MEMBER) -> MemberAddition:
+    """Admins add members, and any member of a public room; only admins make admins."""
+    membership = get_membership(actor, room_id)
+    room = membership.room
+    if room.kind == Room.Kind.DIRECT:
+        raise forbidden("Direct rooms have exactly two members.")
+    if not (membership.is_admin or room.is_public):
+        raise forbidden("Only room admins can add members.")
+    if role not in (RoomMember.Role.MEMBER, RoomMember.Role.ADMIN):
+        raise invalid("`role` must be `member` or `admin`.")
+    if role == RoomMember.Role.ADMIN and not membership.is_admin:
+        raise forbidden("Only room admins can make admins.")
+    target = User.objects.filter(pk=parse_id(user_id, "user"), is_active=True).first()
+    if target is None:
+        raise not_found("User")
+    return MemberAddition(room, target, role)
+
+
+def do_add_member(addition: MemberAddition) -> dict[str, Any]:
+    room, target = addition.room, addition.user
+    with transaction.atomic():
+        member, created = RoomMember.objects.get_or_create(room=room, user=target, defaults={"role": addition.role})
+        if not created:
+            raise ActionError("conflict", "The user is already a member.")
+        publish(
+            room_group(room.id),
+            "member_joined",
+            {"room": room.id, "user": user_payload(target), "member": member_payload(member)},
+        )
+        announce_room_to([target.id], room)
+    return member_payload(member)
+
+
+def add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.Role.MEMBER) -> dict[str, Any]:
+    """Add a user to a group room: admins may, and any member of a public room."""
+    return do_add_member(check_add_member(actor, room_id, user_id, role))
+
+
+def check_remove_member(actor, room_id: Any, user_id: Any) -> MemberRemoval:
+    """Room admins remove members (only the owner removes admins); moderators remove
+    anyone but the owner, without being in the room. Nobody removes the owner, and
+    direct rooms keep their two members."""
+    target_id = parse_id(user_id, "user")
+    by_moderator_power = is_moderator(actor)
+    if by_moderator_power:
+        room = Room.objects.filter(pk=parse_id(room_id, "room"), archived=False).first()
+        if room is None:
+            raise not_found("Room")
+        may_remove_admins = True
+    else:
+        membership = get_membership(actor, room_id)
+        if not membership.is_admin:
+            raise forbidden("Only room admins can remove members.")
+        room = membership.room
+        may_remove_admins = membership.role == RoomMember.Role.OWNER
+    if room.kind == Room.Kind.DIRECT:
+        raise forbidden("Direct rooms have exactly two members.")
+    target = RoomMember.objects.select_related("user").filter(room=room, user_id=target_id).first()
+    if target is None:
+        raise not_found("Member")
+    if target.role == RoomMember.Role.OWNER:
+        raise forbidden("Nobody can remove the owner from their room.")
+    if target.is_admin and not may_remove_admins:
+        raise forbidden("Only the owner can remove an admin.")
+    target.room = room
+    return MemberRemoval(target, by_moderator_power)
+
+
+def do_remove_member(member: RoomMember, *, audit: Audit | None = None) -> None:
+    """Take ``member`` out of its room: the room gets ``member_left``, the user ``room_removed``."""
+    with transaction.atomic():
+        member.delete()
+        if audit is not None:
+            audit()
+        publish(room_group(member.room_id), "member_left", {"room": member.room_id, "user": user_payload(member.user)})
+        publish_membership(member.user_id, member.room_id, False, {"room": member.room_id})
+
+
+def remove_member(actor, room_id: Any, user_id: Any) -> None:
+    """Remove a member (see ``check_remove_member``); your own id leaves the room.
+    A removal by moderator power is audited."""
+    if parse_id(user_id, "user") == actor.id:
+        return leave_room(actor, room_id)
+    removal = check_remove_member(actor, room_id, user_id)
+    audit = audit_moderator_power(actor, "remove_member", member=removal.member) if removal.by_moderator_power else None
+    do_remove_member(removal.member, audit=audit)
+
+
+# --- Joining and leaving --------------------------------------------------------------
+
+
+def check_join_room(user, room_id: Any) -> RoomJoin:
+    """A public group room to join, or the room the user is in already."""
+    room_id = parse_id(room_id, "room")
+    existing = (
+        RoomMember.objects.select_related("room").filter(room_id=room_id, user=user, room__archived=False).first()
+    )
+    if existing is not None:
+        return RoomJoin(user, existing.room, existing)
+    room = Room.objects.filter(pk=room_id, is_public=True, archived=False, kind=Room.Kind.GROUP).first()
+    if room is None:
+        raise not_found("Room")
+    return RoomJoin(user, room, None)
+
+
+def do_join_room(join: RoomJoin) -> dict[str, Any]:
+    if join.existing is not None:
+        return queries.room_detail(join.existing)
+    user, room = join.user, join.room
+    with transaction.atomic():
+        member, created = RoomMember.objects.get_or_create(
+            room=room, user=user, defaults={"last_read_seq": room.last_seq}
+        )
+        if created:
+            publish(
+                room_group(room.id),
+                "member_joined",
+                {"room": room.id, "user": user_payload(user), "member": member_payload(member)},
+            )
+            announce_room_to([user.id], room)
+    member.room = room
+    return queries.room_detail(member)
+
+
+def join_room(user, room_id: Any) -> dict[str, Any]:
+    """Join a public group room; for a room the user is in, just its detail."""
+    return do_join_room(check_join_room(user, room_id))
+
+
+def check_leave_room(user, room_id: Any) -> RoomMember:
+    membership = get_membership(user, room_id)
+    if membership.room.kind == Room.Kind.DIRECT:
+        raise forbidden("You cannot leave a direct room.")
+    return membership
+
+
+def do_leave_room(membership: RoomMember) -> None:
+    """A sole owner hands the room to an admin, else to the longest-standing member."""
+    room = membership.room
+    with transaction.atomic():
+        if membership.role == RoomMember.Role.OWNER:
+            successor = (
+                RoomMember.objects.filter(room=room)
+                .exclude(pk=membership.pk)
+                .order_by(
+                    # admins first, then the longest-standing member
+                    F("role").asc(),
+                    "joined_at",
+                )
+                .first()
+            )
+            if (
+                successor is not None
+                and not RoomMember.objects.filter(room=room, role=RoomMember.Role.OWNER)
+                .exclude(pk=membership.pk)
+                .exists()
+            ):
+                successor.role = RoomMember.Role.OWNER
+                successor.save(update_fields=["role"])
+        do_remove_member(membership)
+
+
+def leave_room(user, room_id: Any) -> None:
+    """Leave a group room. A sole owner hands the room to the longest-standing member."""
+    do_leave_room(check_leave_room(user, room_id))
+
+
+# --- A member's own settings -----------------------------------------------------------
+
+
+def check_membership_settings(user, room_id: Any, **fields: Any) -> SettingsChange:
+    membership = get_membership(user, room_id)
+    unknown = set(fields) - set(MEMBERSHIP_SETTINGS)
+    if unknown:
+        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if "notify_level" in fields and fields["notify_level"] not in RoomMember.NotifyLevel.values:
+        raise invalid("`notify_level` must be one of all, mentions, none.")
+    if "muted" in fields and not isinstance(fields["muted"], bool):
+        raise invalid("`muted` must be true or false.")
+    return SettingsChange(membership, dict(fields))
+
+
+def do_update_membership_settings(change: SettingsChange) -> dict[str, Any]:
+    membership = change.membership
+    for field, value in change.changes.items():
+        setattr(membership, field, value)
+    membership.save(update_fields=list(change.changes))
+    return queries.room_summaries([membership])[0]
+
+
+def update_membership_settings(user, room_id: Any, **fields: Any) -> dict[str, Any]:
+    """The caller's own notification preference for a room (``notify_level``, ``muted``)."""
+    return do_update_membership_settings(check_membership_settings(user, room_id, **fields))

@@ -1,0 +1,58 @@
+"""Reactions: a member adds or removes their emoji on a live message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from chat.changes import mark_message_changed
+from chat.models import Message, Reaction
+from chat.payloads import message_payloads
+from core.errors import invalid, not_found
+from core.publishing import publish, room_group
+
+from .access import get_visible_message
+
+MAX_EMOJI_LENGTH = 32
+
+
+def check_set_reaction(user, message_id: Any, emoji: Any) -> tuple[Message, str]:
+    """Members of the message's room react (not moderators from outside), on a live message, with one emoji."""
+    message, membership = get_visible_message(user, message_id)
+    if membership is None or message.deleted_at is not None:
+        raise not_found("Message")
+    return message, _clean_emoji(emoji)
+
+
+def do_set_reaction(user, message: Message, emoji: str, present: bool) -> dict[str, Any]:
+    """Idempotent either way; ``reaction_added``/``reaction_removed`` only when it changed something."""
+    with transaction.atomic():
+        if present:
+            _, changed = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
+        else:
+            changed = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()[0] > 0
+        payload = message_payloads([message])[0]
+        if changed:
+            mark_message_changed(message)
+            publish(
+                room_group(message.room_id),
+                "reaction_added" if present else "reaction_removed",
+                {"message": payload, "emoji": emoji, "user": user.id},
+            )
+    return payload
+
+
+def set_reaction(user, message_id: Any, emoji: Any, present: bool) -> dict[str, Any]:
+    """Add or remove the caller's emoji on a message; idempotent either way."""
+    message, emoji = check_set_reaction(user, message_id, emoji)
+    return do_set_reaction(user, message, emoji, present)
+
+
+def _clean_emoji(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid("`emoji` must be a non-empty string.")
+    value = value.strip()
+    if len(value) > MAX_EMOJI_LENGTH or any(ch.isspace() or ch in "<>&\"'" for ch in value):
+        raise invalid("`emoji` must be one emoji or a short name without spaces.")
+    return value

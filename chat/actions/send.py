@@ -1,0 +1,327 @@
+"""Sending a message: the room's next seq, attachments, notifications, ``new_message``.
+
+On PostgreSQL the hot path is hand-written SQL (``_membership_for_send_postgresql``
+and ``_insert_message_postgresql``); the ORM branch below each is what other
+databases run, and tests/chat/test_send_parity.py holds the two to the same rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, Subquery
+from django.utils import timezone
+
+from chat.models import Message, Room, RoomMember
+from chat.payloads import message_payloads
+from chat.rendering import extract_mentions, render_body
+from core.errors import ActionError, forbidden, invalid, not_found
+from core.publishing import publish, room_group
+from core.ratelimit import check_send_rate
+from core.validation import clean_text, parse_id
+from notifications.actions import notify_for_message
+from notifications.triggers import message_may_notify
+from uploads.actions import attach_uploads
+
+User = get_user_model()
+
+CLIENT_KINDS = {Message.Kind.TEXT, Message.Kind.CODE, Message.Kind.IMAGE, Message.Kind.FILE}
+MAX_ATTACHMENTS = 10
+
+
+@dataclass
+class OutgoingMessage:
+    """A checked send: the unsaved ``message``, or the message a retry of its ``client_id`` already stored."""
+
+    membership: RoomMember  # the sender's, with its room
+    message: Message | None = None
+    upload_ids: list[int] = field(default_factory=list)
+    notified_ids: set[int] = field(default_factory=set)
+    mentions_room: bool = False
+    retried: Message | None = None
+
+
+def resolve_mentions(room: Room, body: str) -> tuple[dict[str, int], set[int], bool]:
+    """Usernames linked in the render, mentioned member ids, and whether @room/@here was used."""
+    names = extract_mentions(body)
+    mentions_room = bool(names & {"room", "here"})
+    names -= {"room", "here"}
+    if not names:
+        return {}, set(), mentions_room
+    rows = User.objects.filter(username__in=names, memberships__room=room).values_list("username", "id")
+    usernames = dict(rows)
+    return usernames, set(usernames.values()), mentions_room
+
+
+def may_mention_room(membership: RoomMember) -> bool:
+    """Whether an @room/@here of this member notifies anyone (otherwise it is written as text)."""
+    return membership.is_admin or not settings.ROOM_MENTION_ADMINS_ONLY
+
+
+def check_send_message(
+    user,
+    room_id: Any,
+    *,
+    body: Any = "",
+    client_id: Any = None,
+    reply_to: Any = None,
+    attachments: Any = None,
+    kind: Any = None,
+) -> OutgoingMessage:
+    """The sender is a member not muted by a moderator, within the rate limit; the message is well formed.
+    A retry of a stored ``client_id`` is answered before any other check (it changes nothing)."""
+    parsed_client_id = _parse_client_id(client_id)
+    membership = _membership_for_send(user, room_id, parsed_client_id)
+    room = membership.room
+    if membership.retried_message_id is not None:
+        existing = Message.objects.select_related("sender").get(pk=membership.retried_message_id)
+        _check_retry(existing, room.id)
+        return OutgoingMessage(membership, retried=existing)
+
+    if membership.send_muted_until and membership.send_muted_until > timezone.now():
+        raise forbidden(f"A moderator muted you in this room until {membership.send_muted_until:%Y-%m-%d %H:%M} UTC.")
+    body = clean_text(body, "body", settings.MESSAGE_MAX_LENGTH)
+    upload_ids = _parse_attachment_ids(attachments)
+    if not body and not upload_ids:
+        raise invalid("A message needs a `body` or `attachments`.")
+    if kind is not None and kind not in CLIENT_KINDS:
+        raise invalid("`kind` must be one of text, code, image, file.")
+    reply_id = parse_id(reply_to, "reply_to") if reply_to is not None else None
+    if reply_id is not None and not Message.objects.filter(pk=reply_id, room=room).exists():
+        raise invalid("`reply_to` is not a message of this room.")
+    check_send_rate(user.id)
+    usernames, mentioned_ids, mentions_room = resolve_mentions(room, body)
+    mentions_room = mentions_room and may_mention_room(membership)
+    kind = kind or Message.Kind.TEXT
+    now = timezone.now()
+    message = Message(
+        room=room,
+        sender=user,
+        kind=kind,
+        body=body,
+        body_html=render_body(body, kind, usernames),
+        reply_to_id=reply_id,
+        client_id=parsed_client_id,
+        created_at=now,
+        updated_at=now,
+    )
+    return OutgoingMessage(membership, message, upload_ids, mentioned_ids - {user.id}, mentions_room)
+
+
+def do_send_message(outgoing: OutgoingMessage) -> tuple[dict[str, Any], bool]:
+    """Store the message with the room's next seq, attach its uploads, notify, and broadcast
+    ``new_message`` after commit. Returns the payload and whether it was created."""
+    if outgoing.retried is not None:
+        return message_payloads([outgoing.retried])[0], False
+    message = outgoing.message
+    room = message.room
+    # On PostgreSQL an ordinary message is one statement (_insert_message), its
+    # own transaction: no BEGIN and COMMIT round trips. Anything else written
+    # with it (attachments, notifications) shares one transaction; whether
+    # there is any is the notifications app's one predicate.
+    alone = (
+        connection.vendor == "postgresql"
+        and connection.get_autocommit()
+        and not connection.in_atomic_block
+        and not outgoing.upload_ids
+        and not message_may_notify(
+            message, mentioned_user_ids=outgoing.notified_ids, mentions_room=outgoing.mentions_room
+        )
+    )
+    try:
+        with nullcontext() if alone else transaction.atomic():
+            _insert_message(message, outgoing.membership.pk)
+            attached = []
+            if outgoing.upload_ids:
+                attached = attach_uploads(message.sender, message, outgoing.upload_ids)
+                if message.kind == Message.Kind.TEXT:
+                    new_kind = Message.Kind.IMAGE if all(u.is_image for u in attached) else Message.Kind.FILE
+                    message.kind = new_kind
+                    Message.objects.filter(pk=message.pk).update(kind=new_kind)
+            message._prefetched_attachments = attached
+            payload = message_payloads([message], fresh=True)[0]
+            publish(room_group(room.id), "new_message", {"message": payload}, seq=message.seq)
+            notify_for_message(message, mentioned_user_ids=outgoing.notified_ids, mentions_room=outgoing.mentions_room)
+    except IntegrityError:
+        # A concurrent retry with the same client_id committed first.
+        if message.client_id is None:
+            raise
+        existing = (
+            Message.objects.select_related("sender").filter(sender=message.sender, client_id=message.client_id).first()
+        )
+        if existing is None:
+            raise
+        _check_retry(existing, room.id)
+        return message_payloads([existing])[0], False
+    return payload, True
+
+
+def send_message(user, room_id: Any, **fields: Any) -> tuple[dict[str, Any], bool]:
+    """Store a message with the room's next seq and broadcast ``new_message``.
+
+    Returns the payload and whether it was created: a retry with the same
+    ``client_id`` returns the stored message and creates nothing.
+    """
+    return do_send_message(check_send_message(user, room_id, **fields))
+
+
+def _check_retry(existing: Message, room_id: int) -> None:
+    if existing.room_id != room_id:
+        raise ActionError("conflict", "This `client_id` was already used for a message in another room.")
+
+
+# --- The sender's membership, and a retry, in one query ------------------------------------
+
+
+def _membership_for_send(user, room_id: Any, client_id: uuid.UUID | None) -> RoomMember:
+    """The sender's membership (with its room) and, in the same query, the id of a
+    message already stored under ``client_id`` (a retry): one round trip."""
+    room_id = parse_id(room_id, "room")
+    if connection.vendor == "postgresql":
+        membership = _membership_for_send_postgresql(user.id, room_id, client_id)
+    else:
+        membership = _membership_for_send_orm(user.id, room_id, client_id)
+    if membership is None:
+        raise not_found("Room")
+    return membership
+
+
+def _membership_for_send_orm(user_id: int, room_id: int, client_id: uuid.UUID | None) -> RoomMember | None:
+    memberships = RoomMember.objects.select_related("room").filter(
+        room_id=room_id, user_id=user_id, room__archived=False
+    )
+    if client_id is None:
+        membership = memberships.first()
+        if membership is not None:
+            membership.retried_message_id = None
+        return membership
+    stored = Message.objects.filter(sender_id=user_id, client_id=client_id).values("id")[:1]
+    return memberships.annotate(retried_message_id=Subquery(stored)).first()
+
+
+def _membership_for_send_postgresql(user_id: int, room_id: int, client_id: uuid.UUID | None) -> RoomMember | None:
+    """``_membership_for_send_orm`` written out: the ORM took longer to build
+    it than PostgreSQL to run it (measured: 0.8 of 1.2 ms), on every send."""
+    member_fields, room_fields, sql = _membership_for_send_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, client_id, room_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(member_fields)
+    # psycopg returns these columns as the ORM would store them (no converters).
+    membership = RoomMember.from_db(connection.alias, member_fields, row[:split])
+    membership.room = Room.from_db(connection.alias, room_fields, row[split:-1])
+    membership.retried_message_id = row[-1]
+    return membership
+
+
+@cache
+def _membership_for_send_sql() -> tuple[list[str], list[str], str]:
+    quote = connection.ops.quote_name
+    member_fields = RoomMember._meta.concrete_fields
+    room_fields = Room._meta.concrete_fields
+    columns = ", ".join([f"m.{quote(f.column)}" for f in member_fields] + [f"r.{quote(f.column)}" for f in room_fields])
+    sql = (
+        f"SELECT {columns}, "
+        f"(SELECT id FROM {Message._meta.db_table} WHERE sender_id = %s AND client_id = %s LIMIT 1) "
+        f"FROM {RoomMember._meta.db_table} m JOIN {Room._meta.db_table} r ON r.id = m.room_id "
+        "WHERE m.room_id = %s AND m.user_id = %s AND NOT r.archived"
+    )
+    return [f.attname for f in member_fields], [f.attname for f in room_fields], sql
+
+
+# --- The insert: seq, row and the sender's read mark ------------------------------------------
+
+
+def _insert_message(message: Message, membership_id: int) -> None:
+    """Save a new ``message`` with its room's next seq and move its sender's read
+    mark to it. The room row stays locked until the transaction ends, so seqs are
+    gap-free and strictly increasing however many processes send."""
+    if connection.vendor == "postgresql":
+        _insert_message_postgresql(message, membership_id)
+    else:
+        _insert_message_orm(message, membership_id)
+
+
+def _insert_message_orm(message: Message, membership_id: int) -> None:
+    table = Room._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s WHERE id = %s RETURNING last_seq",
+            [message.created_at, message.room_id],
+        )
+        message.seq = cursor.fetchone()[0]
+    # Stored exactly as presented (raw), like the PostgreSQL statement does: a plain save would
+    # let auto_now(_add) replace the send's timestamps, which last_message_at above already took.
+    message.save_base(raw=True, force_insert=True)
+    # The sender has read their own message.
+    RoomMember.objects.filter(pk=membership_id, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
+
+
+def _insert_message_postgresql(message: Message, membership_id: int) -> None:
+    """``_insert_message_orm`` in ONE statement: the seq UPDATE, the INSERT and the read
+    mark UPDATE as data-modifying CTEs (one round trip instead of three, and in
+    autocommit no BEGIN and COMMIT either). A failed INSERT (a duplicate
+    ``client_id``) undoes the seq UPDATE with it: no gap."""
+    fields, sql = _insert_message_sql()
+    params = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [message.created_at, message.room_id, *params, membership_id])
+        row = cursor.fetchone()
+    if row is None:  # the room row is gone (deleted since the membership check)
+        raise not_found("Room")
+    message.pk, message.seq = row
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+@cache
+def _insert_message_sql() -> tuple[list[Field], str]:
+    """The statement and the message fields it takes as parameters, in order."""
+    quote = connection.ops.quote_name
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key and f.attname != "seq"]
+    columns = ", ".join([quote(Message._meta.get_field("seq").column)] + [quote(f.column) for f in fields])
+    values = ", ".join(["room.last_seq"] + ["%s"] * len(fields))
+    room_table, member_table = Room._meta.db_table, RoomMember._meta.db_table
+    sql = (
+        f"WITH room AS (UPDATE {room_table} SET last_seq = last_seq + 1, last_message_at = %s "
+        "WHERE id = %s RETURNING last_seq), "
+        f"message AS (INSERT INTO {Message._meta.db_table} ({columns}) SELECT {values} FROM room RETURNING id, seq), "
+        f"read_mark AS (UPDATE {member_table} SET last_read_seq = message.seq FROM message "
+        f"WHERE {member_table}.id = %s AND {member_table}.last_read_seq < message.seq) "
+        "SELECT id, seq FROM message"
+    )
+    return fields, sql
+
+
+# --- Parsing -------------------------------------------------------------------------------
+
+
+def _parse_client_id(value: Any) -> uuid.UUID | None:
+    if value in (None, ""):
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise invalid("`client_id` must be a UUID.") from None
+
+
+def _parse_attachment_ids(value: Any) -> list[int]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise invalid("`attachments` must be a list of upload ids.")
+    if len(value) > MAX_ATTACHMENTS:
+        raise ActionError("too_large", f"At most {MAX_ATTACHMENTS} attachments per message.")
+    ids = [parse_id(item, "attachments") for item in value]
+    if len(set(ids)) != len(ids):
+        raise invalid("`attachments` lists an upload twice.")
+    return ids
