@@ -30,7 +30,6 @@ from core.events import (
 from presence.events import PRESENCE, TYPING
 from uploads.events import UPLOAD
 
-from .actions import CLIENT_KINDS
 from .models import Message, Room, RoomMember
 from .payloads import PER_CALLER_ROOM_FIELDS
 
@@ -248,7 +247,7 @@ register(
             "client_id": nullable(STRING),
             "reply_to": nullable(ID),
             "attachments": array(ID),
-            "kind": nullable(enum(*sorted(CLIENT_KINDS))),
+            "kind": nullable(enum(*sorted(Message.CLIENT_KINDS))),
         },
         optional=("body", "client_id", "reply_to", "attachments", "kind"),
     ),

@@ -96,6 +96,9 @@ class Message(models.Model):
         CODE = "code", "Code"
         SYSTEM = "system", "System"
 
+    # The kinds a client may send (system messages are the server's own).
+    CLIENT_KINDS = frozenset({Kind.TEXT, Kind.CODE, Kind.IMAGE, Kind.FILE})
+
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField()
     sender = models.ForeignKey(

@@ -32,7 +32,6 @@ from uploads.actions import attach_uploads
 
 User = get_user_model()
 
-CLIENT_KINDS = {Message.Kind.TEXT, Message.Kind.CODE, Message.Kind.IMAGE, Message.Kind.FILE}
 MAX_ATTACHMENTS = 10
 
 
@@ -91,7 +90,7 @@ def check_send_message(
     upload_ids = _parse_attachment_ids(attachments)
     if not body and not upload_ids:
         raise invalid("A message needs a `body` or `attachments`.")
-    if kind is not None and kind not in CLIENT_KINDS:
+    if kind is not None and kind not in Message.CLIENT_KINDS:
         raise invalid("`kind` must be one of text, code, image, file.")
     reply_id = parse_id(reply_to, "reply_to") if reply_to is not None else None
     if reply_id is not None and not Message.objects.filter(pk=reply_id, room=room).exists():
