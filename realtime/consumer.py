@@ -30,6 +30,11 @@ from core.publishing import call_collecting_events
 
 logger = logging.getLogger(__name__)
 
+# What RealtimeConsumer was written against (lowest, first unsupported): it replaces Channels' consumer
+# loop (AsyncConsumer.__call__, dispatch) and relies on AsyncWebsocketConsumer's handlers and base_send.
+# tests/realtime/test_versions.py holds the installed version to it.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"channels": ("4.3", "4.4")}
+
 _publish_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 

@@ -34,6 +34,17 @@ from .sequencer import Deliver, GroupSequencer
 
 logger = logging.getLogger(__name__)
 
+# What these layers were written against (lowest, first unsupported): they subclass channels_redis's
+# RedisPubSubLoopLayer and RedisSingleShardConnection and Channels' InMemoryChannelLayer, and use their
+# private parts (_shards, _get_shard, _receive_message, groups, channels, _clean_expired); redis-py 8
+# times idle pub/sub readers out (requirements.txt). tests/realtime/test_versions.py holds the installed
+# versions to these ranges: read the new internals before widening one.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {
+    "channels": ("4.3", "4.4"),
+    "channels-redis": ("4.3", "4.4"),
+    "redis": ("7.4", "8"),
+}
+
 SWEEP_INTERVAL = 1.0  # seconds
 
 

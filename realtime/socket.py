@@ -20,6 +20,10 @@ from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
+# What this entry was written against (lowest, first unsupported): ``_user_for_session`` hands Django's
+# ``get_user`` a stand-in request with only a session. tests/realtime/test_versions.py holds it to this.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"django": ("5.2", "6.0")}
+
 
 class BrowserOriginValidator(OriginValidator):
     def __init__(self, application) -> None:
