@@ -72,8 +72,15 @@ class LocalChannelLayer(InMemoryChannelLayer):
         self.callbacks: dict[str, Deliver] = {}
 
     def attach(self, channel: str, deliver: Deliver) -> None:
-        """Call ``deliver(message)`` for every message to ``channel`` instead of queueing it."""
+        """Call ``deliver(message)`` for every message to ``channel`` instead of queueing it.
+
+        Messages already queued for the channel go to ``deliver`` first, in order.
+        """
+        queue = self.channels.pop(channel, None)
         self.callbacks[channel] = deliver
+        while queue is not None and not queue.empty():
+            _, message = queue.get_nowait()
+            _call(deliver, message)
 
     def detach(self, channel: str) -> None:
         self.callbacks.pop(channel, None)
