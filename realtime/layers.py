@@ -269,7 +269,11 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
 
 
 class RedisFanOutChannelLayer(RedisPubSubChannelLayer):
-    """``RedisPubSubChannelLayer`` delivering to attached consumers directly (see the module docstring)."""
+    """``RedisPubSubChannelLayer`` delivering to attached consumers directly (see the module docstring).
+
+    ``attach``, ``detach`` and ``expect_seq`` reach the running loop's layer
+    through ``RedisPubSubChannelLayer.__getattr__``, as every name it does not proxy.
+    """
 
     def _get_layer(self) -> _FanOutLoopLayer:
         loop = asyncio.get_running_loop()
@@ -279,8 +283,3 @@ class RedisFanOutChannelLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
         return layer
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("attach", "detach", "expect_seq"):
-            return getattr(self._get_layer(), name)
-        return super().__getattr__(name)
