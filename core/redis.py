@@ -3,11 +3,17 @@
 Every Redis-backed store (rate limits, presence, typing, history cache) gets
 its client here, so timeouts and pool sizes are set in one place. None when
 ``REDIS_URL`` is unset: callers then use their in-process stores.
+
+A client belongs to the process that made it, and an async client to its
+event loop as well: a forked child (a preload-and-fork server's worker)
+starts with none, and each loop gets its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 
 import redis
 import redis.asyncio as aioredis
@@ -15,7 +21,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 _sync_client: redis.Redis | None = None
-_async_clients: dict[int, aioredis.Redis] = {}
+# Keyed by the loop itself, not id(loop): a new loop can get the address of a closed one.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 
 def sync_client() -> redis.Redis | None:
@@ -33,16 +40,27 @@ def async_client() -> aioredis.Redis | None:
     """A client bound to the running event loop (asyncio pools cannot cross loops)."""
     if not settings.REDIS_URL:
         return None
-    loop_id = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop_id)
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
     if client is None:
+        _forget_closed_loops()
         client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
-        _async_clients[loop_id] = client
+        _async_clients[loop] = client
     return client
 
 
+def _forget_closed_loops() -> None:
+    """Let go of the clients of closed loops.
+
+    The weak key alone does not: a client's connections hold their loop, so
+    the entry would keep the loop (and its sockets) alive for good.
+    """
+    for loop in [loop for loop in _async_clients if loop.is_closed()]:
+        del _async_clients[loop]
+
+
 def reset_clients() -> None:
-    """Forget clients (tests switch REDIS_URL between runs)."""
+    """Forget clients (tests switch REDIS_URL between runs; a forked child must not share its parent's)."""
     global _sync_client
     _sync_client = None
     _async_clients.clear()
@@ -54,3 +72,5 @@ def _on_setting_changed(*, setting: str, **kwargs) -> None:
 
 
 setting_changed.connect(_on_setting_changed)
+# A child's sockets would be its parent's too: two processes reading replies off one connection.
+os.register_at_fork(after_in_child=reset_clients)

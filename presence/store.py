@@ -45,8 +45,22 @@ PREFIX = "confab:presence:"
 PROCS_KEY = PREFIX + "procs"
 TYPING_PREFIX = "confab:typing:"
 
-# One id per server process; every connection it serves is tagged with it.
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+_process_id: tuple[int, str] | None = None  # (the pid it was made for, the id)
+
+
+def process_id() -> str:
+    """This server process's id; every connection it serves is tagged with it.
+
+    Made on first use in each process, not at import: workers forked from a
+    server that imported this module first would otherwise share one id, and
+    each would take the others' connections for its own (a worker's refresh
+    reconciles them away, its retirement removes them).
+    """
+    global _process_id
+    pid = os.getpid()
+    if _process_id is None or _process_id[0] != pid:
+        _process_id = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
+    return _process_id[1]
 
 
 def _proc_key(pid: str) -> str:
@@ -240,8 +254,9 @@ async def add_connection(user_id: int, conn_id: str) -> bool:
             before = len(conns)
             conns.add(conn_id)
             return before == 0
-    keys = (PROCS_KEY, _proc_key(PROCESS_ID), _user_key(user_id))
-    return bool(await client.eval(_ADD, 3, *keys, PROCESS_ID, conn_id, user_id, process_deadline()))
+    this = process_id()
+    keys = (PROCS_KEY, _proc_key(this), _user_key(user_id))
+    return bool(await client.eval(_ADD, 3, *keys, this, conn_id, user_id, process_deadline()))
 
 
 async def remove_connection(user_id: int, conn_id: str) -> bool:
@@ -257,7 +272,7 @@ async def remove_connection(user_id: int, conn_id: str) -> bool:
                 return False
             del local.by_user[user_id]
             return True
-    return bool(await client.eval(_REMOVE, 2, _proc_key(PROCESS_ID), _user_key(user_id), conn_id))
+    return bool(await client.eval(_REMOVE, 2, _proc_key(process_id()), _user_key(user_id), conn_id))
 
 
 async def refresh_process() -> tuple[list[int], list[int]]:
@@ -270,7 +285,8 @@ async def refresh_process() -> tuple[list[int], list[int]]:
     client = async_client()
     if client is None:
         return [], []
-    held = await client.eval(_REFRESH, 2, PROCS_KEY, _proc_key(PROCESS_ID), PROCESS_ID, process_deadline())
+    this = process_id()
+    held = await client.eval(_REFRESH, 2, PROCS_KEY, _proc_key(this), this, process_deadline())
     if int(held) == local_connection_count():
         return [], []
     return await _reconcile(client)
@@ -285,7 +301,7 @@ async def _reconcile(client) -> tuple[list[int], list[int]]:
     atomic, idempotent script the hooks use, so a transition is still
     reported exactly once whoever gets there first.
     """
-    recorded = {conn.decode(): int(uid) for conn, uid in (await client.hgetall(_proc_key(PROCESS_ID))).items()}
+    recorded = {conn.decode(): int(uid) for conn, uid in (await client.hgetall(_proc_key(process_id()))).items()}
     with local.lock:
         live = {conn_id: conn.user_id for conn_id, conn in local.connections.items()}
     back = [uid for conn_id, uid in live.items() if conn_id not in recorded and await add_connection(uid, conn_id)]
@@ -297,7 +313,8 @@ async def retire_process() -> None:
     """This process serves no connection any more: leave the registry (if still empty)."""
     client = async_client()
     if client is not None:
-        await client.eval(_RETIRE, 2, PROCS_KEY, _proc_key(PROCESS_ID), PROCESS_ID)
+        this = process_id()
+        await client.eval(_RETIRE, 2, PROCS_KEY, _proc_key(this), this)
 
 
 def _parse_sweep(flat: list) -> dict[int, float]:

@@ -33,6 +33,11 @@ from .publisher import committed_publisher
 
 logger = logging.getLogger(__name__)
 
+# What RealtimeConsumer was written against (lowest, first unsupported): it replaces Channels' consumer
+# loop (AsyncConsumer.__call__, dispatch) and relies on AsyncWebsocketConsumer's handlers and base_send.
+# tests/realtime/test_versions.py holds the installed version to it.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"channels": ("4.3", "4.4")}
+
 MAX_REQUEST_ID_LENGTH = 64
 
 # A socket closed for reading too slowly: the client reconnects and syncs (docs/protocol.md).

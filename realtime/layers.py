@@ -34,6 +34,17 @@ from .sequencer import Deliver, GroupSequencer
 
 logger = logging.getLogger(__name__)
 
+# What these layers were written against (lowest, first unsupported): they subclass channels_redis's
+# RedisPubSubLoopLayer and RedisSingleShardConnection and Channels' InMemoryChannelLayer, and use their
+# private parts (_shards, _get_shard, _receive_message, groups, channels, _clean_expired); redis-py 8
+# times idle pub/sub readers out (requirements.txt). tests/realtime/test_versions.py holds the installed
+# versions to these ranges: read the new internals before widening one.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {
+    "channels": ("4.3", "4.4"),
+    "channels-redis": ("4.3", "4.4"),
+    "redis": ("7.4", "8"),
+}
+
 SWEEP_INTERVAL = 1.0  # seconds
 
 
@@ -61,8 +72,15 @@ class LocalChannelLayer(InMemoryChannelLayer):
         self.callbacks: dict[str, Deliver] = {}
 
     def attach(self, channel: str, deliver: Deliver) -> None:
-        """Call ``deliver(message)`` for every message to ``channel`` instead of queueing it."""
+        """Call ``deliver(message)`` for every message to ``channel`` instead of queueing it.
+
+        Messages already queued for the channel go to ``deliver`` first, in order.
+        """
+        queue = self.channels.pop(channel, None)
         self.callbacks[channel] = deliver
+        while queue is not None and not queue.empty():
+            _, message = queue.get_nowait()
+            _call(deliver, message)
 
     def detach(self, channel: str) -> None:
         self.callbacks.pop(channel, None)
@@ -251,7 +269,11 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
 
 
 class RedisFanOutChannelLayer(RedisPubSubChannelLayer):
-    """``RedisPubSubChannelLayer`` delivering to attached consumers directly (see the module docstring)."""
+    """``RedisPubSubChannelLayer`` delivering to attached consumers directly (see the module docstring).
+
+    ``attach``, ``detach`` and ``expect_seq`` reach the running loop's layer
+    through ``RedisPubSubChannelLayer.__getattr__``, as every name it does not proxy.
+    """
 
     def _get_layer(self) -> _FanOutLoopLayer:
         loop = asyncio.get_running_loop()
@@ -261,8 +283,3 @@ class RedisFanOutChannelLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
         return layer
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("attach", "detach", "expect_seq"):
-            return getattr(self._get_layer(), name)
-        return super().__getattr__(name)

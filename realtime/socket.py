@@ -21,6 +21,10 @@ from django.http.cookie import parse_cookie
 
 from .database import database_call
 
+# What this entry was written against (lowest, first unsupported): ``_user_for_session`` hands Django's
+# ``get_user`` a stand-in request with only a session. tests/realtime/test_versions.py holds it to this.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"django": ("5.2", "6.0")}
+
 
 class BrowserOriginValidator(OriginValidator):
     def __init__(self, application) -> None:

@@ -12,6 +12,10 @@ import asyncio
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+# What the tweak was written against (lowest, first unsupported): it replaces the protocol's private
+# request, response, queue and writable. tests/realtime/test_versions.py holds the installed uvicorn to it.
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"uvicorn": ("0.54", "0.55")}
+
 
 def slim_protocol(protocol) -> None:
     """Let go of what the handshake left behind in a sansio ``protocol`` (about 4 KiB per connection).

@@ -7,13 +7,18 @@ reason when it is missing, and fail instead when ``CONFAB_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
+import runpy
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 import pytest_asyncio
@@ -73,18 +78,32 @@ def _reset_presence_store() -> None:
         reset()
 
 
-def redis_settings(url: str) -> dict:
-    return {
-        "REDIS_URL": url,
-        # The production default (config/settings.py), apart per test run.
-        "CHANNEL_LAYERS": {
-            "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [url], "prefix": "asgi" + os.environ.get("CONFAB_TEST_ID", "")},
-            }
-        },
-        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}},
-    }
+@functools.cache
+def _production_settings(redis_url: str) -> dict[str, Any]:
+    with mock.patch.dict(os.environ, {"REDIS_URL": redis_url}):
+        module = runpy.run_path(str(PROJECT_DIR / "config" / "settings.py"))
+    return {name: module[name] for name in ("REDIS_URL", "CHANNEL_LAYERS", "CACHES")}
+
+
+def production_settings(redis_url: str) -> dict[str, Any]:
+    """The Redis URL, channel layer and cache config/settings.py makes of ``redis_url`` ("" for none).
+
+    Read from the settings module itself (with ``CHANNEL_LAYER`` and the test
+    prefix as this run has them), so tests run the layers production runs:
+    ``realtime.layers.RedisFanOutChannelLayer`` on Redis,
+    ``realtime.layers.LocalChannelLayer`` without.
+    """
+    return copy.deepcopy(_production_settings(redis_url))
+
+
+def _switch_to(settings, redis_url: str) -> None:
+    for name, value in production_settings(redis_url).items():
+        setattr(settings, name, value)
+    if settings.REDIS_URL:
+        from core.redis import sync_client
+
+        sync_client().flushdb()
+    _reset_presence_store()
 
 
 @pytest.fixture
@@ -94,13 +113,14 @@ def redis_url(settings) -> str:
         return settings.REDIS_URL
     if not _redis_reachable(LOCAL_REDIS_URL):
         missing_service(f"Redis is not reachable at {LOCAL_REDIS_URL}")
-    for name, value in redis_settings(LOCAL_REDIS_URL).items():
-        setattr(settings, name, value)
-    from core.redis import sync_client
+    _switch_to(settings, LOCAL_REDIS_URL)
+    return settings.REDIS_URL
 
-    sync_client().flushdb()
-    _reset_presence_store()
-    return LOCAL_REDIS_URL
+
+@pytest.fixture
+def embedded(settings) -> None:
+    """The embedded configuration for this test (no Redis: in-process layer, stores and cache), whatever the run's."""
+    _switch_to(settings, "")
 
 
 @pytest.fixture

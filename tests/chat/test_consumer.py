@@ -333,8 +333,7 @@ def _live_consumers():
 @pytest.fixture(params=["embedded", "redis"])
 def layer_backend(request) -> str:
     """The embedded layer, then Redis (both deliver to the consumers directly)."""
-    if request.param == "redis":
-        request.getfixturevalue("redis_url")
+    request.getfixturevalue("redis_url" if request.param == "redis" else "embedded")
     return request.param
 
 

@@ -6,17 +6,9 @@ import pytest
 
 
 @pytest.fixture(params=["embedded", "redis"])
-def backend(request, settings) -> str:
-    """Run the test on the in-process store and in-memory layer, then on Redis for both."""
-    if request.param == "redis":
-        request.getfixturevalue("redis_url")
-    else:
-        settings.REDIS_URL = ""
-        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    from presence import store
-
-    store.reset_local()
+def backend(request) -> str:
+    """Run the test on the in-process store and layer (the embedded default), then on Redis for both."""
+    request.getfixturevalue("redis_url" if request.param == "redis" else "embedded")
     return request.param
 
 

@@ -1,0 +1,465 @@
+"""What both custom channel layers promise the consumers: one contract, run on each.
+
+``LocalChannelLayer`` (in memory, the embedded default) and
+``RedisFanOutChannelLayer`` (Redis pub/sub, production) must behave alike
+wherever a consumer can tell: channel names, sends, groups, order, and the
+direct delivery of ``attach``. What only one of them promises (the local
+layer's expiry and capacity, the Redis layer's seq order across processes)
+is at the end.
+
+Absence is shown without waiting for time to pass: a marker sent after the
+message that must not arrive does arrive, on the same path and in order, so
+anything sent before it would have come first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
+
+from realtime import sequencer
+from realtime.layers import LocalChannelLayer, RedisFanOutChannelLayer
+
+# A wait for what must arrive, so a broken layer fails the test instead of hanging it (never reached when it works).
+ARRIVAL_TIMEOUT = 5
+
+
+class Recorder:
+    """A callback for ``attach`` that keeps what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        self.queue.put_nowait(message)
+
+    async def next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.queue.get(), ARRIVAL_TIMEOUT)
+
+    async def take(self, count: int) -> list[dict[str, Any]]:
+        return [await self.next() for _ in range(count)]
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """What was delivered and not yet taken."""
+        return [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+
+
+class Harness:
+    """One layer under test, with what a test needs around it.
+
+    On Redis, a SUBSCRIBE that was sent is not yet one Redis has processed: a
+    PUBLISH on another connection could overtake it. ``channel`` and ``join``
+    return once Redis reports the subscription, as a consumer's later events
+    rely on (they come after a round trip).
+    """
+
+    def __init__(self, kind: str, layer: Any, redis_url: str | None = None, prefix: str = "") -> None:
+        self.kind = kind
+        self.layer = layer
+        self.redis_url = redis_url
+        self.prefix = prefix
+
+    async def channel(self) -> str:
+        channel = await self.layer.new_channel()
+        await self._subscribed(channel[: channel.index("!") + 1])  # the process's inbox (realtime.layers)
+        return channel
+
+    async def join(self, group: str, channel: str) -> None:
+        await self.layer.group_add(group, channel)
+        await self._subscribed(f"{self.prefix}__group__{group}")  # channels_redis's pub/sub name for a group
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        return await asyncio.wait_for(self.layer.receive(channel), ARRIVAL_TIMEOUT)
+
+    async def _subscribed(self, name: str) -> None:
+        if self.redis_url is None:
+            return
+        client = aioredis.Redis.from_url(self.redis_url)
+        try:
+            async with asyncio.timeout(ARRIVAL_TIMEOUT):
+                while (await client.pubsub_numsub(name))[0][1] == 0:
+                    await asyncio.sleep(0.005)
+        finally:
+            await client.aclose()
+
+
+def redis_layer(redis_url: str, prefix: str) -> RedisFanOutChannelLayer:
+    """The production Redis layer (config/settings.py) with a prefix of its own: pub/sub ignores database numbers."""
+    return RedisFanOutChannelLayer(hosts=[redis_url], prefix=prefix)
+
+
+@pytest.fixture(params=["local", "redis"])
+def layer_kind(request) -> tuple[str, str | None]:
+    if request.param == "redis":
+        return "redis", request.getfixturevalue("redis_url")
+    return "local", None
+
+
+@pytest_asyncio.fixture
+async def harness(layer_kind) -> AsyncIterator[Harness]:
+    kind, redis_url = layer_kind
+    if kind == "local":
+        built = Harness(kind, LocalChannelLayer(capacity=100, expiry=60))
+    else:
+        prefix = f"contract{uuid.uuid4().hex[:8]}"
+        built = Harness(kind, redis_layer(redis_url, prefix), redis_url, prefix)
+    yield built
+    await built.layer.flush()
+
+
+def message(n: int | str, **fields: Any) -> dict[str, Any]:
+    return {"type": "test.event", "n": n, **fields}
+
+
+def numbers(messages: list[dict[str, Any]]) -> list[Any]:
+    return [m["n"] for m in messages]
+
+
+# --- Channels ---------------------------------------------------------------------------------------
+
+
+async def test_new_channels_have_distinct_valid_process_local_names(harness):
+    names = [await harness.layer.new_channel() for _ in range(50)]
+
+    assert len(set(names)) == 50
+    for name in names:
+        assert BaseChannelLayer().require_valid_channel_name(name)
+        assert "!" in name  # a process-local channel, as Channels names them
+
+
+async def test_a_message_sent_to_a_channel_is_received_from_it(harness):
+    channel = await harness.channel()
+
+    await harness.layer.send(channel, message(1, body="hello"))
+
+    assert await harness.receive(channel) == message(1, body="hello")
+
+
+async def test_messages_sent_to_a_channel_are_received_in_the_order_sent(harness):
+    channel = await harness.channel()
+
+    for n in range(10):
+        await harness.layer.send(channel, message(n))
+
+    assert [(await harness.receive(channel))["n"] for _ in range(10)] == list(range(10))
+
+
+async def test_a_message_to_one_channel_is_not_received_by_another(harness):
+    first, second = await harness.channel(), await harness.channel()
+
+    await harness.layer.send(first, message("for first"))
+    await harness.layer.send(second, message("for second"))
+
+    assert (await harness.receive(second))["n"] == "for second"
+    assert (await harness.receive(first))["n"] == "for first"
+
+
+# --- Groups -----------------------------------------------------------------------------------------
+
+
+async def test_a_group_message_reaches_each_member_exactly_once(harness):
+    members = [await harness.channel() for _ in range(3)]
+    for channel in members:
+        await harness.join("room.1", channel)
+
+    await harness.layer.group_send("room.1", message("event"))
+    for channel in members:
+        await harness.layer.send(channel, message("marker"))
+
+    for channel in members:
+        assert [(await harness.receive(channel))["n"] for _ in range(2)] == ["event", "marker"]
+
+
+async def test_a_group_message_does_not_reach_channels_outside_the_group(harness):
+    member, outsider = await harness.channel(), await harness.channel()
+    await harness.join("room.1", member)
+
+    await harness.layer.group_send("room.1", message("event"))
+    await harness.layer.send(outsider, message("marker"))
+
+    assert (await harness.receive(member))["n"] == "event"
+    assert (await harness.receive(outsider))["n"] == "marker"
+
+
+async def test_a_discarded_channel_gets_no_more_group_messages(harness):
+    leaving, staying = await harness.channel(), await harness.channel()
+    await harness.join("room.1", leaving)
+    await harness.join("room.1", staying)
+
+    await harness.layer.group_discard("room.1", leaving)
+    await harness.layer.group_send("room.1", message("after"))
+    await harness.layer.send(leaving, message("marker"))
+
+    assert (await harness.receive(staying))["n"] == "after"
+    assert (await harness.receive(leaving))["n"] == "marker"
+
+
+async def test_discarding_a_channel_that_is_not_a_member_is_harmless(harness):
+    member, stranger = await harness.channel(), await harness.channel()
+    await harness.join("room.1", member)
+
+    await harness.layer.group_discard("room.1", stranger)
+    await harness.layer.group_discard("room.2", stranger)  # a group nobody joined
+    await harness.layer.group_send("room.1", message("still here"))
+
+    assert (await harness.receive(member))["n"] == "still here"
+
+
+async def test_group_messages_arrive_in_the_order_sent_at_each_member(harness):
+    queued, attached, recorder = await harness.channel(), await harness.channel(), Recorder()
+    harness.layer.attach(attached, recorder)
+    await harness.join("room.1", queued)
+    await harness.join("room.1", attached)
+
+    for n in range(20):
+        await harness.layer.group_send("room.1", message(n))
+
+    assert [(await harness.receive(queued))["n"] for _ in range(20)] == list(range(20))
+    assert numbers(await recorder.take(20)) == list(range(20))
+
+
+# --- Direct delivery: attach / detach -------------------------------------------------------------
+
+
+async def test_an_attached_channel_gets_its_messages_through_its_callback(harness):
+    channel, recorder = await harness.channel(), Recorder()
+    harness.layer.attach(channel, recorder)
+    await harness.join("room.1", channel)
+
+    await harness.layer.send(channel, message("direct"))
+    await harness.layer.group_send("room.1", message("group"))
+
+    assert await recorder.take(2) == [message("direct"), message("group")]
+
+
+async def test_messages_queued_before_attach_are_handed_to_the_callback_first_in_order(harness):
+    channel, witness, recorder = await harness.channel(), await harness.channel(), Recorder()
+    for n in range(3):
+        await harness.layer.send(channel, message(n))
+    await harness.layer.send(witness, message("marker"))
+    assert (await harness.receive(witness))["n"] == "marker"  # so the three before it are queued
+
+    harness.layer.attach(channel, recorder)
+    handed_over = recorder.waiting()
+    await harness.layer.send(channel, message(3))
+
+    assert numbers(handed_over) == [0, 1, 2]
+    assert numbers([await recorder.next()]) == [3]
+
+
+async def test_a_detached_channel_gets_nothing_more(harness):
+    detached, attached = await harness.channel(), await harness.channel()
+    gone, witness = Recorder(), Recorder()
+    harness.layer.attach(detached, gone)
+    harness.layer.attach(attached, witness)
+    await harness.join("room.1", detached)
+    await harness.join("room.1", attached)
+
+    harness.layer.detach(detached)
+    await harness.layer.send(detached, message("direct"))
+    await harness.layer.group_send("room.1", message("group"))
+
+    assert numbers([await witness.next()]) == ["group"]  # sent after the direct one, on the same path
+    assert gone.waiting() == []
+
+
+async def test_a_failing_callback_does_not_stop_the_other_recipients(harness):
+    failing, attached, queued, recorder = *[await harness.channel() for _ in range(3)], Recorder()
+
+    def fail(message: dict[str, Any]) -> None:
+        raise RuntimeError("this consumer is broken")
+
+    harness.layer.attach(failing, fail)
+    harness.layer.attach(attached, recorder)
+    for channel in (failing, attached, queued):
+        await harness.join("room.1", channel)
+
+    await harness.layer.group_send("room.1", message(1))
+    await harness.layer.group_send("room.1", message(2))
+
+    assert numbers(await recorder.take(2)) == [1, 2]
+    assert [(await harness.receive(queued))["n"] for _ in range(2)] == [1, 2]
+
+
+# --- LocalChannelLayer: expiry and capacity -------------------------------------------------------
+
+
+async def test_local_an_expired_message_is_swept_before_it_is_received():
+    layer = LocalChannelLayer(expiry=-1)  # every message is past its expiry when it is queued
+    channel = await layer.new_channel()
+    await layer.send(channel, message("expired"))
+    layer.expiry = 60
+    await layer.send(channel, message("fresh"))
+
+    assert await asyncio.wait_for(layer.receive(channel), ARRIVAL_TIMEOUT) == message("fresh")
+
+
+async def test_local_a_channel_whose_message_expired_leaves_its_groups():
+    """As Channels' in-memory layer: a channel that did not read its messages in time is taken for gone."""
+    layer = LocalChannelLayer(expiry=-1)
+    idle, member = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("room.1", idle)
+    await layer.send(idle, message("never read"))
+    layer.expiry = 60
+    await layer.group_add("room.1", member)
+
+    await layer.group_send("room.1", message("event"))  # sweeps first
+    await layer.send(idle, message("marker"))
+
+    assert (await layer.receive(idle))["n"] == "marker"
+    assert (await layer.receive(member))["n"] == "event"
+
+
+async def test_local_a_full_channel_refuses_a_send():
+    layer = LocalChannelLayer(capacity=2)
+    channel = await layer.new_channel()
+    await layer.send(channel, message(1))
+    await layer.send(channel, message(2))
+
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, message(3))
+
+
+async def test_local_a_full_channel_misses_a_group_message_the_others_still_get():
+    layer = LocalChannelLayer(capacity=1)
+    full, member = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("room.1", full)
+    await layer.group_add("room.1", member)
+    await layer.send(full, message("unread"))
+
+    await layer.group_send("room.1", message("event"))
+
+    assert (await layer.receive(member))["n"] == "event"
+    assert (await layer.receive(full))["n"] == "unread"
+    await layer.send(full, message("marker"))
+    assert (await layer.receive(full))["n"] == "marker"
+
+
+async def test_local_an_attached_channel_is_never_full():
+    layer, recorder = LocalChannelLayer(capacity=1), Recorder()
+    channel = await layer.new_channel()
+    layer.attach(channel, recorder)
+
+    for n in range(5):
+        await layer.send(channel, message(n))
+
+    assert numbers(recorder.waiting()) == [0, 1, 2, 3, 4]
+
+
+# --- RedisFanOutChannelLayer: several processes, seq order ---------------------------------------
+
+
+@pytest_asyncio.fixture
+async def redis_harness(redis_url) -> AsyncIterator[Harness]:
+    prefix = f"contract{uuid.uuid4().hex[:8]}"
+    built = Harness("redis", redis_layer(redis_url, prefix), redis_url, prefix)
+    yield built
+    await built.layer.flush()
+
+
+@pytest.fixture
+def patient_sequencer(monkeypatch) -> None:
+    """An early seq waits for the one before it as long as a test waits for anything: how long the machine
+    takes to publish the missing one is not what these tests are about (test_group_sequencer.py covers the wait)."""
+    monkeypatch.setattr(sequencer, "SEQ_GAP_WAIT", ARRIVAL_TIMEOUT)
+
+
+async def in_other_process(harness: Harness, publish: Callable[[Any], Awaitable[None]]) -> None:
+    """``publish(layer)`` from another layer instance on its own event loop and thread: another server process
+    as far as Redis and the layers can tell (its own connections, subscriptions and channel names)."""
+
+    async def run() -> None:
+        layer = redis_layer(harness.redis_url, harness.prefix)
+        try:
+            await publish(layer)
+        finally:
+            await layer.flush()
+
+    await asyncio.to_thread(asyncio.run, run())
+
+
+async def test_redis_a_message_sent_from_another_process_reaches_the_channel(redis_harness):
+    channel = await redis_harness.channel()
+
+    async def publish(layer) -> None:
+        await layer.send(channel, message("from afar"))
+
+    await in_other_process(redis_harness, publish)
+
+    assert await redis_harness.receive(channel) == message("from afar")
+
+
+async def test_redis_group_messages_of_two_processes_reach_each_member_once_in_each_ones_order(redis_harness):
+    queued, attached, recorder = await redis_harness.channel(), await redis_harness.channel(), Recorder()
+    redis_harness.layer.attach(attached, recorder)
+    await redis_harness.join("room.1", queued)
+    await redis_harness.join("room.1", attached)
+    start = threading.Barrier(2)  # both publish at once
+
+    def publisher(name: str) -> Callable[[Any], Awaitable[None]]:
+        async def publish(layer) -> None:
+            await asyncio.to_thread(start.wait)
+            for n in range(25):
+                await layer.group_send("room.1", message(f"{name}{n}", by=name))
+
+        return publish
+
+    await asyncio.gather(
+        in_other_process(redis_harness, publisher("a")), in_other_process(redis_harness, publisher("b"))
+    )
+
+    for received in ([await redis_harness.receive(queued) for _ in range(50)], await recorder.take(50)):
+        for name in ("a", "b"):
+            assert numbers([m for m in received if m["by"] == name]) == [f"{name}{n}" for n in range(25)]
+
+
+async def test_redis_seqs_published_out_of_order_by_two_processes_are_delivered_in_seq_order(
+    redis_harness, patient_sequencer
+):
+    channel, recorder = await redis_harness.channel(), Recorder()
+    redis_harness.layer.attach(channel, recorder)
+    await redis_harness.join("room.1", channel)
+    redis_harness.layer.expect_seq("room.1", 1)  # the room's last_seq + 1, as a connecting member read it
+
+    def publisher(seq: int) -> Callable[[Any], Awaitable[None]]:
+        async def publish(layer) -> None:
+            await layer.group_send("room.1", message(f"seq {seq}", seq=seq))
+
+        return publish
+
+    await in_other_process(redis_harness, publisher(2))  # its publish overtook the other's
+    await in_other_process(redis_harness, publisher(1))
+
+    assert [m["seq"] for m in await recorder.take(2)] == [1, 2]
+
+
+async def test_redis_without_a_known_start_seqs_after_the_first_heard_are_delivered_in_order(
+    redis_harness, patient_sequencer
+):
+    channel = await redis_harness.channel()
+    await redis_harness.join("room.1", channel)
+
+    for seq in (5, 7, 6, 8):
+        await redis_harness.layer.group_send("room.1", message(f"seq {seq}", seq=seq))
+
+    assert [(await redis_harness.receive(channel))["seq"] for _ in range(4)] == [5, 6, 7, 8]
+
+
+async def test_redis_events_without_seq_are_not_held_behind_a_group_in_order(redis_harness):
+    channel = await redis_harness.channel()
+    await redis_harness.join("room.1", channel)
+
+    await redis_harness.layer.group_send("room.1", message("typing"))
+    await redis_harness.layer.group_send("room.1", message("seq 1", seq=1))
+    await redis_harness.layer.group_send("room.1", message("presence"))
+
+    assert [(await redis_harness.receive(channel))["n"] for _ in range(3)] == ["typing", "seq 1", "presence"]
