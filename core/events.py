@@ -154,3 +154,13 @@ register(
     ),
     audience=TO_CONNECTION,
 )
+register(
+    "resync",
+    direction=SERVER,
+    data=obj({"reason": enum("subscriptions_restored", "gap")}),
+    description=(
+        "This connection may have missed events (its process lost and restored its channel-layer subscriptions, "
+        "or a room's seq never arrived): send `sync` with the rooms' positions."
+    ),
+    audience=TO_CONNECTION,
+)

@@ -104,6 +104,11 @@ def frame_envelope(
     return message
 
 
+def resync_envelope(reason: str) -> dict[str, Any]:
+    """A ``chat.frame`` envelope telling sockets they may have missed events (``resync``, docs/protocol.md)."""
+    return frame_envelope("resync", {"reason": reason})
+
+
 def disconnect_envelope(reason: str) -> dict[str, Any]:
     """A ``chat.disconnect`` envelope: every socket of the group it is sent to closes with 4403."""
     return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason}

@@ -30,6 +30,9 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
 
+from core.publishing import resync_envelope
+from core.throttled_log import warn_once_per
+
 from .sequencer import Deliver, GroupSequencer
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {
 }
 
 SWEEP_INTERVAL = 1.0  # seconds
+RECONNECT_PAUSE = 0.5  # seconds between tries to read a lost pub/sub connection again
 
 
 def _call(deliver: Deliver, message: dict[str, Any]) -> None:
@@ -124,6 +128,35 @@ class _FanOutShard(RedisSingleShardConnection):
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:
             self.channel_layer.on_redis_message(message["channel"], message["data"])
+
+    async def _do_receiving(self) -> None:
+        """channels_redis's reader, noticing when its connection was lost and restored.
+
+        redis-py reconnects a pub/sub connection and subscribes it again on the
+        next read; what was published in between is gone. The first read that
+        succeeds after a failure means the subscriptions are back: the layer
+        tells every local socket to ``resync``. The outage is logged once, not
+        once a second with a traceback.
+        """
+        lost = False
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    if lost:
+                        lost = False
+                        logger.warning("Channel-layer subscriptions restored on %s; local sockets resync", self.host)
+                        self.channel_layer.on_subscriptions_restored()
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as error:  # noqa: BLE001 -- the connection is retried below
+                if not lost:
+                    lost = True
+                    warn_once_per(logger, "pubsub", 30, "Channel-layer subscriptions lost on %s (%s)", self.host, error)
+                await asyncio.sleep(RECONNECT_PAUSE)
 
 
 class _FanOutLoopLayer(RedisPubSubLoopLayer):
@@ -208,6 +241,12 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
                 self._deliver_group(name, message)
         elif name in self.channels:  # a general channel subscribed by RedisPubSubLoopLayer.receive
             self.channels[name].put_nowait(data)
+
+    def on_subscriptions_restored(self) -> None:
+        """Tell every local socket it may have missed events while the subscriptions were down."""
+        message = resync_envelope("subscriptions_restored")
+        for channel in list(self.callbacks):
+            self._deliver(channel, message)
 
     def _sequencer(self, group_channel: str) -> GroupSequencer:
         sequencer = self.sequencers.get(group_channel)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
+
+from core.publishing import resync_envelope
+from core.throttled_log import warn_once_per
+
+logger = logging.getLogger(__name__)
 
 Deliver = Callable[[dict[str, Any]], None]
 
@@ -40,9 +46,18 @@ class GroupSequencer:
                 self.release()
         elif seq is not None and self.next_seq is not None and seq > self.next_seq:
             self.held.append(message)
-            self.timer = asyncio.get_running_loop().call_later(SEQ_GAP_WAIT, self.release)
+            self.timer = asyncio.get_running_loop().call_later(SEQ_GAP_WAIT, self.give_up_waiting)
         else:
             self._pass(message)
+
+    def give_up_waiting(self) -> None:
+        """The missing seq did not come within ``SEQ_GAP_WAIT``: hand on what was held, and tell the
+        group's sockets to ``resync`` so the gap is filled by ``sync`` rather than silently kept."""
+        self.timer = None
+        missing = self.next_seq
+        warn_once_per(logger, "seq-gap", 30, "Seq %s of a room did not arrive in time; its sockets resync", missing)
+        self.release()
+        self.deliver(resync_envelope("gap"))
 
     def release(self) -> None:
         """Everything held, seq messages in seq order, then the rest in arrival order."""

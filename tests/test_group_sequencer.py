@@ -2,8 +2,10 @@
 
 import asyncio
 
+import orjson
 import pytest
 
+from core.publishing import resync_envelope
 from realtime import sequencer as sequencer_module
 from realtime.sequencer import GroupSequencer
 
@@ -53,9 +55,29 @@ async def test_a_seq_that_never_comes_holds_the_others_only_for_the_gap_wait(mon
     group.push({"seq": 4})
     assert seqs(delivered) == [1]
     await asyncio.sleep(0.05)
-    assert seqs(delivered) == [1, 3, 4]
+    assert seqs(delivered) == [1, 3, 4, None]
     group.push({"seq": 5})
-    assert seqs(delivered) == [1, 3, 4, 5]
+    assert seqs(delivered) == [1, 3, 4, None, 5]
+
+
+async def test_giving_up_on_a_seq_tells_the_group_to_resync(monkeypatch):
+    monkeypatch.setattr(sequencer_module, "SEQ_GAP_WAIT", 0.01)
+    group, delivered = sequencer()
+    group.push({"seq": 1})
+    group.push({"seq": 3})
+    await asyncio.sleep(0.05)
+    assert delivered[-1] == resync_envelope("gap")
+    assert orjson.loads(delivered[-1]["frame"]) == {"type": "resync", "data": {"reason": "gap"}}
+
+
+async def test_a_gap_filled_in_time_asks_for_no_resync(monkeypatch):
+    monkeypatch.setattr(sequencer_module, "SEQ_GAP_WAIT", 0.05)
+    group, delivered = sequencer()
+    group.push({"seq": 1})
+    group.push({"seq": 3})
+    group.push({"seq": 2})
+    await asyncio.sleep(0.1)
+    assert seqs(delivered) == [1, 2, 3]
 
 
 async def test_a_late_seq_after_the_wait_is_still_delivered():

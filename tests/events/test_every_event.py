@@ -10,10 +10,12 @@ client spec too.
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from jsonschema import Draft202012Validator
 
 from chat import actions
 from core.events import CLIENT, SERVER, all_specs, spec_for
+from core.publishing import resync_envelope, room_group
 from moderation.actions import suspend_user
 from tests.conftest import receive_until
 
@@ -68,6 +70,9 @@ async def test_a_session_produces_every_registered_server_event_each_as_its_sche
     await receive_until(ann_ws, "status_changed")
     await request(bob_ws, "sync", {"rooms": {str(room): 0}, "since": ann_ws.ready["data"]["server_time"]}, "s2")
     await request(bob_ws, "ping", {}, "s3")
+    # What the layer sends when its subscriptions come back, or a room's sequencer gives up on a seq.
+    await get_channel_layer().group_send(room_group(room), resync_envelope("gap"))
+    await receive_until(bob_ws, "resync")
 
     public = await database_sync_to_async(actions.create_group_room)(ann, name="Lobby", is_public=True)
     await receive_until(ann_ws, "room_added")

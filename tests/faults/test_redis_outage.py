@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from core.publishing import resync_envelope
 from tests.wsclient import Client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers]
@@ -48,6 +49,9 @@ async def test_messages_sent_while_redis_is_down_are_acked_and_reach_a_quiet_roo
     assert [frame["type"] for frame in during] == ["ack"] * 10, during
     private_redis.start()
 
+    # The process restores its subscriptions and tells its sockets they may have missed events.
+    [resync] = await member.collect("resync", 1, timeout=15)
+    assert resync["data"] == {"reason": "subscriptions_restored"}
     # The room is quiet now: nothing more is sent. The member's next ping shows the room ahead of it.
     ping = await member.request("ping", {})
     assert ping["data"]["rooms"] == {str(group_room.id): 13}
@@ -80,3 +84,27 @@ async def test_sends_after_redis_returns_are_delivered_live_again(start_server, 
             delivered.update(frame["data"]["message"]["seq"] for frame in frames)
     await sender.close()
     await member.close()
+
+
+async def test_the_layer_tells_its_sockets_to_resync_when_its_subscriptions_come_back(private_redis):
+    from realtime.layers import RedisFanOutChannelLayer
+
+    layer = RedisFanOutChannelLayer(hosts=[private_redis.url], prefix=f"outage{uuid.uuid4().hex[:6]}")
+    received: list[dict] = []
+    channel = await layer.new_channel()
+    layer.attach(channel, received.append)
+    await layer.group_add("room.1", channel)
+    private_redis.kill()
+    await asyncio.sleep(0.5)
+    private_redis.start()
+
+    async with asyncio.timeout(15):
+        while not received:
+            await asyncio.sleep(0.05)
+    assert received == [resync_envelope("subscriptions_restored")]
+    await layer.group_send("room.1", {"type": "chat.frame", "frame": "after", "exclude_user": None})
+    async with asyncio.timeout(5):
+        while len(received) < 2:
+            await asyncio.sleep(0.05)
+    assert received[1]["frame"] == "after"
+    await layer.flush()
