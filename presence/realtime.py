@@ -34,6 +34,7 @@ from core.payloads import user_payload
 from core.publishing import frame_envelope, room_group
 from core.throttled_log import warn_once_per
 from realtime.database import database_call
+from realtime.layers import when_subscriptions_restored
 
 from . import actions, store
 
@@ -259,6 +260,14 @@ async def _run_ticker() -> None:
             raise
         except Exception:
             logger.exception("Presence tick failed")
+
+
+@when_subscriptions_restored
+def _refresh_after_redis_came_back() -> None:
+    """A restarted Redis lost the registry of who is online: put this process's connections back now,
+    not at the next heartbeat (PRESENCE_HEARTBEAT seconds of everyone looking offline)."""
+    if store.local_connection_count():
+        _spawn(tick())
 
 
 async def tick() -> None:

@@ -24,6 +24,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
@@ -50,6 +51,16 @@ SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {
 
 SWEEP_INTERVAL = 1.0  # seconds
 RECONNECT_PAUSE = 0.5  # seconds between tries to read a lost pub/sub connection again
+
+# Called (in the event loop) when a process's pub/sub subscriptions come back after a lost connection:
+# whatever else lived in that Redis may be gone too (a restarted Redis keeps nothing), e.g. presence.
+_restored_hooks: list[Callable[[], None]] = []
+
+
+def when_subscriptions_restored(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register ``hook`` to run each time a process's channel-layer subscriptions are restored."""
+    _restored_hooks.append(hook)
+    return hook
 
 
 def _call(deliver: Deliver, message: dict[str, Any]) -> None:
@@ -247,6 +258,11 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
         message = resync_envelope("subscriptions_restored")
         for channel in list(self.callbacks):
             self._deliver(channel, message)
+        for hook in _restored_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("A subscriptions-restored hook failed")
 
     def _sequencer(self, group_channel: str) -> GroupSequencer:
         sequencer = self.sequencers.get(group_channel)

@@ -108,3 +108,28 @@ async def test_the_layer_tells_its_sockets_to_resync_when_its_subscriptions_come
             await asyncio.sleep(0.05)
     assert received[1]["frame"] == "after"
     await layer.flush()
+
+
+async def test_who_is_online_comes_back_with_redis_not_a_heartbeat_later(
+    start_server, private_redis, ann, bob, cat, group_room
+):
+    from chat import actions
+
+    await asyncio.to_thread(actions.add_member, ann, group_room.id, cat.id)
+    server = start_server(server="uvicorn-sansio", extra_env={"REDIS_URL": private_redis.url})
+    sender, member = await Client.open(server, ann), await Client.open(server, bob)
+    private_redis.kill()
+    private_redis.start()  # empty: the registry of who is online is gone
+    await member.collect("resync", 1, timeout=15)
+
+    # Well within the 20 s heartbeat: a newcomer's `ready` lists them online again.
+    async with asyncio.timeout(5):
+        while True:
+            newcomer = await Client.open(server, cat)
+            online = {entry["user"]["id"] for entry in newcomer.ready["data"]["presence"] if entry["online"]}
+            await newcomer.close()
+            if {ann.id, bob.id} <= online:
+                break
+            await asyncio.sleep(0.2)
+    await sender.close()
+    await member.close()
