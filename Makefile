@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-SERVER ?= daphne
+SERVER ?= uvicorn
 export DEBUG ?= 1
 
 .PHONY: run test demo lint bench migrate browser clean

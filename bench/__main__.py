@@ -28,10 +28,12 @@ def _cpus(text: str) -> list[int]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("system under test")
-    group.add_argument("--server", default="daphne", choices=["daphne", "uvicorn"])
+    group.add_argument(
+        "--server", default="uvicorn", choices=["daphne", "uvicorn"], help="default: as `make run` serves"
+    )
     group.add_argument(
         "--uvicorn-ws",
-        default="websockets",
+        default="websockets-sansio",
         choices=["websockets", "websockets-sansio", "wsproto"],
         help="uvicorn's --ws implementation",
     )

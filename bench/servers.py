@@ -49,7 +49,7 @@ class Target:
     extra_env: dict[str, str] = field(default_factory=dict)
     app: str = "config.asgi:application"
     source: str = "worktree"
-    uvicorn_ws: str = "websockets"
+    uvicorn_ws: str = "websockets-sansio"
     sqlite_path: str = ""
     effective_layer: str = ""
     _source_dir: Path | None = None
@@ -298,9 +298,11 @@ class ServerProcess:
                 "warning",
                 "--backlog",
                 "4096",
-                # As `make run` serves: keepalive pings every 60 s (see the Makefile).
+                # As `make run` serves: keepalive pings every 60 s, no permessage-deflate (see the Makefile).
                 "--ws-ping-interval",
                 "60",
+                "--ws-per-message-deflate",
+                "false",
             ]
         else:
             # -v 0: no access log on stdout (it costs the server time on every HTTP request).

@@ -303,7 +303,7 @@ def launch_server(log_dir: Path, *, server: str = "daphne", extra_env: dict[str,
     bin_dir = Path(sys.executable).parent
     if server.startswith("uvicorn"):
         command = [str(bin_dir / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-        if server == "uvicorn-sansio":  # as `make run SERVER=uvicorn` and the benchmarks serve
+        if server == "uvicorn-sansio":  # as `make run` and the benchmarks serve
             command += ["--ws", "websockets-sansio", "--loop", "uvloop"]
     else:
         command = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
