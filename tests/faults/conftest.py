@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import free_port, missing_service
+from tests.conftest import PROJECT_DIR, free_port, missing_service
+
+REPORT = PROJECT_DIR / "tests" / "artifacts" / "faults.jsonl"
 
 
 class PrivateRedis:
@@ -68,3 +71,16 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def fault_report(request):
+    """Record a fault run's figures (acked, delivered, lost, duplicated, recovery seconds) in
+    tests/artifacts/faults.jsonl, one line per test run, for the reader of the run (never asserted on time)."""
+
+    def report(**figures: object) -> None:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        with REPORT.open("a") as out:
+            out.write(json.dumps({"test": request.node.name, **figures}) + "\n")
+
+    return report
