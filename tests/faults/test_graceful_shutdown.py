@@ -73,7 +73,9 @@ class LoadClient:
         slots.release()
 
 
-async def test_sigterm_answers_every_request_then_closes_with_1012(start_server, redis_url, ann, bob, group_room):
+async def test_sigterm_answers_every_request_then_closes_with_1012(
+    start_server, redis_url, ann, bob, group_room, fault_report
+):
     server = start_server(server="uvicorn-sansio", extra_env={"RATE_LIMIT_MESSAGES": "0"})
     clients = [await LoadClient.open(server, user, group_room.id) for user in [ann, bob] * (CLIENTS // 2)]
     runs = [asyncio.ensure_future(client.run()) for client in clients]
@@ -100,3 +102,13 @@ async def test_sigterm_answers_every_request_then_closes_with_1012(start_server,
     stored = set(await sync_to_async(list)(Message.objects.values_list("client_id", flat=True)))
     assert acked and {uuid.UUID(client_id) for client_id in acked} <= stored
     assert "SIGTERM: draining" in server.log()
+    sent = sum(len(client.sent) for client in clients)
+    fault_report(
+        fault="SIGTERM under load",
+        requests=sent,
+        acked=len(acked),
+        refused_unavailable=sent - len(acked),
+        unanswered=0,
+        answered_twice=0,
+        acked_and_stored=len(acked),
+    )

@@ -9,6 +9,7 @@ back, even in a room that has gone quiet (``ping`` acks carry each room's
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -36,7 +37,7 @@ async def catch_up(client: Client, room_id: int, have: int) -> list[int]:
 
 
 async def test_messages_sent_while_redis_is_down_are_acked_and_reach_a_quiet_room_after(
-    start_server, private_redis, ann, bob, group_room
+    start_server, private_redis, ann, bob, group_room, fault_report
 ):
     server = start_server(server="uvicorn-sansio", extra_env={"REDIS_URL": private_redis.url})
     sender, member = await Client.open(server, ann), await Client.open(server, bob)
@@ -48,15 +49,26 @@ async def test_messages_sent_while_redis_is_down_are_acked_and_reach_a_quiet_roo
     during = [await send(sender, group_room.id, f"during {n}") for n in range(10)]
     assert [frame["type"] for frame in during] == ["ack"] * 10, during
     private_redis.start()
+    restarted = time.monotonic()
 
     # The process restores its subscriptions and tells its sockets they may have missed events.
     [resync] = await member.collect("resync", 1, timeout=15)
+    resync_after = time.monotonic() - restarted
     assert resync["data"] == {"reason": "subscriptions_restored"}
     # The room is quiet now: nothing more is sent. The member's next ping shows the room ahead of it.
     ping = await member.request("ping", {})
     assert ping["data"]["rooms"] == {str(group_room.id): 13}
     caught_up = await catch_up(member, group_room.id, max(live))
     assert sorted(set(live + caught_up)) == list(range(1, 14))
+    fault_report(
+        fault="Redis killed and restarted under a server, then the room goes quiet",
+        acked=len(before) + len(during),
+        server_errors=0,
+        delivered=len(set(live + caught_up)),
+        lost=13 - len(set(live + caught_up)),
+        duplicated=len(live + caught_up) - len(set(live + caught_up)),
+        recovery_seconds=round(resync_after, 2),
+    )
     log = server.log()
     assert "server_error" not in log
     assert log.count("Traceback") == 0, log[-3000:]
