@@ -137,11 +137,11 @@ async def test_update_status_rejects_bad_input_and_changes_nothing(backend, ws_c
     assert await bob_ws.receive_nothing(timeout=0.3)
 
 
-async def test_ping_is_acked(backend, ws_connect, ann):
+async def test_ping_is_acked_with_where_each_room_stands(backend, ws_connect, ann, group_room):
     ws = await ws_connect(ann)
     await ws.send_json_to({"id": "p", "type": "ping"})
     ack = await receive_until(ws, "ack", request_id="p")
-    assert ack["data"] == {}
+    assert ack["data"] == {"rooms": {str(group_room.id): 0}}
 
 
 async def test_rest_patch_reaches_co_members_over_the_socket(backend, ws_connect, api_for, ann, bob, group_room):

@@ -123,10 +123,13 @@ async def test_typing_in_a_room_the_user_is_not_in_is_not_found(backend, ws_conn
     assert error["data"]["code"] == "not_found"
 
 
-async def test_typing_writes_nothing_to_the_database(backend, ws_connect, ann, bob, group_room):
-    """Consumers run every query on the one thread-sensitive worker thread; watch its connection."""
-    from asgiref.sync import sync_to_async
+async def test_typing_writes_nothing_to_the_database(backend, ws_connect, ann, bob, group_room, settings):
+    """Consumers run every query through realtime.database; with one database thread, watch its connection."""
     from django.db import connection
+
+    from realtime.database import database_call
+
+    settings.DB_THREADS = 1
 
     bob_ws = await ws_connect(bob)
     ann_ws = await ws_connect(ann)
@@ -143,7 +146,7 @@ async def test_typing_writes_nothing_to_the_database(backend, ws_connect, ann, b
     def remove():
         connection.execute_wrappers.remove(record)
 
-    await sync_to_async(install)()
+    await database_call(install)
     try:
         await ann_ws.send_json_to(start(group_room))
         await receive_until(bob_ws, "user_typing")
@@ -153,7 +156,7 @@ async def test_typing_writes_nothing_to_the_database(backend, ws_connect, ann, b
         await ann_ws.send_json_to({"id": "probe", "type": "mark_as_read", "data": {"room": group_room.id, "seq": 0}})
         await receive_until(ann_ws, "ack", request_id="probe")
     finally:
-        await sync_to_async(remove)()
+        await database_call(remove)
     # The probe (a real action) proves the wrapper sees the consumers' queries; typing added none.
     assert during_typing == []
     assert executed
