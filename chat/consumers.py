@@ -21,7 +21,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core import logs
 from core.errors import ActionError, invalid
+from core.metrics import SEND_SECONDS
 from core.payloads import iso, user_payload
 from core.publishing import FRAME_MESSAGE_TYPE, PRESENCE_MESSAGE_TYPE, encode_frame, room_group, user_group
 from core.validation import parse_id
@@ -173,6 +175,9 @@ class ChatConsumer(RealtimeConsumer):
         if not isinstance(data, dict):
             await self.send_error(request_id, invalid("`data` must be an object."))
             return
+        started = time.perf_counter()
+        # The frame's work (and its database thread: context is copied there) logs under this id.
+        log_token = logs.request_id.set(f"ws:{self.session_id[:8]}:{request_id or '-'}")
         try:
             result = await handler(self, data)
         except ActionError as error:
@@ -182,8 +187,12 @@ class ChatConsumer(RealtimeConsumer):
             logger.exception("WebSocket handler %s failed", event_type)
             await self.send_error(request_id, ActionError("server_error", "Something went wrong on our side."))
             return
+        finally:
+            logs.request_id.reset(log_token)
         if request_id is not None:
             await self.send(text_data=encode_frame("ack", result or {}, request_id=request_id))
+        if event_type == "send_message":
+            SEND_SECONDS.observe(time.perf_counter() - started)
 
     async def _receive_unauthenticated(self, request_id: str | None, event_type: Any, data: Any) -> None:
         if event_type != "authenticate":

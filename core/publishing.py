@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from .metrics import counts
 from .throttled_log import warn_once_per
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ def deliver_message(group: str, message: dict[str, Any]) -> None:
             return
         except Exception as error:  # noqa: BLE001 -- the change is committed: never fail the request for it
             last_error = error
+            counts.publish_failures += 1
             if attempt + 1 < PUBLISH_ATTEMPTS:
                 time.sleep(PUBLISH_RETRY_PAUSE)
     # Members catch up by sync: ping acks carry each room's last_seq, and a process whose

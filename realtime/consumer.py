@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from core.errors import ActionError
+from core.metrics import counts, register_gauge
 from core.publishing import call_collecting_events, encode_frame
 
 from . import shutdown
@@ -215,6 +216,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self._shed:
             return
         self._shed = True
+        counts.sockets_shed += 1
         logger.warning(
             "Closing %s: too slow to read its events (%s, %d bytes queued)", self.channel_name, why, self._backlog_bytes
         )
@@ -251,6 +253,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             awaited = sending.send(None)
         except StopIteration:
+            counts.frames_delivered += 1
             return
         except OSError:  # the client is gone (uvicorn's ClientDisconnected); its disconnect follows
             return
@@ -275,6 +278,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 if type(item) is str:
                     self._backlog_bytes -= len(item)
                     await self.base_send({"type": "websocket.send", "text": item})
+                    counts.frames_delivered += 1
                 elif type(item) is dict:
                     self._backlog_bytes -= QUEUED_EVENT_BYTES
                     await self.dispatch(item)
@@ -369,3 +373,12 @@ class _Resumed:
                     value = coroutine.send(sent)
                 except StopIteration as stop:
                     return stop.value
+
+
+register_gauge("open_sockets", "WebSocket connections open in this process", lambda: len(shutdown.state.sockets))
+register_gauge(
+    "backlog_bytes",
+    "Bytes of events waiting to be written to slow connections",
+    lambda: sum(socket._backlog_bytes for socket in list(shutdown.state.sockets)),
+)
+register_gauge("requests_in_flight", "WebSocket requests being handled", lambda: shutdown.state.in_flight)

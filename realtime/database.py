@@ -34,6 +34,7 @@ from django.core.signals import setting_changed
 from django.db import close_old_connections
 
 from core.errors import ActionError
+from core.metrics import counts, register_gauge
 
 T = TypeVar("T")
 
@@ -70,6 +71,7 @@ class DatabaseGateway:
     async def call(self, function: Callable[..., T], *args: Any, lane: Hashable | None = None, **kwargs: Any) -> T:
         """Run ``function(*args, **kwargs)`` on a database thread; raise ``unavailable`` when busy or slow."""
         if self.pending >= self.max_pending:
+            counts.database_refused += 1
             raise ActionError("unavailable", "The server is busy. Try again shortly.", retry_after=RETRY_AFTER_SECONDS)
         self.pending += 1
         loop = asyncio.get_running_loop()
@@ -94,6 +96,7 @@ class DatabaseGateway:
             async with asyncio.timeout_at(deadline):
                 return await asyncio.shield(future)
         except TimeoutError:
+            counts.database_timeouts += 1
             raise _timed_out() from None
         finally:
             if future is None:
@@ -149,3 +152,10 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_on_setting_changed)
+
+
+register_gauge(
+    "database_calls_pending",
+    "Database calls of the WebSocket side waiting or running",
+    lambda: _gateway.pending if _gateway is not None else 0,
+)

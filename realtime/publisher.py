@@ -21,6 +21,8 @@ from typing import Any
 
 from django.conf import settings
 
+from core.metrics import counts
+
 logger = logging.getLogger(__name__)
 
 RETRY_BACKOFF_FIRST = 0.1  # seconds
@@ -55,6 +57,7 @@ class CommittedPublisher:
 
     def _note_failure(self, error: BaseException) -> None:
         self.failed += 1
+        counts.publish_failures += 1
         if not self.outage_logged:
             self.outage_logged = True
             logger.warning("Publishing to the channel layer failed (%s: %s); retrying", type(error).__name__, error)

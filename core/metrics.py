@@ -1,0 +1,85 @@
+"""Process metrics for Prometheus (served by ``ops.metrics``).
+
+Hot paths count with plain integers (``counts``): a delivery is one ``+= 1``
+on the event loop, where prometheus_client's locked counters would cost a
+lock per frame. A collector turns them into metric families when Prometheus
+scrapes, together with gauges that the runtime registers (open sockets,
+backlog bytes, database calls pending), read only then.
+
+Each process has its own numbers; behind a balancer, scrape each process.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+
+class Counts:
+    """Monotonic counters of this process, bumped where things happen."""
+
+    __slots__ = (
+        "messages_sent",
+        "frames_delivered",
+        "publish_failures",
+        "database_refused",
+        "database_timeouts",
+        "sockets_shed",
+        "upload_bytes",
+    )
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+
+
+counts = Counts()
+rate_limited: Counter[str] = Counter()  # refusals by budget name
+
+COUNTER_HELP = {
+    "messages_sent": "Messages stored (every transport)",
+    "frames_delivered": "Frames written to WebSocket connections",
+    "publish_failures": "Channel-layer publishes that failed (retried or left to sync)",
+    "database_refused": "Database calls refused at once because too many were pending (unavailable)",
+    "database_timeouts": "Database calls answered unavailable after DB_CALL_TIMEOUT",
+    "sockets_shed": "Connections closed for reading too slowly (4008)",
+    "upload_bytes": "Bytes of files accepted by uploads",
+}
+
+_gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+
+registry = CollectorRegistry(auto_describe=False)
+
+SEND_SECONDS = Histogram(
+    "confab_send_seconds",
+    "From a send_message frame's arrival to its ack being written, in seconds",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=registry,
+)
+
+
+def register_gauge(name: str, help_text: str, read: Callable[[], float]) -> None:
+    """A gauge read at scrape time (the runtime registers its own: sockets, backlogs, pending calls)."""
+    _gauges[name] = (help_text, read)
+
+
+class _Collector:
+    def collect(self) -> Iterator[Metric]:
+        for name, help_text in COUNTER_HELP.items():
+            family = CounterMetricFamily(f"confab_{name}", help_text)
+            family.add_metric([], getattr(counts, name))
+            yield family
+        limited = CounterMetricFamily("confab_rate_limited", "Requests refused by a rate limit", labels=["budget"])
+        for budget, value in sorted(rate_limited.items()):
+            limited.add_metric([budget], value)
+        yield limited
+        for name, (help_text, read) in sorted(_gauges.items()):
+            gauge = GaugeMetricFamily(f"confab_{name}", help_text)
+            gauge.add_metric([], read())
+            yield gauge
+
+
+registry.register(_Collector())
