@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factor", type=float, default=1.5, help="each step offers this much more")
     p.add_argument("--max-rate", type=float, default=1000.0)
     p.add_argument("--step-duration", type=float, default=10.0)
-    p.add_argument("--p99-limit", type=float, default=100.0, help="ms")
+    p.add_argument("--p99-limit", type=float, default=50.0, help="ms: the knee is the highest step under it")
 
     p = sub.add_parser("connections", help="N idle authenticated connections: RSS each, idle CPU, connect rate")
     _common(p)
