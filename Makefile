@@ -48,6 +48,7 @@ browser:
 	@scripts/ensure-chromium
 
 test: $(VENV)/.dev browser
+	@scripts/ensure-nginx
 	node --test tests/js/
 	$(BIN)/pytest
 
