@@ -221,7 +221,9 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=True)
+# Self-registration; when closed (the default unless DEBUG), only a live server invitation
+# (accounts.models.ServerInvite, made by staff) lets a visitor register.
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=DEBUG)
 if TESTING:
     # Hashing a password costs ~0.2 s by design; tests create hundreds of users.
     PASSWORD_HASHERS = [
