@@ -14,13 +14,15 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.errors import ActionError
 from moderation import actions as moderation
 from moderation.admin_tools import ModerationMixin, ReasonForm, confirm_action, confirm_view
 
-from .models import User
+from . import invites
+from .models import ServerInvite, User
 
 UPLOADS_SHOWN = 50
 
@@ -163,3 +165,46 @@ class ConfabUserAdmin(ModerationMixin, UserAdmin):
                 obj.is_active = wanted
             return
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ServerInvite)
+class ServerInviteAdmin(admin.ModelAdmin):
+    """Server invitations: staff make them here (or through the API) and hand out the link.
+
+    The code is generated, uses are counted by registrations, and revoking
+    goes through ``accounts.invites.revoke_invite``, as the API does.
+    """
+
+    list_display = ("code", "join_link", "created_by", "uses", "max_uses", "expires_at", "revoked_at", "live")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    readonly_fields = ("code", "join_link", "uses", "created_by", "revoked_at", "created_at")
+    fields = ("code", "join_link", "max_uses", "expires_at", "uses", "created_by", "revoked_at", "created_at")
+    actions = ["revoke_selected"]
+
+    @admin.display(description="Link")
+    def join_link(self, invite: ServerInvite) -> str:
+        if invite.pk is None:
+            return "-"
+        return format_html('<a href="{0}">{0}</a>', invites.join_path(invite))
+
+    @admin.display(boolean=True, description="Live")
+    def live(self, invite: ServerInvite) -> bool:
+        return invite.is_live(timezone.now())
+
+    def save_model(self, request: HttpRequest, obj: ServerInvite, form, change: bool) -> None:
+        if not change:
+            invites.check_invite_creator(request.user)
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Revoke selected invitations")
+    def revoke_selected(self, request: HttpRequest, queryset) -> None:
+        revoked = 0
+        for code in queryset.filter(revoked_at__isnull=True).values_list("code", flat=True):
+            try:
+                invites.revoke_invite(request.user, code)
+            except ActionError as error:
+                self.message_user(request, error.message, level=messages.ERROR)
+                return
+            revoked += 1
+        self.message_user(request, f"{revoked} invitation(s) revoked.")

@@ -6,12 +6,13 @@ from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import BaseUserCreationForm
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.errors import ActionError
 
 from .actions import check_registration, check_registration_open, do_register_user
+from .invites import get_live_invite
 
 # Where the page shows each of the action's field errors (Django's own form puts password ones on the confirmation).
 FORM_FIELDS = {"username": "username", "password": "password2"}
@@ -25,6 +26,7 @@ class RegistrationForm(BaseUserCreationForm):
     """
 
     display_name = forms.CharField(max_length=80, required=False)
+    invite: str | None = None  # a server invitation's code (the join page), passed on to the actions
 
     class Meta(BaseUserCreationForm.Meta):
         model = get_user_model()
@@ -35,7 +37,7 @@ class RegistrationForm(BaseUserCreationForm):
         username, password = cleaned.get("username"), cleaned.get("password1")
         if username and password and not self.has_error("password2"):
             try:
-                check_registration(username, password, cleaned.get("display_name", ""))
+                check_registration(username, password, cleaned.get("display_name", ""), self.invite)
             except ActionError as error:
                 self.add_action_error(error)
         return cleaned
@@ -54,7 +56,10 @@ class RegistrationForm(BaseUserCreationForm):
 
     def save(self, commit: bool = True) -> AbstractBaseUser:
         return do_register_user(
-            self.cleaned_data["username"], self.cleaned_data["password1"], self.cleaned_data.get("display_name", "")
+            self.cleaned_data["username"],
+            self.cleaned_data["password1"],
+            self.cleaned_data.get("display_name", ""),
+            self.invite,
         )
 
 
@@ -75,3 +80,28 @@ def register(request: HttpRequest) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("/")
     return render(request, "registration/register.html", {"form": form})
+
+
+def join(request: HttpRequest, code: str) -> HttpResponse:
+    """A server invitation's link: the registration form while the code is live, 404 otherwise (whatever the reason).
+
+    Registers through the same ``do_register_user`` as the register page,
+    with the code, which counts one use; open registration is not needed.
+    """
+    try:
+        get_live_invite(code)
+    except ActionError:
+        raise Http404("No such invitation.") from None
+    if request.user.is_authenticated:
+        return redirect("/")
+    form = RegistrationForm(request.POST or None)
+    form.invite = code
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = form.save()
+        except ActionError as error:  # the name was taken, or the last use went to someone else, after the check
+            form.add_action_error(error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("/")
+    return render(request, "accounts/join.html", {"form": form})

@@ -222,7 +222,9 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=True)
+# Self-registration; when closed (the default unless DEBUG), only a live server invitation
+# (accounts.models.ServerInvite, made by staff) lets a visitor register.
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=DEBUG)
 if TESTING:
     # Hashing a password costs ~0.2 s by design; tests create hundreds of users.
     PASSWORD_HASHERS = [
@@ -274,6 +276,17 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
 UPLOAD_IMAGE_MAX_SIDE = 2000
 UPLOAD_THUMBNAIL_SIDE = 300
 UPLOAD_UNATTACHED_GRACE_HOURS = env_int("UPLOAD_UNATTACHED_GRACE_HOURS", 24)
+# Bytes a user may upload in any 24 hours (what is stored, removed files included); 0 switches it off.
+UPLOAD_QUOTA_BYTES_PER_DAY = env_int("UPLOAD_QUOTA_BYTES_PER_DAY", 200 * 1024 * 1024)
+# Upload requests per user per window (seconds), refused or not: each one may cost a decode; 0 switches it off.
+RATE_LIMIT_UPLOADS = env_int("RATE_LIMIT_UPLOADS", 30)
+RATE_LIMIT_UPLOADS_WINDOW = env_int("RATE_LIMIT_UPLOADS_WINDOW", 600)
+# Images decoded at once per process, and uploads that may wait for one of them; past both: 503 `unavailable`.
+UPLOAD_IMAGE_WORKERS = env_int("UPLOAD_IMAGE_WORKERS", 2)
+UPLOAD_IMAGE_QUEUE = env_int("UPLOAD_IMAGE_QUEUE", 8)
+# Pixels of all frames of one image together (frames x width x height), read from the header before decoding:
+# an animation is held decoded (4 bytes a pixel) while it is re-encoded, so this bounds its memory.
+UPLOAD_MAX_DECODED_PIXELS = env_int("UPLOAD_MAX_DECODED_PIXELS", 50_000_000)
 # Bodies above this are spooled to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

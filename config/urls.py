@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import api as accounts_api
+from accounts import urls as accounts_urls
 from accounts import views as accounts_views
 from chat import views as chat_views
 
@@ -13,6 +14,7 @@ api_v1 = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/register/", accounts_api.RegisterView.as_view(), name="register"),
     path("users/", accounts_api.UserSearchView.as_view(), name="user-search"),
+    path("", include(accounts_urls.api_urlpatterns)),
     path("", include("chat.urls")),
     path("", include("uploads.urls")),
     path("", include("presence.urls")),
@@ -27,6 +29,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/register/", accounts_views.register, name="register-page"),
+    path("", include(accounts_urls.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

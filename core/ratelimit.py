@@ -90,3 +90,43 @@ def check_send_rate(user_id: int) -> None:
 def reset_local() -> None:
     with _local_lock:
         _local_log.clear()
+
+
+def take_slot(bucket: str, subject: object, *, limit: int, window: float) -> float:
+    """Count one event of ``subject`` in the sliding window ``bucket``; 0 when allowed, else the seconds to wait.
+
+    The general form of ``check_send_rate``, for any per-subject budget
+    (uploads, ...): the same Redis script across processes, the in-process
+    log without Redis, and open (0) while Redis is unreachable. ``limit`` 0
+    or below means no limit.
+    """
+    global _counter
+    if limit <= 0:
+        return 0.0
+    key = f"confab:rate:{bucket}:{subject}"
+    now = time.time()
+    client = sync_client()
+    if client is None:
+        return _take_local(key, now, window, limit)
+    _counter += 1
+    member = f"{now:.6f}:{threading.get_ident()}:{_counter}"
+    try:
+        return float(client.eval(_SLIDING_WINDOW, 1, key, now, window, limit, member))
+    except RedisError as error:
+        warn_once_per(logger, "ratelimit", 30, "Rate limits skipped: Redis unavailable (%s)", error)
+        return 0.0
+
+
+def check_rate(bucket: str, subject: object, *, limit: int, window: float, what: str) -> None:
+    """``take_slot``, raising ``rate_limited`` with ``retry_after`` (whole seconds) when the window is full.
+
+    ``what`` names the counted thing in the message ("uploads").
+    """
+    wait = take_slot(bucket, subject, limit=limit, window=window)
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        raise ActionError(
+            "rate_limited",
+            f"Too many {what}: at most {limit} every {int(window)} s. Try again in {retry_after} s.",
+            retry_after=retry_after,
+        )

@@ -25,15 +25,19 @@ code that asks the storage to delete anything.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from chat.changes import mark_message_changed
@@ -42,6 +46,7 @@ from chat.payloads import message_payloads
 from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
+from core.ratelimit import check_rate
 from core.validation import parse_id
 
 from . import processing
@@ -53,12 +58,94 @@ logger = logging.getLogger(__name__)
 # --- Creating -------------------------------------------------------------------------
 
 
+QUOTA_WINDOW = timedelta(hours=24)
+
+
+def check_upload_rate(user) -> None:
+    """Count one upload request of ``user`` (``RATE_LIMIT_UPLOADS`` per ``RATE_LIMIT_UPLOADS_WINDOW`` s).
+
+    Every request counts, accepted or refused: what the limit protects is
+    the work of looking at a file, which a refused one costs too.
+    """
+    check_rate(
+        "upload",
+        user.pk,
+        limit=settings.RATE_LIMIT_UPLOADS,
+        window=settings.RATE_LIMIT_UPLOADS_WINDOW,
+        what="uploads",
+    )
+
+
+def uploaded_bytes(user, since) -> int:
+    """Bytes ``user`` uploaded since ``since`` (removed uploads included: they were stored), in one query."""
+    return Upload.objects.filter(owner=user, created_at__gt=since).aggregate(total=Sum("size"))["total"] or 0
+
+
+def check_upload_quota(user, size: int) -> None:
+    """Refuse ``size`` more bytes when the user's last 24 hours of uploads would pass ``UPLOAD_QUOTA_BYTES_PER_DAY``.
+
+    Over the quota is 429 ``rate_limited`` with ``retry_after``: the seconds
+    until enough of the user's uploads are older than 24 hours for this one
+    to fit (and ``limit``, ``used``). A single file larger than the whole
+    quota could never fit: 413 ``too_large`` with ``limit``.
+    """
+    quota = settings.UPLOAD_QUOTA_BYTES_PER_DAY
+    if quota <= 0:
+        return
+    if size > quota:
+        raise ActionError(
+            "too_large", f"The file is larger than the daily upload quota of {quota:,} bytes.", limit=quota
+        )
+    now = timezone.now()
+    used = uploaded_bytes(user, now - QUOTA_WINDOW)
+    if used + size <= quota:
+        return
+    retry_after = _seconds_until_fits(user, now, used + size - quota)
+    raise ActionError(
+        "rate_limited",
+        f"Daily upload quota reached: {used:,} of {quota:,} bytes in the last 24 hours. Try again in {retry_after} s.",
+        retry_after=retry_after,
+        limit=quota,
+        used=used,
+    )
+
+
+def _seconds_until_fits(user, now, excess: int) -> int:
+    """When uploads totalling at least ``excess`` bytes have left the 24-hour window (oldest leave first)."""
+    freed = 0
+    recent = Upload.objects.filter(owner=user, created_at__gt=now - QUOTA_WINDOW).order_by("created_at", "id")
+    for created_at, size in recent.values_list("created_at", "size").iterator():
+        freed += size
+        if freed >= excess:
+            return max(1, math.ceil((created_at + QUOTA_WINDOW - now).total_seconds()))
+    return max(1, math.ceil(QUOTA_WINDOW.total_seconds()))  # not reached: size <= quota
+
+
+def _received_size(fp: IO[bytes]) -> int:
+    size = getattr(fp, "size", None)
+    if isinstance(size, int):
+        return size
+    position = fp.tell()
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(position)
+    return size
+
+
 def create_upload(user, fp: IO[bytes], original_name: str | None) -> Upload:
     """Check, process and store one file for ``user``; raises ``ActionError`` and stores nothing on failure.
+
+    The checks, cheapest first: the request rate, then the daily quota with
+    the received size (before any work on the file), then the file itself
+    (``processing.prepare_upload``: type, pixels, and a turn in the image
+    slots). The quota is checked again with the stored size in the
+    transaction that saves the row, under a lock on the user's row, so
+    concurrent uploads of one user cannot together pass it.
 
     The stored name is random (``upload_path``) with the extension of the
     detected type; the user's file name is kept only as ``original_name``.
     """
+    check_upload_rate(user)
+    check_upload_quota(user, _received_size(fp))
     prepared = processing.prepare_upload(fp, original_name)
     upload = Upload(
         owner=user,
@@ -79,6 +166,8 @@ def create_upload(user, fp: IO[bytes], original_name: str | None) -> Upload:
             upload.thumbnail.save("thumbnail.webp", ContentFile(prepared.thumbnail), save=False)
             stored.append(upload.thumbnail.name)
         with transaction.atomic():
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+            check_upload_quota(user, prepared.size)
             upload.save()
     except BaseException:
         delete_stored_files(stored)

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import schema
-from core.errors import invalid
+from core.errors import ActionError, invalid
 
 from . import actions, handlers
 from .models import Upload
@@ -66,6 +66,12 @@ class UploadListView(APIView):
             handlers.install_size_limit(request._request)
         super().initial(request, *args, **kwargs)
 
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if isinstance(exc, ActionError) and exc.code == "unavailable" and "retry_after" in exc.extra:
+            response["Retry-After"] = str(exc.extra["retry_after"])  # core.rest sets it for 429 only
+        return response
+
     @extend_schema(
         parameters=[
             OpenApiParameter(
@@ -89,13 +95,23 @@ class UploadListView(APIView):
 
     @extend_schema(
         request=UPLOAD_REQUEST,
-        responses={201: schema.UploadSchema, 400: schema.ErrorSchema, 413: schema.ErrorSchema},
+        responses={
+            201: schema.UploadSchema,
+            400: schema.ErrorSchema,
+            413: schema.ErrorSchema,
+            429: schema.ErrorSchema,
+            503: schema.ErrorSchema,
+        },
         summary="Upload one file (multipart field `file`)",
         description=(
             "Accepted: JPEG, PNG, GIF, WebP, PDF, plain text and Markdown (UTF-8), ZIP; the type is decided "
             "from the content. Images are re-encoded without metadata, turned upright, scaled to at most "
             "2000 px on the longest side and get a WebP thumbnail (at most 300 px); animations stay animated. "
-            "Larger than `UPLOAD_MAX_BYTES` (10 MB by default): 413."
+            "Larger than `UPLOAD_MAX_BYTES` (10 MB by default), or an image of more pixels than "
+            "`UPLOAD_MAX_PIXELS` (a frame) or `UPLOAD_MAX_DECODED_PIXELS` (all frames): 413 with `limit`. "
+            "More than `RATE_LIMIT_UPLOADS` requests per `RATE_LIMIT_UPLOADS_WINDOW` s, or past "
+            "`UPLOAD_QUOTA_BYTES_PER_DAY` bytes in 24 hours: 429 with `retry_after` (and `limit`, `used` "
+            "for the quota). Every image slot busy and the queue full: 503 `unavailable` with `retry_after`."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -37,10 +37,12 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from core.errors import ActionError, invalid
 
+from .image_slots import image_slots
+
 CHUNK_SIZE = 64 * 1024
 # Animations are decoded frame by frame and held in memory to be re-encoded:
-# the pixels of all frames together get the same budget as one still image,
-# and the frame count has its own cap.
+# the pixels of all frames together have their budget (UPLOAD_MAX_DECODED_PIXELS),
+# and the frame count has its own cap (each frame costs a little however small).
 MAX_FRAMES = 1000
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
@@ -232,10 +234,29 @@ def _hash_and_size(fp: IO[bytes]) -> tuple[str, int]:
 # --- Images ---------------------------------------------------------------------------
 
 
-def _too_many_pixels(width: int, height: int, frames: int = 1) -> ActionError:
+def _too_many_pixels(width: int, height: int) -> ActionError:
     limit = settings.UPLOAD_MAX_PIXELS
-    what = f"{width}×{height} pixels" + (f" in {frames} frames" if frames > 1 else "")
-    return ActionError("too_large", f"The image is too large to process ({what}); the limit is {limit:,} pixels.")
+    return ActionError(
+        "too_large",
+        f"The image is too large to process ({width}×{height} pixels); the limit is {limit:,} pixels.",
+        limit=limit,
+    )
+
+
+def _too_many_decoded_pixels(width: int, height: int, frames: int) -> ActionError:
+    limit = settings.UPLOAD_MAX_DECODED_PIXELS
+    return ActionError(
+        "too_large",
+        f"The image is too large to process ({frames} frames of {width}×{height} pixels); "
+        f"the limit is {limit:,} pixels in all frames together.",
+        limit=limit,
+    )
+
+
+def _too_many_frames(frames: int) -> ActionError:
+    return ActionError(
+        "too_large", f"The animation has too many frames ({frames}); the limit is {MAX_FRAMES}.", limit=MAX_FRAMES
+    )
 
 
 def _damaged(kind: FileKind) -> ActionError:
@@ -249,7 +270,9 @@ def _open_image(fp: IO[bytes], kind: FileKind) -> Image.Image:
         image = Image.open(fp, formats=[kind.pillow_format])
     except Image.DecompressionBombError:
         raise ActionError(
-            "too_large", f"The image is too large to process; the limit is {settings.UPLOAD_MAX_PIXELS:,} pixels."
+            "too_large",
+            f"The image is too large to process; the limit is {settings.UPLOAD_MAX_PIXELS:,} pixels.",
+            limit=settings.UPLOAD_MAX_PIXELS,
         )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise _damaged(kind)
@@ -312,9 +335,14 @@ def _thumbnail(frame: Image.Image) -> bytes:
 def process_image(fp: IO[bytes], kind: FileKind) -> tuple[bytes, int, int, bytes]:
     """Verify, orient, strip, resize and re-encode an image; make its thumbnail.
 
-    Returns ``(data, width, height, thumbnail_webp)``. Refuses images whose
-    header announces more than ``UPLOAD_MAX_PIXELS`` pixels before decoding
-    anything (a decompression bomb is a small file that would need gigabytes).
+    Returns ``(data, width, height, thumbnail_webp)``. Before decoding
+    anything, from the header alone (the size, and the frame count, which
+    Pillow finds by skipping from frame header to frame header), it refuses
+    a frame of more than ``UPLOAD_MAX_PIXELS`` pixels (a decompression bomb
+    is a small file that would need gigabytes) and frames x width x height
+    above ``UPLOAD_MAX_DECODED_PIXELS`` (what an animation costs in memory
+    while it is re-encoded). Only then does it wait for one of the
+    process's image slots (``uploads.image_slots``) to decode.
     """
     image = _open_image(fp, kind)
     try:
@@ -322,8 +350,15 @@ def process_image(fp: IO[bytes], kind: FileKind) -> tuple[bytes, int, int, bytes
     except (OSError, SyntaxError, ValueError, EOFError):
         raise _damaged(kind)
     width, height = image.size
-    if frames > MAX_FRAMES or width * height * frames > settings.UPLOAD_MAX_PIXELS:
-        raise _too_many_pixels(width, height, frames)
+    if frames > MAX_FRAMES:
+        raise _too_many_frames(frames)
+    if width * height * frames > settings.UPLOAD_MAX_DECODED_PIXELS:
+        raise _too_many_decoded_pixels(width, height, frames)
+    with image_slots.slot():
+        return _decode_and_encode(fp, kind, image, frames)
+
+
+def _decode_and_encode(fp: IO[bytes], kind: FileKind, image: Image.Image, frames: int) -> tuple[bytes, int, int, bytes]:
     try:
         image.verify()  # structure and checksums; the image cannot be used afterwards
     except Exception:

@@ -14,6 +14,12 @@ def fast_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def registration_open(settings):
+    """These tests are about self-registration, which is off by default when DEBUG is."""
+    settings.REGISTRATION_OPEN = True
+
+
 @pytest.mark.django_db
 def test_the_database_rejects_a_username_that_differs_only_in_case():
     User.objects.create_user(username="ann", password="x")

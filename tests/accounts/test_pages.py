@@ -20,6 +20,12 @@ def fast_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def registration_open(settings):
+    """These tests are about self-registration, which is off by default when DEBUG is."""
+    settings.REGISTRATION_OPEN = True
+
+
 @pytest.fixture
 def visitor() -> Client:
     return Client(enforce_csrf_checks=True)

@@ -52,7 +52,8 @@ def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
     Module-scoped to keep the browser tests fast: every test makes its own
     users and rooms, and the database is emptied after each one.
     """
-    server_process = launch_server(tmp_path_factory.mktemp("server"))
+    # A visitor registers through the page here; self-registration is off by default unless DEBUG.
+    server_process = launch_server(tmp_path_factory.mktemp("server"), extra_env={"REGISTRATION_OPEN": "1"})
     try:
         yield server_process
     finally:

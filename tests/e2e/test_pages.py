@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 def fast_setup(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.RATE_LIMIT_MESSAGES = 0
+    settings.REGISTRATION_OPEN = True  # a visitor registers in these tests; off by default unless DEBUG
 
 
 def bootstrap_of(response) -> dict:

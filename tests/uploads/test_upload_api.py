@@ -242,10 +242,13 @@ def test_image_over_the_pixel_limit_is_refused(ann, upload_file, settings):
     assert_refused(response, 413, "too_large", "1001×1000", "1,000,000 pixels")
 
 
-def test_animation_whose_frames_together_exceed_the_pixel_limit_is_refused(ann, upload_file, settings):
-    settings.UPLOAD_MAX_PIXELS = 5000  # one 50×40 frame is 2000 pixels, three are 6000
+def test_animation_whose_frames_together_exceed_the_decoded_pixel_limit_is_refused(ann, upload_file, settings):
+    settings.UPLOAD_MAX_DECODED_PIXELS = 5999  # one 50×40 frame is 2000 pixels, three are 6000
 
-    assert_refused(upload_file(ann, "long.gif", files.animated_gif()), 413, "too_large", "in 3 frames")
+    response = upload_file(ann, "long.gif", files.animated_gif())
+
+    assert_refused(response, 413, "too_large", "3 frames of 50×40", "5,999 pixels in all frames")
+    assert response.json()["limit"] == 5999
 
 
 # --- Size limit -------------------------------------------------------------------------
