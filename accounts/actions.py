@@ -133,6 +133,8 @@ def do_sign_out_token(refresh: RefreshToken) -> None:
     have expired anyway are pruned here.
     """
     session_id = refresh.get(SESSION_CLAIM) or refresh[jwt_settings.JTI_CLAIM]
+    if not User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).exists():
+        return  # a deleted user's tokens are refused anyway
     with transaction.atomic():
         SignedOutToken.objects.filter(expires_at__lt=timezone.now()).delete()
         SignedOutToken.objects.get_or_create(

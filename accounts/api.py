@@ -140,15 +140,15 @@ class LogoutView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # A refused refresh token is 401 (as the refresh answers it), not the 403 DRF gives without authenticators.
+        return 'Bearer realm="api"'
+
     @extend_schema(
         request=RefreshTokenSerializer,
         responses={204: None, 400: ErrorSchema, 401: ErrorSchema},
         summary="Sign out this token session (other devices stay signed in)",
     )
-    def get_authenticate_header(self, request: Request) -> str:
-        # A refused refresh token is 401 (as the refresh answers it), not the 403 DRF gives without authenticators.
-        return 'Bearer realm="api"'
-
     def post(self, request: Request) -> Response:
         serializer = RefreshTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -83,6 +84,12 @@ class RevocableJWTAuthentication(JWTAuthentication):
         if reason is not None:
             raise refused(reason)
         return user
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """The OpenAPI description: the same bearer scheme as SimpleJWT's."""
+
+    target_class = RevocableJWTAuthentication
 
 
 def client_ip(request: Request | Any) -> str:

@@ -284,3 +284,10 @@ def test_signing_out_without_a_token_is_400(db):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_signing_out_a_deleted_users_token_is_204_and_changes_nothing(bob):
+    tokens = sign_in("bob")
+    bob.delete()
+
+    assert APIClient().post(LOGOUT, {"refresh": tokens["refresh"]}, format="json").status_code == 204
