@@ -23,8 +23,21 @@ from moderation.admin_tools import ModerationMixin, ReasonForm, confirm_action, 
 
 from . import invites
 from .models import ServerInvite, User
+from .views import AdminSignInForm, throttled_status
 
 UPLOADS_SHOWN = 50
+
+# The admin's sign-in counts against the same sign-in limits as the page and the API.
+admin.site.login_form = AdminSignInForm
+_admin_login = admin.site.login
+
+
+def throttled_admin_login(request: HttpRequest, extra_context=None):
+    response = _admin_login(request, extra_context)
+    return throttled_status(response) if request.method == "POST" else response
+
+
+admin.site.login = throttled_admin_login
 
 
 @admin.action(description="Suspend selected users (sign out everywhere)", permissions=["moderate"])

@@ -1,17 +1,25 @@
-"""Registration and user search for API clients."""
+"""Tokens, sign-out, password change, registration and user search for API clients."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from typing import Any
+
+from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotFound, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer as SimpleTokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat.queries import search_text
 from chat.schema import ErrorSchema, UserSchema
@@ -19,7 +27,19 @@ from core.errors import ActionError
 from core.payloads import user_payload
 
 from . import invites
-from .actions import USERNAME_HELP, check_registration_open, do_register_user
+from .actions import (
+    USERNAME_HELP,
+    check_registration_open,
+    check_registration_rate,
+    check_sign_in_allowed,
+    count_registration,
+    do_change_password,
+    do_register_user,
+    do_sign_out_token,
+    record_sign_in_failure,
+)
+from .authentication import client_ip, refresh_token_for, refused, token_refusal
+from .models import User as UserModel
 
 User = get_user_model()
 
@@ -53,18 +73,23 @@ class RegisterView(APIView):
 
     @extend_schema(
         request=RegistrationSerializer,
-        responses={201: UserSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema},
+        responses={201: UserSchema, 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema},
         summary="Create an account (403 when registration is closed and no `invite` is given; 404 for an invite "
-        "that is not live)",
+        "that is not live; 429 past the per-address limit)",
     )
     def post(self, request: Request) -> Response:
+        ip = client_ip(request)
         try:
             check_registration_open(request.data.get("invite") if isinstance(request.data, dict) else None)
+            check_registration_rate(ip)
             serializer = RegistrationSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             user = do_register_user(**serializer.validated_data)
         except ActionError as error:
+            if error.code == "rate_limited":
+                raise
             raise as_api_error(error) from None
+        count_registration(ip)
         return Response(user_payload(user), status=status.HTTP_201_CREATED)
 
 
@@ -133,4 +158,90 @@ class ServerInviteDetailView(APIView):
     )
     def delete(self, request: Request, code: str) -> Response:
         invites.revoke_invite(request.user, code)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Tokens (SimpleJWT's views, with these serializers by settings.SIMPLE_JWT) ---------------
+
+
+class TokenObtainSerializer(TokenObtainPairSerializer):
+    """Username and password for a token pair, with sign-in throttling and the revocation claims."""
+
+    @classmethod
+    def get_token(cls, user: Any) -> RefreshToken:
+        return refresh_token_for(user)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        username, ip = attrs.get(self.username_field, ""), client_ip(self.context["request"])
+        check_sign_in_allowed(username, ip)  # raises ActionError: 429 with Retry-After (core.rest)
+        try:
+            return super().validate(attrs)
+        except AuthenticationFailed:
+            record_sign_in_failure(username, ip)
+            raise
+
+
+class TokenRefreshSerializer(SimpleTokenRefreshSerializer):
+    """A new access token, only while the refresh token's session has not been ended."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        refresh = self.token_class(attrs["refresh"])  # TokenError: the view answers 401 token_not_valid
+        user = UserModel.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
+        if user is None:
+            raise AuthenticationFailed({"detail": "The account no longer exists.", "code": "user_not_found"})
+        reason = token_refusal(refresh, user)
+        if reason is not None:
+            raise refused(reason)
+        return super().validate(attrs)
+
+
+class RefreshTokenSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class LogoutView(APIView):
+    """Sign one token session out: the refresh token (which proves it) and its access tokens and sockets."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # A refused refresh token is 401 (as the refresh answers it), not the 403 DRF gives without authenticators.
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        request=RefreshTokenSerializer,
+        responses={204: None, 400: ErrorSchema, 401: ErrorSchema},
+        summary="Sign out this token session (other devices stay signed in)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            refresh = RefreshToken(serializer.validated_data["refresh"])
+        except TokenError as error:
+            raise InvalidToken(error.args[0]) from None
+        do_sign_out_token(refresh)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordChangeView(APIView):
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={204: None, 400: ErrorSchema, 401: ErrorSchema, 429: ErrorSchema},
+        summary="Change your password: every other session, token and socket of yours ends",
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        do_change_password(
+            request.user, data.get("old_password"), data.get("new_password"), ip=client_ip(request)
+        )  # ActionError: 400 invalid with `fields`, or 429 (core.rest)
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            # The page session calling stays signed in; every token (a bearer caller's own too) has ended.
+            update_session_auth_hash(request._request, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,18 +1,40 @@
-"""Sign-in, sign-out and registration pages."""
+"""Sign-in, registration, password change and password reset pages."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib.auth import get_user_model, login
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model, login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, SetPasswordForm
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 
 from core.errors import ActionError
 
-from .actions import check_registration, check_registration_open, do_register_user
+from .actions import (
+    PASSWORD_RESET,
+    check_registration,
+    check_registration_open,
+    check_registration_rate,
+    check_sign_in_allowed,
+    count_registration,
+    do_change_password,
+    do_register_user,
+    record_sign_in_failure,
+)
+from .authentication import client_ip
 from .invites import get_live_invite
+from .signals import PASSWORD_CHANGE_REASON
+
+# What a throttled page answers: the form again, with the wait, as 429 (Too Many Requests).
+TOO_MANY_REQUESTS = 429
 
 # Where the page shows each of the action's field errors (Django's own form puts password ones on the confirmation).
 FORM_FIELDS = {"username": "username", "password": "password2"}
@@ -71,15 +93,150 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("/")
     form = RegistrationForm(request.POST or None)
+    if request.method == "POST":
+        ip = client_ip(request)
+        try:
+            check_registration_rate(ip)
+        except ActionError as error:
+            form.add_error(None, error.message)
+            return render(request, "registration/register.html", {"form": form}, status=TOO_MANY_REQUESTS)
+        if form.is_valid():
+            try:
+                user = form.save()
+            except ActionError as error:  # a concurrent registration took the name after the check
+                form.add_action_error(error)
+            else:
+                count_registration(ip)
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("/")
+    return render(request, "registration/register.html", {"form": form})
+
+
+# --- Sign-in, throttled -------------------------------------------------------------------------
+
+
+class ThrottledSignInMixin:
+    """Django's sign-in form with accounts' sign-in limits: refused while used up, failures counted.
+
+    ``retry_after`` is set (seconds) when the attempt was refused for the limit.
+    """
+
+    retry_after: int | None = None
+
+    def clean(self) -> dict[str, Any]:
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not (username and password):
+            return super().clean()
+        ip = client_ip(self.request)
+        try:
+            check_sign_in_allowed(username, ip)
+        except ActionError as error:
+            self.retry_after = error.extra["retry_after"]
+            raise ValidationError(error.message, code="rate_limited") from None
+        try:
+            return super().clean()
+        except ValidationError as error:
+            if error.code == "invalid_login":
+                record_sign_in_failure(username, ip)
+            raise
+
+
+class SignInForm(ThrottledSignInMixin, AuthenticationForm):
+    pass
+
+
+class AdminSignInForm(ThrottledSignInMixin, AdminAuthenticationForm):
+    pass
+
+
+def throttled_status(response: HttpResponse) -> HttpResponse:
+    """A sign-in page refused for the limit answers 429 with a Retry-After header."""
+    context = getattr(response, "context_data", None) or {}
+    retry_after = getattr(context.get("form"), "retry_after", None)
+    if retry_after:
+        response.status_code = TOO_MANY_REQUESTS
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: SignInForm) -> HttpResponse:
+        return throttled_status(super().form_invalid(form))
+
+
+# --- Password change and reset -------------------------------------------------------------------
+
+
+class PasswordChangePageForm(forms.Form):
+    """The page's fields; the rules are ``accounts.actions.check_password_change``'s, run by the view."""
+
+    old_password = forms.CharField(
+        strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    new_password1 = forms.CharField(
+        strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    new_password2 = forms.CharField(
+        strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("new_password1") and cleaned.get("new_password1") != cleaned.get("new_password2"):
+            self.add_error("new_password2", "The two new passwords differ.")
+        return cleaned
+
+
+# Where the page shows each of the action's field errors.
+PASSWORD_FORM_FIELDS = {"old_password": "old_password", "new_password": "new_password2"}
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Change your password here: this browser stays signed in, every other session, token and socket ends."""
+    form = PasswordChangePageForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            user = form.save()
-        except ActionError as error:  # a concurrent registration took the name after the check
-            form.add_action_error(error)
+            do_change_password(
+                request.user,
+                form.cleaned_data["old_password"],
+                form.cleaned_data["new_password1"],
+                ip=client_ip(request),
+            )
+        except ActionError as error:
+            fields = error.extra.get("fields")
+            if fields is None:
+                form.add_error(None, error.message)
+                status = TOO_MANY_REQUESTS if error.code == "rate_limited" else 400
+            else:
+                for field, messages in fields.items():
+                    form.add_error(PASSWORD_FORM_FIELDS[field], messages)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("/")
-    return render(request, "registration/register.html", {"form": form})
+            update_session_auth_hash(request, request.user)
+            return redirect("password-change-done")
+    return render(request, "accounts/password_change.html", {"form": form}, status=status)
+
+
+@login_required
+def password_change_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/password_change_done.html")
+
+
+class ResetPasswordForm(SetPasswordForm):
+    """Django's reset form; the saved password ends every session with the reset's own reason."""
+
+    def save(self, commit: bool = True) -> AbstractBaseUser:
+        setattr(self.user, PASSWORD_CHANGE_REASON, PASSWORD_RESET)
+        return super().save(commit)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = ResetPasswordForm
+    success_url = reverse_lazy("password_reset_complete")
 
 
 def join(request: HttpRequest, code: str) -> HttpResponse:

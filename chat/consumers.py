@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.queries import session_group, user_for_access_token
 from core import logs
 from core.errors import ActionError, invalid
 from core.metrics import SEND_SECONDS
@@ -63,25 +63,14 @@ def _load_ready(user) -> dict[str, Any]:
     }
 
 
-def _user_from_token(token: Any):
-    from rest_framework_simplejwt.exceptions import TokenError
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    if not isinstance(token, str) or not token:
-        return None
-    try:
-        access = AccessToken(token)
-    except TokenError:
-        return None
-    return get_user_model().objects.filter(pk=access.get("user_id"), is_active=True).first()
-
-
 class ChatConsumer(RealtimeConsumer):
     # Class-level defaults: an idle connection's instance dict holds only what it uses.
     user = None
     groups = ()  # Channels' own group list, unused here (each connection follows its rooms' groups itself)
     room_ids: set[int]
     session_id: str
+    # The group of the sign-in session this socket was opened with (a page session or a token session), if any.
+    sign_in_group: str | None = None
     _auth_timer: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
@@ -91,7 +80,7 @@ class ChatConsumer(RealtimeConsumer):
         release_handshake(self.scope, self.base_send)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
-            await self._start(user)
+            await self._start(user, self.scope.get("session_key"))
         else:
             self._auth_timer = asyncio.get_running_loop().call_later(
                 settings.WS_AUTH_TIMEOUT, lambda: asyncio.ensure_future(self._auth_timed_out())
@@ -102,7 +91,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error(None, ActionError("unauthenticated", "Authenticate within the time limit."))
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    async def _start(self, user) -> dict[str, Any]:
+    async def _start(self, user, sign_in_secret: str | None) -> dict[str, Any]:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
@@ -111,6 +100,9 @@ class ChatConsumer(RealtimeConsumer):
         self.room_ids = {room["id"] for room in ready["rooms"]}
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
+        if sign_in_secret:
+            self.sign_in_group = session_group(sign_in_secret)
+            await layer.group_add(self.sign_in_group, self.channel_name)
         for room_id in self.room_ids:
             await layer.group_add(room_group(room_id), self.channel_name)
         expect_seq = getattr(layer, "expect_seq", None)
@@ -132,6 +124,8 @@ class ChatConsumer(RealtimeConsumer):
             for room_id in self.room_ids:
                 await layer.group_discard(room_group(room_id), self.channel_name)
             await layer.group_discard(user_group(self.user.id), self.channel_name)
+            if self.sign_in_group is not None:
+                await layer.group_discard(self.sign_in_group, self.channel_name)
         finally:
             # A failed group_discard must not leave the user online until the next sweep.
             await presence.connection_closed(self)
@@ -200,12 +194,15 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         token = data.get("token") if isinstance(data, dict) else None
-        user = await database_call(_user_from_token, token)
-        if user is None:
-            await self.send_error(request_id, ActionError("unauthenticated", "The token is invalid or expired."))
+        found = await database_call(user_for_access_token, token)
+        if found is None:
+            await self.send_error(
+                request_id, ActionError("unauthenticated", "The token is invalid, expired or its session has ended.")
+            )
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self._start(user)
+        user, token_session = found
+        await self._start(user, token_session)
         if request_id is not None:
             await self.send(text_data=encode_frame("ack", {"user": user_payload(user)}, request_id=request_id))
 
@@ -248,7 +245,7 @@ class ChatConsumer(RealtimeConsumer):
         await self.send(text_data=event["frame"])
 
     async def chat_disconnect(self, event: dict[str, Any]) -> None:
-        """The user was suspended: end this connection now."""
+        """The user's sessions, or this socket's sign-in session, ended: end this connection now."""
         await self.send(text_data=encode_frame("error", {"code": "forbidden", "message": event.get("reason", "")}))
         await self.close(code=CLOSE_SUSPENDED)
 

@@ -225,6 +225,26 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Self-registration; when closed (the default unless DEBUG), only a live server invitation
 # (accounts.models.ServerInvite, made by staff) lets a visitor register.
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", default=DEBUG)
+# Sign-in throttling (API token endpoint, sign-in page, admin sign-in; a wrong old password on a password change
+# counts too): after this many failures within LOGIN_FAILURE_WINDOW seconds, per username and per client address,
+# attempts are refused with 429 until the oldest failure leaves the window. 0 turns a limit off.
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300)  # seconds
+REGISTRATIONS_PER_IP_PER_HOUR = env_int("REGISTRATIONS_PER_IP_PER_HOUR", 10)  # accounts created per address
+# The client address is REMOTE_ADDR (a reverse proxy must pass the client's there); with this on, the last
+# X-Forwarded-For entry instead. Only behind a proxy that sets that header, or clients choose their own address.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)
+# Password reset mails: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Confab <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600)  # seconds a reset link works
 if TESTING:
     # Hashing a password costs ~0.2 s by design; tests create hundreds of users.
     PASSWORD_HASHERS = [
@@ -324,7 +344,7 @@ STORAGES = {
 # --- REST -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -337,6 +357,9 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "UPDATE_LAST_LOGIN": False,
+    # Tokens carry the user's generation and their session; both are checked on every use (accounts.authentication).
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.api.TokenObtainSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.api.TokenRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Confab API",

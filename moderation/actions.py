@@ -21,12 +21,12 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts import actions as account_actions
 from chat import actions as chat_actions
 from chat.models import Message, RoomMember
 from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import iso
-from core.publishing import deliver_message, disconnect_envelope, user_group
 from core.validation import parse_id
 from uploads import actions as upload_actions
 from uploads.models import Upload
@@ -238,8 +238,9 @@ def suspend_user(moderator, user_id: Any, reason: Any = "") -> None:
     """Deactivate an account site-wide and close its open sockets.
 
     ``is_active=False`` makes sessions and JWTs (access and refresh) fail from
-    the next request on; the ``chat.disconnect`` message sent to the user's
-    group after commit closes every open socket with code 4403.
+    the next request on, and ``accounts.actions.do_end_sessions`` ends them for
+    good (a later unsuspension revives none) and closes every open socket with
+    code 4403 after commit.
     """
     require_moderator(moderator)
     reason = clean_reason(reason)
@@ -255,11 +256,11 @@ def suspend_user(moderator, user_id: Any, reason: Any = "") -> None:
         raise ActionError("conflict", "The user is already suspended.")
     with transaction.atomic():
         _set_active(moderator, target, False, reason)
-        message = disconnect_envelope("Your account has been suspended.")
-        transaction.on_commit(lambda: deliver_message(user_group(target.pk), message))
+        account_actions.do_end_sessions(target, account_actions.SUSPENDED)
 
 
 def unsuspend_user(moderator, user_id: Any, reason: Any = "") -> None:
+    """Reactivate an account. Its sessions ended at suspension stay ended: the user signs in anew."""
     require_moderator(moderator)
     reason = clean_reason(reason)
     target = User.objects.filter(pk=parse_id(user_id, "user")).first()

@@ -1,6 +1,11 @@
 """Reads of notifications: the unread count and the notification centre's pages.
 
 Each does a fixed number of queries (two for a page, one for the count).
+
+Only notifications of rooms the user is still a member of are shown or
+counted: a payload carries the room's current name and the message's current
+text, so a removed member must not read on through them. They are hidden, not
+deleted: a member added back sees them again, as they see the room's history.
 """
 
 from __future__ import annotations
@@ -8,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from chat.models import RoomMember
 from core.errors import invalid
 from core.validation import optional_id
 
@@ -18,8 +25,14 @@ from .payloads import notification_payload
 DEFAULT_PAGE_SIZE = 50
 
 
+def visible_notifications(user) -> QuerySet[Notification]:
+    """The user's notifications of rooms they are a member of (and any without a room)."""
+    member = RoomMember.objects.filter(room_id=OuterRef("room_id"), user_id=user.pk)
+    return Notification.objects.filter(Q(room__isnull=True) | Q(Exists(member)), recipient=user)
+
+
 def unread_notification_count(user) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    return visible_notifications(user).filter(read_at__isnull=True).count()
 
 
 def notification_page(user, *, unread: Any = None, before: Any = None, limit: Any = None) -> dict[str, Any]:
@@ -34,7 +47,7 @@ def notification_page(user, *, unread: Any = None, before: Any = None, limit: An
     page_size = optional_id(limit, "limit") or DEFAULT_PAGE_SIZE
     if page_size > settings.HISTORY_PAGE_MAX:
         raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
-    notifications = Notification.objects.filter(recipient=user).select_related("actor", "room", "message__sender")
+    notifications = visible_notifications(user).select_related("actor", "room", "message__sender")
     if only_unread:
         notifications = notifications.filter(read_at__isnull=True)
     if before_id is not None:

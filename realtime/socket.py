@@ -72,6 +72,9 @@ class ChatSocket:
             return WebsocketDenier()
         session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
         scope["user"] = await database_call(_user_for_session, session_key) if session_key else AnonymousUser()
+        if scope["user"].is_authenticated:
+            # The consumer follows this sign-in session's group, so signing out of it closes this socket.
+            scope["session_key"] = session_key
         return self.consumer_class()
 
 
@@ -96,6 +99,12 @@ def _cookie(scope, name: str) -> str | None:
 
 
 def _user_for_session(session_key: str):
-    """The user of a session, with Django's own checks (backend, session hash, is_active)."""
+    """The user of a session, with Django's own checks (backend, session hash, is_active).
+
+    The session hash includes the user's token generation
+    (accounts.models.User.get_session_auth_hash): a session whose sessions
+    were ended (password change or reset, deactivation, suspension) is flushed
+    here and the socket is anonymous.
+    """
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     return get_user(SimpleNamespace(session=store))

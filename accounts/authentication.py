@@ -1,0 +1,109 @@
+"""JSON Web Tokens that can be ended: issued with the user's generation, checked on every use.
+
+Every refresh token from the token endpoint carries two claims, which the
+access tokens refreshed from it inherit:
+
+- ``gen``: the user's ``token_generation`` when it was issued. Ending a
+  user's sessions (accounts.actions.do_end_sessions) bumps the generation,
+  so every token issued before is refused from then on. A token without the
+  claim (issued before it existed) counts as generation 0.
+- ``sid``: the token session (the refresh token's own ``jti``). Signing out
+  through the API (``POST /api/v1/auth/logout/``) ends this one session: its
+  refresh and access tokens are refused and its sockets close, while the
+  user's other devices go on.
+
+``token_refusal`` is the one check; the REST authentication class, the token
+refresh and the WebSocket ``authenticate`` (through accounts.queries) apply it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken, Token
+
+from .models import SignedOutToken, User
+
+GENERATION_CLAIM = "gen"
+SESSION_CLAIM = "sid"
+
+# Why a correctly signed, unexpired token is refused: the reason code API clients see, and the message.
+REFUSALS = {
+    "user_inactive": "The account is deactivated.",
+    "session_ended": "This session has ended (password changed, or signed out everywhere). Sign in again.",
+    "signed_out": "This session was signed out. Sign in again.",
+}
+
+
+def refresh_token_for(user: AbstractBaseUser) -> RefreshToken:
+    """A refresh token of a new token session of ``user``, under the user's current generation."""
+    token = RefreshToken.for_user(user)
+    token[GENERATION_CLAIM] = user.token_generation
+    token[SESSION_CLAIM] = token[api_settings.JTI_CLAIM]
+    return token
+
+
+def token_refusal(token: Token, user: User) -> str | None:
+    """Why ``user``'s token no longer works (a key of ``REFUSALS``), or None when it does."""
+    if not user.is_active:
+        return "user_inactive"
+    if token.get(GENERATION_CLAIM, 0) != user.token_generation:
+        return "session_ended"
+    session_id = token.get(SESSION_CLAIM)
+    if session_id and SignedOutToken.objects.filter(sid=session_id).exists():
+        return "signed_out"
+    return None
+
+
+def token_user(token: Token) -> User | None:
+    """The user a validated token names, if the token is still good for them."""
+    user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM)).first()
+    if user is None or token_refusal(token, user) is not None:
+        return None
+    return user
+
+
+def refused(reason: str) -> AuthenticationFailed:
+    """A 401 whose body names the reason (``code`` becomes ``unauthenticated``, ``reason`` this)."""
+    return AuthenticationFailed({"detail": REFUSALS[reason], "code": reason})
+
+
+class RevocableJWTAuthentication(JWTAuthentication):
+    """SimpleJWT's bearer authentication, refusing tokens of ended sessions."""
+
+    def get_user(self, validated_token: Token) -> User:
+        user = super().get_user(validated_token)  # unknown or inactive users are refused here
+        reason = token_refusal(validated_token, user)
+        if reason is not None:
+            raise refused(reason)
+        return user
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """The OpenAPI description: the same bearer scheme as SimpleJWT's."""
+
+    target_class = RevocableJWTAuthentication
+
+
+def client_ip(request: Request | Any) -> str:
+    """The address sign-in and registration limits count against.
+
+    ``REMOTE_ADDR``: behind a reverse proxy, the proxy must pass the client's
+    address there (e.g. uvicorn's ``--forwarded-allow-ips``). With
+    ``TRUST_X_FORWARDED_FOR`` on, the last address of ``X-Forwarded-For``
+    (the one the trusted proxy appended) is used instead: never turn it on
+    without such a proxy, or every client picks its own address.
+    """
+    meta = request.META
+    if settings.TRUST_X_FORWARDED_FOR:
+        forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1][:64]
+    return (meta.get("REMOTE_ADDR") or "unknown")[:64]

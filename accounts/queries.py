@@ -1,0 +1,40 @@
+"""Reads other apps need of accounts: who a socket's token names, and a sign-in session's group."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from .authentication import SESSION_CLAIM, token_user
+from .models import User
+
+
+def session_group(session_secret: str) -> str:
+    """The channel group of the sockets opened with one sign-in session (a page session or a token session).
+
+    Named by a hash: the session key is a credential, and group names travel
+    through Redis and logs.
+    """
+    digest = hashlib.blake2s(session_secret.encode(), digest_size=16, person=b"confabss").hexdigest()
+    return f"session.{digest}"
+
+
+def user_for_access_token(token: Any) -> tuple[User, str | None] | None:
+    """The user an access token still authenticates, with its token session (``sid``), or None.
+
+    None for anything but a valid, unexpired access token of an active user
+    whose sessions have not been ended since it was issued.
+    """
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        access = AccessToken(token)
+    except TokenError:
+        return None
+    user = token_user(access)
+    if user is None:
+        return None
+    return user, access.get(SESSION_CLAIM)
