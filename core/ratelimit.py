@@ -1,6 +1,6 @@
-"""Per-user send limits, one counter for every process and both transports.
+"""Per-user rate limits on every state change, one counter per budget for every process and both transports.
 
-A sliding window: the timestamps of the user's recent sends, in a Redis
+A sliding window per budget (``BUDGETS``): the timestamps of the user's recent actions, in a Redis
 sorted set when Redis is configured (one atomic script, so two processes
 cannot both take the last slot), else in this process's memory.
 """
@@ -12,6 +12,8 @@ import math
 import threading
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -58,33 +60,136 @@ def _take_local(key: str, now: float, window: float, limit: int) -> float:
 
 def check_send_rate(user_id: int) -> None:
     """Count one send for the user, or raise ``rate_limited`` with ``retry_after``."""
+    take_slots(user_id, send=1)
+
+
+# --- Budgets: one sliding window per kind of state change -----------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A per-user budget: at most ``settings.<limit_setting>`` actions every ``settings.<window_setting>``
+    seconds (a limit of 0 switches it off); ``what`` names them in the refusal."""
+
+    limit_setting: str
+    window_setting: str
+    what: str
+
+    @property
+    def limit(self) -> int:
+        return int(getattr(settings, self.limit_setting))
+
+    @property
+    def window(self) -> float:
+        return float(getattr(settings, self.window_setting))
+
+
+# Every state change a user can repeat, each with a budget of its own (so editing one message over and
+# over does not walk around the send limit). The check_* of each action takes its slot last, once
+# everything else is valid: a refused action uses none.
+BUDGETS: dict[str, Budget] = {
+    "send": Budget("RATE_LIMIT_MESSAGES", "RATE_LIMIT_WINDOW", "messages"),
+    "edit": Budget("RATE_LIMIT_EDITS", "RATE_LIMIT_EDITS_WINDOW", "edits"),
+    "reaction": Budget("RATE_LIMIT_REACTIONS", "RATE_LIMIT_REACTIONS_WINDOW", "reactions"),
+    "pin": Budget("RATE_LIMIT_PINS", "RATE_LIMIT_PINS_WINDOW", "pins and unpins"),
+    "status": Budget("RATE_LIMIT_STATUS", "RATE_LIMIT_STATUS_WINDOW", "status changes"),
+    "room": Budget("RATE_LIMIT_ROOMS", "RATE_LIMIT_ROOMS_WINDOW", "new rooms"),
+    "member_add": Budget("RATE_LIMIT_MEMBER_ADDS", "RATE_LIMIT_MEMBER_ADDS_WINDOW", "members added"),
+    "report": Budget("RATE_LIMIT_REPORTS", "RATE_LIMIT_REPORTS_WINDOW", "reports"),
+    "room_mention": Budget("RATE_LIMIT_ROOM_MENTIONS", "RATE_LIMIT_ROOM_MENTIONS_WINDOW", "@room/@here mentions"),
+}
+
+# Several budgets at once, all or nothing: each key is pruned to its window; if any would go over its
+# limit nothing is taken and the longest wait is returned with that key's index (1-based), else every
+# key gets its ``cost`` slots. ARGV: now, a unique member prefix, then window, limit, cost per key.
+_TAKE_SLOTS = """
+local now = tonumber(ARGV[1])
+local prefix = ARGV[2]
+local refused, wait = 0, 0
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[3 * i])
+  local limit = tonumber(ARGV[3 * i + 1])
+  local cost = tonumber(ARGV[3 * i + 2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count + cost > limit then
+    local until_free = window
+    if cost <= limit then
+      local nth = redis.call('ZRANGE', key, count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
+      until_free = tonumber(nth[2]) + window - now
+    end
+    if refused == 0 or until_free > wait then
+      refused, wait = i, until_free
+    end
+  end
+end
+if refused > 0 then
+  return {refused, tostring(wait)}
+end
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[3 * i])
+  for n = 1, tonumber(ARGV[3 * i + 2]) do
+    redis.call('ZADD', key, now, prefix .. ':' .. i .. ':' .. n)
+  end
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+end
+return {0, '0'}
+"""
+
+
+def take_slots(user_id: int, **costs: int) -> None:
+    """Take ``cost`` slots of each named budget (``take_slots(user.id, send=1, room_mention=1)``),
+    all or none, or raise ``rate_limited`` with ``retry_after`` naming the budget that refused.
+    Budgets switched off (limit 0) and costs of 0 are skipped."""
     global _counter
-    limit = settings.RATE_LIMIT_MESSAGES
-    if limit <= 0:
+    wanted = [(name, BUDGETS[name], cost) for name, cost in costs.items() if cost > 0 and BUDGETS[name].limit > 0]
+    if not wanted:
         return
-    window = float(settings.RATE_LIMIT_WINDOW)
-    key = f"confab:rate:send:{user_id}"
+    keys = [f"confab:rate:{name}:{user_id}" for name, _, _ in wanted]
     now = time.time()
     client = sync_client()
     if client is None:
-        wait = _take_local(key, now, window, limit)
+        refused, wait = _take_slots_local(keys, now, [(b.window, b.limit, cost) for _, b, cost in wanted])
     else:
         _counter += 1
-        member = f"{now:.6f}:{threading.get_ident()}:{_counter}"
+        args: list[Any] = [now, f"{now:.6f}:{threading.get_ident()}:{_counter}"]
+        for _, budget, cost in wanted:
+            args += [budget.window, budget.limit, cost]
         try:
-            wait = float(client.eval(_SLIDING_WINDOW, 1, key, now, window, limit, member))
+            refused, wait = client.eval(_TAKE_SLOTS, len(keys), *keys, *args)
         except RedisError as error:
-            # Fail open: the database, not Redis, decides whether chat works; a limit is skipped
-            # for as long as Redis is away, and said so once in a while.
+            # Fail open, as check_send_rate: the database, not Redis, decides whether chat works.
             warn_once_per(logger, "ratelimit", 30, "Rate limits skipped: Redis unavailable (%s)", error)
             return
-    if wait > 0:
+        refused, wait = int(refused), float(wait)
+    if refused:
+        budget = wanted[refused - 1][1]
         retry_after = max(1, math.ceil(wait))
         raise ActionError(
             "rate_limited",
-            f"Too many messages: at most {limit} every {int(window)} s. Try again in {retry_after} s.",
+            f"Too many {budget.what}: at most {budget.limit} every {int(budget.window)} s. "
+            f"Try again in {retry_after} s.",
             retry_after=retry_after,
         )
+
+
+def _take_slots_local(keys: list[str], now: float, rules: list[tuple[float, int, int]]) -> tuple[int, float]:
+    """``_TAKE_SLOTS`` in this process's memory: (index of the refusing key or 0, its wait)."""
+    with _local_lock:
+        refused, wait = 0, 0.0
+        for index, (key, (window, limit, cost)) in enumerate(zip(keys, rules, strict=True), start=1):
+            log = _local_log[key]
+            while log and log[0] <= now - window:
+                log.popleft()
+            if len(log) + cost > limit:
+                until_free = window if cost > limit else log[len(log) + cost - limit - 1] + window - now
+                if not refused or until_free > wait:
+                    refused, wait = index, until_free
+        if refused:
+            return refused, wait
+        for key, (_, _, cost) in zip(keys, rules, strict=True):
+            _local_log[key].extend([now] * cost)
+        return 0, 0.0
 
 
 def reset_local() -> None:

@@ -22,6 +22,7 @@ from chat.payloads import message_payloads
 from chat.rendering import render_body
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
+from core.ratelimit import take_slots
 from core.validation import clean_text
 from notifications.actions import notify_for_message, withdraw_for_message
 from uploads.actions import stored_names
@@ -53,7 +54,8 @@ class MessageChange:
 
 
 def check_edit_message(user, message_id: Any, *, body: Any) -> MessageEdit:
-    """Only the sender edits, a live, non-system message in a room they are still in."""
+    """Only the sender edits, a live, non-system message in a room they are still in; within the edit
+    limit (and the @room limit when the edit newly notifies the room)."""
     message, membership = get_visible_message(user, message_id)
     if membership is None or message.room.archived:
         raise not_found("Message")
@@ -70,9 +72,12 @@ def check_edit_message(user, message_id: Any, *, body: Any) -> MessageEdit:
         return MessageEdit(message, body, {}, set(), False)
     _, old_mentions, old_room = resolve_mentions(message.room, message.body)
     usernames, mentioned_ids, mentions_room = resolve_mentions(message.room, body)
-    mentions_room = mentions_room and may_mention_room(membership)
+    mentions_room = mentions_room and may_mention_room(membership) and not old_room
     new_mentions = mentioned_ids - old_mentions - {user.id}
-    return MessageEdit(message, body, usernames, new_mentions, mentions_room and not old_room)
+    # Last, once the edit is known to be good (an edit that changes nothing takes no slot). Edits have
+    # their own budget: rewriting one message over and over is not a way around the send limit.
+    take_slots(user.id, edit=1, room_mention=int(mentions_room))
+    return MessageEdit(message, body, usernames, new_mentions, mentions_room)
 
 
 def do_edit_message(edit: MessageEdit) -> dict[str, Any]:
@@ -202,13 +207,15 @@ def do_purge_messages(message_ids: Iterable[int]) -> PurgedMessages:
 
 
 def check_set_pinned(user, message_id: Any) -> MessageChange:
-    """Room admins pin, every member where the room allows it, and moderators (by moderator power)."""
+    """Room admins pin, every member where the room allows it, and moderators (by moderator power);
+    within the pin limit (pins and unpins share it)."""
     message, membership = get_visible_message(user, message_id)
     if message.deleted_at is not None:
         raise not_found("Message")
     by_right = membership is not None and (membership.is_admin or message.room.members_can_pin)
     if not by_right and not is_moderator(user):
         raise forbidden("Only room admins can pin messages here.")
+    take_slots(user.id, pin=1)
     return MessageChange(user, message, not by_right)
 
 

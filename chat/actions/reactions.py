@@ -11,6 +11,7 @@ from chat.models import Message, Reaction
 from chat.payloads import message_payloads
 from core.errors import invalid, not_found
 from core.publishing import publish, room_group
+from core.ratelimit import take_slots
 
 from .access import get_visible_message
 
@@ -18,11 +19,14 @@ MAX_EMOJI_LENGTH = 32
 
 
 def check_set_reaction(user, message_id: Any, emoji: Any) -> tuple[Message, str]:
-    """Members of the message's room react (not moderators from outside), on a live message, with one emoji."""
+    """Members of the message's room react (not moderators from outside), on a live message, with one emoji;
+    within the reaction limit."""
     message, membership = get_visible_message(user, message_id)
     if membership is None or message.deleted_at is not None:
         raise not_found("Message")
-    return message, _clean_emoji(emoji)
+    emoji = _clean_emoji(emoji)
+    take_slots(user.id, reaction=1)  # adds and removes share one budget
+    return message, emoji
 
 
 def do_set_reaction(user, message: Message, emoji: str, present: bool) -> dict[str, Any]:
