@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from chat.history_cache import note_history_changed
 from chat.models import Message, Reaction
-from chat.payloads import message_payloads
+from chat.payloads import message_edit_payload, message_payloads, pin_payload
 from chat.rendering import render_body
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
@@ -81,7 +81,8 @@ def check_edit_message(user, message_id: Any, *, body: Any) -> MessageEdit:
 
 
 def do_edit_message(edit: MessageEdit) -> dict[str, Any]:
-    """Rewrite the message, notify people the edit newly mentions; broadcasts ``message_edited``."""
+    """Rewrite the message, notify people the edit newly mentions; broadcasts ``message_edited`` (the new
+    body only) and returns the whole message."""
     message = edit.message
     if edit.body == message.body:
         return message_payloads([message])[0]
@@ -91,8 +92,8 @@ def do_edit_message(edit: MessageEdit) -> dict[str, Any]:
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
         note_history_changed([message.room_id])
-        payload = message_payloads([message])[0]
-        publish(room_group(message.room_id), "message_edited", {"message": payload})
+        publish(room_group(message.room_id), "message_edited", message_edit_payload(message))
+        payload = message_payloads([message])[0]  # the whole message for the editor only
         notify_for_message(message, mentioned_user_ids=edit.new_mentions, mentions_room=edit.mentions_room, edited=True)
     return payload
 
@@ -153,7 +154,7 @@ def check_restore_message(user, message_id: Any) -> MessageChange:
 
 
 def do_restore_message(change: MessageChange, *, audit: Audit | None = None) -> dict[str, Any]:
-    """Undo a soft delete; the room sees the message again (``message_edited``)."""
+    """Undo a soft delete; the room sees the message again (``message_restored``)."""
     message = change.message
     with transaction.atomic():
         if audit is not None:
@@ -163,7 +164,8 @@ def do_restore_message(change: MessageChange, *, audit: Audit | None = None) -> 
         message.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
         note_history_changed([message.room_id])
         payload = message_payloads([message])[0]
-        publish(room_group(message.room_id), "message_edited", {"message": payload})
+        # The whole message: the room had only a placeholder of it (rare, and moderators only).
+        publish(room_group(message.room_id), "message_restored", {"message": payload})
     return payload
 
 
@@ -220,7 +222,8 @@ def check_set_pinned(user, message_id: Any) -> MessageChange:
 
 
 def do_set_pinned(change: MessageChange, pinned: bool, *, audit: Audit | None = None) -> dict[str, Any]:
-    """Pin or unpin; nothing is written (nor audited) when it is so already."""
+    """Pin or unpin; nothing is written (nor audited) when it is so already. The room gets the pin
+    (``message_pinned``/``message_unpinned``), the caller the whole message."""
     message = change.message
     if message.pinned == pinned:
         return message_payloads([message])[0]
@@ -232,8 +235,8 @@ def do_set_pinned(change: MessageChange, pinned: bool, *, audit: Audit | None = 
         message.pinned_at = timezone.now() if pinned else None
         message.save(update_fields=["pinned", "pinned_by", "pinned_at", "updated_at"])
         note_history_changed([message.room_id])
-        payload = message_payloads([message])[0]
-        publish(room_group(message.room_id), "message_pinned" if pinned else "message_unpinned", {"message": payload})
+        publish(room_group(message.room_id), "message_pinned" if pinned else "message_unpinned", pin_payload(message))
+        payload = message_payloads([message])[0]  # the whole message for the caller only
     return payload
 
 

@@ -305,7 +305,15 @@ client.on("message_deleted", (data) => {
   }
 });
 
-client.on("message_edited", ({ message }) => {
+client.on("message_edited", (data) => {
+  const room = rooms.get(data.room);
+  if (room?.last_message?.id === data.message) {
+    room.last_message = { ...room.last_message, body: (data.body || "").slice(0, 200) };
+    renderRooms();
+  }
+});
+
+client.on("message_restored", ({ message }) => {
   const room = rooms.get(message.room);
   if (room?.last_message?.id === message.id) {
     room.last_message = summaryOf(message);
