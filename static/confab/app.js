@@ -577,7 +577,7 @@ const runDirectSearch = debounce(async () => {
               },
             }),
           )
-        : [h("li", { class: "pick-empty" }, "Nobody found.")]),
+        : [h("li", { class: "pick-empty" }, "Nobody found. Someone you share no room with is found by their exact username.")]),
     );
   } catch (error) {
     showError("direct-error", error.message);
