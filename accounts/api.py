@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,6 +22,7 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer as Simpl
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from chat.models import RoomMember
 from chat.queries import search_text
 from chat.schema import ErrorSchema, UserSchema
 from core.errors import ActionError
@@ -97,13 +99,25 @@ class UserSearchView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("q", str, required=False, description="Part of a username or display name")],
         responses={200: UserSchema(many=True), 401: ErrorSchema},
-        summary="Active users other than the caller, at most 20",
+        summary=(
+            "Active users other than the caller, at most 20: those who share a room with the caller and the one "
+            "whose username is exactly `q` (everyone with USER_DIRECTORY_OPEN)"
+        ),
     )
     def get(self, request: Request) -> Response:
         query = search_text(request.query_params.get("q"), max_length=100)
         users = User.objects.filter(is_active=True).exclude(pk=request.user.pk)
         if query:
             users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+        if not settings.USER_DIRECTORY_OPEN:
+            # Closed directory: nobody can list everyone who has an account (spam, enumeration), yet
+            # whoever knows a username finds that person to start a conversation.
+            shared_rooms = RoomMember.objects.filter(user=request.user, room__archived=False).values("room_id")
+            co_members = RoomMember.objects.filter(room_id__in=shared_rooms).values("user_id")
+            visible = Q(pk__in=co_members)
+            if query:
+                visible |= Q(username__iexact=query)
+            users = users.filter(visible)
         return Response([user_payload(u) for u in users.order_by("username")[:20]])
 
 

@@ -109,7 +109,12 @@ ROOM_FIELDS = obj(
 )
 
 MESSAGE_EVENT = obj({"message": MESSAGE})
-REACTION_EVENT = obj({"message": MESSAGE, "emoji": STRING, "user": ID})
+# Changes to a message carry what changed, never the whole message again (``chat.payloads``).
+MESSAGE_EDIT_EVENT = obj(
+    {"room": ID, "message": ID, "seq": SEQ, "body": STRING, "body_html": STRING, "edited_at": TIMESTAMP}
+)
+PIN_EVENT = obj({"room": ID, "message": ID, "seq": SEQ, "pinned_by": nullable(ID), "pinned_at": nullable(TIMESTAMP)})
+REACTION_EVENT = obj({"room": ID, "message": ID, "emoji": STRING, "user": ID, "count": COUNT})
 
 # --- Server events ---------------------------------------------------------------------------
 
@@ -143,8 +148,22 @@ register(
 register(
     "message_edited",
     direction=SERVER,
+    data=MESSAGE_EDIT_EVENT,
+    description="Its sender edited a message: the new body (source and rendered) and when; nothing else changed.",
+    audience=TO_ROOM,
+)
+register(
+    "message_restored",
+    direction=SERVER,
     data=MESSAGE_EVENT,
-    description="A message changed: edited, restored by a moderator, or an attachment removed.",
+    description="A moderator restored a deleted message: the whole message, as the room had only its placeholder.",
+    audience=TO_ROOM,
+)
+register(
+    "attachment_removed",
+    direction=SERVER,
+    data=obj({"room": ID, "message": ID, "upload": ID}),
+    description="A moderator removed an upload from a message (``uploads.actions.remove_upload``): drop it.",
     audience=TO_ROOM,
 )
 register(
@@ -157,29 +176,29 @@ register(
 register(
     "message_pinned",
     direction=SERVER,
-    data=MESSAGE_EVENT,
-    description="A message was pinned.",
+    data=PIN_EVENT,
+    description="A message was pinned: by whom (null for a user since deleted) and when.",
     audience=TO_ROOM,
 )
 register(
     "message_unpinned",
     direction=SERVER,
-    data=MESSAGE_EVENT,
-    description="A message was unpinned.",
+    data=PIN_EVENT,
+    description="A message was unpinned (`pinned_by` and `pinned_at` are null).",
     audience=TO_ROOM,
 )
 register(
     "reaction_added",
     direction=SERVER,
     data=REACTION_EVENT,
-    description="A member reacted: the message with its new counts, the emoji and who (user id).",
+    description="A member reacted: the emoji, who (user id) and how many have that emoji on the message now.",
     audience=TO_ROOM,
 )
 register(
     "reaction_removed",
     direction=SERVER,
     data=REACTION_EVENT,
-    description="A member took a reaction back: the message with its new counts, the emoji and who (user id).",
+    description="A member took a reaction back: the emoji, who (user id) and how many still have it (0: gone).",
     audience=TO_ROOM,
 )
 register(

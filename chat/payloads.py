@@ -76,6 +76,39 @@ def message_payload(
     }
 
 
+# --- What changed in a message, for its room ------------------------------------------
+# A change reaches every socket of the room: these carry what changed, never the whole
+# message again (a reaction to a 10,000-character message is not 25 KiB per socket).
+
+
+def message_edit_payload(message: Message) -> dict[str, Any]:
+    """``message_edited``: the new body, rendered, and when."""
+    return {
+        "room": message.room_id,
+        "message": message.id,
+        "seq": message.seq,
+        "body": message.body,
+        "body_html": message.body_html,
+        "edited_at": iso(message.edited_at),
+    }
+
+
+def pin_payload(message: Message) -> dict[str, Any]:
+    """``message_pinned`` / ``message_unpinned``: the pin as it is now (null by and at once unpinned)."""
+    return {
+        "room": message.room_id,
+        "message": message.id,
+        "seq": message.seq,
+        "pinned_by": message.pinned_by_id if message.pinned else None,
+        "pinned_at": iso(message.pinned_at) if message.pinned else None,
+    }
+
+
+def reaction_change_payload(message: Message, emoji: str, user_id: int, count: int) -> dict[str, Any]:
+    """``reaction_added`` / ``reaction_removed``: who, which emoji, and how many have it now."""
+    return {"room": message.room_id, "message": message.id, "emoji": emoji, "user": user_id, "count": count}
+
+
 def message_summary(message: Message | None) -> dict[str, Any] | None:
     """The short form of a room's last message, for room lists."""
     if message is None:

@@ -261,6 +261,29 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Chat rules -----------------------------------------------------------
 RATE_LIMIT_MESSAGES = env_int("RATE_LIMIT_MESSAGES", 20)  # sends per window per user
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60)  # seconds
+# Every other state change has a budget of its own (core/ratelimit.py BUDGETS): at most N per window
+# (seconds) per user; 0 switches one off.
+RATE_LIMIT_EDITS = env_int("RATE_LIMIT_EDITS", 30)
+RATE_LIMIT_EDITS_WINDOW = env_int("RATE_LIMIT_EDITS_WINDOW", 60)
+RATE_LIMIT_REACTIONS = env_int("RATE_LIMIT_REACTIONS", 60)  # adds and removes
+RATE_LIMIT_REACTIONS_WINDOW = env_int("RATE_LIMIT_REACTIONS_WINDOW", 60)
+RATE_LIMIT_PINS = env_int("RATE_LIMIT_PINS", 20)  # pins and unpins
+RATE_LIMIT_PINS_WINDOW = env_int("RATE_LIMIT_PINS_WINDOW", 60)
+RATE_LIMIT_STATUS = env_int("RATE_LIMIT_STATUS", 10)  # update_status / PATCH presence/me/
+RATE_LIMIT_STATUS_WINDOW = env_int("RATE_LIMIT_STATUS_WINDOW", 60)
+RATE_LIMIT_ROOMS = env_int("RATE_LIMIT_ROOMS", 10)  # new group rooms and new direct rooms
+RATE_LIMIT_ROOMS_WINDOW = env_int("RATE_LIMIT_ROOMS_WINDOW", 3600)
+RATE_LIMIT_MEMBER_ADDS = env_int("RATE_LIMIT_MEMBER_ADDS", 100)  # people added, also as a new room's members
+RATE_LIMIT_MEMBER_ADDS_WINDOW = env_int("RATE_LIMIT_MEMBER_ADDS_WINDOW", 3600)
+RATE_LIMIT_REPORTS = env_int("RATE_LIMIT_REPORTS", 10)
+RATE_LIMIT_REPORTS_WINDOW = env_int("RATE_LIMIT_REPORTS_WINDOW", 3600)
+RATE_LIMIT_ROOM_MENTIONS = env_int("RATE_LIMIT_ROOM_MENTIONS", 5)  # messages and edits that notify @room/@here
+RATE_LIMIT_ROOM_MENTIONS_WINDOW = env_int("RATE_LIMIT_ROOM_MENTIONS_WINDOW", 3600)
+# At most this many people added at once: a new room's `members`, one call that adds members.
+ROOM_MEMBERS_ADD_MAX = env_int("ROOM_MEMBERS_ADD_MAX", 50)
+# Off: `GET users/?q=` lists only people who share a room with the caller, plus an exact username;
+# on: the whole directory, as a workspace where everybody may find everybody.
+USER_DIRECTORY_OPEN = env_bool("USER_DIRECTORY_OPEN", default=False)
 MESSAGE_MAX_LENGTH = env_int("MESSAGE_MAX_LENGTH", 10_000)  # characters of raw body
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 # A socket's queue of events not yet written (a client that stopped reading), and how long its writes may

@@ -27,6 +27,7 @@ from chat.models import Message, RoomMember
 from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import iso
+from core.ratelimit import take_slots
 from core.validation import parse_id
 from uploads import actions as upload_actions
 from uploads.models import Upload
@@ -339,6 +340,7 @@ def report_message(user, message_id: Any, reason: Any) -> dict[str, Any]:
     reason = clean_reason(reason, max_length=REPORT_REASON_MAX_LENGTH, required=True)
     if Report.objects.filter(message=message, reporter=user, status=Report.Status.OPEN).exists():
         raise ActionError("conflict", "You have already reported this message.")
+    take_slots(user.pk, report=1)  # last: a refused report uses no slot
     try:
         with transaction.atomic():
             report = Report.objects.create(message=message, reporter=user, reason=reason)

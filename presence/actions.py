@@ -30,6 +30,7 @@ from chat.models import RoomMember
 from core.errors import invalid
 from core.payloads import iso, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
+from core.ratelimit import take_slots
 
 from . import store
 from .models import Presence
@@ -253,8 +254,10 @@ def update_status(user, data: Any) -> dict[str, Any]:
     Returns the caller's presence object. A real change is announced as
     ``status_changed`` to who shares a room with the user and to the user's
     other connections, after commit; setting the same values again is silent.
+    Within the status limit (``RATE_LIMIT_STATUS``), else ``rate_limited``.
     """
     changes = _clean_status(data)
+    take_slots(user.pk, status=1)  # after the checks: a refused change uses no slot
     with transaction.atomic():
         row, _ = Presence.objects.select_for_update().get_or_create(user=user)
         changed = [name for name, value in changes.items() if getattr(row, name) != value]

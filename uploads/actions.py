@@ -42,7 +42,6 @@ from django.utils import timezone
 
 from chat.changes import mark_message_changed
 from chat.models import Message, RoomMember
-from chat.payloads import message_payloads
 from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
@@ -246,7 +245,7 @@ def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]
     """A moderator takes a file down: its stored files are deleted, the row stays as a record.
 
     If the upload is attached to a live message, the room gets
-    ``message_edited`` with the message as it is now (without the file).
+    ``attachment_removed`` (room, message and upload ids).
     The files are deleted after the commit, so a rolled-back removal loses
     nothing.
     """
@@ -272,8 +271,11 @@ def remove_upload(moderator, upload_id: Any, reason: str = "") -> dict[str, Any]
             room_id = message.room_id
             mark_message_changed(message)  # one attachment fewer
             if message.deleted_at is None:
-                payload = message_payloads([message])[0]
-                publish(room_group(message.room_id), "message_edited", {"message": payload})
+                publish(
+                    room_group(message.room_id),
+                    "attachment_removed",
+                    {"room": message.room_id, "message": message.id, "upload": upload.pk},
+                )
         delete_files_after_commit(names)
     logger.info(
         "upload %s removed by moderator %s (message %s): %s", upload.pk, moderator.pk, upload.message_id, reason

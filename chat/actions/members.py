@@ -20,6 +20,7 @@ from chat.payloads import member_payload
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import user_payload
 from core.publishing import publish, publish_membership, room_group
+from core.ratelimit import take_slots
 from core.validation import parse_id
 
 from .access import Audit, audit_moderator_power, get_membership, is_moderator
@@ -60,7 +61,8 @@ class SettingsChange:
 
 
 def check_add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.Role.MEMBER) -> MemberAddition:
-    """Admins add members, and any member of a public room; only admins make admins."""
+    """Admins add members, and any member of a public room; only admins make admins; within the
+    member-add limit."""
     membership = get_membership(actor, room_id)
     room = membership.room
     if room.kind == Room.Kind.DIRECT:
@@ -74,6 +76,9 @@ def check_add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.R
     target = User.objects.filter(pk=parse_id(user_id, "user"), is_active=True).first()
     if target is None:
         raise not_found("User")
+    if RoomMember.objects.filter(room=room, user=target).exists():
+        raise ActionError("conflict", "The user is already a member.")
+    take_slots(actor.id, member_add=1)  # last: a refused add uses no slot
     return MemberAddition(room, target, role)
 
 
@@ -81,7 +86,7 @@ def do_add_member(addition: MemberAddition) -> dict[str, Any]:
     room, target = addition.room, addition.user
     with transaction.atomic():
         member, created = RoomMember.objects.get_or_create(room=room, user=target, defaults={"role": addition.role})
-        if not created:
+        if not created:  # added by someone else since the check
             raise ActionError("conflict", "The user is already a member.")
         publish(
             room_group(room.id),

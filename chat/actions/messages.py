@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from chat.history_cache import note_history_changed
 from chat.models import Message, Reaction
-from chat.payloads import message_payloads
+from chat.payloads import message_edit_payload, message_payloads, pin_payload
 from chat.rendering import render_body
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
+from core.ratelimit import take_slots
 from core.validation import clean_text
 from notifications.actions import notify_for_message, withdraw_for_message
 from uploads.actions import stored_names
@@ -53,7 +54,8 @@ class MessageChange:
 
 
 def check_edit_message(user, message_id: Any, *, body: Any) -> MessageEdit:
-    """Only the sender edits, a live, non-system message in a room they are still in."""
+    """Only the sender edits, a live, non-system message in a room they are still in; within the edit
+    limit (and the @room limit when the edit newly notifies the room)."""
     message, membership = get_visible_message(user, message_id)
     if membership is None or message.room.archived:
         raise not_found("Message")
@@ -70,13 +72,17 @@ def check_edit_message(user, message_id: Any, *, body: Any) -> MessageEdit:
         return MessageEdit(message, body, {}, set(), False)
     _, old_mentions, old_room = resolve_mentions(message.room, message.body)
     usernames, mentioned_ids, mentions_room = resolve_mentions(message.room, body)
-    mentions_room = mentions_room and may_mention_room(membership)
+    mentions_room = mentions_room and may_mention_room(membership) and not old_room
     new_mentions = mentioned_ids - old_mentions - {user.id}
-    return MessageEdit(message, body, usernames, new_mentions, mentions_room and not old_room)
+    # Last, once the edit is known to be good (an edit that changes nothing takes no slot). Edits have
+    # their own budget: rewriting one message over and over is not a way around the send limit.
+    take_slots(user.id, edit=1, room_mention=int(mentions_room))
+    return MessageEdit(message, body, usernames, new_mentions, mentions_room)
 
 
 def do_edit_message(edit: MessageEdit) -> dict[str, Any]:
-    """Rewrite the message, notify people the edit newly mentions; broadcasts ``message_edited``."""
+    """Rewrite the message, notify people the edit newly mentions; broadcasts ``message_edited`` (the new
+    body only) and returns the whole message."""
     message = edit.message
     if edit.body == message.body:
         return message_payloads([message])[0]
@@ -86,8 +92,8 @@ def do_edit_message(edit: MessageEdit) -> dict[str, Any]:
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
         note_history_changed([message.room_id])
-        payload = message_payloads([message])[0]
-        publish(room_group(message.room_id), "message_edited", {"message": payload})
+        publish(room_group(message.room_id), "message_edited", message_edit_payload(message))
+        payload = message_payloads([message])[0]  # the whole message for the editor only
         notify_for_message(message, mentioned_user_ids=edit.new_mentions, mentions_room=edit.mentions_room, edited=True)
     return payload
 
@@ -148,7 +154,7 @@ def check_restore_message(user, message_id: Any) -> MessageChange:
 
 
 def do_restore_message(change: MessageChange, *, audit: Audit | None = None) -> dict[str, Any]:
-    """Undo a soft delete; the room sees the message again (``message_edited``)."""
+    """Undo a soft delete; the room sees the message again (``message_restored``)."""
     message = change.message
     with transaction.atomic():
         if audit is not None:
@@ -158,7 +164,8 @@ def do_restore_message(change: MessageChange, *, audit: Audit | None = None) -> 
         message.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
         note_history_changed([message.room_id])
         payload = message_payloads([message])[0]
-        publish(room_group(message.room_id), "message_edited", {"message": payload})
+        # The whole message: the room had only a placeholder of it (rare, and moderators only).
+        publish(room_group(message.room_id), "message_restored", {"message": payload})
     return payload
 
 
@@ -202,18 +209,21 @@ def do_purge_messages(message_ids: Iterable[int]) -> PurgedMessages:
 
 
 def check_set_pinned(user, message_id: Any) -> MessageChange:
-    """Room admins pin, every member where the room allows it, and moderators (by moderator power)."""
+    """Room admins pin, every member where the room allows it, and moderators (by moderator power);
+    within the pin limit (pins and unpins share it)."""
     message, membership = get_visible_message(user, message_id)
     if message.deleted_at is not None:
         raise not_found("Message")
     by_right = membership is not None and (membership.is_admin or message.room.members_can_pin)
     if not by_right and not is_moderator(user):
         raise forbidden("Only room admins can pin messages here.")
+    take_slots(user.id, pin=1)
     return MessageChange(user, message, not by_right)
 
 
 def do_set_pinned(change: MessageChange, pinned: bool, *, audit: Audit | None = None) -> dict[str, Any]:
-    """Pin or unpin; nothing is written (nor audited) when it is so already."""
+    """Pin or unpin; nothing is written (nor audited) when it is so already. The room gets the pin
+    (``message_pinned``/``message_unpinned``), the caller the whole message."""
     message = change.message
     if message.pinned == pinned:
         return message_payloads([message])[0]
@@ -225,8 +235,8 @@ def do_set_pinned(change: MessageChange, pinned: bool, *, audit: Audit | None = 
         message.pinned_at = timezone.now() if pinned else None
         message.save(update_fields=["pinned", "pinned_by", "pinned_at", "updated_at"])
         note_history_changed([message.room_id])
-        payload = message_payloads([message])[0]
-        publish(room_group(message.room_id), "message_pinned" if pinned else "message_unpinned", {"message": payload})
+        publish(room_group(message.room_id), "message_pinned" if pinned else "message_unpinned", pin_payload(message))
+        payload = message_payloads([message])[0]  # the whole message for the caller only
     return payload
 
 

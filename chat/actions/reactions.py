@@ -8,9 +8,10 @@ from django.db import transaction
 
 from chat.changes import mark_message_changed
 from chat.models import Message, Reaction
-from chat.payloads import message_payloads
+from chat.payloads import message_payloads, reaction_change_payload
 from core.errors import invalid, not_found
 from core.publishing import publish, room_group
+from core.ratelimit import take_slots
 
 from .access import get_visible_message
 
@@ -18,28 +19,33 @@ MAX_EMOJI_LENGTH = 32
 
 
 def check_set_reaction(user, message_id: Any, emoji: Any) -> tuple[Message, str]:
-    """Members of the message's room react (not moderators from outside), on a live message, with one emoji."""
+    """Members of the message's room react (not moderators from outside), on a live message, with one emoji;
+    within the reaction limit."""
     message, membership = get_visible_message(user, message_id)
     if membership is None or message.deleted_at is not None:
         raise not_found("Message")
-    return message, _clean_emoji(emoji)
+    emoji = _clean_emoji(emoji)
+    take_slots(user.id, reaction=1)  # adds and removes share one budget
+    return message, emoji
 
 
 def do_set_reaction(user, message: Message, emoji: str, present: bool) -> dict[str, Any]:
-    """Idempotent either way; ``reaction_added``/``reaction_removed`` only when it changed something."""
+    """Idempotent either way; ``reaction_added``/``reaction_removed`` (the emoji's new count, not the
+    message) only when it changed something. Returns the whole message to the caller."""
     with transaction.atomic():
         if present:
             _, changed = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
         else:
             changed = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()[0] > 0
-        payload = message_payloads([message])[0]
         if changed:
             mark_message_changed(message)
+            count = Reaction.objects.filter(message=message, emoji=emoji).count()
             publish(
                 room_group(message.room_id),
                 "reaction_added" if present else "reaction_removed",
-                {"message": payload, "emoji": emoji, "user": user.id},
+                reaction_change_payload(message, emoji, user.id, count),
             )
+        payload = message_payloads([message])[0]  # the whole message for the caller only
     return payload
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
@@ -13,6 +14,7 @@ from chat.models import Room, RoomMember
 from chat.payloads import room_fields, room_payload
 from core.errors import forbidden, invalid, not_found
 from core.publishing import publish, publish_membership, room_group
+from core.ratelimit import take_slots
 from core.validation import clean_text, parse_id
 
 from .access import get_membership
@@ -44,6 +46,8 @@ class RoomChange:
 def check_create_group_room(
     user, *, name: Any, topic: Any = "", is_public: Any = False, members: Any = None, members_can_pin: Any = True
 ) -> NewGroupRoom:
+    """A well-formed room with at most ``ROOM_MEMBERS_ADD_MAX`` initial members, all active users; within
+    the room limit, and the member-add limit for the people put in it."""
     name = clean_text(name, "name", 100, required=True)
     topic = clean_text(topic, "topic", 250)
     if not isinstance(is_public, bool) or not isinstance(members_can_pin, bool):
@@ -53,6 +57,8 @@ def check_create_group_room(
     others = list(User.objects.filter(pk__in=member_ids, is_active=True))
     if len(others) != len(member_ids):
         raise invalid("Some `members` are not users.")
+    # Last: a new room, and each person put in it, count against the creator's limits.
+    take_slots(user.id, room=1, member_add=len(others))
     return NewGroupRoom(user, name, topic, is_public, members_can_pin, others)
 
 
@@ -81,13 +87,15 @@ def create_group_room(user, **fields: Any) -> dict[str, Any]:
 
 
 def check_direct_room(user, other_user_id: Any):
-    """The other (active) user of a direct room."""
+    """The other (active) user of a direct room; a new direct room counts against the room limit."""
     other_id = parse_id(other_user_id, "user")
     if other_id == user.id:
         raise invalid("A direct room needs another user.")
     other = User.objects.filter(pk=other_id, is_active=True).first()
     if other is None:
         raise not_found("User")
+    if not Room.objects.filter(direct_key=Room.direct_key_for(user.id, other.id)).exists():
+        take_slots(user.id, room=1)  # only a room that does not exist yet: opening one again is free
     return other
 
 
@@ -196,6 +204,9 @@ def announce_room_to(user_ids: list[int], room: Room) -> None:
 def _parse_user_ids(value: Any) -> set[int]:
     if value in (None, ""):
         return set()
-    if not isinstance(value, list) or len(value) > 1000:
+    if not isinstance(value, list):
         raise invalid("`members` must be a list of user ids.")
+    limit = settings.ROOM_MEMBERS_ADD_MAX
+    if len(value) > limit:
+        raise invalid(f"`members` lists {len(value)} people: at most {limit} (ROOM_MEMBERS_ADD_MAX) at once.")
     return {parse_id(item, "members") for item in value}

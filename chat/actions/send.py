@@ -24,11 +24,12 @@ from chat.payloads import message_payloads
 from chat.rendering import extract_mentions, render_body
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
-from core.ratelimit import check_send_rate
+from core.ratelimit import take_slots
 from core.validation import clean_text, parse_id
 from notifications.actions import notify_for_message
 from notifications.triggers import message_may_notify
 from uploads.actions import attach_uploads
+from uploads.models import Upload
 
 User = get_user_model()
 
@@ -74,7 +75,8 @@ def check_send_message(
     attachments: Any = None,
     kind: Any = None,
 ) -> OutgoingMessage:
-    """The sender is a member not muted by a moderator, within the rate limit; the message is well formed.
+    """The sender is a member not muted by a moderator; the message is well formed, its attachments the
+    sender's own unattached uploads; within the send limit (and the @room limit when it notifies a room).
     A retry of a stored ``client_id`` is answered before any other check (it changes nothing)."""
     parsed_client_id = _parse_client_id(client_id)
     membership = _membership_for_send(user, room_id, parsed_client_id)
@@ -95,9 +97,12 @@ def check_send_message(
     reply_id = parse_id(reply_to, "reply_to") if reply_to is not None else None
     if reply_id is not None and not Message.objects.filter(pk=reply_id, room=room).exists():
         raise invalid("`reply_to` is not a message of this room.")
-    check_send_rate(user.id)
+    if upload_ids and _attachable_count(user, upload_ids) != len(upload_ids):
+        raise invalid(ATTACHMENTS_REFUSED)
     usernames, mentioned_ids, mentions_room = resolve_mentions(room, body)
     mentions_room = mentions_room and may_mention_room(membership)
+    # Last, once the send is known to be good: a refused send uses no slot.
+    take_slots(user.id, send=1, room_mention=int(mentions_room))
     kind = kind or Message.Kind.TEXT
     now = timezone.now()
     message = Message(
@@ -311,6 +316,14 @@ def _parse_client_id(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         raise invalid("`client_id` must be a UUID.") from None
+
+
+ATTACHMENTS_REFUSED = "Some `attachments` are not your uploads, or are attached to another message already."
+
+
+def _attachable_count(user, upload_ids: list[int]) -> int:
+    """How many of ``upload_ids`` the user could attach now (``attach_uploads`` checks again under lock)."""
+    return Upload.objects.filter(pk__in=upload_ids, owner=user, message__isnull=True, removed_at__isnull=True).count()
 
 
 def _parse_attachment_ids(value: Any) -> list[int]:

@@ -305,7 +305,15 @@ client.on("message_deleted", (data) => {
   }
 });
 
-client.on("message_edited", ({ message }) => {
+client.on("message_edited", (data) => {
+  const room = rooms.get(data.room);
+  if (room?.last_message?.id === data.message) {
+    room.last_message = { ...room.last_message, body: (data.body || "").slice(0, 200) };
+    renderRooms();
+  }
+});
+
+client.on("message_restored", ({ message }) => {
   const room = rooms.get(message.room);
   if (room?.last_message?.id === message.id) {
     room.last_message = summaryOf(message);
@@ -569,7 +577,7 @@ const runDirectSearch = debounce(async () => {
               },
             }),
           )
-        : [h("li", { class: "pick-empty" }, "Nobody found.")]),
+        : [h("li", { class: "pick-empty" }, "Nobody found. Someone you share no room with is found by their exact username.")]),
     );
   } catch (error) {
     showError("direct-error", error.message);

@@ -524,13 +524,60 @@ export function mountRoom({ client, boot, me, sidebar, toast, announce, roomTitl
     markRead();
   });
 
-  for (const type of ["message_edited", "message_pinned", "message_unpinned", "reaction_added", "reaction_removed"]) {
-    client.on(type, ({ message }) => {
-      if (message?.room !== roomId || !messages.has(message.id)) return;
-      upsert(message);
-      refreshReplies(message.id);
-      decorate();
-      if (type.startsWith("message_") && type !== "message_edited" && !pinsPanel.hidden) loadPins();
+  // Changes to a message carry what changed, not the message: patch the one held and re-render it.
+  // A message not held is left alone (it comes whole with history or sync).
+  function patch(room, messageId, change) {
+    if (Number(room) !== roomId) return;
+    const message = messages.get(Number(messageId));
+    if (!message || message.deleted) return;
+    upsert({ ...message, ...change(message) });
+    refreshReplies(message.id);
+    decorate();
+  }
+
+  client.on("message_edited", (data) => {
+    patch(data.room, data.message, () => ({ body: data.body, body_html: data.body_html, edited_at: data.edited_at }));
+  });
+
+  client.on("message_restored", ({ message }) => {
+    if (message?.room !== roomId || !messages.has(message.id)) return;
+    upsert(message);
+    refreshReplies(message.id);
+    decorate();
+  });
+
+  client.on("attachment_removed", (data) => {
+    patch(data.room, data.message, (message) => ({
+      attachments: (message.attachments || []).filter((upload) => upload.id !== Number(data.upload)),
+    }));
+  });
+
+  for (const type of ["message_pinned", "message_unpinned"]) {
+    client.on(type, (data) => {
+      if (Number(data.room) !== roomId) return;
+      patch(data.room, data.message, () => ({ pinned: type === "message_pinned" }));
+      if (!pinsPanel.hidden) loadPins();
+    });
+  }
+
+  /** The message's reactions after one change: the server's count for the emoji, the user added or taken out. */
+  function reactionsAfter(message, { emoji, user, count }, added) {
+    const userId = Number(user);
+    const reactions = (message.reactions || []).map((reaction) => ({ ...reaction, users: [...reaction.users] }));
+    let reaction = reactions.find((each) => each.emoji === emoji);
+    if (!reaction) {
+      reaction = { emoji, count: 0, users: [] };
+      reactions.push(reaction);
+    }
+    reaction.users = reaction.users.filter((id) => id !== userId);
+    if (added) reaction.users.push(userId);
+    reaction.count = count;
+    return reactions.filter((each) => each.count > 0);
+  }
+
+  for (const type of ["reaction_added", "reaction_removed"]) {
+    client.on(type, (data) => {
+      patch(data.room, data.message, (message) => ({ reactions: reactionsAfter(message, data, type === "reaction_added") }));
     });
   }
 

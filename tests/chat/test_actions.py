@@ -201,7 +201,20 @@ def test_edit_changes_the_body_and_publishes_message_edited(ann, group_room):
     edited, outbox = call_collecting_events(actions.edit_message, ann, original["id"], body="typo")
     assert (edited["body"], edited["body_html"]) == ("typo", "<p>typo</p>")
     assert edited["edited_at"] is not None
-    assert events_of(outbox) == [(f"room.{group_room.id}", "message_edited", {"message": edited})]
+    assert events_of(outbox) == [
+        (
+            f"room.{group_room.id}",
+            "message_edited",
+            {
+                "room": group_room.id,
+                "message": edited["id"],
+                "seq": edited["seq"],
+                "body": "typo",
+                "body_html": "<p>typo</p>",
+                "edited_at": edited["edited_at"],
+            },
+        )
+    ]
 
 
 def test_only_the_sender_can_edit(ann, bob, group_room):
@@ -266,10 +279,11 @@ def test_reactions_count_per_emoji_and_are_idempotent(ann, bob, group_room):
     actions.set_reaction(ann, original["id"], "👍", True)
     message, outbox = call_collecting_events(actions.set_reaction, bob, original["id"], "👍", True)
     assert message["reactions"] == [{"emoji": "👍", "count": 2, "users": [ann.id, bob.id]}]
-    assert [event[1] for event in events_of(outbox)] == ["reaction_added"]
+    change = {"room": group_room.id, "message": original["id"], "emoji": "👍", "user": bob.id}
+    assert events_of(outbox) == [(f"room.{group_room.id}", "reaction_added", {**change, "count": 2})]
     message, outbox = call_collecting_events(actions.set_reaction, bob, original["id"], "👍", False)
     assert message["reactions"] == [{"emoji": "👍", "count": 1, "users": [ann.id]}]
-    assert [event[1] for event in events_of(outbox)] == ["reaction_removed"]
+    assert events_of(outbox) == [(f"room.{group_room.id}", "reaction_removed", {**change, "count": 1})]
     _, outbox = call_collecting_events(actions.set_reaction, bob, original["id"], "👍", False)
     assert outbox == []
 
@@ -287,7 +301,14 @@ def test_members_pin_where_the_room_allows_it(ann, bob, group_room):
     original = send(ann, group_room)
     message, outbox = call_collecting_events(actions.set_pinned, bob, original["id"], True)
     assert message["pinned"] is True
-    assert [event[1] for event in events_of(outbox)] == ["message_pinned"]
+    pinned_at = Message.objects.get(pk=original["id"]).pinned_at.isoformat().replace("+00:00", "Z")
+    assert events_of(outbox) == [
+        (
+            f"room.{group_room.id}",
+            "message_pinned",
+            {"room": group_room.id, "message": original["id"], "seq": 1, "pinned_by": bob.id, "pinned_at": pinned_at},
+        )
+    ]
 
 
 def test_only_admins_pin_where_the_room_forbids_members(ann, bob, group_room):
@@ -299,7 +320,13 @@ def test_only_admins_pin_where_the_room_forbids_members(ann, bob, group_room):
     assert actions.set_pinned(ann, original["id"], True)["pinned"] is True
     message, outbox = call_collecting_events(actions.set_pinned, ann, original["id"], False)
     assert message["pinned"] is False
-    assert [event[1] for event in events_of(outbox)] == ["message_unpinned"]
+    assert events_of(outbox) == [
+        (
+            f"room.{group_room.id}",
+            "message_unpinned",
+            {"room": group_room.id, "message": original["id"], "seq": 1, "pinned_by": None, "pinned_at": None},
+        )
+    ]
 
 
 # --- read marks ----------------------------------------------------------------------

@@ -56,20 +56,34 @@ async def test_rest_edit_delete_react_and_pin_reach_the_room(api_for, ws_connect
     client = api_for(ann)
     message_url = f"/api/v1/messages/{sent['id']}/"
 
-    edited = await call(client, "patch", message_url, {"body": "edited"})
-    assert (await receive_until(bob_ws, "message_edited"))["data"]["message"] == edited.json()
+    edited = (await call(client, "patch", message_url, {"body": "edited"})).json()
+    assert (await receive_until(bob_ws, "message_edited"))["data"] == {
+        "room": group_room.id,
+        "message": sent["id"],
+        "seq": 1,
+        "body": edited["body"],
+        "body_html": edited["body_html"],
+        "edited_at": edited["edited_at"],
+    }
 
-    reacted = await call(client, "post", f"{message_url}reactions/", {"emoji": "👍"})
-    assert (await receive_until(bob_ws, "reaction_added"))["data"]["message"] == reacted.json()
+    reaction = {"room": group_room.id, "message": sent["id"], "emoji": "👍", "user": ann.id}
+    reacted = (await call(client, "post", f"{message_url}reactions/", {"emoji": "👍"})).json()
+    assert reacted["reactions"] == [{"emoji": "👍", "count": 1, "users": [ann.id]}]  # the caller gets it whole
+    assert (await receive_until(bob_ws, "reaction_added"))["data"] == {**reaction, "count": 1}
 
-    unreacted = await call(client, "delete", f"{message_url}reactions/", {"emoji": "👍"})
-    assert (await receive_until(bob_ws, "reaction_removed"))["data"]["message"] == unreacted.json()
+    unreacted = (await call(client, "delete", f"{message_url}reactions/", {"emoji": "👍"})).json()
+    assert unreacted["reactions"] == []
+    assert (await receive_until(bob_ws, "reaction_removed"))["data"] == {**reaction, "count": 0}
 
-    pinned = await call(client, "post", f"{message_url}pin/")
-    assert (await receive_until(bob_ws, "message_pinned"))["data"]["message"] == pinned.json()
+    pinned = (await call(client, "post", f"{message_url}pin/")).json()
+    assert pinned["pinned"] is True
+    pin_event = (await receive_until(bob_ws, "message_pinned"))["data"]
+    assert (pin_event["message"], pin_event["pinned_by"]) == (sent["id"], ann.id)
 
-    unpinned = await call(client, "delete", f"{message_url}pin/")
-    assert (await receive_until(bob_ws, "message_unpinned"))["data"]["message"] == unpinned.json()
+    unpinned = (await call(client, "delete", f"{message_url}pin/")).json()
+    assert unpinned["pinned"] is False
+    unpin_event = (await receive_until(bob_ws, "message_unpinned"))["data"]
+    assert (unpin_event["message"], unpin_event["pinned_by"], unpin_event["pinned_at"]) == (sent["id"], None, None)
 
     await call(client, "delete", message_url)
     deleted = await receive_until(bob_ws, "message_deleted")

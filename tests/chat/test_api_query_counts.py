@@ -19,7 +19,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def fast_setup(settings):
+    # Query counts at scale (many rooms, members, reactions by one user), not limits.
     settings.RATE_LIMIT_MESSAGES = 0
+    settings.RATE_LIMIT_ROOMS = 0
+    settings.RATE_LIMIT_MEMBER_ADDS = 0
+    settings.RATE_LIMIT_REACTIONS = 0
+    settings.ROOM_MEMBERS_ADD_MAX = 1000
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -6,6 +6,7 @@ Every test here runs on both databases: the suite is run once on each.
 import pytest
 
 from chat import actions
+from config import settings as defaults
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +171,8 @@ def test_search_with_query_syntax_characters_does_not_fail(api_for, ann, bob, gr
 # --- Users ----------------------------------------------------------------------------------
 
 
-def test_users_search_matches_username_and_display_name(api_for, ann, make_user):
+def test_users_search_matches_username_and_display_name(api_for, ann, make_user, settings):
+    settings.USER_DIRECTORY_OPEN = True
     make_user("dan", display_name="Daniel Green")
     make_user("erin", display_name="Erin Dane")
     make_user("fred", display_name="Fred")
@@ -182,14 +184,16 @@ def test_users_search_matches_username_and_display_name(api_for, ann, make_user)
     assert set(response.json()[0]) == {"id", "username", "display_name", "avatar_url"}
 
 
-def test_users_search_leaves_out_the_caller_and_inactive_users(api_for, ann, make_user):
+def test_users_search_leaves_out_the_caller_and_inactive_users(api_for, ann, make_user, settings):
+    settings.USER_DIRECTORY_OPEN = True
     make_user("annette")
     make_user("anna", is_active=False)
 
     assert [u["username"] for u in api_for(ann).get(USERS, {"q": "ann"}).json()] == ["annette"]
 
 
-def test_users_search_without_a_query_lists_at_most_20(api_for, ann, make_user):
+def test_users_search_without_a_query_lists_at_most_20(api_for, ann, make_user, settings):
+    settings.USER_DIRECTORY_OPEN = True
     for n in range(25):
         make_user(f"u{n:02d}")
 
@@ -203,3 +207,45 @@ def test_users_search_with_a_nul_character_is_400(api_for, ann):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+# --- The closed directory (USER_DIRECTORY_OPEN off, the default) -------------------------------------
+
+
+@pytest.fixture
+def strangers_and_a_roommate(ann, make_user):
+    """Dana shares a room with Ann; Danny and Daniela share none."""
+    dana = make_user("dana")
+    make_user("danny")
+    make_user("daniela")
+    actions.create_group_room(ann, name="Pair", members=[dana.id])
+
+
+def test_the_directory_is_closed_by_default():
+    assert defaults.USER_DIRECTORY_OPEN is False
+
+
+def test_a_closed_directory_lists_only_people_who_share_a_room_with_the_caller(api_for, ann, strangers_and_a_roommate):
+    assert [u["username"] for u in api_for(ann).get(USERS, {"q": "dan"}).json()] == ["dana"]
+    assert [u["username"] for u in api_for(ann).get(USERS).json()] == ["dana"]
+
+
+def test_a_closed_directory_finds_anyone_by_exact_username_in_any_case(api_for, ann, strangers_and_a_roommate):
+    assert [u["username"] for u in api_for(ann).get(USERS, {"q": "DANNY"}).json()] == ["danny"]
+
+
+def test_a_closed_directory_does_not_find_an_inactive_user_by_exact_username(api_for, ann, make_user):
+    make_user("gone", is_active=False)
+    assert api_for(ann).get(USERS, {"q": "gone"}).json() == []
+
+
+def test_a_closed_directory_leaves_out_people_met_only_in_an_archived_room(api_for, ann, make_user):
+    old_friend = make_user("dora")
+    room = actions.create_group_room(ann, name="Old", members=[old_friend.id])
+    actions.archive_room(ann, room["id"])
+    assert api_for(ann).get(USERS, {"q": "do"}).json() == []
+
+
+def test_an_open_directory_lists_everybody(api_for, ann, strangers_and_a_roommate, settings):
+    settings.USER_DIRECTORY_OPEN = True
+    assert [u["username"] for u in api_for(ann).get(USERS, {"q": "dan"}).json()] == ["dana", "daniela", "danny"]

@@ -171,20 +171,37 @@ async def test_edit_delete_pin_and_react_reach_the_room(ws_connect, ann, bob, gr
     message_id = sent["data"]["message"]["id"]
     await receive_until(bob_ws, "new_message")
 
-    edited = await request(ann_ws, "edit_message", {"message": message_id, "body": "v2"}, "e")
-    assert (await receive_until(bob_ws, "message_edited"))["data"] == edited["data"]
+    edited = (await request(ann_ws, "edit_message", {"message": message_id, "body": "v2"}, "e"))["data"]["message"]
+    assert edited["body"] == "v2"  # the ack: the whole message
+    assert (await receive_until(bob_ws, "message_edited"))["data"] == {
+        "room": group_room.id,
+        "message": message_id,
+        "seq": 1,
+        "body": "v2",
+        "body_html": edited["body_html"],
+        "edited_at": edited["edited_at"],
+    }
 
     pinned = await request(bob_ws, "pin_message", {"message": message_id}, "p")
-    assert (await receive_until(bob_ws, "message_pinned"))["data"] == pinned["data"]
+    assert pinned["data"]["message"]["pinned"] is True
+    pin_event = (await receive_until(bob_ws, "message_pinned"))["data"]
+    assert (pin_event["room"], pin_event["message"], pin_event["pinned_by"]) == (group_room.id, message_id, bob.id)
     unpinned = await request(bob_ws, "unpin_message", {"message": message_id}, "u")
-    assert (await receive_until(ann_ws, "message_unpinned"))["data"] == unpinned["data"]
+    assert unpinned["data"]["message"]["pinned"] is False
+    assert (await receive_until(ann_ws, "message_unpinned"))["data"] == {
+        "room": group_room.id,
+        "message": message_id,
+        "seq": 1,
+        "pinned_by": None,
+        "pinned_at": None,
+    }
 
     reacted = await request(bob_ws, "add_reaction", {"message": message_id, "emoji": "🎉"}, "ra")
-    event = await receive_until(ann_ws, "reaction_added")
-    assert event["data"] == {"message": reacted["data"]["message"], "emoji": "🎉", "user": bob.id}
-    assert event["data"]["message"]["reactions"] == [{"emoji": "🎉", "count": 1, "users": [bob.id]}]
+    assert reacted["data"]["message"]["reactions"] == [{"emoji": "🎉", "count": 1, "users": [bob.id]}]
+    reaction = {"room": group_room.id, "message": message_id, "emoji": "🎉", "user": bob.id}
+    assert (await receive_until(ann_ws, "reaction_added"))["data"] == {**reaction, "count": 1}
     await request(bob_ws, "remove_reaction", {"message": message_id, "emoji": "🎉"}, "rr")
-    assert (await receive_until(ann_ws, "reaction_removed"))["data"]["message"]["reactions"] == []
+    assert (await receive_until(ann_ws, "reaction_removed"))["data"] == {**reaction, "count": 0}
 
     deleted = await request(ann_ws, "delete_message", {"message": message_id}, "d")
     assert deleted["data"] == {}

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 def busy_rooms(ann, bob, settings):
     """More rooms than one answer holds, each exactly ``SYNC_MAX_MESSAGES`` messages ahead of Bob."""
     settings.RATE_LIMIT_MESSAGES = 0
+    settings.RATE_LIMIT_ROOMS = 0  # more rooms than one answer holds, made by one user
     settings.SYNC_MAX_MESSAGES = 3
     rooms = []
     for index in range(SYNC_ROOMS_PER_ANSWER + 2):

@@ -8,6 +8,8 @@ new event comes with its exercise. Each request sent is checked against its
 client spec too.
 """
 
+import io
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -18,6 +20,7 @@ from core.events import CLIENT, SERVER, all_specs, spec_for
 from core.publishing import resync_envelope, room_group
 from moderation.actions import suspend_user
 from tests.conftest import receive_until
+from uploads.actions import create_upload, remove_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,8 +36,9 @@ async def request(ws, event_type: str, data: dict, request_id: str) -> dict:
 
 
 async def test_a_session_produces_every_registered_server_event_each_as_its_schema_says(
-    ws_connect, make_user, ann, bob, group_room, produced_events
+    ws_connect, make_user, ann, bob, group_room, produced_events, settings, tmp_path
 ):
+    settings.MEDIA_ROOT = tmp_path / "media"
     room = group_room.id
     maud = await database_sync_to_async(make_user)("maud", is_staff=True, is_superuser=True)  # a moderator
     ann_ws = await ws_connect(ann)
@@ -65,6 +69,12 @@ async def test_a_session_produces_every_registered_server_event_each_as_its_sche
     await receive_until(ann_ws, "reaction_removed")
     await request(ann_ws, "delete_message", {"message": message}, "m8")
     await receive_until(bob_ws, "message_deleted")
+    await database_sync_to_async(actions.restore_message)(maud, message)
+    await receive_until(bob_ws, "message_restored")
+    upload = await database_sync_to_async(create_upload)(ann, io.BytesIO(b"notes"), "notes.txt")
+    await request(ann_ws, "send_message", {"room": room, "attachments": [upload.id]}, "m9")
+    await database_sync_to_async(remove_upload)(maud, upload.id)
+    await receive_until(bob_ws, "attachment_removed")
 
     await request(bob_ws, "update_status", {"status": "busy", "status_text": "in a meeting"}, "s1")
     await receive_until(ann_ws, "status_changed")

@@ -37,7 +37,7 @@ async def test_a_soft_delete_in_admin_reaches_the_room_as_message_deleted(
     assert event["data"] == {"room": group_room.id, "message": message.id, "seq": message.seq}
 
 
-async def test_a_restore_in_admin_reaches_the_room_as_message_edited(
+async def test_a_restore_in_admin_reaches_the_room_as_message_restored(
     ws_connect, moderator, admin_client_for, ann, bob, group_room, say
 ):
     message = await create(say, bob, group_room, "misunderstood")
@@ -45,7 +45,7 @@ async def test_a_restore_in_admin_reaches_the_room_as_message_edited(
     ann_ws = await ws_connect(ann)
     client = await create(admin_client_for, moderator)
     await create(apply_action, client, "/admin/chat/message/", "restore", [message.id], reason="ok after all")
-    event = await receive_until(ann_ws, "message_edited")
+    event = await receive_until(ann_ws, "message_restored")
     assert event["data"]["message"]["id"] == message.id
     assert event["data"]["message"]["deleted"] is False
     assert event["data"]["message"]["body"] == "misunderstood"
@@ -59,10 +59,10 @@ async def test_a_pin_and_unpin_in_admin_reach_the_room(
     client = await create(admin_client_for, moderator)
     await create(run_action, client, "/admin/chat/message/", "pin", [message.id])
     pinned = await receive_until(ann_ws, "message_pinned")
-    assert pinned["data"]["message"]["pinned"] is True
+    assert (pinned["data"]["message"], pinned["data"]["pinned_by"]) == (message.id, moderator.id)
     await create(run_action, client, "/admin/chat/message/", "unpin", [message.id])
     unpinned = await receive_until(ann_ws, "message_unpinned")
-    assert unpinned["data"]["message"]["pinned"] is False
+    assert (unpinned["data"]["message"], unpinned["data"]["pinned_by"]) == (message.id, None)
 
 
 async def test_removing_a_member_in_admin_tells_the_room_and_the_member(
@@ -131,6 +131,5 @@ async def test_removing_an_upload_in_admin_shows_the_message_without_it(
     ann_ws = await ws_connect(ann)
     client = await create(admin_client_for, moderator)
     await post(client, f"/admin/accounts/user/{bob.id}/uploads/{upload.id}/remove/", {"reason": "private data"})
-    event = await receive_until(ann_ws, "message_edited")
-    assert event["data"]["message"]["id"] == payload["id"]
-    assert event["data"]["message"]["attachments"] == []
+    event = await receive_until(ann_ws, "attachment_removed")
+    assert event["data"] == {"room": group_room.id, "message": payload["id"], "upload": upload.id}

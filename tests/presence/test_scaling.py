@@ -14,6 +14,13 @@ from presence import actions
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def large_rooms_at_once(settings):
+    """These tests measure crowds: their rooms are made with all members at once, past the spam limits."""
+    settings.ROOM_MEMBERS_ADD_MAX = 1000
+    settings.RATE_LIMIT_MEMBER_ADDS = 0
+
+
 def bulk_users(count: int) -> list:
     """Users without password hashing (hundreds of PBKDF2 hashes would dominate the run)."""
     from django.contrib.auth import get_user_model

@@ -34,9 +34,8 @@ async def test_room_member_sees_the_message_lose_a_removed_attachment(ws_connect
 
     await database_sync_to_async(actions.remove_upload)(moderator, upload.id, reason="not allowed here")
 
-    frame = await receive_until(bob_socket, "message_edited")
-    assert frame["data"]["message"]["id"] == sent["id"]
-    assert frame["data"]["message"]["attachments"] == []
+    frame = await receive_until(bob_socket, "attachment_removed")
+    assert frame["data"] == {"room": group_room.id, "message": sent["id"], "upload": upload.id}
 
 
 def multipart(name: str, data: bytes) -> tuple[bytes, str]:
