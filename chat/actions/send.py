@@ -30,6 +30,8 @@ from notifications.actions import notify_for_message
 from notifications.triggers import message_may_notify
 from uploads.actions import attach_uploads
 
+from .threads import check_thread, lock_thread_root, record_thread_reply
+
 User = get_user_model()
 
 MAX_ATTACHMENTS = 10
@@ -73,6 +75,8 @@ def check_send_message(
     reply_to: Any = None,
     attachments: Any = None,
     kind: Any = None,
+    thread: Any = None,
+    also_to_room: Any = None,
 ) -> OutgoingMessage:
     """The sender is a member not muted by a moderator, within the rate limit; the message is well formed.
     A retry of a stored ``client_id`` is answered before any other check (it changes nothing)."""
@@ -95,6 +99,7 @@ def check_send_message(
     reply_id = parse_id(reply_to, "reply_to") if reply_to is not None else None
     if reply_id is not None and not Message.objects.filter(pk=reply_id, room=room).exists():
         raise invalid("`reply_to` is not a message of this room.")
+    thread_root_id, also_to_room = check_thread(room, thread, also_to_room)
     check_send_rate(user.id)
     usernames, mentioned_ids, mentions_room = resolve_mentions(room, body)
     mentions_room = mentions_room and may_mention_room(membership)
@@ -108,6 +113,8 @@ def check_send_message(
         body_html=render_body(body, kind, usernames),
         reply_to_id=reply_id,
         client_id=parsed_client_id,
+        thread_root_id=thread_root_id,
+        also_to_room=also_to_room,
         created_at=now,
         updated_at=now,
     )
@@ -136,6 +143,8 @@ def do_send_message(outgoing: OutgoingMessage) -> tuple[dict[str, Any], bool]:
     )
     try:
         with nullcontext() if alone else transaction.atomic():
+            # A reply locks its root before the room row (the order edits take): see chat.actions.threads.
+            thread_root = lock_thread_root(message)
             _insert_message(message, outgoing.membership.pk)
             attached = []
             if outgoing.upload_ids:
@@ -147,6 +156,8 @@ def do_send_message(outgoing: OutgoingMessage) -> tuple[dict[str, Any], bool]:
             message._prefetched_attachments = attached
             payload = message_payloads([message], fresh=True)[0]
             publish(room_group(room.id), "new_message", {"message": payload}, seq=message.seq)
+            if thread_root is not None:  # before notifying: it writes who follows the thread
+                record_thread_reply(thread_root, message, outgoing.notified_ids)
             notify_for_message(message, mentioned_user_ids=outgoing.notified_ids, mentions_room=outgoing.mentions_room)
     except IntegrityError:
         # A concurrent retry with the same client_id committed first.
