@@ -189,11 +189,22 @@ def test_the_cached_root_shows_its_fresh_summary_after_a_reply(api_for, ann, bob
     assert page["messages"][0]["thread_summary"]["replies"] == 1
 
 
-def test_a_reply_is_neither_the_rooms_last_message_nor_unread(api_for, ann, bob, group_room):
+def test_a_reply_is_not_the_rooms_last_message(api_for, ann, bob, group_room):
     root = send(ann, group_room)
     send(bob, group_room, thread=root["id"])
-    room = api_for(ann).get("/api/v1/rooms/").json()[0]
-    assert (room["last_message"]["id"], room["unread"]) == (root["id"], 0)
+    assert api_for(ann).get("/api/v1/rooms/").json()[0]["last_message"]["id"] == root["id"]
+
+
+def test_a_reply_does_not_count_as_unread_in_the_room(api_for, ann, bob, group_room):
+    root = send(bob, group_room)
+    send(bob, group_room, thread=root["id"])
+    assert api_for(ann).get("/api/v1/rooms/").json()[0]["unread"] == 1
+
+
+def test_a_reply_also_to_room_counts_as_unread_in_the_room(api_for, ann, bob, group_room):
+    root = send(bob, group_room)
+    send(bob, group_room, thread=root["id"], also_to_room=True)
+    assert api_for(ann).get("/api/v1/rooms/").json()[0]["unread"] == 2
 
 
 def test_sync_returns_replies(ann, bob, group_room):
@@ -202,6 +213,14 @@ def test_sync_returns_replies(ann, bob, group_room):
 
     synced = sync_rooms(ann, {str(group_room.id): 0})["messages"][str(group_room.id)]
     assert [(m["id"], m["thread_root"]) for m in synced] == [(root["id"], None), (reply["id"], root["id"])]
+
+
+def test_sync_since_an_earlier_answer_lists_the_root_as_changed_with_its_summary(ann, bob, group_room):
+    root = send(ann, group_room)
+    since = sync_rooms(ann, {str(group_room.id): root["seq"]})["server_time"]
+    send(bob, group_room, thread=root["id"])
+    changed = sync_rooms(ann, {str(group_room.id): root["seq"]}, since)["changed"][str(group_room.id)]
+    assert [(m["id"], m["thread_summary"]["replies"]) for m in changed] == [(root["id"], 1)]
 
 
 # --- The thread page --------------------------------------------------------------------------
@@ -340,6 +359,14 @@ def test_a_thread_read_mark_never_moves_back(api_for, ann, bob, group_room):
     client.post(f"/api/v1/messages/{root['id']}/thread/read/", {"seq": reply["seq"]}, format="json")
     response = client.post(f"/api/v1/messages/{root['id']}/thread/read/", {"seq": 0}, format="json")
     assert response.json()["last_read_seq"] == reply["seq"]
+
+
+def test_a_reply_reads_the_thread_for_its_sender(api_for, ann, bob, group_room):
+    root = send(ann, group_room)
+    send(ann, group_room, thread=root["id"])
+    send(bob, group_room, thread=root["id"])
+    send(bob, group_room, thread=root["id"])
+    assert [t["unread"] for t in api_for(bob).get("/api/v1/threads/").json()] == [0]
 
 
 def test_a_bad_thread_read_seq_is_invalid(api_for, ann, group_room):
