@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from core.errors import invalid
 
-from . import actions, queries, schema
+from . import actions, queries, schema, thread_queries
 
 
 def errors(*statuses: int) -> dict[int, type]:
@@ -170,6 +170,8 @@ class RoomMessagesView(APIView):
             reply_to=data.get("reply_to"),
             attachments=data.get("attachments"),
             kind=data.get("kind"),
+            thread=data.get("thread"),
+            also_to_room=data.get("also_to_room"),
         )
         return Response(message, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -237,3 +239,50 @@ class SearchView(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         return Response(queries.search_messages(request.user, params.get("q"), params.get("room")))
+
+
+class ThreadView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", int, required=False, description="Only replies with a smaller seq"),
+            OpenApiParameter("after", int, required=False, description="Only replies with a larger seq"),
+            OpenApiParameter("limit", int, required=False, description="1 to 100, default 50"),
+        ],
+        responses={200: schema.ThreadSchema, **ERRORS},
+        summary="A thread: its root and a page of replies, oldest first (newest page by default)",
+    )
+    def get(self, request: Request, message_id: int) -> Response:
+        root = actions.thread_root_for(request.user, message_id)
+        params = request.query_params
+        return Response(
+            thread_queries.thread_page(
+                root, before=params.get("before"), after=params.get("after"), limit=params.get("limit")
+            )
+        )
+
+
+class ThreadFollowView(APIView):
+    @extend_schema(request=None, responses={204: None, **ERRORS}, summary="Follow a thread")
+    def put(self, request: Request, message_id: int) -> Response:
+        actions.follow_thread(request.user, message_id, True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={204: None, **ERRORS}, summary="Unfollow a thread")
+    def delete(self, request: Request, message_id: int) -> Response:
+        actions.follow_thread(request.user, message_id, False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ThreadReadView(APIView):
+    @extend_schema(request=schema.ReadRequest, responses={200: schema.ThreadReadSchema, **ERRORS})
+    def post(self, request: Request, message_id: int) -> Response:
+        return Response(actions.mark_thread_read(request.user, message_id, body(request).get("seq")))
+
+
+class FollowedThreadsView(APIView):
+    @extend_schema(
+        responses={200: schema.FollowedThreadSchema(many=True), **errors()},
+        summary="The threads the caller follows, those with unread replies first",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(thread_queries.followed_threads(request.user))

@@ -268,6 +268,8 @@ async def _send_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[st
         reply_to=data.get("reply_to"),
         attachments=data.get("attachments"),
         kind=data.get("kind"),
+        thread=data.get("thread"),
+        also_to_room=data.get("also_to_room"),
     )
     return {"message": message}
 

@@ -38,6 +38,11 @@ ROLE = enum(*RoomMember.Role.values)
 
 REACTION = obj({"emoji": STRING, "count": {"type": "integer", "minimum": 1}, "users": array(ID)})
 
+# ``thread_summary``: a root's replies, the time of the last one, and who replied (first reply first).
+THREAD_SUMMARY = obj(
+    {"replies": {"type": "integer", "minimum": 1}, "last_reply_at": TIMESTAMP, "participants": array(ID)}
+)
+
 # ``message_payload``: a deleted message keeps its place (id, seq...) with its content emptied.
 MESSAGE = obj(
     {
@@ -56,6 +61,9 @@ MESSAGE = obj(
         "deleted": BOOLEAN,
         "created_at": TIMESTAMP,
         "client_id": nullable(STRING),
+        "thread_root": nullable(ID),
+        "also_to_room": BOOLEAN,
+        "thread_summary": nullable(THREAD_SUMMARY),
     }
 )
 
@@ -202,6 +210,13 @@ register(
     audience=TO_ROOM,
 )
 register(
+    "thread_updated",
+    direction=SERVER,
+    data=obj({"room": ID, "message": ID, "thread_summary": THREAD_SUMMARY}),
+    description="A thread got a reply: its root (`message`, an id) and the root's new `thread_summary`.",
+    audience=TO_ROOM,
+)
+register(
     "messages_read",
     direction=SERVER,
     data=obj({"room": ID, "user": ID, "last_read_seq": SEQ}),
@@ -267,10 +282,15 @@ register(
             "reply_to": nullable(ID),
             "attachments": array(ID),
             "kind": nullable(enum(*sorted(Message.CLIENT_KINDS))),
+            "thread": nullable(ID),
+            "also_to_room": BOOLEAN,
         },
-        optional=("body", "client_id", "reply_to", "attachments", "kind"),
+        optional=("body", "client_id", "reply_to", "attachments", "kind", "thread", "also_to_room"),
     ),
-    description="Send a message (`client_id`, a UUID, makes a retry safe). Ack `{message}`.",
+    description=(
+        "Send a message (`client_id`, a UUID, makes a retry safe); `thread` makes it a reply in that root's "
+        "thread, `also_to_room` shows that reply in the room too. Ack `{message}`."
+    ),
 )
 register(
     "edit_message",

@@ -2,13 +2,15 @@
 
 A room's cached page is keyed by the room's ``history_revision``, which every
 change to a stored message (edit, delete, restore, pin, reaction, an attachment
-removed, a purge) increments in the change's own transaction
+removed, a purge, a thread reply changing its root's summary) increments in the change's own transaction
 (:func:`note_history_changed`). A reader takes the revision from the room row
 it reads anyway for the membership check, so once a change has committed no
 reader can find the page from before it: the cache is never stale, and nothing
 has to be deleted. New messages do not change the revision: the page records
 the highest seq it holds and a reader appends the few newer messages from the
 database (a busy room's page is extended, not rebuilt, after each send).
+The page holds the room's main history only (``chat.models.MAIN_HISTORY``:
+thread replies only when sent ``also_to_room``).
 
 Sender names are not cached (a user may rename themself at any time): the
 senders are read fresh, in one query, for every page served.
@@ -36,7 +38,7 @@ from core.payloads import user_payload
 from core.redis import sync_client
 from core.throttled_log import warn_once_per
 
-from .models import Message, Room
+from .models import MAIN_HISTORY, Message, Room
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,9 @@ def _key(room: Room) -> str:
 
 
 def _build(room: Room, size: int) -> dict[str, Any]:
-    rows = list(Message.objects.filter(room_id=room.pk).select_related("sender").order_by("-seq")[: size + 1])
+    rows = list(
+        Message.objects.filter(MAIN_HISTORY, room_id=room.pk).select_related("sender").order_by("-seq")[: size + 1]
+    )
     complete = len(rows) <= size
     rows = rows[:size]
     rows.reverse()
@@ -99,7 +103,9 @@ def _build(room: Room, size: int) -> dict[str, Any]:
 def _extend(entry: dict[str, Any], room: Room, size: int) -> dict[str, Any]:
     """The cached page with the messages sent since it was stored."""
     rows = list(
-        Message.objects.filter(room_id=room.pk, seq__gt=entry["upto"]).select_related("sender").order_by("seq")[:size]
+        Message.objects.filter(MAIN_HISTORY, room_id=room.pk, seq__gt=entry["upto"])
+        .select_related("sender")
+        .order_by("seq")[:size]
     )
     if len(rows) == size:
         return _build(room, size)

@@ -123,6 +123,18 @@ class Message(models.Model):
     # Bumped by every change after creation (edit, delete, pin, reaction), so a
     # reconnecting client can fetch what changed in messages it already has.
     updated_at = models.DateTimeField(auto_now=True)
+    # Threads: a reply names its root (a top-level message of the room). SET_NULL: purging a
+    # root must not take other people's replies with it; they surface in the room instead.
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="thread_replies"
+    )
+    # A reply that is also shown in the room's main history.
+    also_to_room = models.BooleanField(default=False)
+    # A root's thread summary, denormalised so a history page costs no query per root;
+    # written only in a reply's transaction (chat.actions.threads.record_thread_reply).
+    thread_reply_count = models.PositiveIntegerField(default=0)
+    thread_last_reply_at = models.DateTimeField(null=True, blank=True)
+    thread_participants = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -138,6 +150,7 @@ class Message(models.Model):
             # Pins of a room, listed often and small.
             models.Index(fields=["room", "seq"], condition=Q(pinned=True), name="message_pinned_idx"),
             models.Index(fields=["room", "updated_at"], name="message_room_updated_idx"),
+            models.Index(fields=["thread_root", "seq"], name="message_thread_idx"),
         ]
 
     def __str__(self) -> str:
@@ -161,3 +174,26 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class ThreadFollow(models.Model):
+    """A user's place in one thread: whether they follow it (``thread_reply`` notifications) and
+    how far they read it. Written by chat.actions.threads; the root's author, repliers and the
+    people mentioned in a reply follow automatically."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    root = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="thread_follows")
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    following = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "root"], name="thread_follow_unique_user_root")]
+        indexes = [models.Index(fields=["root"], condition=Q(following=True), name="thread_follow_root_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on thread {self.root_id}"
+
+
+# The messages of a room's main history (history pages, its cache, the last message, unread counts):
+# top-level messages, and thread replies sent with ``also_to_room``.
+MAIN_HISTORY = Q(thread_root__isnull=True) | Q(also_to_room=True)

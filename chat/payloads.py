@@ -73,6 +73,29 @@ def message_payload(
         "deleted": deleted,
         "created_at": iso(message.created_at),
         "client_id": str(message.client_id) if message.client_id else None,
+        **thread_fields(message),
+    }
+
+
+def thread_fields(message: Message) -> dict[str, Any]:
+    """A message's place in threads: the root it replies in (``thread_root``), whether that reply
+    is also shown in the room (``also_to_room``), and, for a root with replies, its summary."""
+    return {
+        "thread_root": message.thread_root_id,
+        "also_to_room": message.also_to_room,
+        "thread_summary": thread_summary(message),
+    }
+
+
+def thread_summary(root: Message) -> dict[str, Any] | None:
+    """``{"replies", "last_reply_at", "participants"}`` of a root, from its denormalised columns.
+    None without replies."""
+    if not root.thread_reply_count:
+        return None
+    return {
+        "replies": root.thread_reply_count,
+        "last_reply_at": iso(root.thread_last_reply_at),
+        "participants": list(root.thread_participants),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -22,13 +22,14 @@ from core.payloads import iso
 from core.validation import MAX_ID, clean_text, parse_id
 
 from . import history_cache
-from .models import Message, Room, RoomMember
+from .models import MAIN_HISTORY, Message, Room, RoomMember
 
 
 def _unread_subquery():
     return Coalesce(
         Subquery(
             Message.objects.filter(
+                MAIN_HISTORY,
                 room_id=OuterRef("room_id"),
                 seq__gt=OuterRef("last_read_seq"),
                 deleted_at__isnull=True,
@@ -46,7 +47,7 @@ def _unread_subquery():
 
 def unread_count(room_id: int, user_id: int, last_read_seq: int) -> int:
     return (
-        Message.objects.filter(room_id=room_id, seq__gt=last_read_seq, deleted_at__isnull=True)
+        Message.objects.filter(MAIN_HISTORY, room_id=room_id, seq__gt=last_read_seq, deleted_at__isnull=True)
         .exclude(sender_id=user_id)
         .count()
     )
@@ -76,9 +77,13 @@ def room_summaries(memberships: list[RoomMember]) -> list[dict[str, Any]]:
         for membership in missing_unread:
             membership.unread = counts.get(membership.pk, 0)
     room_ids = [m.room_id for m in memberships]
+    # The last message of the main history: a thread-only reply is not the room's last message.
+    newest_main_seq = Message.objects.filter(MAIN_HISTORY, room_id=OuterRef("room_id")).order_by("-seq").values("seq")
     last_by_room = {
         message.room_id: message
-        for message in Message.objects.select_related("sender").filter(room_id__in=room_ids, seq=F("room__last_seq"))
+        for message in Message.objects.select_related("sender").filter(
+            room_id__in=room_ids, seq=Subquery(newest_main_seq[:1])
+        )
     }
     peers = _direct_peers(memberships)
     return [
@@ -174,7 +179,7 @@ def history_page_from_database(
     room_id: int, *, before: int | None = None, after: int | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """``history_page`` without the cache, its arguments already parsed."""
-    messages = Message.objects.filter(room_id=room_id).select_related("sender")
+    messages = Message.objects.filter(MAIN_HISTORY, room_id=room_id).select_related("sender")
     if before is not None:
         messages = messages.filter(seq__lt=before)
     if after is not None:

@@ -35,6 +35,12 @@ class ReactionSchema(serializers.Serializer):
     users = serializers.ListField(child=serializers.IntegerField())
 
 
+class ThreadSummarySchema(serializers.Serializer):
+    replies = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField()
+    participants = serializers.ListField(child=serializers.IntegerField(), help_text="Repliers, first reply first")
+
+
 class MessageSchema(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField()
@@ -51,6 +57,9 @@ class MessageSchema(serializers.Serializer):
     deleted = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     client_id = serializers.UUIDField(allow_null=True)
+    thread_root = serializers.IntegerField(allow_null=True, help_text="The root message of a thread reply, else null")
+    also_to_room = serializers.BooleanField(help_text="A thread reply also shown in the room's history")
+    thread_summary = ThreadSummarySchema(allow_null=True, help_text="A root with replies; null otherwise")
 
 
 class MessageSummarySchema(serializers.Serializer):
@@ -102,6 +111,25 @@ class HistorySchema(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
+class ThreadSchema(serializers.Serializer):
+    root = MessageSchema()
+    messages = MessageSchema(many=True)
+    has_more = serializers.BooleanField()
+
+
+class FollowedThreadSchema(serializers.Serializer):
+    root = MessageSchema()
+    thread_summary = ThreadSummarySchema(allow_null=True)
+    unread = serializers.IntegerField()
+    room = serializers.IntegerField()
+
+
+class ThreadReadSchema(serializers.Serializer):
+    message = serializers.IntegerField()
+    last_read_seq = serializers.IntegerField()
+    unread = serializers.IntegerField()
+
+
 class ReadSchema(serializers.Serializer):
     room = serializers.IntegerField()
     last_read_seq = serializers.IntegerField()
@@ -143,6 +171,8 @@ class SendMessageRequest(serializers.Serializer):
     reply_to = serializers.IntegerField(required=False)
     attachments = serializers.ListField(child=serializers.IntegerField(), required=False)
     kind = serializers.ChoiceField(["text", "code", "image", "file"], required=False)
+    thread = serializers.IntegerField(required=False, help_text="Reply in the thread of this root message")
+    also_to_room = serializers.BooleanField(required=False, help_text="A thread reply also shown in the room")
 
 
 class EditMessageRequest(serializers.Serializer):

@@ -15,5 +15,9 @@ urlpatterns = [
     path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<int:message_id>/reactions/", api.MessageReactionsView.as_view(), name="message-reactions"),
     path("messages/<int:message_id>/pin/", api.MessagePinView.as_view(), name="message-pin"),
+    path("messages/<int:message_id>/thread/", api.ThreadView.as_view(), name="message-thread"),
+    path("messages/<int:message_id>/thread/follow/", api.ThreadFollowView.as_view(), name="message-thread-follow"),
+    path("messages/<int:message_id>/thread/read/", api.ThreadReadView.as_view(), name="message-thread-read"),
+    path("threads/", api.FollowedThreadsView.as_view(), name="threads"),
     path("search/", api.SearchView.as_view(), name="search"),
 ]

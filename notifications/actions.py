@@ -6,12 +6,13 @@ The rules, in one place (``notifications.triggers``: ``message_may_notify`` and
 - Triggers: a direct ``@username`` mention of a room member (``mention``);
   ``@room``/``@here`` where the sender may use it (``mention``, every member
   but the sender); a reply to someone's message (``reply``, its author); every
-  message in a direct room (``dm``, the other member). ``chat.actions``
+  message in a direct room (``dm``, the other member); a reply in a thread
+  (``thread_reply``, the thread's followers: see ``chat.actions.threads``). ``chat.actions``
   resolves mentions to members and applies ``ROOM_MENTION_ADMINS_ONLY``.
 - Never the sender, never a non-member, never a deactivated user.
 - One notification per recipient and message at most (the database enforces
   it too). When several triggers meet, the strongest names it:
-  mention > reply > dm. An edit notifies only people newly mentioned who have
+  mention > reply > thread_reply > dm. An edit notifies only people newly mentioned who have
   no notification for the message yet, so nobody is told twice about it.
 - Per-room preference (``RoomMember.notify_level`` and ``muted``):
   ``none`` silences the room completely, direct mentions included (the user
@@ -33,7 +34,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import Message, Room, RoomMember
+from chat.models import Message, Room, RoomMember, ThreadFollow
 from chat.payloads import message_summary
 from core.errors import invalid
 from core.payloads import iso, user_payload
@@ -73,6 +74,8 @@ def notify_for_message(
     targeted = set(mentioned_user_ids)
     if reply_author_id is not None:
         targeted.add(reply_author_id)
+    followers = thread_followers(message) if not edited else set()
+    targeted |= followers
     targeted.discard(sender_id)
     if not (targeted or mentions_room or direct):
         return []  # a reply to one's own message
@@ -95,6 +98,7 @@ def notify_for_message(
             mentioned=user_id in mentioned_user_ids,
             mentions_room=mentions_room,
             replied_to=user_id == reply_author_id,
+            thread_follower=user_id in followers,
             direct=direct,
         )
         if kind is not None:
@@ -117,6 +121,16 @@ def notify_for_message(
         },
     )
     return created
+
+
+def thread_followers(message: Message) -> set[int]:
+    """Who follows the thread ``message`` replies in (none outside threads, without a query).
+    chat writes the follows of this reply (root author, replier, mentioned) before notifying."""
+    if message.thread_root_id is None:
+        return set()
+    return set(
+        ThreadFollow.objects.filter(root_id=message.thread_root_id, following=True).values_list("user_id", flat=True)
+    )
 
 
 def mark_notifications_read(user, ids: Any = None) -> dict[str, Any]:

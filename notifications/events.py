@@ -43,7 +43,8 @@ register(
     direction=SERVER,
     data=NOTIFICATION,
     description=(
-        "You were mentioned, replied to or sent a direct message: the notification object. The notifications "
+        "You were mentioned, replied to, sent a direct message, or a thread you follow got a reply "
+        "(`thread_reply`): the notification object. The notifications "
         "of one message travel in one room broadcast carrying each recipient's own frame."
     ),
     audience=TO_EACH_MEMBER,

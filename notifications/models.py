@@ -15,9 +15,10 @@ class Notification(models.Model):
         DM = "dm", "Direct message"
         REPLY = "reply", "Reply"
         SYSTEM = "system", "System"
+        THREAD_REPLY = "thread_reply", "Reply in a followed thread"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

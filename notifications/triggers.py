@@ -22,13 +22,17 @@ def message_may_notify(
 
     Triggers: a ``@username`` mention of someone other than the sender;
     ``@room``/``@here`` (already limited by chat to who may use it); a reply;
-    any message in a direct room. An edit triggers only by mentions it adds.
+    a thread reply (its followers); any message in a direct room. An edit triggers only by mentions it adds.
     """
     if mentioned_user_ids - {message.sender_id} or mentions_room:
         return True
     if edited:
         return False
-    return message.reply_to_id is not None or message.room.kind == Room.Kind.DIRECT
+    return (
+        message.reply_to_id is not None
+        or message.thread_root_id is not None  # the thread's followers
+        or message.room.kind == Room.Kind.DIRECT
+    )
 
 
 def notification_kind(
@@ -38,6 +42,7 @@ def notification_kind(
     mentioned: bool,
     mentions_room: bool = False,
     replied_to: bool = False,
+    thread_follower: bool = False,
     direct: bool = False,
 ) -> str | None:
     """The kind of notification one member gets for one message, or None for nothing."""
@@ -51,6 +56,8 @@ def notification_kind(
         return Notification.Kind.MENTION
     if replied_to:
         return Notification.Kind.REPLY
+    if thread_follower:
+        return Notification.Kind.THREAD_REPLY
     if direct:
         return Notification.Kind.DM
     return None

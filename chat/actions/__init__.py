@@ -65,6 +65,7 @@ from .rooms import (
     update_room,
 )
 from .send import OutgoingMessage, check_send_message, do_send_message, send_message
+from .threads import follow_thread, mark_thread_read, thread_root_for
 
 __all__ = [
     "Audit",
@@ -110,6 +111,7 @@ __all__ = [
     "do_update_membership_settings",
     "do_update_room",
     "edit_message",
+    "follow_thread",
     "get_membership",
     "get_or_create_direct_room",
     "get_visible_message",
@@ -118,12 +120,14 @@ __all__ = [
     "leave_room",
     "mark_as_read",
     "mark_message_changed",
+    "mark_thread_read",
     "moderator_power_used",
     "remove_member",
     "restore_message",
     "send_message",
     "set_pinned",
     "set_reaction",
+    "thread_root_for",
     "update_membership_settings",
     "update_room",
 ]

@@ -31,6 +31,8 @@ from notifications.triggers import message_may_notify
 from uploads.actions import attach_uploads
 from uploads.models import Upload
 
+from .threads import check_thread, lock_thread_root, record_thread_reply
+
 User = get_user_model()
 
 MAX_ATTACHMENTS = 10
@@ -74,6 +76,8 @@ def check_send_message(
     reply_to: Any = None,
     attachments: Any = None,
     kind: Any = None,
+    thread: Any = None,
+    also_to_room: Any = None,
 ) -> OutgoingMessage:
     """The sender is a member not muted by a moderator; the message is well formed, its attachments the
     sender's own unattached uploads; within the send limit (and the @room limit when it notifies a room).
@@ -99,6 +103,7 @@ def check_send_message(
         raise invalid("`reply_to` is not a message of this room.")
     if upload_ids and _attachable_count(user, upload_ids) != len(upload_ids):
         raise invalid(ATTACHMENTS_REFUSED)
+    thread_root_id, also_to_room = check_thread(room, thread, also_to_room)
     usernames, mentioned_ids, mentions_room = resolve_mentions(room, body)
     mentions_room = mentions_room and may_mention_room(membership)
     # Last, once the send is known to be good: a refused send uses no slot.
@@ -113,6 +118,8 @@ def check_send_message(
         body_html=render_body(body, kind, usernames),
         reply_to_id=reply_id,
         client_id=parsed_client_id,
+        thread_root_id=thread_root_id,
+        also_to_room=also_to_room,
         created_at=now,
         updated_at=now,
     )
@@ -141,6 +148,8 @@ def do_send_message(outgoing: OutgoingMessage) -> tuple[dict[str, Any], bool]:
     )
     try:
         with nullcontext() if alone else transaction.atomic():
+            # A reply locks its root before the room row (the order edits take): see chat.actions.threads.
+            thread_root = lock_thread_root(message)
             _insert_message(message, outgoing.membership.pk)
             attached = []
             if outgoing.upload_ids:
@@ -152,6 +161,8 @@ def do_send_message(outgoing: OutgoingMessage) -> tuple[dict[str, Any], bool]:
             message._prefetched_attachments = attached
             payload = message_payloads([message], fresh=True)[0]
             publish(room_group(room.id), "new_message", {"message": payload}, seq=message.seq)
+            if thread_root is not None:  # before notifying: it writes who follows the thread
+                record_thread_reply(thread_root, message, outgoing.notified_ids)
             notify_for_message(message, mentioned_user_ids=outgoing.notified_ids, mentions_room=outgoing.mentions_room)
     except IntegrityError:
         # A concurrent retry with the same client_id committed first.

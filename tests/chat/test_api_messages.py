@@ -26,6 +26,9 @@ MESSAGE_KEYS = {
     "deleted",
     "created_at",
     "client_id",
+    "thread_root",
+    "also_to_room",
+    "thread_summary",
 }
 
 

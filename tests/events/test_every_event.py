@@ -67,6 +67,8 @@ async def test_a_session_produces_every_registered_server_event_each_as_its_sche
     await receive_until(ann_ws, "reaction_added")
     await request(bob_ws, "remove_reaction", {"message": message, "emoji": "👍"}, "m7")
     await receive_until(ann_ws, "reaction_removed")
+    await request(bob_ws, "send_message", {"room": room, "body": "in thread", "thread": message}, "m7t")
+    await receive_until(ann_ws, "thread_updated")
     await request(ann_ws, "delete_message", {"message": message}, "m8")
     await receive_until(bob_ws, "message_deleted")
     await database_sync_to_async(actions.restore_message)(maud, message)
