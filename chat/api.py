@@ -202,6 +202,16 @@ class MessageDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class MessageEditsView(APIView):
+    @extend_schema(
+        responses={200: schema.MessageEditsSchema, **ERRORS},
+        summary="The bodies a message had before its edits, newest first (members of its room; moderators)",
+    )
+    def get(self, request: Request, message_id: int) -> Response:
+        message, _ = actions.get_visible_message(request.user, message_id)
+        return Response(queries.message_edits(message))
+
+
 class MessageReactionsView(APIView):
     @extend_schema(request=schema.EmojiRequest, responses={200: schema.MessageSchema, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:

@@ -161,3 +161,21 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class MessageEdit(models.Model):
+    """A body a message had before an edit replaced it (``edited_at``: when it was replaced).
+
+    Written in the edit's transaction; only the newest ``MESSAGE_EDITS_KEPT``
+    of a message are kept, so a message edited in a loop stays bounded.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField(blank=True)
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["message", "-edited_at", "-id"], name="message_edit_newest_idx")]
+
+    def __str__(self) -> str:
+        return f"edit of {self.message_id} at {self.edited_at}"

@@ -102,6 +102,15 @@ class HistorySchema(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
+class MessageEditSchema(serializers.Serializer):
+    body = serializers.CharField()
+    edited_at = serializers.DateTimeField()
+
+
+class MessageEditsSchema(serializers.Serializer):
+    edits = MessageEditSchema(many=True)
+
+
 class ReadSchema(serializers.Serializer):
     room = serializers.IntegerField()
     last_read_seq = serializers.IntegerField()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("rooms/<int:room_id>/pins/", api.RoomPinsView.as_view(), name="room-pins"),
     path("rooms/<int:room_id>/read/", api.RoomReadView.as_view(), name="room-read"),
     path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<int:message_id>/edits/", api.MessageEditsView.as_view(), name="message-edits"),
     path("messages/<int:message_id>/reactions/", api.MessageReactionsView.as_view(), name="message-reactions"),
     path("messages/<int:message_id>/pin/", api.MessagePinView.as_view(), name="message-pin"),
     path("search/", api.SearchView.as_view(), name="search"),
