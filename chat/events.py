@@ -38,6 +38,16 @@ ROLE = enum(*RoomMember.Role.values)
 
 REACTION = obj({"emoji": STRING, "count": {"type": "integer", "minimum": 1}, "users": array(ID)})
 
+# ``Message.system``: what a timeline line (kind ``system``) records, for clients that word it themselves.
+SYSTEM_EVENT = obj(
+    {
+        "event": enum("joined", "left", "added", "removed", "renamed"),
+        "actor": nullable(ID),
+        "target": nullable(ID),
+        "name": nullable(STRING),
+    }
+)
+
 # ``message_payload``: a deleted message keeps its place (id, seq...) with its content emptied.
 MESSAGE = obj(
     {
@@ -56,6 +66,7 @@ MESSAGE = obj(
         "deleted": BOOLEAN,
         "created_at": TIMESTAMP,
         "client_id": nullable(STRING),
+        "system": nullable(SYSTEM_EVENT),
     }
 )
 

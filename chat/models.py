@@ -109,6 +109,9 @@ class Message(models.Model):
     body_html = models.TextField(blank=True)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     client_id = models.UUIDField(null=True, blank=True)
+    # Kind ``system`` only: what happened, for clients to word in their own language:
+    # {"event": joined|left|added|removed|renamed, "actor": user id|None, "target": user id|None, "name": str|None}.
+    system = models.JSONField(null=True, blank=True)
     pinned = models.BooleanField(default=False)
     pinned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

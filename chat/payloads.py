@@ -73,6 +73,7 @@ def message_payload(
         "deleted": deleted,
         "created_at": iso(message.created_at),
         "client_id": str(message.client_id) if message.client_id else None,
+        "system": None if deleted else message.system,
     }
 
 

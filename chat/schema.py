@@ -35,6 +35,13 @@ class ReactionSchema(serializers.Serializer):
     users = serializers.ListField(child=serializers.IntegerField())
 
 
+class SystemEventSchema(serializers.Serializer):
+    event = serializers.ChoiceField(["joined", "left", "added", "removed", "renamed"])
+    actor = serializers.IntegerField(allow_null=True)
+    target = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+
+
 class MessageSchema(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField()
@@ -51,6 +58,7 @@ class MessageSchema(serializers.Serializer):
     deleted = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     client_id = serializers.UUIDField(allow_null=True)
+    system = SystemEventSchema(allow_null=True)
 
 
 class MessageSummarySchema(serializers.Serializer):

@@ -30,6 +30,7 @@ from uploads.models import Upload
 
 from .access import Audit, audit_moderator_power, get_visible_message, is_moderator
 from .send import may_mention_room, resolve_mentions
+from .timeline import refuse_system_message
 
 
 @dataclass
@@ -222,6 +223,7 @@ def check_set_pinned(user, message_id: Any) -> MessageChange:
     message, membership = get_visible_message(user, message_id)
     if message.deleted_at is not None:
         raise not_found("Message")
+    refuse_system_message(message, "pinned")
     by_right = membership is not None and (membership.is_admin or message.room.members_can_pin)
     if not by_right and not is_moderator(user):
         raise forbidden("Only room admins can pin messages here.")

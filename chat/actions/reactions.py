@@ -13,6 +13,7 @@ from core.errors import invalid, not_found
 from core.publishing import publish, room_group
 
 from .access import get_visible_message
+from .timeline import refuse_system_message
 
 MAX_EMOJI_LENGTH = 32
 
@@ -22,6 +23,7 @@ def check_set_reaction(user, message_id: Any, emoji: Any) -> tuple[Message, str]
     message, membership = get_visible_message(user, message_id)
     if membership is None or message.deleted_at is not None:
         raise not_found("Message")
+    refuse_system_message(message, "reacted to")
     return message, _clean_emoji(emoji)
 
 

@@ -26,6 +26,7 @@ MESSAGE_KEYS = {
     "deleted",
     "created_at",
     "client_id",
+    "system",
 }
 
 
