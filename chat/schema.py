@@ -119,6 +119,12 @@ class MessageEditsSchema(serializers.Serializer):
     edits = MessageEditSchema(many=True)
 
 
+class EmojiSchema(serializers.Serializer):
+    shortcode = serializers.CharField()
+    emoji = serializers.CharField()
+    keywords = serializers.ListField(child=serializers.CharField())
+
+
 class ReadSchema(serializers.Serializer):
     room = serializers.IntegerField()
     last_read_seq = serializers.IntegerField()

@@ -17,4 +17,5 @@ urlpatterns = [
     path("messages/<int:message_id>/reactions/", api.MessageReactionsView.as_view(), name="message-reactions"),
     path("messages/<int:message_id>/pin/", api.MessagePinView.as_view(), name="message-pin"),
     path("search/", api.SearchView.as_view(), name="search"),
+    path("emoji/", api.EmojiView.as_view(), name="emoji"),
 ]

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from chat.changes import mark_message_changed
+from chat.emoji import emoji_for
 from chat.models import Message, Reaction
 from chat.payloads import message_payloads
 from core.errors import invalid, not_found
@@ -57,4 +58,5 @@ def _clean_emoji(value: Any) -> str:
     value = value.strip()
     if len(value) > MAX_EMOJI_LENGTH or any(ch.isspace() or ch in "<>&\"'" for ch in value):
         raise invalid("`emoji` must be one emoji or a short name without spaces.")
-    return value
+    # ``:tada:`` and 🎉 are one reaction: a known shortcode is stored as its emoji.
+    return emoji_for(value)
