@@ -3,6 +3,7 @@
 import pytest
 
 from chat.rendering import render_body
+from tests.conftest import receive_until
 
 REL = 'rel="noopener nofollow noreferrer"'
 
@@ -78,3 +79,18 @@ def test_the_body_keeps_the_shortcode_and_the_html_shows_the_emoji(api_for, ann,
     response = api_for(ann).post(f"/api/v1/rooms/{group_room.id}/messages/", {"body": ":tada: done"}, format="json")
 
     assert (response.json()["body"], response.json()["body_html"]) == (":tada: done", "<p>🎉 done</p>")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_socket_sends_the_rendered_emoji_and_link_to_the_room(ws_connect, ann, bob, group_room, settings):
+    settings.RATE_LIMIT_MESSAGES = 0
+    sender, watcher = await ws_connect(ann), await ws_connect(bob)
+    await sender.send_json_to(
+        {"type": "send_message", "id": "s1", "data": {"room": group_room.id, "body": ":wave: www.example.com"}}
+    )
+
+    frame = await receive_until(watcher, "new_message")
+
+    assert frame["data"]["message"]["body_html"] == (
+        f'<p>👋 <a href="http://www.example.com" {REL}>www.example.com</a></p>'
+    )

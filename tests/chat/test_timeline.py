@@ -6,7 +6,6 @@ from django.contrib.auth.models import Permission
 
 from chat import actions
 from chat.models import Message, Room, RoomMember
-from notifications.models import Notification
 from notifications.triggers import message_may_notify
 from tests.conftest import receive_until
 
@@ -143,14 +142,6 @@ def test_system_lines_never_notify(ann, bob):
 
     # Any message of a direct room would notify; a system line does not.
     assert message_may_notify(line, mentioned_user_ids=set(), mentions_room=False) is False
-
-
-def test_a_timeline_line_creates_no_notification(ann, bob, cat, lobby):
-    RoomMember.objects.filter(room=lobby).update(notify_level=RoomMember.NotifyLevel.ALL)
-
-    actions.add_member(ann, lobby.id, cat.id)
-
-    assert Notification.objects.count() == 0
 
 
 @pytest.fixture
