@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from core.errors import invalid
 
-from . import actions, queries, schema, thread_queries
+from . import actions, emoji, queries, schema, thread_queries
 
 
 def errors(*statuses: int) -> dict[int, type]:
@@ -204,6 +204,16 @@ class MessageDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class MessageEditsView(APIView):
+    @extend_schema(
+        responses={200: schema.MessageEditsSchema, **ERRORS},
+        summary="The bodies a message had before its edits, newest first (members of its room; moderators)",
+    )
+    def get(self, request: Request, message_id: int) -> Response:
+        message, _ = actions.get_visible_message(request.user, message_id)
+        return Response(queries.message_edits(message))
+
+
 class MessageReactionsView(APIView):
     @extend_schema(request=schema.EmojiRequest, responses={200: schema.MessageSchema, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
@@ -228,6 +238,30 @@ class MessagePinView(APIView):
     @extend_schema(request=None, responses={200: schema.MessageSchema, **WRITE_ERRORS})
     def delete(self, request: Request, message_id: int) -> Response:
         return Response(actions.set_pinned(request.user, message_id, False))
+
+
+EMOJI_CACHE_SECONDS = 24 * 60 * 60
+
+
+class EmojiView(APIView):
+    """The ``:shortcode:`` table the server renders with, for the browser's completion.
+
+    The same for everyone and changed only by a deploy: anyone may fetch it, and
+    caches keep it a day, revalidated by its ETag (the table's version)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(auth=[], responses={200: schema.EmojiSchema(many=True), 304: None}, summary="The emoji shortcodes")
+    def get(self, request: Request) -> Response:
+        etag = f'"{emoji.TABLE_VERSION}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = Response(emoji.emoji_table())
+        response["ETag"] = etag
+        response["Cache-Control"] = f"public, max-age={EMOJI_CACHE_SECONDS}"
+        return response
 
 
 class SearchView(APIView):

@@ -42,6 +42,15 @@ REACTION = obj({"emoji": STRING, "count": {"type": "integer", "minimum": 1}, "us
 THREAD_SUMMARY = obj(
     {"replies": {"type": "integer", "minimum": 1}, "last_reply_at": TIMESTAMP, "participants": array(ID)}
 )
+# ``Message.system``: what a timeline line (kind ``system``) records, for clients that word it themselves.
+SYSTEM_EVENT = obj(
+    {
+        "event": enum("joined", "left", "added", "removed", "renamed"),
+        "actor": nullable(ID),
+        "target": nullable(ID),
+        "name": nullable(STRING),
+    }
+)
 
 # ``message_payload``: a deleted message keeps its place (id, seq...) with its content emptied.
 MESSAGE = obj(
@@ -64,6 +73,7 @@ MESSAGE = obj(
         "thread_root": nullable(ID),
         "also_to_room": BOOLEAN,
         "thread_summary": nullable(THREAD_SUMMARY),
+        "system": nullable(SYSTEM_EVENT),
     }
 )
 

@@ -109,6 +109,9 @@ class Message(models.Model):
     body_html = models.TextField(blank=True)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     client_id = models.UUIDField(null=True, blank=True)
+    # Kind ``system`` only: what happened, for clients to word in their own language:
+    # {"event": joined|left|added|removed|renamed, "actor": user id|None, "target": user id|None, "name": str|None}.
+    system = models.JSONField(null=True, blank=True)
     pinned = models.BooleanField(default=False)
     pinned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -197,3 +200,19 @@ class ThreadFollow(models.Model):
 # The messages of a room's main history (history pages, its cache, the last message, unread counts):
 # top-level messages, and thread replies sent with ``also_to_room``.
 MAIN_HISTORY = Q(thread_root__isnull=True) | Q(also_to_room=True)
+class MessageEdit(models.Model):
+    """A body a message had before an edit replaced it (``edited_at``: when it was replaced).
+
+    Written in the edit's transaction; only the newest ``MESSAGE_EDITS_KEPT``
+    of a message are kept, so a message edited in a loop stays bounded.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField(blank=True)
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["message", "-edited_at", "-id"], name="message_edit_newest_idx")]
+
+    def __str__(self) -> str:
+        return f"edit of {self.message_id} at {self.edited_at}"

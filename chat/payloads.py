@@ -12,7 +12,7 @@ from typing import Any
 
 from core.payloads import iso, user_payload
 
-from .models import Message, Reaction, Room, RoomMember
+from .models import Message, MessageEdit, Reaction, Room, RoomMember
 
 
 def message_payloads(messages: Iterable[Message], *, fresh: bool = False) -> list[dict[str, Any]]:
@@ -74,6 +74,7 @@ def message_payload(
         "created_at": iso(message.created_at),
         "client_id": str(message.client_id) if message.client_id else None,
         **thread_fields(message),
+        "system": None if deleted else message.system,
     }
 
 
@@ -201,3 +202,8 @@ def member_payload(membership: RoomMember) -> dict[str, Any]:
         "joined_at": iso(membership.joined_at),
         "last_read_seq": membership.last_read_seq,
     }
+
+
+def edit_payload(edit: MessageEdit) -> dict[str, Any]:
+    """A body a message had before an edit replaced it, and when it was replaced."""
+    return {"body": edit.body, "edited_at": iso(edit.edited_at)}

@@ -16,13 +16,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from chat.payloads import member_payload, message_payloads, room_payload
+from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
 from core.errors import invalid
 from core.payloads import iso
 from core.validation import MAX_ID, clean_text, parse_id
 
 from . import history_cache
-from .models import MAIN_HISTORY, Message, Room, RoomMember
+from .models import MAIN_HISTORY, Message, MessageEdit, Room, RoomMember
 
 
 def _unread_subquery():
@@ -314,3 +314,12 @@ def search_messages(user, query: Any, room_id: Any = None, limit: int = 50) -> l
     else:
         messages = messages.filter(body__icontains=query).order_by("-created_at", "-id")
     return message_payloads(messages[:limit])
+
+
+def message_edits(message: Message) -> dict[str, Any]:
+    """The bodies ``message`` had before its edits, newest first; nothing for a deleted message
+    (nothing of a deleted message is shown). The caller checked that the reader may see it."""
+    if message.deleted_at is not None:
+        return {"edits": []}
+    edits = MessageEdit.objects.filter(message_id=message.id).order_by("-edited_at", "-id")
+    return {"edits": [edit_payload(edit) for edit in edits[: settings.MESSAGE_EDITS_KEPT]]}

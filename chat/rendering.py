@@ -12,11 +12,55 @@ import re
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+
+from .emoji import replace_shortcodes
 
 MENTION_RE = re.compile(r"(?<![\w@/])@([\w.+-]{1,150})")
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
-    ["strikethrough", "table"]
+# A linkified text that names its scheme or starts with www. (or is an e-mail address).
+EXPLICIT_LINK_RE = re.compile(r"(?i)^(?:https?://|mailto:|www\.)|@")
+
+
+def _bare_hosts_stay_text(state: StateCore) -> None:
+    """Undo linkify's fuzzy links of bare host names: ``chat.py`` or ``notes.md`` (2-letter
+    country domains) are file names in a chat far more often than web sites."""
+    for token in state.tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        children = token.children
+        kept = []
+        index = 0
+        while index < len(children):
+            child = children[index]
+            if (
+                child.type == "link_open"
+                and child.markup == "linkify"
+                and index + 2 < len(children)
+                and children[index + 2].type == "link_close"
+                and not EXPLICIT_LINK_RE.search(children[index + 1].content)
+            ):
+                kept.append(children[index + 1])
+                index += 3
+                continue
+            kept.append(child)
+            index += 1
+        token.children = kept
+
+
+def _emoji_shortcodes(state: StateCore) -> None:
+    """``:wave:`` becomes 👋 in text, never in code spans or blocks (their tokens are not ``text``)."""
+    for token in state.tokens:
+        if token.type == "inline" and token.children:
+            for child in token.children:
+                if child.type == "text":
+                    child.content = replace_shortcodes(child.content)
+
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True}).enable(
+    ["linkify", "strikethrough", "table"]
 )
+_markdown.core.ruler.push("bare_hosts_stay_text", _bare_hosts_stay_text)
+_markdown.core.ruler.push("emoji_shortcodes", _emoji_shortcodes)
 ALLOWED_TAGS = {
     "p",
     "br",

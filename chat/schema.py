@@ -39,6 +39,11 @@ class ThreadSummarySchema(serializers.Serializer):
     replies = serializers.IntegerField()
     last_reply_at = serializers.DateTimeField()
     participants = serializers.ListField(child=serializers.IntegerField(), help_text="Repliers, first reply first")
+class SystemEventSchema(serializers.Serializer):
+    event = serializers.ChoiceField(["joined", "left", "added", "removed", "renamed"])
+    actor = serializers.IntegerField(allow_null=True)
+    target = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
 
 
 class MessageSchema(serializers.Serializer):
@@ -60,6 +65,7 @@ class MessageSchema(serializers.Serializer):
     thread_root = serializers.IntegerField(allow_null=True, help_text="The root message of a thread reply, else null")
     also_to_room = serializers.BooleanField(help_text="A thread reply also shown in the room's history")
     thread_summary = ThreadSummarySchema(allow_null=True, help_text="A root with replies; null otherwise")
+    system = SystemEventSchema(allow_null=True)
 
 
 class MessageSummarySchema(serializers.Serializer):
@@ -128,6 +134,19 @@ class ThreadReadSchema(serializers.Serializer):
     message = serializers.IntegerField()
     last_read_seq = serializers.IntegerField()
     unread = serializers.IntegerField()
+class MessageEditSchema(serializers.Serializer):
+    body = serializers.CharField()
+    edited_at = serializers.DateTimeField()
+
+
+class MessageEditsSchema(serializers.Serializer):
+    edits = MessageEditSchema(many=True)
+
+
+class EmojiSchema(serializers.Serializer):
+    shortcode = serializers.CharField()
+    emoji = serializers.CharField()
+    keywords = serializers.ListField(child=serializers.CharField())
 
 
 class ReadSchema(serializers.Serializer):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("rooms/<int:room_id>/pins/", api.RoomPinsView.as_view(), name="room-pins"),
     path("rooms/<int:room_id>/read/", api.RoomReadView.as_view(), name="room-read"),
     path("messages/<int:message_id>/", api.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<int:message_id>/edits/", api.MessageEditsView.as_view(), name="message-edits"),
     path("messages/<int:message_id>/reactions/", api.MessageReactionsView.as_view(), name="message-reactions"),
     path("messages/<int:message_id>/pin/", api.MessagePinView.as_view(), name="message-pin"),
     path("messages/<int:message_id>/thread/", api.ThreadView.as_view(), name="message-thread"),
@@ -20,4 +21,5 @@ urlpatterns = [
     path("messages/<int:message_id>/thread/read/", api.ThreadReadView.as_view(), name="message-thread-read"),
     path("threads/", api.FollowedThreadsView.as_view(), name="threads"),
     path("search/", api.SearchView.as_view(), name="search"),
+    path("emoji/", api.EmojiView.as_view(), name="emoji"),
 ]

@@ -300,6 +300,8 @@ HISTORY_PAGE_MAX = 100
 HISTORY_CACHE_SIZE = min(env_int("HISTORY_CACHE_SIZE", HISTORY_PAGE_MAX), HISTORY_PAGE_MAX)
 HISTORY_CACHE_SECONDS = env_int("HISTORY_CACHE_SECONDS", 600)
 ROOM_MENTION_ADMINS_ONLY = env_bool("ROOM_MENTION_ADMINS_ONLY", default=True)
+# Earlier bodies kept per message (GET messages/{id}/edits/); older ones are pruned by the edit that passes it.
+MESSAGE_EDITS_KEPT = env_int("MESSAGE_EDITS_KEPT", 100)
 
 # --- Notifications (owned by the notifications app) ------------------------
 NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 30)

@@ -187,7 +187,9 @@ def remove_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> No
     require_moderator(moderator)
     reason = clean_reason(reason)
     member = chat_actions.check_remove_member(moderator, room_id, user_id).member
-    chat_actions.do_remove_member(member, audit=lambda: record_member_removal(moderator, member, reason))
+    chat_actions.do_remove_member(
+        member, audit=lambda: record_member_removal(moderator, member, reason), actor=moderator
+    )
 
 
 def mute_member(

@@ -23,7 +23,10 @@ def message_may_notify(
     Triggers: a ``@username`` mention of someone other than the sender;
     ``@room``/``@here`` (already limited by chat to who may use it); a reply;
     a thread reply (its followers); any message in a direct room. An edit triggers only by mentions it adds.
+    Timeline lines (kind ``system``: joined, left, renamed...) never notify.
     """
+    if message.kind == Message.Kind.SYSTEM:
+        return False
     if mentioned_user_ids - {message.sender_id} or mentions_room:
         return True
     if edited:

@@ -25,6 +25,7 @@ from core.validation import parse_id
 
 from .access import Audit, audit_moderator_power, get_membership, is_moderator
 from .rooms import announce_room_to
+from .timeline import ADDED, JOINED, LEFT, REMOVED, do_record_timeline_event
 
 User = get_user_model()
 
@@ -36,6 +37,7 @@ class MemberAddition:
     room: Room
     user: Any
     role: str
+    actor: Any = None  # who adds: named by the room's "added" line
 
 
 @dataclass
@@ -79,7 +81,7 @@ def check_add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.R
     if RoomMember.objects.filter(room=room, user=target).exists():
         raise ActionError("conflict", "The user is already a member.")
     take_slots(actor.id, member_add=1)  # last: a refused add uses no slot
-    return MemberAddition(room, target, role)
+    return MemberAddition(room, target, role, actor)
 
 
 def do_add_member(addition: MemberAddition) -> dict[str, Any]:
@@ -93,6 +95,7 @@ def do_add_member(addition: MemberAddition) -> dict[str, Any]:
             "member_joined",
             {"room": room.id, "user": user_payload(target), "member": member_payload(member)},
         )
+        do_record_timeline_event(room, ADDED, actor=addition.actor, target=target)
         announce_room_to([target.id], room)
     return member_payload(member)
 
@@ -132,12 +135,14 @@ def check_remove_member(actor, room_id: Any, user_id: Any) -> MemberRemoval:
     return MemberRemoval(target, by_moderator_power)
 
 
-def do_remove_member(member: RoomMember, *, audit: Audit | None = None) -> None:
-    """Take ``member`` out of its room: the room gets ``member_left``, the user ``room_removed``."""
+def do_remove_member(member: RoomMember, *, audit: Audit | None = None, actor: Any = None) -> None:
+    """Take ``member`` out of its room: the room gets ``member_left``, the user ``room_removed``.
+    The room's line says "left" when no ``actor`` (or the member) did it, else "<actor> removed <member>"."""
     with transaction.atomic():
         member.delete()
         if audit is not None:
             audit()
+        _record_removal(member, actor)
         publish(room_group(member.room_id), "member_left", {"room": member.room_id, "user": user_payload(member.user)})
         publish_membership(member.user_id, member.room_id, False, {"room": member.room_id})
 
@@ -149,7 +154,14 @@ def remove_member(actor, room_id: Any, user_id: Any) -> None:
         return leave_room(actor, room_id)
     removal = check_remove_member(actor, room_id, user_id)
     audit = audit_moderator_power(actor, "remove_member", member=removal.member) if removal.by_moderator_power else None
-    do_remove_member(removal.member, audit=audit)
+    do_remove_member(removal.member, audit=audit, actor=actor)
+
+
+def _record_removal(member: RoomMember, actor: Any) -> None:
+    if actor is None or actor.id == member.user_id:
+        do_record_timeline_event(member.room, LEFT, actor=member.user)
+    else:
+        do_record_timeline_event(member.room, REMOVED, actor=actor, target=member.user)
 
 
 # --- Joining and leaving --------------------------------------------------------------
@@ -183,6 +195,8 @@ def do_join_room(join: RoomJoin) -> dict[str, Any]:
                 "member_joined",
                 {"room": room.id, "user": user_payload(user), "member": member_payload(member)},
             )
+            # The joiner has read their own line.
+            member.last_read_seq = do_record_timeline_event(room, JOINED, actor=user).seq
             announce_room_to([user.id], room)
     member.room = room
     return queries.room_detail(member)

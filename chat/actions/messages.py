@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from chat.history_cache import note_history_changed
 from chat.models import Message, Reaction
+from chat.models import MessageEdit as StoredEdit  # the model; ``MessageEdit`` here is the checked edit
 from chat.payloads import message_edit_payload, message_payloads, pin_payload
 from chat.rendering import render_body
 from core.errors import ActionError, forbidden, invalid, not_found
@@ -30,6 +31,7 @@ from uploads.models import Upload
 
 from .access import Audit, audit_moderator_power, get_visible_message, is_moderator
 from .send import may_mention_room, resolve_mentions
+from .timeline import refuse_system_message
 
 
 @dataclass
@@ -87,15 +89,30 @@ def do_edit_message(edit: MessageEdit) -> dict[str, Any]:
     if edit.body == message.body:
         return message_payloads([message])[0]
     with transaction.atomic():
+        edited_at = timezone.now()
+        keep_previous_body(message, edited_at)
         message.body = edit.body
         message.body_html = render_body(edit.body, message.kind, edit.usernames)
-        message.edited_at = timezone.now()
+        message.edited_at = edited_at
         message.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
         note_history_changed([message.room_id])
         publish(room_group(message.room_id), "message_edited", message_edit_payload(message))
         payload = message_payloads([message])[0]  # the whole message for the editor only
         notify_for_message(message, mentioned_user_ids=edit.new_mentions, mentions_room=edit.mentions_room, edited=True)
     return payload
+
+
+def keep_previous_body(message: Message, edited_at) -> None:
+    """Store the body the edit replaces, and prune the message's history to the newest ``MESSAGE_EDITS_KEPT``.
+
+    Call inside the edit's transaction. The body is read under a row lock, not
+    taken from the checked ``message``: of two racing edits the second keeps
+    the first's body, so no version is lost from the history.
+    """
+    previous = Message.objects.select_for_update().values_list("body", flat=True).get(pk=message.pk)
+    StoredEdit.objects.create(message=message, body=previous, edited_at=edited_at)
+    newest = StoredEdit.objects.filter(message=message).order_by("-edited_at", "-id").values("pk")
+    StoredEdit.objects.filter(message=message).exclude(pk__in=newest[: settings.MESSAGE_EDITS_KEPT]).delete()
 
 
 def edit_message(user, message_id: Any, *, body: Any) -> dict[str, Any]:
@@ -214,6 +231,7 @@ def check_set_pinned(user, message_id: Any) -> MessageChange:
     message, membership = get_visible_message(user, message_id)
     if message.deleted_at is not None:
         raise not_found("Message")
+    refuse_system_message(message, "pinned")
     by_right = membership is not None and (membership.is_admin or message.room.members_can_pin)
     if not by_right and not is_moderator(user):
         raise forbidden("Only room admins can pin messages here.")

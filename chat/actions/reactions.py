@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from chat.changes import mark_message_changed
+from chat.emoji import emoji_for
 from chat.models import Message, Reaction
 from chat.payloads import message_payloads, reaction_change_payload
 from core.errors import invalid, not_found
@@ -14,6 +15,7 @@ from core.publishing import publish, room_group
 from core.ratelimit import take_slots
 
 from .access import get_visible_message
+from .timeline import refuse_system_message
 
 MAX_EMOJI_LENGTH = 32
 
@@ -24,6 +26,7 @@ def check_set_reaction(user, message_id: Any, emoji: Any) -> tuple[Message, str]
     message, membership = get_visible_message(user, message_id)
     if membership is None or message.deleted_at is not None:
         raise not_found("Message")
+    refuse_system_message(message, "reacted to")
     emoji = _clean_emoji(emoji)
     take_slots(user.id, reaction=1)  # adds and removes share one budget
     return message, emoji
@@ -61,4 +64,5 @@ def _clean_emoji(value: Any) -> str:
     value = value.strip()
     if len(value) > MAX_EMOJI_LENGTH or any(ch.isspace() or ch in "<>&\"'" for ch in value):
         raise invalid("`emoji` must be one emoji or a short name without spaces.")
-    return value
+    # ``:tada:`` and 🎉 are one reaction: a known shortcode is stored as its emoji.
+    return emoji_for(value)

@@ -18,6 +18,7 @@ from core.ratelimit import take_slots
 from core.validation import clean_text, parse_id
 
 from .access import get_membership
+from .timeline import RENAMED, do_record_timeline_event
 
 User = get_user_model()
 
@@ -150,10 +151,13 @@ def check_update_room(user, room_id: Any, **fields: Any) -> RoomChange:
 
 def do_update_room(change: RoomChange) -> dict[str, Any]:
     room = change.membership.room
+    renamed = "name" in change.changes and change.changes["name"] != room.name
     for field, value in change.changes.items():
         setattr(room, field, value)
     with transaction.atomic():
         room.save(update_fields=list(change.changes))
+        if renamed:
+            do_record_timeline_event(room, RENAMED, actor=change.membership.user, name=room.name)
         publish(room_group(room.id), "room_updated", {"room": room_fields(room)})
     return room_payload(room, change.membership)
 

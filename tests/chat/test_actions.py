@@ -262,7 +262,7 @@ def test_a_member_cannot_delete_anothers_message_but_a_room_admin_can(ann, bob, 
         actions.delete_message(cat, bobs["id"])
     assert error.value.code == "forbidden"
     actions.delete_message(ann, bobs["id"])  # Ann owns the room
-    assert Message.objects.get().deleted_at is not None
+    assert Message.objects.get(pk=bobs["id"]).deleted_at is not None
 
 
 def test_deleting_twice_is_not_found(ann, group_room):
@@ -387,7 +387,8 @@ def test_joining_a_public_room_starts_with_nothing_unread(ann, bob, cat):
     Room.objects.filter(pk=room["id"]).update()
     send(ann, Room.objects.get(pk=room["id"]))
     detail, outbox = call_collecting_events(actions.join_room, cat, room["id"])
-    assert detail["unread"] == 0 and detail["last_read_seq"] == 1
+    # Seq 1 is Ann's message, seq 2 the "Cat joined" line: both read.
+    assert detail["unread"] == 0 and detail["last_read_seq"] == 2
     assert "member_joined" in {orjson.loads(e["frame"])["type"] for _, e in outbox if "frame" in e}
 
 
@@ -400,7 +401,15 @@ def test_a_private_room_cannot_be_joined(cat, group_room):
 def test_leaving_tells_the_room_and_the_leavers_connections(bob, group_room):
     _, outbox = call_collecting_events(actions.leave_room, bob, group_room.id)
     kinds = [(group, event["type"]) for group, event in outbox]
-    assert kinds == [(f"room.{group_room.id}", "chat.frame"), (f"user.{bob.id}", "chat.membership")]
+    assert sorted(kinds) == sorted(
+        [
+            (f"room.{group_room.id}", "chat.frame"),
+            (f"room.{group_room.id}", "chat.frame"),
+            (f"user.{bob.id}", "chat.membership"),
+        ]
+    )
+    frames = [orjson.loads(event["frame"])["type"] for _, event in outbox if "frame" in event]
+    assert sorted(frames) == ["member_left", "new_message", "room_removed"]  # new_message: the "Bob left" line
     assert not RoomMember.objects.filter(room=group_room, user=bob).exists()
 
 

@@ -148,12 +148,13 @@ def test_posting_your_own_id_joins_a_public_room(api_for, cat, public_room):
     assert roles(public_room)["cat"] == "member"
 
 
-def test_joining_a_public_room_starts_with_its_history_read(api_for, ann, cat, public_room):
+def test_joining_a_public_room_starts_with_its_history_and_own_join_line_read(api_for, ann, cat, public_room):
     actions.send_message(ann, public_room.id, body="before you came")
 
     api_for(cat).post(members_url(public_room.id), {"user": cat.id}, format="json")
 
-    assert RoomMember.objects.get(room=public_room, user=cat).last_read_seq == 1
+    # seq 1 is Ann's message, seq 2 the "Cat joined" line.
+    assert RoomMember.objects.get(room=public_room, user=cat).last_read_seq == 2
 
 
 def test_posting_your_own_id_to_a_private_room_is_404(api_for, cat, group_room):

@@ -29,6 +29,7 @@ MESSAGE_KEYS = {
     "thread_root",
     "also_to_room",
     "thread_summary",
+    "system",
 }
 
 

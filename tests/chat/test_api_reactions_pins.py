@@ -69,7 +69,8 @@ def test_reactions_appear_in_history(api_for, bob, message, group_room):
 
     (listed,) = api_for(bob).get(f"/api/v1/rooms/{group_room.id}/messages/").json()["messages"]
 
-    assert listed["reactions"] == [{"emoji": ":tada:", "count": 1, "users": [bob.id]}]
+    # A known shortcode is stored as its emoji.
+    assert listed["reactions"] == [{"emoji": "🎉", "count": 1, "users": [bob.id]}]
 
 
 def test_remove_reaction_takes_away_only_the_callers(api_for, ann, bob, message):

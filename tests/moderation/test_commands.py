@@ -121,7 +121,8 @@ def test_purge_refuses_a_bad_batch_size():
 
 @pytest.fixture
 def rich_room(ann, bob, cat, group_room, say, upload_for):
-    """A room with an edit, reactions, a reply, a pin, an attachment and a deleted message."""
+    """A room with a timeline line ("Ann added Cat", seq 1), an edit, reactions, a reply, a pin, an attachment
+    and a deleted message."""
     chat_actions.add_member(ann, group_room.id, cat.id, "admin")
     first = say(ann, group_room, "first **draft**")
     chat_actions.edit_message(ann, first.id, body="first **final**")
@@ -134,7 +135,7 @@ def rich_room(ann, bob, cat, group_room, say, upload_for):
     chat_actions.delete_message(cat, gone.id)
     pinned = say(cat, group_room, "```\ncode\n```", kind="code")
     chat_actions.set_pinned(ann, pinned.id, True)
-    chat_actions.mark_as_read(bob, group_room.id, 2)
+    chat_actions.mark_as_read(bob, group_room.id, 3)
     return group_room
 
 
@@ -166,7 +167,7 @@ def test_export_writes_room_users_members_messages_and_an_end_line(rich_room, an
     lines = export_lines(rich_room.id)
     assert [line["type"] for line in lines] == ["room", "user", "user", "user", "member", "member", "member"] + [
         "message"
-    ] * 4 + ["end"]
+    ] * 5 + ["end"]
     assert lines[0]["format"] == "confab.room" and lines[0]["version"] == 1
     assert lines[0]["room"]["name"] == "General"
     assert {line["username"] for line in lines if line["type"] == "user"} == {"ann", "bob", "cat"}
@@ -175,14 +176,16 @@ def test_export_writes_room_users_members_messages_and_an_end_line(rich_room, an
         ("bob", "member"),
         ("cat", "admin"),
     }
-    first, reply, gone, code = (line for line in lines if line["type"] == "message")
+    added, first, reply, gone, code = (line for line in lines if line["type"] == "message")
+    assert (added["kind"], added["sender"], added["body"]) == ("system", None, "Ann added Cat")
+    assert added["system"] == {"event": "added", "actor": "ann", "target": "cat", "name": None}
     assert first["body"] == "first **final**" and first["edited_at"] is not None
     assert first["reactions"] == [
         {"emoji": "👍", "user": "bob", "created_at": first["reactions"][0]["created_at"]},
         {"emoji": "👍", "user": "cat", "created_at": first["reactions"][1]["created_at"]},
         {"emoji": "tada", "user": "cat", "created_at": first["reactions"][2]["created_at"]},
     ]
-    assert reply["reply_to_seq"] == 1
+    assert reply["reply_to_seq"] == 2
     [attachment] = reply["attachments"]
     assert (attachment["name"], attachment["owner"], attachment["size"], attachment["content_type"]) == (
         "plan.txt",
@@ -192,11 +195,11 @@ def test_export_writes_room_users_members_messages_and_an_end_line(rich_room, an
     )
     assert gone["deleted_at"] is not None and gone["body"] == "" and gone["deleted_by"] == "cat"
     assert code["kind"] == "code" and code["pinned"] is True and code["pinned_by"] == "ann"
-    assert lines[-1] == {"type": "end", "users": 3, "members": 3, "messages": 4}
+    assert lines[-1] == {"type": "end", "users": 3, "members": 3, "messages": 5}
 
 
 def test_export_can_keep_the_text_of_deleted_messages(rich_room):
-    gone = [line for line in export_lines(rich_room.id, "--include-deleted") if line["type"] == "message"][2]
+    gone = [line for line in export_lines(rich_room.id, "--include-deleted") if line["type"] == "message"][3]
     assert gone["body"] == "regrettable"
 
 
@@ -210,17 +213,17 @@ def test_export_import_round_trip_keeps_edits_reactions_replies_and_attachments(
     assert run("export_room", str(rich_room.id), "--output", str(path)).startswith(f"Exported room {rich_room.id}")
     output = run("import_room", str(path), "--name", "General (restored)")
     new_room = Room.objects.exclude(pk=rich_room.pk).get()
-    assert output.startswith(f"Imported room {new_room.id} (General (restored)): 3 member(s), 4 message(s)")
+    assert output.startswith(f"Imported room {new_room.id} (General (restored)): 3 member(s), 5 message(s)")
     assert "3 reaction(s), 1 attachment(s) (1 file(s) copied)" in output
-    assert new_room.last_seq == 4 and new_room.kind == "group"
+    assert new_room.last_seq == 5 and new_room.kind == "group"
     assert comparable(export_lines(new_room.id)) == comparable(export_lines(rich_room.id))
 
-    reply = Message.objects.get(room=new_room, seq=2)
-    assert reply.reply_to == Message.objects.get(room=new_room, seq=1)
+    reply = Message.objects.get(room=new_room, seq=3)
+    assert reply.reply_to == Message.objects.get(room=new_room, seq=2)
     old_upload, new_upload = Upload.objects.get(message__room=rich_room), Upload.objects.get(message=reply)
     assert new_upload.file.name != old_upload.file.name  # a copy: removing one leaves the other
     assert default_storage.open(new_upload.file.name).read() == b"the plan\n"
-    assert RoomMember.objects.get(room=new_room, user__username="bob").last_read_seq == 2
+    assert RoomMember.objects.get(room=new_room, user__username="bob").last_read_seq == 3
 
 
 def test_the_imported_room_works_like_any_other(rich_room, tmp_path, ann, api_for):
@@ -229,9 +232,9 @@ def test_the_imported_room_works_like_any_other(rich_room, tmp_path, ann, api_fo
     run("import_room", str(path))
     new_room = Room.objects.exclude(pk=rich_room.pk).get()
     history = api_for(ann).get(f"/api/v1/rooms/{new_room.id}/messages/").json()
-    assert [m["seq"] for m in history["messages"]] == [1, 2, 3, 4]
+    assert [m["seq"] for m in history["messages"]] == [1, 2, 3, 4, 5]
     payload, _ = chat_actions.send_message(ann, new_room.id, body="next")
-    assert payload["seq"] == 5
+    assert payload["seq"] == 6
 
 
 def test_import_dry_run_checks_everything_and_changes_nothing(rich_room, tmp_path):
@@ -239,8 +242,8 @@ def test_import_dry_run_checks_everything_and_changes_nothing(rich_room, tmp_pat
     run("export_room", str(rich_room.id), "-o", str(path))
     files_before = sorted(p.name for p in (Path(default_storage.location) / "uploads").iterdir())
     output = run("import_room", str(path), "--dry-run")
-    assert output.startswith("Would import room (new) (General): 3 member(s), 4 message(s)")
-    assert Room.objects.count() == 1 and Message.objects.count() == 4 and Upload.objects.count() == 1
+    assert output.startswith("Would import room (new) (General): 3 member(s), 5 message(s)")
+    assert Room.objects.count() == 1 and Message.objects.count() == 5 and Upload.objects.count() == 1
     assert sorted(p.name for p in (Path(default_storage.location) / "uploads").iterdir()) == files_before
 
 
@@ -251,7 +254,7 @@ def test_import_of_a_cut_short_file_fails_and_leaves_nothing(rich_room, tmp_path
     path.write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(CommandError, match="no `end` line"):
         run("import_room", str(path))
-    assert Room.objects.count() == 1 and Message.objects.count() == 4
+    assert Room.objects.count() == 1 and Message.objects.count() == 5
 
 
 @pytest.mark.parametrize(

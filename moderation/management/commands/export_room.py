@@ -94,6 +94,7 @@ class Command(BaseCommand):
             | set(messages.exclude(pinned_by=None).values_list("pinned_by_id", flat=True).distinct())
             | set(messages.exclude(deleted_by=None).values_list("deleted_by_id", flat=True).distinct())
             | set(Upload.objects.filter(message__room=room).values_list("owner_id", flat=True).distinct())
+            | system_user_ids(messages)
         )
         usernames: dict[int, str] = {}
         for batch in batched(sorted(user_ids), BATCH):
@@ -167,6 +168,7 @@ class Command(BaseCommand):
                         "created_at": iso(message.created_at),
                         "reactions": reactions.get(message.pk, []),
                         "attachments": attachments.get(message.pk, []),
+                        "system": system_by_username(message.system, usernames),
                     }
                 )
                 counts["messages"] += 1
@@ -174,3 +176,19 @@ class Command(BaseCommand):
                 counts["attachments"] += len(attachments.get(message.pk, []))
         emit({"type": "end", "users": counts["users"], "members": counts["members"], "messages": counts["messages"]})
         return counts
+
+
+def system_user_ids(messages) -> set[int]:
+    """The users timeline lines name (a moderator who removed someone may be in the room in no other way)."""
+    ids = set()
+    for system in messages.exclude(system=None).values_list("system", flat=True):
+        ids |= {system.get(key) for key in ("actor", "target")} - {None}
+    return ids
+
+
+def system_by_username(system: dict | None, usernames: dict[int, str]) -> dict | None:
+    """A timeline line's data with its users by username, as the rest of the file names them (ids differ
+    between servers)."""
+    if system is None:
+        return None
+    return {**system, "actor": usernames.get(system.get("actor")), "target": usernames.get(system.get("target"))}

@@ -187,6 +187,14 @@ class Command(BaseCommand):
 
     # --- Writing -----------------------------------------------------------------
 
+    def system_data(self, system: Any) -> dict | None:
+        """A timeline line's data with its usernames back as this server's user ids."""
+        if system is None:
+            return None
+        if not isinstance(system, dict):
+            raise ValueError("`system` must be an object or null")
+        return {**system, "actor": self.user_id(system.get("actor")), "target": self.user_id(system.get("target"))}
+
     def user_id(self, username: str | None) -> int | None:
         if username is None:
             return None
@@ -256,6 +264,7 @@ class Command(BaseCommand):
                     deleted_at=parse_time(record.get("deleted_at")),
                     deleted_by_id=self.user_id(record.get("deleted_by")),
                     created_at=parse_time(record.get("created_at")) or timezone.now(),
+                    system=self.system_data(record.get("system")),
                 )
             )
             reply_to_seqs.append(int(record["reply_to_seq"]) if record.get("reply_to_seq") is not None else None)
