@@ -318,7 +318,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.rest.exception_handler",
+    # DRF's defaults, with JSON bodies bounded in nesting depth (JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.rest.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# How deeply arrays and objects may nest in a REST body or a WebSocket frame (parsers recurse per level).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),

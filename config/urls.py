@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from chat import views as chat_views
+from core.rest import api_not_found
 
 api_v1 = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token"),
@@ -31,4 +32,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other path under /api/ is an API client's mistake and gets the JSON 404 of the contract.
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -27,9 +28,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chat.models import RoomMember
-from core.errors import invalid
+from core.errors import ActionError, invalid
 from core.payloads import iso, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
+from core.validation import clean_text, parse_choice, parse_id
 
 from . import store
 from .models import Presence
@@ -139,10 +141,12 @@ def parse_user_ids(value: Any) -> list[int]:
         raise invalid(f"At most {MAX_USERS_PER_QUERY} users per request.")
     ids: list[int] = []
     for part in parts:
-        if not part.isdigit() or not 0 < int(part) <= 2**62:
-            raise invalid("`users` must be a comma-separated list of user ids.")
-        if int(part) not in ids:
-            ids.append(int(part))
+        try:
+            user_id = parse_id(part, "users")
+        except ActionError:
+            raise invalid("`users` must be a comma-separated list of user ids.") from None
+        if user_id not in ids:
+            ids.append(user_id)
     return ids
 
 
@@ -182,8 +186,11 @@ def record_last_seen(times: dict[int, datetime]) -> None:
     """Write ``last_seen`` for many users in one query (rows are created as needed)."""
     if not times:
         return
+    # A user deleted while a socket of theirs was open would fail the whole batch (a foreign key
+    # violation) on every interval, for every user of this process: only existing users are written.
+    existing = set(get_user_model().objects.filter(pk__in=list(times)).values_list("pk", flat=True))
     Presence.objects.bulk_create(
-        [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items()],
+        [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items() if user_id in existing],
         update_conflicts=True,
         unique_fields=["user"],
         update_fields=["last_seen"],
@@ -228,17 +235,12 @@ def _clean_status(data: Any) -> dict[str, str]:
         raise invalid("The body must be an object with `status` and/or `status_text`.")
     changes: dict[str, str] = {}
     if "status" in data:
-        status = data["status"]
-        if status not in Presence.Status.values:
-            raise invalid("`status` must be one of: " + ", ".join(Presence.Status.values) + ".")
-        changes["status"] = status
+        changes["status"] = parse_choice(data["status"], "status", Presence.Status.values)
     if "status_text" in data:
-        text = data["status_text"]
-        if text is None:
-            text = ""
-        if not isinstance(text, str):
-            raise invalid("`status_text` must be a string.")
-        text = " ".join(text.split())
+        raw = data["status_text"]
+        # Runs of whitespace are one space; the limit counts what is kept.
+        text = " ".join(raw.split()) if isinstance(raw, str) else raw
+        text = clean_text(text, "status_text", sys.maxsize)  # a string without NUL
         if len(text) > STATUS_TEXT_MAX:
             raise invalid(f"`status_text` is limited to {STATUS_TEXT_MAX} characters.")
         changes["status_text"] = text
