@@ -59,7 +59,10 @@ def optional_id(value: Any, what: str) -> int | None:
 
 def parse_choice(value: Any, what: str, choices: Iterable[str]) -> str:
     """One of ``choices``: a string first, then a member (a list or an object is refused, not hashed)."""
-    allowed = sorted(str(choice) for choice in choices)
+    # Listed in their order; an unordered set is listed sorted, so the message is the same every time.
+    allowed = [str(choice) for choice in choices]
+    if isinstance(choices, set | frozenset):
+        allowed.sort()
     if not isinstance(value, str) or value not in allowed:
         raise invalid(f"`{what}` must be one of: {', '.join(allowed)}.")
     return value

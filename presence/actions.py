@@ -182,15 +182,21 @@ def connection_snapshot(user, online_ids: set[int], typing_pairs: list[tuple[int
 # --- Writes ---------------------------------------------------------------------------------
 
 
-def record_last_seen(times: dict[int, datetime]) -> None:
-    """Write ``last_seen`` for many users in one query (rows are created as needed)."""
-    if not times:
+def record_last_seen(times: dict[int, datetime], *, existing_ids: set[int] | None = None) -> None:
+    """Write ``last_seen`` for many users in one query (rows are created as needed).
+
+    Only users that still exist are written (``existing_ids`` when the caller
+    has just read them, else one query more): a user deleted while a socket
+    of theirs was open would fail the whole batch with a foreign key
+    violation, on every interval, for every user of the process.
+    """
+    if existing_ids is None:
+        existing_ids = set(get_user_model().objects.filter(pk__in=list(times)).values_list("pk", flat=True))
+    rows = [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items() if user_id in existing_ids]
+    if not rows:
         return
-    # A user deleted while a socket of theirs was open would fail the whole batch (a foreign key
-    # violation) on every interval, for every user of this process: only existing users are written.
-    existing = set(get_user_model().objects.filter(pk__in=list(times)).values_list("pk", flat=True))
     Presence.objects.bulk_create(
-        [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items() if user_id in existing],
+        rows,
         update_conflicts=True,
         unique_fields=["user"],
         update_fields=["last_seen"],
@@ -202,15 +208,24 @@ def went_offline(times: dict[int, datetime], rooms: dict[int, set[int]] | None =
     """Users left with no connection: persist ``last_seen``, build their ``user_offline`` messages.
 
     Three queries at most whatever the number of users (rooms are looked up
-    when the caller does not know them, as after a sweep).
+    when the caller does not know them, as after a sweep). The users are read
+    first, so only existing ones are written and their payloads carry the new
+    ``last_seen``.
     """
     if not times:
         return []
-    record_last_seen(times)
+    users = _users_with_presence(times)
+    record_last_seen(times, existing_ids={user.pk for user in users})
+    for user in users:
+        row = _row(user)
+        if row is None:
+            user.presence = Presence(user=user, last_seen=times[user.pk])
+        else:
+            row.last_seen = times[user.pk]
     if rooms is None:
         rooms = rooms_of_users(times)
     messages: list[tuple[str, dict]] = []
-    for user in _users_with_presence(times):
+    for user in users:
         payload = presence_payload(user, False)
         messages += presence_messages("user_offline", payload, rooms.get(user.pk, ()), subject_id=user.pk)
     return messages

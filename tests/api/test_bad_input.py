@@ -114,7 +114,7 @@ def test_a_presence_status_that_is_a_list_is_invalid(api_for, ann):
     response = api_for(ann).patch("/api/v1/presence/me/", {"status": ["away"]}, format="json")
 
     assert_invalid(response)
-    assert response.json()["detail"] == "`status` must be one of: away, busy, online."
+    assert response.json()["detail"] == "`status` must be one of: online, away, busy."
 
 
 # --- NUL in text -----------------------------------------------------------------------------------
