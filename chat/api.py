@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 from core.errors import invalid
 
 from . import actions, emoji, queries, schema, thread_queries
+from .actions.members import MEMBERSHIP_SETTINGS
+from .actions.rooms import ROOM_FIELDS
 
 
 def errors(*statuses: int) -> dict[int, type]:
@@ -83,7 +85,12 @@ class RoomDetailView(APIView):
     )
     def patch(self, request: Request, room_id: int) -> Response:
         data = dict(body(request))
-        personal = {key: data.pop(key) for key in ("notify_level", "muted") if key in data}
+        # Unknown keys are refused here, before they become keyword arguments: a `user` or `room_id`
+        # key would collide with the actions' own parameters (a TypeError, a 500).
+        unknown = set(data) - set(ROOM_FIELDS) - set(MEMBERSHIP_SETTINGS)
+        if unknown:
+            raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        personal = {key: data.pop(key) for key in MEMBERSHIP_SETTINGS if key in data}
         # One transaction: a bad personal field must not leave the room change behind.
         with transaction.atomic():
             if data:

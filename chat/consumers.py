@@ -26,7 +26,7 @@ from core.errors import ActionError, invalid
 from core.metrics import SEND_SECONDS
 from core.payloads import iso, user_payload
 from core.publishing import FRAME_MESSAGE_TYPE, PRESENCE_MESSAGE_TYPE, encode_frame, room_group, user_group
-from core.validation import parse_id
+from core.validation import check_json_depth, parse_id
 from notifications.queries import unread_notification_count
 from presence import realtime as presence
 from realtime.consumer import RealtimeConsumer, release_handshake, request_id_of
@@ -142,6 +142,11 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error(
                 request_id, ActionError("too_large", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES} bytes.")
             )
+            return
+        try:
+            check_json_depth(text_data, settings.JSON_MAX_DEPTH)  # the same bound as REST bodies
+        except ActionError as error:
+            await self.send_error(None, error)
             return
         try:
             frame = orjson.loads(text_data)

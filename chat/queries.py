@@ -6,7 +6,7 @@ messages or members (the tests assert the counts).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
 from core.errors import invalid
 from core.payloads import iso
-from core.validation import MAX_ID, clean_text, parse_id
+from core.validation import MAX_ID, clean_text, parse_id, parse_whole_number
 
 from . import history_cache
 from .models import MAIN_HISTORY, Message, MessageEdit, Room, RoomMember
@@ -147,15 +147,10 @@ def public_rooms(user, search: Any = "") -> list[dict[str, Any]]:
 
 
 def parse_cursor(value: Any, name: str) -> int | None:
-    if value in (None, ""):
+    """An optional whole number (a seq or a page size): absent is None; floats, bools and overflow are refused."""
+    if value is None or value == "":
         return None
-    try:
-        parsed = int(value)
-    except (TypeError, ValueError):
-        raise invalid(f"`{name}` must be a whole number.") from None
-    if parsed < 0:
-        raise invalid(f"`{name}` must be a whole number.")
-    return parsed
+    return parse_whole_number(value, name)
 
 
 def history_page(room: Room, *, before: Any = None, after: Any = None, limit: Any = 50) -> dict[str, Any]:
@@ -274,12 +269,27 @@ SYNC_ROOMS_PER_ANSWER = 10
 SYNC_CLOCK_MARGIN = timedelta(seconds=5)
 
 
-def parse_server_time(value: Any):
-    if value in (None, ""):
+# A ``since`` before this cannot come from a ``ready`` (and the clock margin must not step below year 1).
+EARLIEST_SERVER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def parse_server_time(value: Any) -> datetime | None:
+    """``since``: an ISO 8601 time with its offset, as ``server_time`` gave it (None when absent)."""
+    if value is None or value == "":
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None or parsed.tzinfo is None:
-        raise invalid("`since` must be the `server_time` of an earlier `ready` or `sync`.")
+    message = "`since` must be the `server_time` of an earlier `ready` or `sync`."
+    if not isinstance(value, str) or "\x00" in value or len(value) > 64:
+        raise invalid(message)
+    try:
+        # An offset past ±24h is a ValueError, a time that leaves the calendar in UTC an OverflowError.
+        parsed = parse_datetime(value)
+        if parsed is None or parsed.tzinfo is None:
+            raise invalid(message)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise invalid(message) from None
+    if parsed < EARLIEST_SERVER_TIME:
+        raise invalid(message)
     return parsed
 
 

@@ -207,9 +207,9 @@ class ReadRequest(serializers.Serializer):
 
 
 class ErrorSchema(serializers.Serializer):
-    """Every error body; validation failures add one key per bad field."""
+    """Every error body: always a ``code``; a ``detail``, or (a serializer's validation failure) a key per bad field."""
 
-    detail = serializers.CharField()
+    detail = serializers.CharField(required=False, help_text="Absent when the body lists errors per field")
     code = serializers.ChoiceField(
         [
             "invalid",

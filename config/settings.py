@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "accounts",
     "chat",
@@ -377,7 +378,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.rest.exception_handler",
+    # DRF's defaults, with JSON bodies bounded in nesting depth (JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.rest.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# How deeply arrays and objects may nest in a REST body or a WebSocket frame (parsers recurse per level).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
@@ -391,6 +400,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Rooms, history, uploads, search and notifications. See docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the pinned drf-spectacular-sidecar package's static files, not a CDN (CSP).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RoomKindEnum": "chat.models.Room.Kind",
         "MessageKindEnum": "chat.models.Message.Kind",

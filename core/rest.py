@@ -9,16 +9,21 @@ code (SimpleJWT's ``token_not_valid``, ``user_inactive``) is kept as
 
 from __future__ import annotations
 
+import io
 import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.signals import got_request_exception
+from django.http import HttpRequest, JsonResponse
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from .errors import ERROR_STATUS, ActionError
+from .validation import check_json_depth
 
 logger = logging.getLogger("django.request")
 
@@ -81,3 +86,26 @@ def server_error(exc, context):
     response = Response({"detail": "Server error.", "code": "server_error"}, status=500)
     response._has_been_logged = True  # already logged with its traceback above
     return response
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than ``JSON_MAX_DEPTH`` before parsing them.
+
+    Python's ``json`` recurses per level: a body of a few thousand ``[`` ran
+    out of stack (``RecursionError``, a 500), on every JSON endpoint including
+    the unauthenticated ones. The default parser of every DRF view
+    (``DEFAULT_PARSER_CLASSES``).
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        try:
+            check_json_depth(raw, settings.JSON_MAX_DEPTH)
+        except ActionError as error:
+            raise ParseError(error.message) from None
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """An unknown path under ``/api/``: the JSON 404 of the contract, not Django's HTML page."""
+    return JsonResponse({"detail": "No such API endpoint.", "code": "not_found"}, status=404)

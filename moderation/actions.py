@@ -28,7 +28,7 @@ from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import iso
 from core.ratelimit import take_slots
-from core.validation import parse_id
+from core.validation import clean_text, parse_id, parse_whole_number
 from uploads import actions as upload_actions
 from uploads.models import Upload
 
@@ -48,16 +48,8 @@ def require_moderator(user) -> None:
 
 
 def clean_reason(value: Any, *, max_length: int = AUDIT_REASON_MAX_LENGTH, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise invalid("`reason` must be a string.")
-    value = value.strip()
-    if required and not value:
-        raise invalid("`reason` must not be empty.")
-    if len(value) > max_length:
-        raise ActionError("too_large", f"`reason` is longer than {max_length} characters.")
-    return value
+    # The shared text rule: a trimmed string, without NUL (PostgreSQL cannot store it), within the limit.
+    return clean_text(value, "reason", max_length, required=required)
 
 
 def audit(
@@ -200,16 +192,8 @@ def mute_member(
     reason = clean_reason(reason)
     now = timezone.now()
     if until is None:
-        if isinstance(minutes, bool):
-            raise invalid("`minutes` must be a whole number of minutes.")
-        try:
-            minutes = int(minutes)
-        except (TypeError, ValueError):
-            raise invalid("`minutes` must be a whole number of minutes.") from None
-        if minutes <= 0:
-            raise invalid("`minutes` must be at least 1.")
-        if timedelta(minutes=minutes) > MAX_MUTE:
-            raise invalid(f"A mute lasts at most {MAX_MUTE.days} days.")
+        # Whole minutes (a float, 1e400 or a huge number is refused, not truncated or overflowed).
+        minutes = parse_whole_number(minutes, "minutes", minimum=1, maximum=int(MAX_MUTE.total_seconds()) // 60)
         until = now + timedelta(minutes=minutes)
     elif until <= now or until - now > MAX_MUTE:
         raise invalid(f"`until` must be in the future, at most {MAX_MUTE.days} days ahead.")

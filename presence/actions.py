@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -27,10 +28,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chat.models import RoomMember
-from core.errors import invalid
+from core.errors import ActionError, invalid
 from core.payloads import iso, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
 from core.ratelimit import take_slots
+from core.validation import clean_text, parse_choice, parse_id
 
 from . import store
 from .models import Presence
@@ -140,10 +142,12 @@ def parse_user_ids(value: Any) -> list[int]:
         raise invalid(f"At most {MAX_USERS_PER_QUERY} users per request.")
     ids: list[int] = []
     for part in parts:
-        if not part.isdigit() or not 0 < int(part) <= 2**62:
-            raise invalid("`users` must be a comma-separated list of user ids.")
-        if int(part) not in ids:
-            ids.append(int(part))
+        try:
+            user_id = parse_id(part, "users")
+        except ActionError:
+            raise invalid("`users` must be a comma-separated list of user ids.") from None
+        if user_id not in ids:
+            ids.append(user_id)
     return ids
 
 
@@ -179,12 +183,21 @@ def connection_snapshot(user, online_ids: set[int], typing_pairs: list[tuple[int
 # --- Writes ---------------------------------------------------------------------------------
 
 
-def record_last_seen(times: dict[int, datetime]) -> None:
-    """Write ``last_seen`` for many users in one query (rows are created as needed)."""
-    if not times:
+def record_last_seen(times: dict[int, datetime], *, existing_ids: set[int] | None = None) -> None:
+    """Write ``last_seen`` for many users in one query (rows are created as needed).
+
+    Only users that still exist are written (``existing_ids`` when the caller
+    has just read them, else one query more): a user deleted while a socket
+    of theirs was open would fail the whole batch with a foreign key
+    violation, on every interval, for every user of the process.
+    """
+    if existing_ids is None:
+        existing_ids = set(get_user_model().objects.filter(pk__in=list(times)).values_list("pk", flat=True))
+    rows = [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items() if user_id in existing_ids]
+    if not rows:
         return
     Presence.objects.bulk_create(
-        [Presence(user_id=user_id, last_seen=at) for user_id, at in times.items()],
+        rows,
         update_conflicts=True,
         unique_fields=["user"],
         update_fields=["last_seen"],
@@ -196,15 +209,24 @@ def went_offline(times: dict[int, datetime], rooms: dict[int, set[int]] | None =
     """Users left with no connection: persist ``last_seen``, build their ``user_offline`` messages.
 
     Three queries at most whatever the number of users (rooms are looked up
-    when the caller does not know them, as after a sweep).
+    when the caller does not know them, as after a sweep). The users are read
+    first, so only existing ones are written and their payloads carry the new
+    ``last_seen``.
     """
     if not times:
         return []
-    record_last_seen(times)
+    users = _users_with_presence(times)
+    record_last_seen(times, existing_ids={user.pk for user in users})
+    for user in users:
+        row = _row(user)
+        if row is None:
+            user.presence = Presence(user=user, last_seen=times[user.pk])
+        else:
+            row.last_seen = times[user.pk]
     if rooms is None:
         rooms = rooms_of_users(times)
     messages: list[tuple[str, dict]] = []
-    for user in _users_with_presence(times):
+    for user in users:
         payload = presence_payload(user, False)
         messages += presence_messages("user_offline", payload, rooms.get(user.pk, ()), subject_id=user.pk)
     return messages
@@ -229,17 +251,12 @@ def _clean_status(data: Any) -> dict[str, str]:
         raise invalid("The body must be an object with `status` and/or `status_text`.")
     changes: dict[str, str] = {}
     if "status" in data:
-        status = data["status"]
-        if status not in Presence.Status.values:
-            raise invalid("`status` must be one of: " + ", ".join(Presence.Status.values) + ".")
-        changes["status"] = status
+        changes["status"] = parse_choice(data["status"], "status", Presence.Status.values)
     if "status_text" in data:
-        text = data["status_text"]
-        if text is None:
-            text = ""
-        if not isinstance(text, str):
-            raise invalid("`status_text` must be a string.")
-        text = " ".join(text.split())
+        raw = data["status_text"]
+        # Runs of whitespace are one space; the limit counts what is kept.
+        text = " ".join(raw.split()) if isinstance(raw, str) else raw
+        text = clean_text(text, "status_text", sys.maxsize)  # a string without NUL
         if len(text) > STATUS_TEXT_MAX:
             raise invalid(f"`status_text` is limited to {STATUS_TEXT_MAX} characters.")
         changes["status_text"] = text

@@ -176,10 +176,47 @@ def file_response(
     return response
 
 
+# Names a browser or a desktop would open as a page, a script or a program once saved. A download with
+# one of these endings is saved as text (``page.html.txt``) so that opening it shows its text.
+ACTIVE_EXTENSIONS = frozenset(
+    """
+    htm html shtml xht xhtml mht mhtml svg svgz xml xsl xslt js mjs cjs jse vbs vbe wsf wsh hta
+    bat cmd com exe msi msp scr pif cpl dll lnk reg url inf ps1 psm1 psd1 jar sh bash app swf desktop
+    """.split()
+)
+# Content types a browser renders or runs; a download of one is declared as plain text.
+ACTIVE_CONTENT_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/javascript",
+        "application/javascript",
+        "application/x-msdownload",
+    }
+)
+
+
+def safe_download_name(name: str) -> str:
+    """The name to save a download as: an active ending gets ``.txt`` after it.
+
+    Trailing dots and spaces are dropped first (Windows drops them on save, so
+    ``run.exe.`` would be ``run.exe``).
+    """
+    name = name.rstrip(". ") or "file"
+    extension = name.rsplit(".", 1)[1].lower() if "." in name else ""
+    return f"{name}.txt" if extension in ACTIVE_EXTENSIONS else name
+
+
 def _served_content_type(upload: Upload) -> str:
-    if upload.content_type.startswith("text/"):
-        return f"{upload.content_type}; charset=utf-8"
-    return upload.content_type
+    content_type = upload.content_type.split(";", 1)[0].strip().lower()
+    if content_type in ACTIVE_CONTENT_TYPES:
+        content_type = "text/plain"
+    if content_type.startswith("text/"):
+        return f"{content_type}; charset=utf-8"
+    return content_type
 
 
 BINARY = {(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS}
@@ -189,7 +226,11 @@ class UploadDownloadView(APIView):
     @extend_schema(
         responses=BINARY,
         summary="The file itself",
-        description="Images are served inline, every other type as an attachment; always with `nosniff`.",
+        description=(
+            "Images are served inline, every other type as an attachment; always with `nosniff`. Names that"
+            " would be opened as a page, script or program get `.txt` after them, active types are sent as"
+            " `text/plain`."
+        ),
     )
     def get(self, request: Request, upload_id: int) -> HttpResponse:
         upload = actions.get_visible_upload(request.user, upload_id)
@@ -198,7 +239,7 @@ class UploadDownloadView(APIView):
             upload.file.name,
             etag=upload.sha256,
             content_type=_served_content_type(upload),
-            filename=upload.original_name,
+            filename=safe_download_name(upload.original_name),
             attachment=not upload.is_image,
         )
 

@@ -21,7 +21,7 @@ from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import user_payload
 from core.publishing import publish, publish_membership, room_group
 from core.ratelimit import take_slots
-from core.validation import parse_id
+from core.validation import parse_choice, parse_id
 
 from .access import Audit, audit_moderator_power, get_membership, is_moderator
 from .rooms import announce_room_to
@@ -71,8 +71,7 @@ def check_add_member(actor, room_id: Any, user_id: Any, role: Any = RoomMember.R
         raise forbidden("Direct rooms have exactly two members.")
     if not (membership.is_admin or room.is_public):
         raise forbidden("Only room admins can add members.")
-    if role not in (RoomMember.Role.MEMBER, RoomMember.Role.ADMIN):
-        raise invalid("`role` must be `member` or `admin`.")
+    role = parse_choice(role, "role", (RoomMember.Role.MEMBER, RoomMember.Role.ADMIN))
     if role == RoomMember.Role.ADMIN and not membership.is_admin:
         raise forbidden("Only room admins can make admins.")
     target = User.objects.filter(pk=parse_id(user_id, "user"), is_active=True).first()
@@ -253,8 +252,8 @@ def check_membership_settings(user, room_id: Any, **fields: Any) -> SettingsChan
     unknown = set(fields) - set(MEMBERSHIP_SETTINGS)
     if unknown:
         raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    if "notify_level" in fields and fields["notify_level"] not in RoomMember.NotifyLevel.values:
-        raise invalid("`notify_level` must be one of all, mentions, none.")
+    if "notify_level" in fields:
+        parse_choice(fields["notify_level"], "notify_level", RoomMember.NotifyLevel.values)
     if "muted" in fields and not isinstance(fields["muted"], bool):
         raise invalid("`muted` must be true or false.")
     return SettingsChange(membership, dict(fields))

@@ -62,7 +62,8 @@ def _clean_emoji(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid("`emoji` must be a non-empty string.")
     value = value.strip()
-    if len(value) > MAX_EMOJI_LENGTH or any(ch.isspace() or ch in "<>&\"'" for ch in value):
+    # Control characters (NUL among them, which PostgreSQL cannot store) are no emoji.
+    if len(value) > MAX_EMOJI_LENGTH or any(ch.isspace() or ch < " " or ch in "<>&\"'" for ch in value):
         raise invalid("`emoji` must be one emoji or a short name without spaces.")
     # ``:tada:`` and 🎉 are one reaction: a known shortcode is stored as its emoji.
     return emoji_for(value)

@@ -25,7 +25,7 @@ from chat.rendering import extract_mentions, render_body
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
 from core.ratelimit import take_slots
-from core.validation import clean_text, parse_id
+from core.validation import clean_text, parse_choice, parse_id
 from notifications.actions import notify_for_message
 from notifications.triggers import message_may_notify
 from uploads.actions import attach_uploads
@@ -96,8 +96,8 @@ def check_send_message(
     upload_ids = _parse_attachment_ids(attachments)
     if not body and not upload_ids:
         raise invalid("A message needs a `body` or `attachments`.")
-    if kind is not None and kind not in Message.CLIENT_KINDS:
-        raise invalid("`kind` must be one of text, code, image, file.")
+    if kind is not None:
+        kind = parse_choice(kind, "kind", Message.CLIENT_KINDS)  # a string first: a list is unhashable
     reply_id = parse_id(reply_to, "reply_to") if reply_to is not None else None
     if reply_id is not None and not Message.objects.filter(pk=reply_id, room=room).exists():
         raise invalid("`reply_to` is not a message of this room.")

@@ -45,7 +45,11 @@ async def test_the_session_cookie_authenticates_a_browser_socket(client, ann, gr
     ws = WebsocketCommunicator(
         application,
         "/ws/chat/",
-        headers=[(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://localhost")],
+        headers=[
+            (b"cookie", f"sessionid={cookie}".encode()),
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+        ],
     )
     connected, _ = await ws.connect()
     assert connected
