@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, NotFound, PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -144,7 +143,6 @@ def server_invite_payload(request: Request, invite) -> dict:
 
 
 class ServerInviteListView(APIView):
-    parser_classes = [JSONParser]
 
     @extend_schema(
         responses={200: ServerInviteSchema(many=True), 401: ErrorSchema, 403: ErrorSchema},
