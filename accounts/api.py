@@ -23,9 +23,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat.models import RoomMember
 from chat.queries import search_text
-from chat.schema import ErrorSchema, UserSchema
 from core.errors import ActionError
 from core.payloads import user_payload
+from core.schema import ErrorSchema, UserSchema
 
 from . import invites
 from .actions import (

@@ -7,8 +7,6 @@ payload. Rules live in ``chat.actions``; errors are mapped in
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -17,25 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import invalid
+from core.rest import body, errors
 
 from . import actions, emoji, queries, schema, thread_queries
 from .actions.members import MEMBERSHIP_SETTINGS
 from .actions.rooms import ROOM_FIELDS
 
-
-def errors(*statuses: int) -> dict[int, type]:
-    """The error answers an operation can give (401 for every one: all need a token or a session)."""
-    return {status_code: schema.ErrorSchema for status_code in sorted({401, *statuses})}
-
-
 ERRORS = errors(400, 404)  # reads of a room: a bad parameter, or a room the caller cannot see
 WRITE_ERRORS = errors(400, 403, 404)
-
-
-def body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise invalid("The request body must be a JSON object.")
-    return request.data
 
 
 class RoomListView(APIView):

@@ -7,14 +7,9 @@ are exactly the keys those builders produce, so the docs cannot drift.
 
 from rest_framework import serializers
 
+from core.schema import UserSchema
+
 from .models import Message, Room, RoomMember
-
-
-class UserSchema(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    display_name = serializers.CharField()
-    avatar_url = serializers.CharField(allow_null=True)
 
 
 class UploadSchema(serializers.Serializer):
@@ -206,22 +201,3 @@ class ReadRequest(serializers.Serializer):
     seq = serializers.IntegerField()
 
 
-class ErrorSchema(serializers.Serializer):
-    """Every error body: always a ``code``; a ``detail``, or (a serializer's validation failure) a key per bad field."""
-
-    detail = serializers.CharField(required=False, help_text="Absent when the body lists errors per field")
-    code = serializers.ChoiceField(
-        [
-            "invalid",
-            "unauthenticated",
-            "forbidden",
-            "not_found",
-            "conflict",
-            "too_large",
-            "rate_limited",
-            "server_error",
-        ]
-    )
-    message = serializers.CharField(required=False)
-    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait (code rate_limited)")
-    reason = serializers.CharField(required=False, help_text="The authentication library's own code, if any")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -18,11 +19,13 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest, JsonResponse
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import ERROR_STATUS, ActionError
+from .errors import ERROR_STATUS, ActionError, invalid
+from .schema import ErrorSchema
 from .validation import check_json_depth
 
 logger = logging.getLogger("django.request")
@@ -109,3 +112,15 @@ class BoundedJSONParser(JSONParser):
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """An unknown path under ``/api/``: the JSON 404 of the contract, not Django's HTML page."""
     return JsonResponse({"detail": "No such API endpoint.", "code": "not_found"}, status=404)
+
+
+def errors(*statuses: int) -> dict[int, type]:
+    """The error answers an operation can give (401 for every one: all need a token or a session)."""
+    return {status_code: ErrorSchema for status_code in sorted({401, *statuses})}
+
+
+def body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or ``invalid``."""
+    if not isinstance(request.data, dict):
+        raise invalid("The request body must be a JSON object.")
+    return request.data

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import schema as chat_schema
-from chat.api import body
+from core.rest import body
+from core.schema import ErrorSchema
 
 from . import actions
 from .models import REPORT_REASON_MAX_LENGTH
@@ -32,10 +32,10 @@ class MessageReportView(APIView):
         request=ReportRequest,
         responses={
             201: ReportSchema,
-            400: chat_schema.ErrorSchema,
-            404: chat_schema.ErrorSchema,
-            409: chat_schema.ErrorSchema,
-            413: chat_schema.ErrorSchema,
+            400: ErrorSchema,
+            404: ErrorSchema,
+            409: ErrorSchema,
+            413: ErrorSchema,
         },
         summary="Report a message to the moderators (members of its room; one open report per message)",
     )

@@ -7,8 +7,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.api import body
-from chat.schema import ErrorSchema
+from core.rest import body
+from core.schema import ErrorSchema
 
 from . import actions, queries, schema
 

@@ -7,7 +7,7 @@ fields are exactly the keys those builders produce.
 
 from rest_framework import serializers
 
-from chat.schema import UserSchema
+from core.schema import UserSchema
 
 
 class NotificationMessageSchema(serializers.Serializer):

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.schema import ErrorSchema, UserSchema
+from core.schema import ErrorSchema, UserSchema
 
 from . import actions
 from .models import Presence

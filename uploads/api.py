@@ -25,12 +25,13 @@ from rest_framework.views import APIView
 
 from chat import schema
 from core.errors import ActionError, invalid
+from core.schema import ErrorSchema
 
 from . import actions, handlers
 from .models import Upload
 from .payloads import upload_payload
 
-ERRORS = {404: schema.ErrorSchema}
+ERRORS = {404: ErrorSchema}
 UPLOAD_REQUEST = {
     "multipart/form-data": {
         "type": "object",
@@ -80,7 +81,7 @@ class UploadListView(APIView):
             OpenApiParameter("limit", int, required=False),
             OpenApiParameter("offset", int, required=False),
         ],
-        responses={200: UploadPageSchema, 400: schema.ErrorSchema},
+        responses={200: UploadPageSchema, 400: ErrorSchema},
         summary="The caller's own uploads, newest first (paginated)",
         operation_id="uploads_list",
     )
@@ -97,10 +98,10 @@ class UploadListView(APIView):
         request=UPLOAD_REQUEST,
         responses={
             201: schema.UploadSchema,
-            400: schema.ErrorSchema,
-            413: schema.ErrorSchema,
-            429: schema.ErrorSchema,
-            503: schema.ErrorSchema,
+            400: ErrorSchema,
+            413: ErrorSchema,
+            429: ErrorSchema,
+            503: ErrorSchema,
         },
         summary="Upload one file (multipart field `file`)",
         description=(

@@ -15,6 +15,7 @@ from chat.models import Message, RoomMember
 from chat.payloads import member_payload, message_payloads, message_summary, room_payload
 from chat.urls import urlpatterns as chat_urlpatterns
 from core.payloads import user_payload
+from core.schema import UserSchema
 from uploads.models import Upload
 from uploads.payloads import upload_payload
 
@@ -138,7 +139,7 @@ def test_upload_schema_fields_are_the_upload_payload_keys(rich_message):
 
 
 def test_user_schema_fields_are_the_user_payload_keys(ann):
-    assert fields(schema.UserSchema) == set(user_payload(ann))
+    assert fields(UserSchema) == set(user_payload(ann))
 
 
 def test_room_schema_fields_are_the_room_payload_keys(ann, group_room):
