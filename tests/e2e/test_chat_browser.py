@@ -462,7 +462,7 @@ def test_screenshots_of_the_room_view_at_desktop_and_phone_width(conversation, g
             person = Person(chromium, server, ann, viewport=viewport)
             try:
                 person.open_room(group_room.id)
-                expect(person.messages()).to_have_count(7)
+                expect(person.messages()).to_have_count(8)  # seven sent, and the "Ann added Cat" line
                 expect(person.page.locator('img[data-testid="thumbnail"]')).to_have_js_property("complete", True)
                 bob_composer.fill("")  # stops typing, so the next keystroke starts it afresh
                 bob_composer.press_sequentially("Sounds good")

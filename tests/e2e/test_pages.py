@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 def fast_setup(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.RATE_LIMIT_MESSAGES = 0
+    settings.RATE_LIMIT_ROOMS = 0  # the query-count test makes 28 rooms
+    settings.RATE_LIMIT_MEMBER_ADDS = 0
     settings.REGISTRATION_OPEN = True  # a visitor registers in these tests; off by default unless DEBUG
 
 
