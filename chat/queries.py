@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -160,11 +160,7 @@ def history_page(room: Room, *, before: Any = None, after: Any = None, limit: An
     ``has_more`` says whether more lie in the paging direction. The newest
     page comes from the history cache, which needs ``room`` freshly read.
     """
-    before = parse_cursor(before, "before")
-    after = parse_cursor(after, "after")
-    limit = parse_cursor(limit, "limit") if limit not in (None, "") else 50
-    if not limit or limit > settings.HISTORY_PAGE_MAX:
-        raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
+    before, after, limit = parse_page(before, after, limit)
     if before is None and after is None and limit <= settings.HISTORY_CACHE_SIZE:
         return history_cache.newest_page(room, limit)
     return history_page_from_database(room.pk, before=before, after=after, limit=limit)
@@ -175,17 +171,36 @@ def history_page_from_database(
 ) -> dict[str, Any]:
     """``history_page`` without the cache, its arguments already parsed."""
     messages = Message.objects.filter(MAIN_HISTORY, room_id=room_id).select_related("sender")
+    rows, has_more = seq_page(messages, before=before, after=after, limit=limit)
+    return {"messages": message_payloads(rows), "has_more": has_more}
+
+
+def parse_page(before: Any, after: Any, limit: Any) -> tuple[int | None, int | None, int]:
+    """The ``before``/``after`` seqs and the page size of a paged read (50 by default)."""
+    before = parse_cursor(before, "before")
+    after = parse_cursor(after, "after")
+    limit = parse_cursor(limit, "limit") if limit not in (None, "") else 50
+    if not limit or limit > settings.HISTORY_PAGE_MAX:
+        raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
+    return before, after, limit
+
+
+def seq_page(
+    messages: QuerySet[Message], *, before: int | None, after: int | None, limit: int
+) -> tuple[list[Message], bool]:
+    """A page of ``messages`` by seq, oldest first: the newest by default, ``before`` pages back,
+    ``after`` forward; and whether more lie in the paging direction (one query, ``limit + 1`` rows)."""
     if before is not None:
         messages = messages.filter(seq__lt=before)
     if after is not None:
-        messages = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
     else:
-        messages = list(messages.order_by("-seq")[: limit + 1])
-    has_more = len(messages) > limit
-    messages = messages[:limit]
+        rows = list(messages.order_by("-seq")[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
     if after is None:
-        messages.reverse()
-    return {"messages": message_payloads(messages), "has_more": has_more}
+        rows.reverse()
+    return rows, has_more
 
 
 def room_positions(room_ids: set[int]) -> dict[int, int]:

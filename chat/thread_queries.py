@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from chat.payloads import message_payloads, thread_summary
-from core.errors import invalid
 
 from .models import Message, ThreadFollow
-from .queries import parse_cursor
+from .queries import parse_page, seq_page
 
 FOLLOWED_THREADS_MAX = 100
 LATEST_REPLY_FIRST = F("root__thread_last_reply_at").desc(nulls_last=True)
@@ -25,22 +23,9 @@ LATEST_REPLY_FIRST = F("root__thread_last_reply_at").desc(nulls_last=True)
 def thread_page(root: Message, *, before: Any = None, after: Any = None, limit: Any = None) -> dict[str, Any]:
     """``{"root", "messages": [...oldest first], "has_more"}``: the newest replies by default,
     ``before``/``after`` (seqs) page back and forward; ``has_more`` is about the paging direction."""
-    before = parse_cursor(before, "before")
-    after = parse_cursor(after, "after")
-    limit = parse_cursor(limit, "limit") if limit not in (None, "") else 50
-    if not limit or limit > settings.HISTORY_PAGE_MAX:
-        raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
+    before, after, limit = parse_page(before, after, limit)
     replies = Message.objects.filter(thread_root_id=root.pk).select_related("sender")
-    if before is not None:
-        replies = replies.filter(seq__lt=before)
-    if after is not None:
-        rows = list(replies.filter(seq__gt=after).order_by("seq")[: limit + 1])
-    else:
-        rows = list(replies.order_by("-seq")[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if after is None:
-        rows.reverse()
+    rows, has_more = seq_page(replies, before=before, after=after, limit=limit)
     # One payload call for the root and its replies: their reactions and attachments in two queries.
     payloads = message_payloads([root, *rows])
     return {"root": payloads[0], "messages": payloads[1:], "has_more": has_more}
