@@ -125,28 +125,14 @@ def reset_local() -> None:
         _local_log.clear()
 
 
-def take_slot(bucket: str, subject: object, *, limit: int, window: float) -> float:
-    """Count one event of ``subject`` in the sliding window ``bucket``; 0 when allowed, else the seconds to wait.
-
-    The general form of ``check_send_rate``, for any per-subject budget
-    (uploads, ...): the same Redis script across processes, the in-process
-    log without Redis, and open (0) while Redis is unreachable. ``limit`` 0
-    or below means no limit.
-    """
-    if limit <= 0:
-        return 0.0
-    return _wait(f"confab:rate:{bucket}:{subject}", limit, float(window), count=True)
-
-
 def check_rate(bucket: str, subject: object, *, limit: int, window: float, what: str) -> None:
-    """``take_slot``, raising ``rate_limited`` with ``retry_after`` (whole seconds) when the window is full.
+    """``take`` for one subject of a bucket; ``rate_limited`` with ``retry_after`` (whole seconds) when full.
 
     ``what`` names the counted thing in the message ("uploads").
     """
-    wait = take_slot(bucket, subject, limit=limit, window=window)
-    if wait > 0:
+    retry_after = take(f"confab:rate:{bucket}:{subject}", limit, window)
+    if retry_after:
         rate_limited[bucket] += 1
-        retry_after = max(1, math.ceil(wait))
         raise ActionError(
             "rate_limited",
             f"Too many {what}: at most {limit} every {int(window)} s. Try again in {retry_after} s.",
