@@ -37,6 +37,7 @@ from chat.payloads import message_payloads
 from core.payloads import user_payload
 from core.redis import sync_client
 from core.throttled_log import warn_once_per
+from uploads.models import Upload
 
 from .models import MAIN_HISTORY, Message, Room
 
@@ -55,8 +56,6 @@ def note_history_changed(room_ids: Iterable[int]) -> None:
 
 def retire_pages_of_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     """``pre_delete`` of a user: their reactions and attachments go with them (cascade)."""
-    from uploads.models import Upload
-
     reacted = Message.objects.filter(reactions__user=instance).values_list("room_id", flat=True)
     attached = Upload.objects.filter(owner=instance, message__isnull=False).values_list("message__room_id", flat=True)
     note_history_changed([*reacted.distinct(), *attached.distinct()])

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.payloads import iso, user_payload
+from uploads.models import Upload
+from uploads.payloads import upload_payload
 
 from .models import Message, MessageEdit, Reaction, Room, RoomMember
 
@@ -22,8 +24,6 @@ def message_payloads(messages: Iterable[Message], *, fresh: bool = False) -> lis
     reactions nor attachments beyond what the caller attached itself
     (``_prefetched_attachments``), and no query is needed.
     """
-    from uploads.payloads import upload_payload  # uploads depends on chat, not the reverse
-
     messages = list(messages)
     live_ids = [m.id for m in messages if m.deleted_at is None]
     reactions: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -40,8 +40,6 @@ def message_payloads(messages: Iterable[Message], *, fresh: bool = False) -> lis
             reactions[message_id] = [
                 {"emoji": emoji, "count": len(users), "users": users} for emoji, users in by_emoji.items()
             ]
-        from uploads.models import Upload
-
         for upload in Upload.objects.filter(message_id__in=live_ids, removed_at__isnull=True).order_by("id"):
             attachments[upload.message_id].append(upload_payload(upload))
     for message in messages:

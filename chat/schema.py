@@ -8,20 +8,9 @@ are exactly the keys those builders produce, so the docs cannot drift.
 from rest_framework import serializers
 
 from core.schema import UserSchema
+from uploads.schema import UploadSchema
 
 from .models import Message, Room, RoomMember
-
-
-class UploadSchema(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    content_type = serializers.CharField()
-    size = serializers.IntegerField()
-    url = serializers.CharField()
-    thumbnail_url = serializers.CharField(allow_null=True)
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
-    created_at = serializers.DateTimeField()
 
 
 class ReactionSchema(serializers.Serializer):

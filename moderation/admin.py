@@ -16,7 +16,10 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionError
 
-from . import actions
+from . import (
+    actions,
+    admin_accounts,  # noqa: F401  (registers the user admin)
+)
 from .admin_chat import ReadOnlyMixin, message_context
 from .admin_tools import ModerationMixin, run_each
 from .models import AuditLog, Report

@@ -23,13 +23,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import schema
 from core.errors import ActionError, invalid
 from core.schema import ErrorSchema
 
 from . import actions, handlers
 from .models import Upload
 from .payloads import upload_payload
+from .schema import UploadSchema
 
 ERRORS = {404: ErrorSchema}
 UPLOAD_REQUEST = {
@@ -47,7 +47,7 @@ class UploadPageSchema(serializers.Serializer):
     count = serializers.IntegerField()
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
-    results = schema.UploadSchema(many=True)
+    results = UploadSchema(many=True)
 
 
 class UploadPagination(LimitOffsetPagination):
@@ -97,7 +97,7 @@ class UploadListView(APIView):
     @extend_schema(
         request=UPLOAD_REQUEST,
         responses={
-            201: schema.UploadSchema,
+            201: UploadSchema,
             400: ErrorSchema,
             413: ErrorSchema,
             429: ErrorSchema,
@@ -132,7 +132,7 @@ class UploadListView(APIView):
 
 
 class UploadDetailView(APIView):
-    @extend_schema(responses={200: schema.UploadSchema, **ERRORS}, summary="One upload the caller may see")
+    @extend_schema(responses={200: UploadSchema, **ERRORS}, summary="One upload the caller may see")
     def get(self, request: Request, upload_id: int) -> Response:
         return Response(upload_payload(actions.get_visible_upload(request.user, upload_id)))
 
