@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -75,21 +76,25 @@ def abort_connection(send: Callable[..., Any]) -> None:
         abort()
 
 
-def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> None:
-    """Let go of what the handshake left behind once the socket is accepted.
+def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> Callable[[str], bool] | None:
+    """Let go of what the handshake left behind once the socket is accepted; say how to write frames fast.
 
     The request headers in the scope were read (origin, cookie) before the
     consumer started, and nothing reads them after. uvicorn's sansio protocol
     keeps more; its tweak is imported only when that is the running server's
     protocol, so a server without it (or a uvicorn that renamed it) never
-    imports uvicorn's internals.
+    imports uvicorn's internals. Under that protocol the answer is a writer of
+    ready-made frames (``realtime.uvicorn_sansio.write_text_frame``, bound to
+    the connection); under any other server, None.
     """
     scope["headers"] = ()
     protocol = getattr(send, "__self__", None)
     if protocol is not None and type(protocol).__module__ == "uvicorn.protocols.websockets.websockets_sansio_impl":
-        from .uvicorn_sansio import slim_protocol  # lazily: only under that server
+        from .uvicorn_sansio import slim_protocol, write_text_frame  # lazily: only under that server
 
         slim_protocol(protocol)
+        return functools.partial(write_text_frame, protocol)
+    return None
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -101,6 +106,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     _drainer: asyncio.Future | None = None
     _stall_timer: asyncio.TimerHandle | None = None
     _shed = False  # closed for being too slow: layer events are dropped from then on
+    # Writes a ready-made frame straight to the connection when the server allows it (``release_handshake``).
+    _write_frame: Callable[[str], bool] | None = None
 
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
         await self.send(text_data=encode_frame("error", error.as_data(), request_id=request_id))
@@ -248,7 +255,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return message
 
     def _write_now(self, text: str) -> None:
-        """Run the server's ``send`` of one frame to its end here if it does not wait (it rarely does)."""
+        """Write one frame at once: ready-made where the server allows it, else through the server's
+        ``send``, run to its end here if it does not wait (it rarely does)."""
+        write_frame = self._write_frame
+        if write_frame is not None:
+            try:
+                if write_frame(text):
+                    counts.frames_delivered += 1
+                    return
+            except Exception:
+                logger.exception("Writing to %s failed", self.channel_name)
+                return
         sending = self.base_send({"type": "websocket.send", "text": text})
         try:
             awaited = sending.send(None)

@@ -1,4 +1,4 @@
-"""Memory tweaks for uvicorn's websockets-sansio protocol, applied after the accept.
+"""Tweaks for uvicorn's websockets-sansio protocol: memory after the accept, and one frame for all.
 
 Imported lazily, only when the running server's ``send`` is a bound method of
 that protocol (``realtime.consumer.release_handshake``): a server without it
@@ -9,12 +9,64 @@ imports this module, and the application starts all the same.
 from __future__ import annotations
 
 import asyncio
+import struct
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import OPEN
 
 # What the tweak was written against (lowest, first unsupported): it replaces the protocol's private
 # request, response, queue and writable. tests/realtime/test_versions.py holds the installed uvicorn to it.
-SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"uvicorn": ("0.54", "0.55")}
+SUPPORTED_VERSIONS: dict[str, tuple[str, str]] = {"uvicorn": ("0.54", "0.55"), "websockets": ("14.0", "18.0")}
+
+# The last frame built, by the identity of its text: the layer hands every local recipient of an event
+# the same ``str``, so a room's event is encoded and framed once per process, not once per member.
+_last_text: str | None = None
+_last_frame = b""
+
+
+def text_frame(text: str) -> bytes:
+    """``text`` as one unmasked, final RFC 6455 text frame (what a server sends), built once per event."""
+    global _last_text, _last_frame
+    if text is _last_text:
+        return _last_frame
+    data = text.encode()
+    length = len(data)
+    if length < 126:
+        header = struct.pack("!BB", 0x81, length)
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    _last_text, _last_frame = text, header + data
+    return _last_frame
+
+
+def write_text_frame(protocol: WebSocketsSansIOProtocol, text: str) -> bool:
+    """Write ``text`` to the connection as a ready-made frame, if nothing stands in the way.
+
+    uvicorn's ``send`` encodes the text and builds and serialises a frame per
+    recipient through websockets' state machine: most of a delivery's cost
+    (measured: 20 % of the server's samples at 10,000 deliveries/s). A data
+    frame changes nothing in that state machine, so while the connection is
+    open, takes writes and has no extension (permessage-deflate would have to
+    compress per connection), the same bytes go to every transport. False:
+    the caller uses the server's ``send`` (flow control, closing, extensions).
+    """
+    conn = protocol.conn
+    if (
+        conn.state is not OPEN
+        or conn.extensions
+        or conn.expect_continuation_frame
+        or protocol.close_sent
+        or not protocol.handshake_complete
+        or not protocol.writable.is_set()
+    ):
+        return False
+    transport = protocol.transport
+    if transport.is_closing():
+        return False
+    transport.write(text_frame(text))
+    return True
 
 
 def slim_protocol(protocol) -> None:

@@ -47,7 +47,7 @@ def test_the_installed_version_is_one_the_runtime_was_written_for(distribution, 
 
 def test_every_distribution_whose_internals_the_runtime_uses_has_a_range():
     covered = {distribution for module in MODULES for distribution in module.SUPPORTED_VERSIONS}
-    assert covered == {"django", "channels", "channels-redis", "redis", "uvicorn"}
+    assert covered == {"django", "channels", "channels-redis", "redis", "uvicorn", "websockets"}
 
 
 def test_a_release_before_the_next_minor_is_within_it():
