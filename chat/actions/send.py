@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Subquery
+from django.db.models import Field, JSONField, Subquery
 from django.utils import timezone
 
 from chat.models import Message, Room, RoomMember
@@ -287,7 +287,8 @@ def _insert_message_postgresql(message: Message, membership_id: int) -> None:
     autocommit no BEGIN and COMMIT either). A failed INSERT (a duplicate
     ``client_id``) undoes the seq UPDATE with it: no gap."""
     fields, sql = _insert_message_sql()
-    params = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
+    values = [(field, native, getattr(message, field.attname)) for field, native in fields]
+    params = [value if native else field.get_db_prep_save(value, connection) for field, native, value in values]
     with connection.cursor() as cursor:
         cursor.execute(sql, [message.created_at, message.room_id, *params, membership_id])
         row = cursor.fetchone()
@@ -299,8 +300,10 @@ def _insert_message_postgresql(message: Message, membership_id: int) -> None:
 
 
 @cache
-def _insert_message_sql() -> tuple[list[Field], str]:
-    """The statement and the message fields it takes as parameters, in order."""
+def _insert_message_sql() -> tuple[list[tuple[Field, bool]], str]:
+    """The statement and the message fields it takes as parameters, in order, each with whether
+    psycopg takes its Python value as it is (str, int, bool, aware datetime, UUID, None): preparing
+    those through the field was a tenth of a send's CPU. JSON needs the field's adapter."""
     quote = connection.ops.quote_name
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key and f.attname != "seq"]
     columns = ", ".join([quote(Message._meta.get_field("seq").column)] + [quote(f.column) for f in fields])
@@ -314,7 +317,7 @@ def _insert_message_sql() -> tuple[list[Field], str]:
         f"WHERE {member_table}.id = %s AND {member_table}.last_read_seq < message.seq) "
         "SELECT id, seq FROM message"
     )
-    return fields, sql
+    return [(f, not isinstance(f, JSONField)) for f in fields], sql
 
 
 # --- Parsing -------------------------------------------------------------------------------
