@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
+from core.compiled import CompiledQuery
 from core.errors import invalid
 from core.payloads import iso
 from core.validation import MAX_ID, clean_text, parse_id, parse_whole_number
@@ -53,14 +55,42 @@ def unread_count(room_id: int, user_id: int, last_read_seq: int) -> int:
     )
 
 
-def user_memberships(user) -> list[RoomMember]:
+def user_memberships(user_id: int) -> QuerySet[RoomMember]:
     """The user's memberships of live rooms, most recently active first, with unread counts."""
-    return list(
-        RoomMember.objects.filter(user=user, room__archived=False)
+    return (
+        RoomMember.objects.filter(user_id=user_id, room__archived=False)
         .select_related("room")
         .annotate(unread=_unread_subquery())
         .order_by("-room__last_message_at", "-room__created_at", "-room_id")
     )
+
+
+def _newest_main_seq():
+    """The seq of the last message of a room's main history (a thread-only reply is not the room's last)."""
+    newest_first = Message.objects.filter(MAIN_HISTORY, room_id=OuterRef("room_id")).order_by("-seq")
+    return Subquery(newest_first.values("seq")[:1])
+
+
+def _attnames(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+def _membership_rows(user_id: int) -> QuerySet:
+    """``user_memberships`` as rows: the membership's columns, its room's, and the unread count."""
+    room = _attnames(Room)
+    return user_memberships(user_id).values_list(*_attnames(RoomMember), *[f"room__{name}" for name in room], "unread")
+
+
+def _last_message_rows(user_id: int) -> QuerySet:
+    """The last main-history message of each of the user's live rooms, with its sender's columns."""
+    sender = _attnames(get_user_model())
+    return Message.objects.filter(
+        room__memberships__user_id=user_id, room__archived=False, seq=_newest_main_seq()
+    ).values_list(*_attnames(Message), *[f"sender__{name}" for name in sender])
+
+
+_MEMBERSHIP_ROWS = CompiledQuery(_membership_rows)
+_LAST_MESSAGE_ROWS = CompiledQuery(_last_message_rows)
 
 
 def room_summaries(memberships: list[RoomMember]) -> list[dict[str, Any]]:
@@ -76,15 +106,16 @@ def room_summaries(memberships: list[RoomMember]) -> list[dict[str, Any]]:
         )
         for membership in missing_unread:
             membership.unread = counts.get(membership.pk, 0)
-    room_ids = [m.room_id for m in memberships]
-    # The last message of the main history: a thread-only reply is not the room's last message.
-    newest_main_seq = Message.objects.filter(MAIN_HISTORY, room_id=OuterRef("room_id")).order_by("-seq").values("seq")
     last_by_room = {
         message.room_id: message
         for message in Message.objects.select_related("sender").filter(
-            room_id__in=room_ids, seq=Subquery(newest_main_seq[:1])
+            room_id__in=[m.room_id for m in memberships], seq=_newest_main_seq()
         )
     }
+    return _summaries(memberships, last_by_room)
+
+
+def _summaries(memberships: list[RoomMember], last_by_room: dict[int, Message]) -> list[dict[str, Any]]:
     peers = _direct_peers(memberships)
     return [
         room_payload(
@@ -110,7 +141,30 @@ def _direct_peers(memberships: list[RoomMember]) -> dict[tuple[int, int], Any]:
 
 
 def rooms_for_user(user) -> list[dict[str, Any]]:
-    return room_summaries(user_memberships(user))
+    """The user's room list (what ``ready`` and ``GET rooms/`` carry), in two queries compiled once.
+
+    Every connect runs this; compiling its subqueries per call was most of a
+    connect's CPU (``core.compiled``). The rows are turned back into the
+    models ``room_summaries`` takes, so both build the same payloads.
+    """
+    member_names, room_names = _attnames(RoomMember), _attnames(Room)
+    message_names, sender_names = _attnames(Message), _attnames(get_user_model())
+    split = len(member_names)
+    memberships = []
+    for row in _MEMBERSHIP_ROWS.rows(user.id):
+        membership = RoomMember.from_db(connection.alias, member_names, row[:split])
+        membership.room = Room.from_db(connection.alias, room_names, row[split:-1])
+        membership.unread = row[-1]
+        memberships.append(membership)
+    if not memberships:
+        return []
+    split = len(message_names)
+    last_by_room = {}
+    for row in _LAST_MESSAGE_ROWS.rows(user.id):
+        message = Message.from_db(connection.alias, message_names, row[:split])
+        message.sender = get_user_model().from_db(connection.alias, sender_names, row[split:])
+        last_by_room[message.room_id] = message
+    return _summaries(memberships, last_by_room)
 
 
 def room_detail(membership: RoomMember) -> dict[str, Any]:

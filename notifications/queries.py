@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from chat.models import RoomMember
+from core.compiled import CompiledQuery
 from core.errors import invalid
 from core.validation import optional_id
 
@@ -27,12 +28,27 @@ DEFAULT_PAGE_SIZE = 50
 
 def visible_notifications(user) -> QuerySet[Notification]:
     """The user's notifications of rooms they are a member of (and any without a room)."""
-    member = RoomMember.objects.filter(room_id=OuterRef("room_id"), user_id=user.pk)
-    return Notification.objects.filter(Q(room__isnull=True) | Q(Exists(member)), recipient=user)
+    return _visible_to(user.pk)
+
+
+def _visible_to(user_id: int) -> QuerySet[Notification]:
+    member = RoomMember.objects.filter(room_id=OuterRef("room_id"), user_id=user_id)
+    return Notification.objects.filter(Q(room__isnull=True) | Q(Exists(member)), recipient_id=user_id)
+
+
+def _unread_count_rows(user_id: int) -> QuerySet:
+    """One row with the count of the user's unread visible notifications (none when there are none)."""
+    unread = _visible_to(user_id).filter(read_at__isnull=True)
+    return unread.order_by().values("recipient_id").annotate(count=Count("id")).values_list("count")
+
+
+# Every connect asks (``ready``): compiled once per process (``core.compiled``).
+_UNREAD_COUNT = CompiledQuery(_unread_count_rows)
 
 
 def unread_notification_count(user) -> int:
-    return visible_notifications(user).filter(read_at__isnull=True).count()
+    rows = _UNREAD_COUNT.rows(user.pk)
+    return rows[0][0] if rows else 0
 
 
 def notification_page(user, *, unread: Any = None, before: Any = None, limit: Any = None) -> dict[str, Any]:
