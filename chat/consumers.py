@@ -28,6 +28,7 @@ from core.payloads import iso, user_payload
 from core.publishing import FRAME_MESSAGE_TYPE, PRESENCE_MESSAGE_TYPE, encode_frame, room_group, user_group
 from core.validation import check_json_depth, parse_id
 from notifications.queries import unread_notification_count
+from presence import actions as presence_actions
 from presence import realtime as presence
 from realtime.consumer import RealtimeConsumer, release_handshake, request_id_of
 from realtime.database import database_call
@@ -51,16 +52,17 @@ def handles(event_type: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _load_ready(user) -> dict[str, Any]:
-    """Everything ``ready`` needs, in one worker-thread call."""
+def _load_ready(user) -> tuple[dict[str, Any], set[int]]:
+    """Everything ``ready`` needs, and the user's co-members for presence, in one worker-thread call."""
     server_time = timezone.now()  # before reading, so no change slips between
     rooms = queries.rooms_for_user(user)
-    return {
+    ready = {
         "server_time": iso(server_time),
         "user": user_payload(user),
         "rooms": rooms,
         "notifications_unread": unread_notification_count(user),
     }
+    return ready, presence_actions.co_members_of(user.id)
 
 
 class ChatConsumer(RealtimeConsumer):
@@ -96,7 +98,7 @@ class ChatConsumer(RealtimeConsumer):
             self._auth_timer.cancel()
             self._auth_timer = None
         self.user = user
-        ready = await database_call(_load_ready, user)
+        ready, co_members = await database_call(_load_ready, user)
         self.room_ids = {room["id"] for room in ready["rooms"]}
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
@@ -110,7 +112,7 @@ class ChatConsumer(RealtimeConsumer):
             for room in ready["rooms"]:
                 expect_seq(room_group(room["id"]), room["last_seq"] + 1)
         ready["session"] = self.session_id
-        ready.update(await presence.connection_opened(self))
+        ready.update(await presence.connection_opened(self, co_members))
         await self.send(text_data=encode_frame("ready", ready))
         return ready
 

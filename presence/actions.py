@@ -26,8 +26,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 
 from chat.models import RoomMember
+from core.compiled import CompiledQuery
 from core.errors import ActionError, invalid
 from core.payloads import iso, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
@@ -103,6 +105,24 @@ def co_member_ids(room_ids: Iterable[int]) -> set[int]:
     if not room_ids:
         return set()
     return set(RoomMember.objects.filter(room_id__in=room_ids).values_list("user_id", flat=True).distinct())
+
+
+def _co_member_rows(user_id: int) -> QuerySet:
+    return (
+        RoomMember.objects.filter(room__memberships__user_id=user_id, room__archived=False)
+        .order_by()
+        .values_list("user_id")
+        .distinct()
+    )
+
+
+# Every connect asks (``ready``): compiled once per process (``core.compiled``).
+_CO_MEMBERS = CompiledQuery(_co_member_rows)
+
+
+def co_members_of(user_id: int) -> set[int]:
+    """Every member of the user's live rooms, the user included: ``co_member_ids`` of those rooms."""
+    return {row[0] for row in _CO_MEMBERS.rows(user_id)}
 
 
 def rooms_of_users(user_ids: Iterable[int]) -> dict[int, set[int]]:
