@@ -15,6 +15,7 @@ compiler's converters (SQLite's timestamps, JSON) are kept with the SQL.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,35 +23,47 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
 
-# Stands for the caller's id while compiling; no row has a negative id.
+# Stand for the caller's values while compiling: no row has a negative id, and no client made this UUID.
 MARKER = -7_314_159_265
+UUID_MARKER = uuid.UUID("00000000-7314-4159-8265-358979323846")
 
 
 class CompiledQuery:
-    """A ``values_list`` queryset of one id, compiled at its first run on each database."""
+    """A ``values_list`` queryset of ids (and UUIDs), compiled at its first run on each database.
 
-    def __init__(self, build: Callable[[int], QuerySet]) -> None:
+    ``build`` takes one marker per argument: ints (``MARKER``, ``MARKER - 1``
+    ...) unless ``kinds`` says ``uuid`` for an argument.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], kinds: tuple[str, ...] = ("int",)) -> None:
         self._build = build
+        self._markers = tuple(UUID_MARKER if kind == "uuid" else MARKER - index for index, kind in enumerate(kinds))
         self._compiled: dict[str, _Compiled] = {}
 
     def compile(self, using: str = DEFAULT_DB_ALIAS) -> _Compiled:
         compiled = self._compiled.get(using)
         if compiled is None:
-            compiler = self._build(MARKER).query.get_compiler(using)
+            compiler = self._build(*self._markers).query.get_compiler(using)
             sql, params = compiler.as_sql()
-            positions = tuple(index for index, param in enumerate(params) if param == MARKER)
-            if not positions:
-                raise ValueError("The queryset does not use the id it was built with.")
+            slots = []
+            for position, param in enumerate(params):
+                for argument, marker in enumerate(self._markers):
+                    if param == marker:
+                        slots.append((position, argument, False))
+                    elif isinstance(marker, uuid.UUID) and param == marker.hex:  # how SQLite stores a UUID
+                        slots.append((position, argument, True))
+            if {argument for _, argument, _ in slots} != set(range(len(self._markers))):
+                raise ValueError("The queryset does not use every value it was built with.")
             converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])
-            compiled = self._compiled[using] = _Compiled(compiler, sql, tuple(params), positions, converters)
+            compiled = self._compiled[using] = _Compiled(compiler, sql, tuple(params), tuple(slots), converters)
         return compiled
 
-    def rows(self, value: int, using: str = DEFAULT_DB_ALIAS) -> list[tuple[Any, ...]]:
-        """The queryset's rows for ``value`` in place of the id it was built with."""
+    def rows(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> list[tuple[Any, ...]]:
+        """The queryset's rows for ``values`` in place of the markers it was built with."""
         compiled = self.compile(using)
         params = list(compiled.params)
-        for index in compiled.positions:
-            params[index] = value
+        for position, argument, as_hex in compiled.slots:
+            params[position] = values[argument].hex if as_hex else values[argument]
         with connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
@@ -64,5 +77,5 @@ class _Compiled:
     compiler: Any  # the SQLCompiler, for its converters
     sql: str
     params: tuple[Any, ...]
-    positions: tuple[int, ...]  # where MARKER stands in params
+    slots: tuple[tuple[int, int, bool], ...]  # (where in params, which argument, written as hex)
     converters: dict[int, Any]
