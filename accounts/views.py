@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ActionError
 
@@ -90,16 +91,18 @@ def register(request: HttpRequest) -> HttpResponse:
         check_registration_open()
     except ActionError:
         return render(request, "registration/closed.html", status=403)
+    next_url = safe_next(request)
     if request.user.is_authenticated:
-        return redirect("/")
+        return redirect(next_url)
     form = RegistrationForm(request.POST or None)
+    context = {"form": form, "next": next_url if next_url != "/" else ""}
     if request.method == "POST":
         ip = client_ip(request)
         try:
             check_registration_rate(ip)
         except ActionError as error:
             form.add_error(None, error.message)
-            return render(request, "registration/register.html", {"form": form}, status=TOO_MANY_REQUESTS)
+            return render(request, "registration/register.html", context, status=TOO_MANY_REQUESTS)
         if form.is_valid():
             try:
                 user = form.save()
@@ -108,8 +111,17 @@ def register(request: HttpRequest) -> HttpResponse:
             else:
                 count_registration(ip)
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                return redirect("/")
-    return render(request, "registration/register.html", {"form": form})
+                return redirect(next_url)
+    return render(request, "registration/register.html", context)
+
+
+def safe_next(request: HttpRequest) -> str:
+    """Where to go after registering (``?next=``, as sign-in has it: a room invitation's page), if it is on
+    this site; "/" otherwise, so the page is no open redirect."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted and url_has_allowed_host_and_scheme(wanted, {request.get_host()}, require_https=request.is_secure()):
+        return wanted
+    return "/"
 
 
 # --- Sign-in, throttled -------------------------------------------------------------------------

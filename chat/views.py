@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core.errors import ActionError
 from core.payloads import iso, user_payload
 
 from . import actions, queries
-from .models import Room
+from .models import Room, RoomMember
 
 
 def direct_peers(rooms: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -85,3 +87,42 @@ def room_view(request: HttpRequest, room_id: int) -> HttpResponse:
             history=queries.history_page(membership.room, limit=50),
         ),
     )
+
+
+def invite(request: HttpRequest, code: str) -> HttpResponse:
+    """A room invitation's link: the room's name, topic and member count, and a Join button.
+
+    Anyone holding a live link sees the room's card (the link is the secret);
+    someone signed out is offered sign-in or registration, each sending them
+    back here (``?next=``). Joining (POST, CSRF) goes through the same
+    ``accept_room_invite`` as the API and lands in the room. A code that is
+    not live is a 404 whatever the reason.
+    """
+    try:
+        invitation = actions.get_live_room_invite(code)
+    except ActionError:
+        raise Http404("No such invitation.") from None
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.path)
+        try:
+            detail = actions.accept_room_invite(request.user, code)
+        except ActionError as error:
+            if error.code == "not_found":  # used up or revoked since the page was shown
+                raise Http404("No such invitation.") from None
+            return _invite_page(request, invitation, error=error.message, status=error.status)
+        return redirect("room", room_id=detail["id"])
+    return _invite_page(request, invitation)
+
+
+def _invite_page(request: HttpRequest, invitation, *, error: str = "", status: int = 200) -> HttpResponse:
+    room = invitation.room
+    member = request.user.is_authenticated and RoomMember.objects.filter(room=room, user=request.user).exists()
+    context = {
+        "room": room,
+        "member_count": queries.member_count(room.id),
+        "already_member": member,
+        "error": error,
+        "registration_open": settings.REGISTRATION_OPEN,
+    }
+    return render(request, "chat/invite.html", context, status=status)

@@ -179,6 +179,10 @@ BUDGETS: dict[str, Budget] = {
     "member_add": Budget("RATE_LIMIT_MEMBER_ADDS", "RATE_LIMIT_MEMBER_ADDS_WINDOW", "members added"),
     "report": Budget("RATE_LIMIT_REPORTS", "RATE_LIMIT_REPORTS_WINDOW", "reports"),
     "room_mention": Budget("RATE_LIMIT_ROOM_MENTIONS", "RATE_LIMIT_ROOM_MENTIONS_WINDOW", "@room/@here mentions"),
+    "invite": Budget("RATE_LIMIT_INVITES", "RATE_LIMIT_INVITES_WINDOW", "room invitations"),
+    "invite_revoke": Budget("RATE_LIMIT_INVITE_REVOKES", "RATE_LIMIT_INVITE_REVOKES_WINDOW", "invitations revoked"),
+    "invite_accept": Budget("RATE_LIMIT_INVITE_ACCEPTS", "RATE_LIMIT_INVITE_ACCEPTS_WINDOW", "invitations accepted"),
+    "profile": Budget("RATE_LIMIT_PROFILE", "RATE_LIMIT_PROFILE_WINDOW", "profile changes"),
 }
 
 # Several budgets at once, all or nothing: each key is pruned to its window; if any would go over its
