@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib import messages as page_messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -12,13 +15,18 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ActionError
+from core.payloads import user_payload
+from presence import actions as presence_actions
+from uploads.actions import create_upload
 
+from . import profile
 from .actions import (
     PASSWORD_RESET,
     check_registration,
@@ -274,3 +282,113 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("/")
     return render(request, "accounts/join.html", {"form": form})
+
+
+# --- Avatars and the profile page ----------------------------------------------------------------
+
+AVATAR_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The key changes with every new avatar, so what a path serves never changes.
+AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def avatar(request: HttpRequest, key: str, side: int) -> FileResponse:
+    """One rendition of an avatar (``core.payloads.avatar_path``), from the default storage.
+
+    Served without sign-in, as avatars are in Slack or GitHub: the random key is
+    the capability, known only to who was sent a user object carrying it. No
+    query: the key names the file.
+    """
+    if side not in profile.AVATAR_SIDES or not AVATAR_KEY.match(key):
+        raise Http404("No such avatar.")
+    try:
+        stored = default_storage.open(profile.avatar_storage_name(key, side), "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("No such avatar.") from None
+    response = FileResponse(stored, content_type="image/webp")
+    response["Cache-Control"] = AVATAR_CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class DisplayNameForm(forms.Form):
+    display_name = forms.CharField(max_length=profile.DISPLAY_NAME_MAX, required=False, label="Display name")
+
+
+class AvatarForm(forms.Form):
+    avatar = forms.FileField(label="New picture")
+
+
+@login_required
+def profile_page(request: HttpRequest) -> HttpResponse:
+    """``/profile/``: the display name, the avatar (upload or remove), status, and a link to the password page.
+
+    Works without the chat's scripts: each form posts here and goes through the
+    same actions as the API (``accounts.profile.update_profile``; an avatar is
+    first an upload, ``uploads.actions.create_upload``, with its limits and quota;
+    status through ``presence.actions.update_status``). A refusal shows its message
+    with the action's status; a success redirects back here (post/redirect/get).
+    """
+    user = request.user
+    name_form = DisplayNameForm(initial={"display_name": user.display_name})
+    avatar_form = AvatarForm()
+    error, status = "", 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "display_name":
+                name_form = DisplayNameForm(request.POST)
+                if not name_form.is_valid():
+                    raise ActionError("invalid", "The display name is at most 80 characters.")
+                profile.update_profile(user, {"display_name": name_form.cleaned_data["display_name"]})
+                done = "Your display name is saved."
+            elif action == "avatar":
+                done = _save_avatar_from_page(request)
+            elif action == "remove_avatar":
+                profile.update_profile(user, {"avatar": None})
+                done = "Your picture is removed."
+            elif action == "status":
+                presence_actions.update_status(user, _status_from_page(request))
+                done = "Your status is saved."
+            else:
+                raise ActionError("invalid", "Unknown action.")
+        except ActionError as refusal:
+            error, status = refusal.message, refusal.status
+        else:
+            page_messages.success(request, done)
+            return redirect("profile")
+    context = {
+        "me": user_payload(user),
+        "name_form": name_form,
+        "avatar_form": avatar_form,
+        "presence": presence_actions.my_presence(user),
+        "statuses": presence_actions.STATUS_CHOICES,
+        "clear_after_choices": presence_actions.CLEAR_AFTER_CHOICES,
+        "error": error,
+    }
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+def _save_avatar_from_page(request: HttpRequest) -> str:
+    files = request.FILES.getlist("avatar")
+    if len(files) != 1:
+        raise ActionError("invalid", "Choose one picture to upload.")
+    uploaded = files[0]
+    try:
+        if uploaded.size > settings.UPLOAD_MAX_BYTES:
+            raise ActionError("too_large", f"The picture is larger than {settings.UPLOAD_MAX_BYTES:,} bytes.")
+        upload = create_upload(request.user, uploaded, uploaded.name)
+    finally:
+        uploaded.close()
+    profile.update_profile(request.user, {"avatar": upload.id})
+    return "Your picture is saved."
+
+
+def _status_from_page(request: HttpRequest) -> dict[str, Any]:
+    """The status form's fields as the action's input: an empty "clear after" keeps the status until changed."""
+    data: dict[str, Any] = {
+        "status": request.POST.get("status", ""),
+        "status_text": request.POST.get("status_text", ""),
+    }
+    clear_after = request.POST.get("clear_after", "")
+    data["clear_after"] = None if clear_after in ("", "never") else clear_after
+    return data

@@ -49,7 +49,13 @@ def test_an_admin_makes_an_invitation_valid_a_week_with_unlimited_uses_by_defaul
         "expires_at": invite.expires_at.isoformat().replace("+00:00", "Z"),
         "max_uses": None,
         "uses": 0,
-        "created_by": {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None},
+        "created_by": {
+            "id": ann.id,
+            "username": "ann",
+            "display_name": "Ann",
+            "avatar_url": None,
+            "avatar_small_url": None,
+        },
     }
     assert before + timedelta(days=7) <= invite.expires_at <= timezone.now() + timedelta(days=7)
 
