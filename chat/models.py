@@ -159,7 +159,8 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} in {self.room_id}"
+        # By id, as the admin names messages everywhere (a seq is a place in a room, not a name).
+        return f"Message {self.pk}"
 
     @property
     def is_deleted(self) -> bool:
