@@ -355,7 +355,8 @@ def profile_page(request: HttpRequest) -> HttpResponse:
             error, status = refusal.message, refusal.status
         else:
             page_messages.success(request, done)
-            return redirect("profile")
+            # The user menu's status form comes back to the page it was on.
+            return redirect(safe_next(request) if request.POST.get("next") else "profile")
     context = {
         "me": user_payload(user),
         "name_form": name_form,

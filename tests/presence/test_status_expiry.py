@@ -204,3 +204,41 @@ def test_the_profile_page_shows_a_bad_status_as_an_error(ann):
 
     assert response.status_code == 400
     assert "`status` must be one of: online, away, busy." in response.content.decode()
+
+
+def test_the_user_menu_offers_the_status_form_on_the_chat_pages(ann):
+    client = Client()
+    client.force_login(ann)
+
+    page = client.get("/").content.decode()
+
+    assert 'data-testid="status-menu"' in page
+    assert 'action="/profile/"' in page and '<input type="hidden" name="next" value="/">' in page
+
+
+def test_the_user_menu_form_sets_the_status_and_returns_to_the_page_it_was_on(ann, group_room):
+    client = Client()
+    client.force_login(ann)
+
+    response = client.post(
+        "/profile/",
+        {
+            "action": "status",
+            "status": "away",
+            "status_text": "",
+            "clear_after": "today",
+            "next": f"/rooms/{group_room.id}/",
+        },
+    )
+
+    assert (response.status_code, response["Location"]) == (302, f"/rooms/{group_room.id}/")
+    assert Presence.objects.get(user=ann).status == "away"
+
+
+def test_the_user_menu_form_never_redirects_off_the_site(ann):
+    client = Client()
+    client.force_login(ann)
+
+    response = client.post("/profile/", {"action": "status", "status": "busy", "next": "https://evil.example/"})
+
+    assert response["Location"] == "/"
