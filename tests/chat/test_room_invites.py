@@ -171,6 +171,23 @@ def test_admins_list_only_the_live_invitations_newest_first(api_for, ann, group_
     assert response.json()[0] == new
 
 
+@pytest.mark.parametrize("count", [1, 8])
+def test_listing_costs_the_same_queries_for_any_number_of_invitations(
+    api_for, ann, make_user, group_room, count, django_assert_num_queries
+):
+    makers = [make_user(f"admin{n}") for n in range(count)]
+    RoomMember.objects.bulk_create([RoomMember(room=group_room, user=u, role="admin") for u in makers])
+    for maker in makers:
+        actions.create_room_invite(maker, group_room.id)
+    api = api_for(ann)
+    api.get(f"/api/v1/rooms/{group_room.id}/invites/")  # warm the token's user and content types
+
+    with django_assert_num_queries(3):  # the caller, the membership, the invitations with their makers
+        response = api.get(f"/api/v1/rooms/{group_room.id}/invites/")
+
+    assert len(response.json()) == count
+
+
 def old_expiry(payload: dict):
     return RoomInvite.objects.get(code=payload["code"]).expires_at
 
