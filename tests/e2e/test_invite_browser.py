@@ -1,4 +1,4 @@
-"""A room invitation in a real browser: Ann hands out a link, Bob (signed out) follows it, signs in and joins."""
+"""Rooms and people in a real browser: an invitation link followed signed out, and a profile picture uploaded."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def chromium() -> Iterator[SharedBrowser]:
 
 @pytest.fixture(scope="module")
 def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
-    """One daphne process for the module, on the test database."""
-    server_process = launch_server(tmp_path_factory.mktemp("server"))
+    """One daphne process for the module, on the test database, storing files in a temporary directory."""
+    media = tmp_path_factory.mktemp("media")
+    server_process = launch_server(tmp_path_factory.mktemp("server"), extra_env={"MEDIA_ROOT": str(media)})
     try:
         yield server_process
     finally:
@@ -87,3 +88,26 @@ def test_bob_follows_anns_invitation_link_signs_in_joins_and_ann_sees_him_join(a
     # The live region of static/confab/room.js reads `message.sender.display_name` of every new message,
     # and a timeline line has no sender: a client bug left to the client rewrite (not this branch's file).
     assert [error for error in ann_page.errors if "reading 'display_name'" not in error] == []
+
+
+def test_ann_uploads_a_picture_on_her_profile_page_and_sees_it_as_her_avatar(ann, server, chromium, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (300, 200), (30, 120, 200)).save(picture)
+    ann_page = Person(chromium, server, ann)
+    ann_page.sign_in(then="/profile/")
+    page = ann_page.page
+    expect(page.get_by_test_id("profile-initial")).to_have_text("A")
+
+    page.set_input_files('input[name="avatar"]', str(picture))
+    page.get_by_role("button", name="Upload picture").click()
+
+    expect(page.get_by_test_id("profile-notice")).to_have_text("Your picture is saved.")
+    avatar = page.get_by_test_id("profile-avatar")
+    expect(avatar).to_be_visible()
+    # The browser loaded the 256 px square from the server (naturalWidth is 0 for a broken image).
+    page.wait_for_function("document.querySelector('[data-testid=profile-avatar]').naturalWidth === 256")
+    assert avatar.get_attribute("src").endswith("/256.webp")
+    ann_page.assert_no_script_errors()
