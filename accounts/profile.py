@@ -29,7 +29,7 @@ from django.db import transaction
 from core.errors import invalid
 from core.payloads import AVATAR_SIDE, AVATAR_SMALL_SIDE, user_payload
 from core.publishing import deliver_message
-from core.ratelimit import take_slots
+from core.ratelimit import check_budget_free, take_slots
 from core.validation import clean_text
 from presence.actions import presence_messages, rooms_of_users
 from uploads.actions import image_renditions
@@ -73,7 +73,9 @@ def check_update_profile(user, data: Any) -> ProfileChange:
         if data["avatar"] is None:
             change.remove_avatar = True
         else:
-            # Decoding happens before the slot is taken: a file that is not a usable image uses none.
+            # Decoding is the costly part: refuse before it when the budget is spent, but take the slot
+            # only after it, so a file that is not a usable image uses none.
+            check_budget_free(user.id, "profile")
             change.avatar = image_renditions(user, data["avatar"], AVATAR_SIDES)
     take_slots(user.id, profile=1)
     return change
@@ -104,8 +106,8 @@ def do_update_profile(change: ProfileChange) -> dict[str, Any]:
             changes = {key: value for key, value in after.items() if before[key] != value}
             if changes:
                 _announce(user.pk, changes)
-            if old_key and old_key != new_key:
-                transaction.on_commit(lambda: _delete_avatar_files(old_key))
+            if old_key != new_key:
+                delete_avatar_after_commit(old_key)
     except BaseException:
         _delete_files(stored)
         raise
@@ -125,8 +127,11 @@ def _announce(user_id: int, changes: dict[str, Any]) -> None:
         transaction.on_commit(lambda g=group, m=message: deliver_message(g, m))
 
 
-def _delete_avatar_files(key: str) -> None:
-    _delete_files([avatar_storage_name(key, side) for side in AVATAR_SIDES])
+def delete_avatar_after_commit(key: str) -> None:
+    """Delete an avatar's files once the change that dropped it commits (nothing for no avatar)."""
+    if key:
+        names = [avatar_storage_name(key, side) for side in AVATAR_SIDES]
+        transaction.on_commit(lambda: _delete_files(names))
 
 
 def _delete_files(names: list[str]) -> None:

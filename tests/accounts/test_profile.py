@@ -119,6 +119,18 @@ def test_profile_changes_past_the_profile_budget_are_rate_limited(settings, api_
     assert User.objects.get(pk=ann.pk).display_name == "Two"
 
 
+def test_an_avatar_past_the_budget_is_refused_before_the_image_is_read(settings, api_for, ann):
+    settings.RATE_LIMIT_PROFILE = 1
+    api = api_for(ann)
+    api.patch("/api/v1/users/me/", {"display_name": "One"}, format="json")
+    upload = image_upload(ann)
+    default_storage.delete(upload.file.name)  # reading it now would fail: the refusal must come first
+
+    response = api.patch("/api/v1/users/me/", {"avatar": upload.id}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (429, "rate_limited")
+
+
 # --- Avatars ----------------------------------------------------------------------------------------
 
 
@@ -215,6 +227,16 @@ def test_null_removes_the_avatar_and_its_files(api_for, ann, django_capture_on_c
         response = api.patch("/api/v1/users/me/", {"avatar": None}, format="json")
 
     assert (response.json()["avatar_url"], response.json()["avatar_small_url"]) == (None, None)
+    assert avatar_files(key) == [False, False]
+
+
+def test_deleting_a_user_deletes_their_avatar_files(ann, django_capture_on_commit_callbacks):
+    update_profile(ann, {"avatar": image_upload(ann).id})
+    key = User.objects.get(pk=ann.pk).avatar_key
+
+    with django_capture_on_commit_callbacks(execute=True):
+        User.objects.get(pk=ann.pk).delete()
+
     assert avatar_files(key) == [False, False]
 
 

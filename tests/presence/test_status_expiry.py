@@ -177,6 +177,18 @@ async def test_the_presence_tick_announces_the_cleared_status_to_co_members(ws_c
     )
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_the_socket_request_takes_clear_after_too(ws_connect, ann):
+    ws = await ws_connect(ann)
+    before = timezone.now()
+
+    await ws.send_json_to({"type": "update_status", "id": "s1", "data": {"status": "busy", "clear_after": 1800}})
+
+    ack = await receive_until(ws, "ack", request_id="s1")
+    expires = parsed(ack["data"]["status_expires_at"])
+    assert before + timedelta(minutes=30) <= expires <= timezone.now() + timedelta(minutes=30)
+
+
 # --- The profile page's status form ----------------------------------------------------------------
 
 
