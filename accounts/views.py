@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ActionError
 from core.payloads import user_payload
+from core.ratelimit import check_budget_free
 from presence import actions as presence_actions
 from uploads.actions import create_upload
 
@@ -310,14 +311,6 @@ def avatar(request: HttpRequest, key: str, side: int) -> FileResponse:
     return response
 
 
-class DisplayNameForm(forms.Form):
-    display_name = forms.CharField(max_length=profile.DISPLAY_NAME_MAX, required=False, label="Display name")
-
-
-class AvatarForm(forms.Form):
-    avatar = forms.FileField(label="New picture")
-
-
 @login_required
 def profile_page(request: HttpRequest) -> HttpResponse:
     """``/profile/``: the display name, the avatar (upload or remove), status, and a link to the password page.
@@ -329,17 +322,14 @@ def profile_page(request: HttpRequest) -> HttpResponse:
     with the action's status; a success redirects back here (post/redirect/get).
     """
     user = request.user
-    name_form = DisplayNameForm(initial={"display_name": user.display_name})
-    avatar_form = AvatarForm()
+    display_name = user.display_name
     error, status = "", 200
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "display_name":
-                name_form = DisplayNameForm(request.POST)
-                if not name_form.is_valid():
-                    raise ActionError("invalid", "The display name is at most 80 characters.")
-                profile.update_profile(user, {"display_name": name_form.cleaned_data["display_name"]})
+                display_name = request.POST.get("display_name", "")  # shown again if refused
+                profile.update_profile(user, {"display_name": display_name})
                 done = "Your display name is saved."
             elif action == "avatar":
                 done = _save_avatar_from_page(request)
@@ -359,8 +349,8 @@ def profile_page(request: HttpRequest) -> HttpResponse:
             return redirect(safe_next(request) if request.POST.get("next") else "profile")
     context = {
         "me": user_payload(user),
-        "name_form": name_form,
-        "avatar_form": avatar_form,
+        "display_name": display_name,
+        "display_name_max": profile.DISPLAY_NAME_MAX,
         "presence": presence_actions.my_presence(user),
         "statuses": presence_actions.STATUS_CHOICES,
         "clear_after_choices": presence_actions.CLEAR_AFTER_CHOICES,
@@ -374,6 +364,8 @@ def _save_avatar_from_page(request: HttpRequest) -> str:
     if len(files) != 1:
         raise ActionError("invalid", "Choose one picture to upload.")
     uploaded = files[0]
+    # Before the upload is stored: a picture the profile budget would refuse is not kept either.
+    check_budget_free(request.user.id, "profile")
     try:
         if uploaded.size > settings.UPLOAD_MAX_BYTES:
             raise ActionError("too_large", f"The picture is larger than {settings.UPLOAD_MAX_BYTES:,} bytes.")

@@ -19,6 +19,7 @@ from chat import actions
 from core.payloads import user_payload
 from tests.conftest import receive_until
 from uploads.actions import create_upload
+from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
 
@@ -358,6 +359,29 @@ def test_the_page_uploads_a_picture_as_the_avatar_and_removes_it(ann):
     assert f'src="/avatars/{key}/256.webp"' in client.get("/profile/").content.decode()
     client.post("/profile/", {"action": "remove_avatar"})
     assert User.objects.get(pk=ann.pk).avatar_key == ""
+
+
+def test_the_page_refuses_a_long_name_with_the_actions_message_and_keeps_what_was_typed(ann):
+    response = signed_in(ann).post("/profile/", {"action": "display_name", "display_name": "x" * 81})
+
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "`display_name` is longer than 80 characters." in page
+    assert f'value="{"x" * 81}"' in page
+    assert User.objects.get(pk=ann.pk).display_name == "Ann"
+
+
+def test_a_picture_past_the_profile_budget_is_not_even_stored_as_an_upload(settings, ann):
+    settings.RATE_LIMIT_PROFILE = 1
+    client = signed_in(ann)
+    client.post("/profile/", {"action": "display_name", "display_name": "One"})
+
+    response = client.post(
+        "/profile/", {"action": "avatar", "avatar": SimpleUploadedFile("me.png", three_stripes(), "image/png")}
+    )
+
+    assert response.status_code == 429
+    assert not Upload.objects.filter(owner=ann).exists()
 
 
 def test_the_page_shows_a_refusal_with_its_status(ann):
