@@ -27,7 +27,7 @@ from core.errors import ActionError
 from core.payloads import user_payload
 from core.schema import ErrorSchema, UserSchema
 
-from . import invites
+from . import invites, profile
 from .actions import (
     USERNAME_HELP,
     check_registration_open,
@@ -257,3 +257,27 @@ class PasswordChangeView(APIView):
             # The page session calling stays signed in; every token (a bearer caller's own too) has ended.
             update_session_auth_hash(request._request, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- The caller's profile ---------------------------------------------------------------------------
+
+
+class ProfileUpdateSchema(serializers.Serializer):
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    avatar = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The id of an image you uploaded; null removes the avatar"
+    )
+
+
+class ProfileView(APIView):
+    @extend_schema(responses={200: UserSchema, 401: ErrorSchema}, summary="The caller's user object")
+    def get(self, request: Request) -> Response:
+        return Response(user_payload(request.user))
+
+    @extend_schema(
+        request=ProfileUpdateSchema,
+        responses={200: UserSchema, **{code: ErrorSchema for code in (400, 401, 413, 429, 503)}},
+        summary="Change the caller's display name and/or avatar (announced as user_updated)",
+    )
+    def patch(self, request: Request) -> Response:
+        return Response(profile.update_profile(request.user, request.data))

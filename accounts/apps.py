@@ -6,5 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        # The receivers that end sessions on any path (admin, shell, commands).
-        from . import signals  # noqa: F401
+        # This app's wire events (core.events), and the receivers that end sessions on any path
+        # (admin, shell, commands).
+        from . import events, signals  # noqa: F401

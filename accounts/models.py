@@ -21,6 +21,9 @@ from django.utils.crypto import salted_hmac
 
 class User(AbstractUser):
     display_name = models.CharField(max_length=80, blank=True)
+    # The random name of the avatar's stored renditions (accounts.profile), "" for none: the user
+    # object's avatar URLs are made from this column alone, so listing many users costs no query.
+    avatar_key = models.CharField(max_length=64, blank=True, editable=False)
     # Bumped whenever all of the user's sessions must end (password change or reset, deactivation, suspension).
     token_generation = models.PositiveIntegerField(default=0, editable=False)
 

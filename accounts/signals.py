@@ -15,7 +15,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from . import actions
+from . import actions, profile
 from .models import User
 
 # Set on an instance before ``save`` to say why its password changed (a reset, not a change).
@@ -50,6 +50,12 @@ def end_sessions_after_change(sender, instance: User, created: bool = False, **k
 def close_sockets_of_deleted_user(sender, instance: User, **kwargs: Any) -> None:
     """A deleted user's tokens and sessions name nobody any more; their open sockets close."""
     actions.close_user_sockets(instance.pk, actions.DELETED)
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.delete_avatar_of_deleted_user")
+def delete_avatar_of_deleted_user(sender, instance: User, **kwargs: Any) -> None:
+    """A deleted user's avatar files go with the row, after its commit (the admin, the shell, a command)."""
+    profile.delete_avatar_after_commit(instance.avatar_key)
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.close_sockets_of_signed_out_session")

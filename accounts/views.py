@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib import messages as page_messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -12,12 +15,19 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ActionError
+from core.payloads import user_payload
+from core.ratelimit import check_budget_free
+from presence import actions as presence_actions
+from uploads.actions import create_upload
 
+from . import profile
 from .actions import (
     PASSWORD_RESET,
     check_registration,
@@ -90,16 +100,18 @@ def register(request: HttpRequest) -> HttpResponse:
         check_registration_open()
     except ActionError:
         return render(request, "registration/closed.html", status=403)
+    next_url = safe_next(request)
     if request.user.is_authenticated:
-        return redirect("/")
+        return redirect(next_url)
     form = RegistrationForm(request.POST or None)
+    context = {"form": form, "next": next_url if next_url != "/" else ""}
     if request.method == "POST":
         ip = client_ip(request)
         try:
             check_registration_rate(ip)
         except ActionError as error:
             form.add_error(None, error.message)
-            return render(request, "registration/register.html", {"form": form}, status=TOO_MANY_REQUESTS)
+            return render(request, "registration/register.html", context, status=TOO_MANY_REQUESTS)
         if form.is_valid():
             try:
                 user = form.save()
@@ -108,8 +120,17 @@ def register(request: HttpRequest) -> HttpResponse:
             else:
                 count_registration(ip)
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                return redirect("/")
-    return render(request, "registration/register.html", {"form": form})
+                return redirect(next_url)
+    return render(request, "registration/register.html", context)
+
+
+def safe_next(request: HttpRequest) -> str:
+    """Where to go after registering (``?next=``, as sign-in has it: a room invitation's page), if it is on
+    this site; "/" otherwise, so the page is no open redirect."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted and url_has_allowed_host_and_scheme(wanted, {request.get_host()}, require_https=request.is_secure()):
+        return wanted
+    return "/"
 
 
 # --- Sign-in, throttled -------------------------------------------------------------------------
@@ -262,3 +283,105 @@ def join(request: HttpRequest, code: str) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("/")
     return render(request, "accounts/join.html", {"form": form})
+
+
+# --- Avatars and the profile page ----------------------------------------------------------------
+
+AVATAR_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The key changes with every new avatar, so what a path serves never changes.
+AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def avatar(request: HttpRequest, key: str, side: int) -> FileResponse:
+    """One rendition of an avatar (``core.payloads.avatar_path``), from the default storage.
+
+    Served without sign-in, as avatars are in Slack or GitHub: the random key is
+    the capability, known only to who was sent a user object carrying it. No
+    query: the key names the file.
+    """
+    if side not in profile.AVATAR_SIDES or not AVATAR_KEY.match(key):
+        raise Http404("No such avatar.")
+    try:
+        stored = default_storage.open(profile.avatar_storage_name(key, side), "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("No such avatar.") from None
+    response = FileResponse(stored, content_type="image/webp")
+    response["Cache-Control"] = AVATAR_CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def profile_page(request: HttpRequest) -> HttpResponse:
+    """``/profile/``: the display name, the avatar (upload or remove), status, and a link to the password page.
+
+    Works without the chat's scripts: each form posts here and goes through the
+    same actions as the API (``accounts.profile.update_profile``; an avatar is
+    first an upload, ``uploads.actions.create_upload``, with its limits and quota;
+    status through ``presence.actions.update_status``). A refusal shows its message
+    with the action's status; a success redirects back here (post/redirect/get).
+    """
+    user = request.user
+    display_name = user.display_name
+    error, status = "", 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "display_name":
+                display_name = request.POST.get("display_name", "")  # shown again if refused
+                profile.update_profile(user, {"display_name": display_name})
+                done = "Your display name is saved."
+            elif action == "avatar":
+                done = _save_avatar_from_page(request)
+            elif action == "remove_avatar":
+                profile.update_profile(user, {"avatar": None})
+                done = "Your picture is removed."
+            elif action == "status":
+                presence_actions.update_status(user, _status_from_page(request))
+                done = "Your status is saved."
+            else:
+                raise ActionError("invalid", "Unknown action.")
+        except ActionError as refusal:
+            error, status = refusal.message, refusal.status
+        else:
+            page_messages.success(request, done)
+            # The user menu's status form comes back to the page it was on.
+            return redirect(safe_next(request) if request.POST.get("next") else "profile")
+    context = {
+        "me": user_payload(user),
+        "display_name": display_name,
+        "display_name_max": profile.DISPLAY_NAME_MAX,
+        "presence": presence_actions.my_presence(user),
+        "statuses": presence_actions.STATUS_CHOICES,
+        "clear_after_choices": presence_actions.CLEAR_AFTER_CHOICES,
+        "error": error,
+    }
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+def _save_avatar_from_page(request: HttpRequest) -> str:
+    files = request.FILES.getlist("avatar")
+    if len(files) != 1:
+        raise ActionError("invalid", "Choose one picture to upload.")
+    uploaded = files[0]
+    # Before the upload is stored: a picture the profile budget would refuse is not kept either.
+    check_budget_free(request.user.id, "profile")
+    try:
+        if uploaded.size > settings.UPLOAD_MAX_BYTES:
+            raise ActionError("too_large", f"The picture is larger than {settings.UPLOAD_MAX_BYTES:,} bytes.")
+        upload = create_upload(request.user, uploaded, uploaded.name)
+    finally:
+        uploaded.close()
+    profile.update_profile(request.user, {"avatar": upload.id})
+    return "Your picture is saved."
+
+
+def _status_from_page(request: HttpRequest) -> dict[str, Any]:
+    """The status form's fields as the action's input: an empty "clear after" keeps the status until changed."""
+    data: dict[str, Any] = {
+        "status": request.POST.get("status", ""),
+        "status_text": request.POST.get("status_text", ""),
+    }
+    clear_after = request.POST.get("clear_after", "")
+    data["clear_after"] = None if clear_after in ("", "never") else clear_after
+    return data

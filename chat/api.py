@@ -8,6 +8,7 @@ payload. Rules live in ``chat.actions``; errors are mapped in
 from __future__ import annotations
 
 from django.db import transaction
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -20,6 +21,7 @@ from core.rest import body, errors
 from . import actions, emoji, queries, schema, thread_queries
 from .actions.members import MEMBERSHIP_SETTINGS
 from .actions.rooms import ROOM_FIELDS
+from .payloads import room_invite_payload
 
 ERRORS = errors(400, 404)  # reads of a room: a bad parameter, or a room the caller cannot see
 WRITE_ERRORS = errors(400, 403, 404)
@@ -314,3 +316,52 @@ class FollowedThreadsView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(thread_queries.followed_threads(request.user))
+
+
+# --- Room invitations ---------------------------------------------------------------------------------
+
+
+def invite_url(request: Request, code: str) -> str:
+    """The absolute link of an invitation's page, on the host the caller used."""
+    return request.build_absolute_uri(reverse("room-invite", args=[code]))
+
+
+class RoomInvitesView(APIView):
+    @extend_schema(
+        responses={200: schema.RoomInviteSchema(many=True), **WRITE_ERRORS},
+        summary="The room's live invitations (admins)",
+    )
+    def get(self, request: Request, room_id: int) -> Response:
+        invites = actions.room_invites(request.user, room_id)
+        return Response([room_invite_payload(invite, invite_url(request, invite.code)) for invite in invites])
+
+    @extend_schema(
+        request=schema.RoomInviteCreateRequest,
+        responses={201: schema.RoomInviteSchema, **errors(400, 403, 404, 409, 429)},
+        summary="Make an invitation link to the room (admins)",
+    )
+    def post(self, request: Request, room_id: int) -> Response:
+        data = body(request)
+        invite = actions.create_room_invite(
+            request.user, room_id, max_uses=data.get("max_uses"), expires_in=data.get("expires_in")
+        )
+        return Response(room_invite_payload(invite, invite_url(request, invite.code)), status=status.HTTP_201_CREATED)
+
+
+class RoomInviteDetailView(APIView):
+    @extend_schema(
+        responses={204: None, **errors(403, 404, 429)}, summary="Revoke an invitation (room admins, or its maker)"
+    )
+    def delete(self, request: Request, code: str) -> Response:
+        actions.revoke_room_invite(request.user, code)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RoomInviteAcceptView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: schema.RoomDetailSchema, **errors(404, 429)},
+        summary="Join the invitation's room (a member already: just its detail, no use counted)",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        return Response(actions.accept_room_invite(request.user, code))

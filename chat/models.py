@@ -5,6 +5,8 @@ constraints the database itself must enforce (unique seq per room, one
 direct room per pair of users, one reaction per user, emoji and message).
 """
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -157,7 +159,8 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} in {self.room_id}"
+        # By id, as the admin names messages everywhere (a seq is a place in a room, not a name).
+        return f"Message {self.pk}"
 
     @property
     def is_deleted(self) -> bool:
@@ -216,3 +219,45 @@ class MessageEdit(models.Model):
 
     def __str__(self) -> str:
         return f"edit of {self.message_id} at {self.edited_at}"
+
+
+def new_room_invite_code() -> str:
+    """128 random bits (``secrets.token_urlsafe``): a link nobody can guess, short enough to paste."""
+    return secrets.token_urlsafe(16)
+
+
+class RoomInvite(models.Model):
+    """A link a room admin hands out: whoever opens it (signed in) may join the room, even a private one.
+
+    Live while not revoked, not expired and not used up (``chat.actions.invites``
+    holds the rules and counts a use with one conditional UPDATE). Not the
+    server invitation of ``accounts.models.ServerInvite``, which lets someone
+    register at all.
+    """
+
+    code = models.CharField(max_length=64, unique=True, default=new_room_invite_code, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited until it expires.")
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["room", "expires_at"], name="room_invite_room_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation to room {self.room_id}"
+
+    @staticmethod
+    def live(now) -> Q:
+        """What makes an invitation usable at ``now``, as a query: not revoked, not expired, not used up."""
+        return (
+            Q(revoked_at__isnull=True)
+            & Q(expires_at__gt=now)
+            & (Q(max_uses__isnull=True) | Q(uses__lt=models.F("max_uses")))
+        )

@@ -14,7 +14,7 @@ from core.payloads import iso, user_payload
 from uploads.models import Upload
 from uploads.payloads import upload_payload
 
-from .models import Message, MessageEdit, Reaction, Room, RoomMember
+from .models import Message, MessageEdit, Reaction, Room, RoomInvite, RoomMember
 
 
 def message_payloads(messages: Iterable[Message], *, fresh: bool = False) -> list[dict[str, Any]]:
@@ -205,3 +205,16 @@ def member_payload(membership: RoomMember) -> dict[str, Any]:
 def edit_payload(edit: MessageEdit) -> dict[str, Any]:
     """A body a message had before an edit replaced it, and when it was replaced."""
     return {"body": edit.body, "edited_at": iso(edit.edited_at)}
+
+
+def room_invite_payload(invite: RoomInvite, url: str) -> dict[str, Any]:
+    """A room invitation as its admins see it; ``url`` is the absolute link of its page (the caller's host)."""
+    return {
+        "code": invite.code,
+        "url": url,
+        "room": invite.room_id,
+        "expires_at": iso(invite.expires_at),
+        "max_uses": invite.max_uses,
+        "uses": invite.uses,
+        "created_by": user_payload(invite.created_by),
+    }

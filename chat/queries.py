@@ -402,3 +402,8 @@ def message_edits(message: Message) -> dict[str, Any]:
         return {"edits": []}
     edits = MessageEdit.objects.filter(message_id=message.id).order_by("-edited_at", "-id")
     return {"edits": [edit_payload(edit) for edit in edits[: settings.MESSAGE_EDITS_KEPT]]}
+
+
+def member_count(room_id: int) -> int:
+    """How many people are in a room (an invitation's page shows it)."""
+    return RoomMember.objects.filter(room_id=room_id).count()

@@ -139,6 +139,16 @@ class ReadSchema(serializers.Serializer):
     unread = serializers.IntegerField()
 
 
+class RoomInviteSchema(serializers.Serializer):
+    code = serializers.CharField()
+    url = serializers.CharField(help_text="The invitation's page, to hand out")
+    room = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    max_uses = serializers.IntegerField(allow_null=True, help_text="Null: unlimited until it expires")
+    uses = serializers.IntegerField()
+    created_by = UserSchema(allow_null=True)
+
+
 # --- Request bodies ---------------------------------------------------------------
 
 
@@ -190,3 +200,10 @@ class ReadRequest(serializers.Serializer):
     seq = serializers.IntegerField()
 
 
+
+
+class RoomInviteCreateRequest(serializers.Serializer):
+    max_uses = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+    expires_in = serializers.IntegerField(
+        required=False, min_value=60, max_value=30 * 24 * 3600, help_text="Seconds; default a week"
+    )

@@ -280,6 +280,18 @@ RATE_LIMIT_REPORTS = env_int("RATE_LIMIT_REPORTS", 10)
 RATE_LIMIT_REPORTS_WINDOW = env_int("RATE_LIMIT_REPORTS_WINDOW", 3600)
 RATE_LIMIT_ROOM_MENTIONS = env_int("RATE_LIMIT_ROOM_MENTIONS", 5)  # messages and edits that notify @room/@here
 RATE_LIMIT_ROOM_MENTIONS_WINDOW = env_int("RATE_LIMIT_ROOM_MENTIONS_WINDOW", 3600)
+# Room invitations (chat/actions/invites.py): links made, revoked, and accepted, per user.
+RATE_LIMIT_INVITES = env_int("RATE_LIMIT_INVITES", 30)
+RATE_LIMIT_INVITES_WINDOW = env_int("RATE_LIMIT_INVITES_WINDOW", 3600)
+RATE_LIMIT_INVITE_REVOKES = env_int("RATE_LIMIT_INVITE_REVOKES", 60)
+RATE_LIMIT_INVITE_REVOKES_WINDOW = env_int("RATE_LIMIT_INVITE_REVOKES_WINDOW", 3600)
+RATE_LIMIT_INVITE_ACCEPTS = env_int("RATE_LIMIT_INVITE_ACCEPTS", 20)
+RATE_LIMIT_INVITE_ACCEPTS_WINDOW = env_int("RATE_LIMIT_INVITE_ACCEPTS_WINDOW", 3600)
+# A room has at most this many live invitations (the admins' list is bounded by it).
+ROOM_INVITES_LIVE_MAX = env_int("ROOM_INVITES_LIVE_MAX", 50)
+# Profile changes (display name, avatar: accounts/profile.py), per user.
+RATE_LIMIT_PROFILE = env_int("RATE_LIMIT_PROFILE", 10)
+RATE_LIMIT_PROFILE_WINDOW = env_int("RATE_LIMIT_PROFILE_WINDOW", 600)
 # At most this many people added at once: a new room's `members`, one call that adds members.
 ROOM_MEMBERS_ADD_MAX = env_int("ROOM_MEMBERS_ADD_MAX", 50)
 # Off: `GET users/?q=` lists only people who share a room with the caller, plus an exact username;

@@ -29,6 +29,8 @@ urlpatterns = [
     path("", include("ops.urls")),
     path("", chat_views.room_list, name="home"),
     path("rooms/<int:room_id>/", chat_views.room_view, name="room"),
+    path("rooms/<int:room_id>/invites/", chat_views.room_invites, name="room-invites-page"),
+    path("invite/<str:code>/", chat_views.invite, name="room-invite"),
     path("accounts/login/", accounts_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/register/", accounts_views.register, name="register-page"),

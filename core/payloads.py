@@ -15,6 +15,26 @@ def iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+# The square avatar renditions every user with an avatar has, in pixels: ``avatar_url`` and ``avatar_small_url``.
+AVATAR_SIDE = 256
+AVATAR_SMALL_SIDE = 64
+
+
+def avatar_path(key: str, side: int) -> str:
+    """Where one rendition of an avatar is served (accounts' avatar view); the key changes with every new avatar,
+    so the file behind a path never changes and may be cached for good."""
+    return f"/avatars/{key}/{side}.webp"
+
+
+def avatar_urls(user) -> dict[str, str | None]:
+    """The user object's avatar fields, from the user row alone (no query): null without an avatar."""
+    key = user.avatar_key
+    return {
+        "avatar_url": avatar_path(key, AVATAR_SIDE) if key else None,
+        "avatar_small_url": avatar_path(key, AVATAR_SMALL_SIDE) if key else None,
+    }
+
+
 def user_payload(user) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -22,5 +42,5 @@ def user_payload(user) -> dict[str, Any] | None:
         "id": user.id,
         "username": user.username,
         "display_name": user.display_name or user.username,
-        "avatar_url": None,
+        **avatar_urls(user),
     }

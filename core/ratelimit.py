@@ -179,6 +179,10 @@ BUDGETS: dict[str, Budget] = {
     "member_add": Budget("RATE_LIMIT_MEMBER_ADDS", "RATE_LIMIT_MEMBER_ADDS_WINDOW", "members added"),
     "report": Budget("RATE_LIMIT_REPORTS", "RATE_LIMIT_REPORTS_WINDOW", "reports"),
     "room_mention": Budget("RATE_LIMIT_ROOM_MENTIONS", "RATE_LIMIT_ROOM_MENTIONS_WINDOW", "@room/@here mentions"),
+    "invite": Budget("RATE_LIMIT_INVITES", "RATE_LIMIT_INVITES_WINDOW", "room invitations"),
+    "invite_revoke": Budget("RATE_LIMIT_INVITE_REVOKES", "RATE_LIMIT_INVITE_REVOKES_WINDOW", "invitations revoked"),
+    "invite_accept": Budget("RATE_LIMIT_INVITE_ACCEPTS", "RATE_LIMIT_INVITE_ACCEPTS_WINDOW", "invitations accepted"),
+    "profile": Budget("RATE_LIMIT_PROFILE", "RATE_LIMIT_PROFILE_WINDOW", "profile changes"),
 }
 
 # Several budgets at once, all or nothing: each key is pruned to its window; if any would go over its
@@ -273,3 +277,21 @@ def _take_slots_local(keys: list[str], now: float, rules: list[tuple[float, int,
         for key, (_, _, cost) in zip(keys, rules, strict=True):
             _local_log[key].extend([now] * cost)
         return 0, 0.0
+
+
+def check_budget_free(user_id: int, name: str) -> None:
+    """``rate_limited`` now when ``take_slots(user_id, **{name: 1})`` would refuse; counts nothing.
+
+    For actions whose checks are costly (decoding an image): refuse before the
+    work, and still take the slot last with ``take_slots``, once all is valid.
+    """
+    budget = BUDGETS[name]
+    retry_after = wait_for(f"confab:rate:{name}:{user_id}", budget.limit, budget.window)  # take_slots's key
+    if retry_after:
+        rate_limited[name] += 1
+        raise ActionError(
+            "rate_limited",
+            f"Too many {budget.what}: at most {budget.limit} every {int(budget.window)} s. "
+            f"Try again in {retry_after} s.",
+            retry_after=retry_after,
+        )

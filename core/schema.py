@@ -13,7 +13,8 @@ class UserSchema(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     display_name = serializers.CharField()
-    avatar_url = serializers.CharField(allow_null=True)
+    avatar_url = serializers.CharField(allow_null=True, help_text="The 256 px square avatar; null: show initials")
+    avatar_small_url = serializers.CharField(allow_null=True, help_text="The 64 px square avatar")
 
 
 class ErrorSchema(serializers.Serializer):

@@ -122,7 +122,7 @@ def record_moderator_power(
 
 def _message_repr(message: Message) -> str:
     sender = message.sender.username if message.sender else "(deleted user)"
-    return f"#{message.seq} by {sender} in {message.room}: {message.body[:80]}"
+    return f"Message {message.pk} by {sender} in {message.room}: {message.body[:80]}"  # named by id, as in the admin
 
 
 def _load_member(room_id: Any, user_id: Any) -> RoomMember:

@@ -1,50 +1,72 @@
 """The reports queue and the audit log in Django admin.
 
 Reports are read-only records with buttons: resolve, dismiss, or delete the
-reported message (which resolves every open report on it). The audit log is
-read-only for everyone, superusers included: it is the record.
+reported message (which resolves every open report on it). Each asks first,
+on a confirmation page with a reason for the audit log, from the report's
+page and from the queue alike. Messages are named by their id everywhere
+("Message 11"), as their own admin pages are; a message's seq is its place in
+its room, not a name. The audit log is read-only for everyone, superusers
+included: it is the record.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
-
-from core.errors import ActionError
 
 from . import (
     actions,
     admin_accounts,  # noqa: F401  (registers the user admin)
 )
-from .admin_chat import ReadOnlyMixin, message_context
-from .admin_tools import ModerationMixin, run_each
+from .admin_chat import ReadOnlyMixin, message_context, message_name
+from .admin_tools import ModerationMixin, ReasonForm, confirm_action, confirm_view
 from .models import AuditLog, Report
 
 
-@admin.action(description="Resolve selected reports", permissions=["moderate"])
-def resolve(modeladmin, request, queryset):
-    count = actions.close_reports(request.user, queryset.values_list("pk", flat=True), resolution="resolved")
-    modeladmin.message_user(request, f"{count} report(s) resolved.", level=messages.SUCCESS)
+def _close_action(resolution: str, verb: str):
+    """A queue action closing the selected reports, after its confirmation page with a reason."""
+
+    def action(modeladmin, request, queryset):
+        return confirm_action(
+            modeladmin,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title=f"{verb} reports",
+            submit=verb,
+            run=lambda report, data: actions.close_report(
+                request.user, report.pk, resolution=resolution, reason=data["reason"]
+            ),
+            done=f"report(s) {resolution}",
+        )
+
+    return action
 
 
-@admin.action(description="Dismiss selected reports", permissions=["moderate"])
-def dismiss(modeladmin, request, queryset):
-    count = actions.close_reports(request.user, queryset.values_list("pk", flat=True), resolution="dismissed")
-    modeladmin.message_user(request, f"{count} report(s) dismissed.", level=messages.SUCCESS)
+resolve = admin.action(description="Resolve selected reports", permissions=["moderate"])(
+    _close_action("resolved", "Resolve")
+)
+resolve.__name__ = "resolve"
+dismiss = admin.action(description="Dismiss selected reports", permissions=["moderate"])(
+    _close_action("dismissed", "Dismiss")
+)
+dismiss.__name__ = "dismiss"
 
 
 @admin.action(description="Delete the reported messages (resolves their reports)", permissions=["moderate"])
 def delete_messages(modeladmin, request, queryset):
-    run_each(
+    return confirm_action(
         modeladmin,
         request,
         queryset.filter(status=Report.Status.OPEN),
-        lambda report: actions.delete_reported_message(request.user, report.pk),
-        "reported message(s) deleted",
+        form_class=ReasonForm,
+        title="Delete the reported messages",
+        submit="Delete the messages",
+        run=lambda report, data: actions.delete_reported_message(request.user, report.pk, data["reason"]),
+        done="reported message(s) deleted",
     )
 
 
@@ -108,31 +130,48 @@ class ReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
         ]
 
     def close_view(self, resolution: str):
-        @require_POST
+        verb = {"resolved": "Resolve", "dismissed": "Dismiss"}[resolution]
+
         def view(request: HttpRequest, report_id: int):
-            self.require_moderator(request)
-            try:
-                actions.close_report(request.user, report_id, resolution=resolution, reason=request.POST.get("reason"))
-            except ActionError as error:
-                self.message_user(request, error.message, level=messages.ERROR)
-            else:
-                self.message_user(request, f"Report {report_id} {resolution}.", level=messages.SUCCESS)
-            return redirect("admin:moderation_report_changelist")
+            """GET: the confirmation page with a reason; POST: close the report, back to the queue."""
+            report = self._report(request, report_id)
+            return confirm_view(
+                self,
+                request,
+                form_class=ReasonForm,
+                title=f"{verb} report {report.pk}",
+                subject=f"{verb} report {report.pk} on {message_name(report.message_id)}?",
+                submit=verb,
+                run=lambda data: actions.close_report(
+                    request.user, report_id, resolution=resolution, reason=data["reason"]
+                ),
+                done=f"Report {report.pk} {resolution}.",
+                back_url=reverse("admin:moderation_report_changelist"),
+            )
 
         return view
 
     def delete_message_view(self, request: HttpRequest, report_id: int):
-        if request.method != "POST":
-            return redirect("admin:moderation_report_change", report_id)
+        """GET: the confirmation page with a reason; POST: delete the message, resolving its open reports."""
+        report = self._report(request, report_id)
+        return confirm_view(
+            self,
+            request,
+            form_class=ReasonForm,
+            title=f"Delete {message_name(report.message_id)}",
+            subject=(
+                f"Delete {message_name(report.message_id)}, reported in report {report.pk}? "
+                "Every open report on it is resolved."
+            ),
+            submit="Delete the message",
+            run=lambda data: actions.delete_reported_message(request.user, report_id, data["reason"]),
+            done=f"{message_name(report.message_id)} was deleted and its reports resolved.",
+            back_url=reverse("admin:moderation_report_changelist"),
+        )
+
+    def _report(self, request: HttpRequest, report_id: int) -> Report:
         self.require_moderator(request)
-        get_object_or_404(Report, pk=report_id)
-        try:
-            actions.delete_reported_message(request.user, report_id, request.POST.get("reason"))
-        except ActionError as error:
-            self.message_user(request, error.message, level=messages.ERROR)
-        else:
-            self.message_user(request, "The message was deleted and its reports resolved.", level=messages.SUCCESS)
-        return redirect("admin:moderation_report_changelist")
+        return get_object_or_404(Report, pk=report_id)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         extra_context = {**(extra_context or {}), "can_moderate": self.has_moderate_permission(request)}
@@ -142,9 +181,9 @@ class ReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
     def message_link(self, report: Report) -> str:
         state = " (deleted)" if report.message.deleted_at else ""
         return format_html(
-            '<a href="{}">#{}{}</a>',
+            '<a href="{}">{}{}</a>',
             reverse("admin:chat_message_change", args=[report.message_id]),
-            report.message.seq,
+            message_name(report.message_id),
             state,
         )
 

@@ -236,6 +236,11 @@ class MessageAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
         return message_context(obj)
 
 
+def message_name(message_id: int) -> str:
+    """How the admin names a message, everywhere: by its id ("Message 11"), as its own page and the reports do."""
+    return f"Message {message_id}"
+
+
 def message_context(message: Message, radius: int = 3) -> str:
     """The messages around one (by seq in its room), as an HTML table; the message itself is bold."""
     around = (
@@ -251,7 +256,7 @@ def message_context(message: Message, radius: int = 3) -> str:
             (
                 marker,
                 reverse("admin:chat_message_change", args=[other.pk]),
-                other.seq,
+                message_name(other.pk),
                 other.sender or "-",
                 other.created_at.strftime("%Y-%m-%d %H:%M"),
                 other.body[:300],
@@ -260,7 +265,7 @@ def message_context(message: Message, radius: int = 3) -> str:
         )
     body = format_html_join(
         "",
-        '<tr style="{}"><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}{}</td></tr>',
+        '<tr style="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}{}</td></tr>',
         rows,
     )
     return format_html("<table>{}</table>", body)

@@ -21,12 +21,14 @@ import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from chat.models import RoomMember
 from core.compiled import CompiledQuery
@@ -34,12 +36,26 @@ from core.errors import ActionError, invalid
 from core.payloads import iso, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
 from core.ratelimit import take_slots
-from core.validation import clean_text, parse_choice, parse_id
+from core.validation import clean_text, parse_choice, parse_id, parse_whole_number
 
 from . import store
 from .models import Presence
 
 STATUS_TEXT_MAX = Presence._meta.get_field("status_text").max_length
+STATUS_FIELDS = frozenset({"status", "status_text", "clear_after", "status_expires_at"})
+# How far ahead a status may be set to clear (``clear_after`` seconds, ``status_expires_at``).
+CLEAR_AFTER_MIN = 60
+CLEAR_AFTER_MAX = 7 * 24 * 3600
+# The choices the profile page offers (values as ``clear_after`` takes them; "" keeps the status).
+STATUS_CHOICES = Presence.Status.choices
+CLEAR_AFTER_CHOICES = [
+    ("", "Don't clear"),
+    ("1800", "30 minutes"),
+    ("3600", "1 hour"),
+    ("14400", "4 hours"),
+    ("today", "Today"),
+    ("604800", "This week"),
+]
 MAX_USERS_PER_QUERY = 200
 
 
@@ -47,15 +63,28 @@ MAX_USERS_PER_QUERY = 200
 
 
 def presence_payload(user, online: bool) -> dict[str, Any]:
-    """The presence object of ``user`` (its ``presence`` row selected along, or absent)."""
+    """The presence object of ``user`` (its ``presence`` row selected along, or absent).
+
+    A status past its ``status_expires_at`` reads as cleared at once (online, no
+    text), before the heartbeat writes it and announces it (``clear_expired_statuses``).
+    """
     row = _row(user)
+    if row is None or _expired(row, timezone.now()):
+        status, text, expires_at = Presence.Status.ONLINE.value, "", None
+    else:
+        status, text, expires_at = row.status, row.status_text, row.status_expires_at
     return {
         "user": user_payload(user),
         "online": online,
-        "status": row.status if row else Presence.Status.ONLINE.value,
-        "status_text": row.status_text if row else "",
+        "status": status,
+        "status_text": text,
+        "status_expires_at": iso(expires_at),
         "last_seen": iso(row.last_seen) if row else None,
     }
+
+
+def _expired(row: Presence, now: datetime) -> bool:
+    return row.status_expires_at is not None and row.status_expires_at <= now
 
 
 def _row(user) -> Presence | None:
@@ -266,10 +295,13 @@ def came_online(user_ids: Iterable[int], rooms: dict[int, set[int]] | None = Non
     return messages
 
 
-def _clean_status(data: Any) -> dict[str, str]:
+def _clean_status(data: Any, now: datetime) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid("The body must be an object with `status` and/or `status_text`.")
-    changes: dict[str, str] = {}
+    unknown = set(data) - STATUS_FIELDS
+    if unknown:
+        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    changes: dict[str, Any] = {}
     if "status" in data:
         changes["status"] = parse_choice(data["status"], "status", Presence.Status.values)
     if "status_text" in data:
@@ -280,9 +312,39 @@ def _clean_status(data: Any) -> dict[str, str]:
         if len(text) > STATUS_TEXT_MAX:
             raise invalid(f"`status_text` is limited to {STATUS_TEXT_MAX} characters.")
         changes["status_text"] = text
-    if not changes:
+    if not changes and not {"clear_after", "status_expires_at"} & set(data):
         raise invalid("Give `status` (online, away or busy) and/or `status_text`.")
+    # Every change sets the expiry anew: what was set with it is what expires.
+    changes["status_expires_at"] = _parse_expiry(data, now)
     return changes
+
+
+def _parse_expiry(data: dict[str, Any], now: datetime) -> datetime | None:
+    """``clear_after`` (seconds, or "today": the end of the day in ``TIME_ZONE``) or ``status_expires_at``
+    (an ISO 8601 time), at most ``CLEAR_AFTER_MAX`` ahead; neither (or null): no expiry."""
+    clear_after, expires_at = data.get("clear_after"), data.get("status_expires_at")
+    if clear_after is not None and expires_at is not None:
+        raise invalid("Give `clear_after` or `status_expires_at`, not both.")
+    if clear_after == "today":
+        local = timezone.localtime(now)
+        return (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(UTC)
+    if clear_after is not None:
+        try:
+            seconds = parse_whole_number(clear_after, "clear_after", minimum=CLEAR_AFTER_MIN, maximum=CLEAR_AFTER_MAX)
+        except ActionError:
+            raise invalid(
+                f'`clear_after` must be "today" or a whole number of seconds from {CLEAR_AFTER_MIN} '
+                f"to {CLEAR_AFTER_MAX}."
+            ) from None
+        return now + timedelta(seconds=seconds)
+    if expires_at is not None:
+        parsed = parse_datetime(expires_at) if isinstance(expires_at, str) else None
+        if parsed is None or parsed.tzinfo is None:
+            raise invalid("`status_expires_at` must be an ISO 8601 time with its offset (or Z).")
+        if not now < parsed <= now + timedelta(seconds=CLEAR_AFTER_MAX):
+            raise invalid(f"`status_expires_at` must be in the future, at most {CLEAR_AFTER_MAX} seconds ahead.")
+        return parsed.astimezone(UTC)
+    return None
 
 
 def update_status(user, data: Any) -> dict[str, Any]:
@@ -293,10 +355,13 @@ def update_status(user, data: Any) -> dict[str, Any]:
     other connections, after commit; setting the same values again is silent.
     Within the status limit (``RATE_LIMIT_STATUS``), else ``rate_limited``.
     """
-    changes = _clean_status(data)
+    changes = _clean_status(data, timezone.now())
     take_slots(user.pk, status=1)  # after the checks: a refused change uses no slot
     with transaction.atomic():
         row, _ = Presence.objects.select_for_update().get_or_create(user=user)
+        if _expired(row, timezone.now()):  # what the others see already: not a change to announce
+            row.status, row.status_text, row.status_expires_at = Presence.Status.ONLINE, "", None
+            row.save(update_fields=["status", "status_text", "status_expires_at"])
         changed = [name for name, value in changes.items() if getattr(row, name) != value]
         if changed:
             for name in changed:
@@ -309,3 +374,36 @@ def update_status(user, data: Any) -> dict[str, Any]:
             for group, message in presence_messages("status_changed", payload, rooms, subject_id=user.pk, to_self=True):
                 transaction.on_commit(lambda g=group, m=message: deliver_message(g, m))
     return payload
+
+
+def clear_expired_statuses(*, batch_size: int = 500) -> list[tuple[str, dict[str, Any]]]:
+    """Statuses past their ``status_expires_at`` back to online without text; their ``status_changed`` messages.
+
+    Run by every process's presence tick (``presence.realtime.tick``), so a
+    status clears within ``PRESENCE_HEARTBEAT`` seconds of its time whoever is
+    connected. Rows are claimed with ``SKIP LOCKED``, so two processes never
+    announce one clearing twice. Four queries whatever the number of users
+    (at most ``batch_size`` a tick; the rest at the next one).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        user_ids = list(
+            Presence.objects.select_for_update(skip_locked=True)
+            .filter(status_expires_at__lte=now)
+            .order_by("status_expires_at")
+            .values_list("user_id", flat=True)[:batch_size]
+        )
+        if not user_ids:
+            return []
+        Presence.objects.filter(user_id__in=user_ids).update(
+            status=Presence.Status.ONLINE, status_text="", status_expires_at=None
+        )
+    online = store.online_user_ids_sync(user_ids)
+    rooms = rooms_of_users(user_ids)
+    messages: list[tuple[str, dict[str, Any]]] = []
+    for user in _users_with_presence(user_ids):
+        payload = presence_payload(user, user.pk in online)
+        messages += presence_messages(
+            "status_changed", payload, rooms.get(user.pk, ()), subject_id=user.pk, to_self=True
+        )
+    return messages

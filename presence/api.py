@@ -23,12 +23,19 @@ class PresenceSchema(serializers.Serializer):
     online = serializers.BooleanField(help_text="At least one live connection, in any server process.")
     status = serializers.ChoiceField(Presence.Status.choices, help_text="The chosen status, kept while offline.")
     status_text = serializers.CharField(allow_blank=True)
+    status_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When status and text return to online and empty; null: until changed."
+    )
     last_seen = serializers.DateTimeField(allow_null=True)
 
 
 class StatusUpdateRequest(serializers.Serializer):
     status = serializers.ChoiceField(Presence.Status.choices, required=False)
     status_text = serializers.CharField(required=False, allow_blank=True, max_length=actions.STATUS_TEXT_MAX)
+    clear_after = serializers.CharField(
+        required=False, allow_null=True, help_text='Seconds (60 to 604800), or "today"; replaces any expiry'
+    )
+    status_expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class PresenceListView(APIView):

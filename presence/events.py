@@ -30,6 +30,7 @@ PRESENCE = obj(
         "online": {"type": "boolean"},
         "status": STATUS,
         "status_text": STRING,
+        "status_expires_at": nullable(TIMESTAMP),
         "last_seen": nullable(TIMESTAMP),
     }
 )
@@ -93,10 +94,21 @@ register(
     "update_status",
     direction=CLIENT,
     data={
-        **obj({"status": STATUS, "status_text": nullable(STRING)}, optional=("status", "status_text")),
+        **obj(
+            {
+                "status": STATUS,
+                "status_text": nullable(STRING),
+                "clear_after": {"anyOf": [{"type": "integer", "minimum": 60}, {"const": "today"}, {"type": "null"}]},
+                "status_expires_at": nullable(TIMESTAMP),
+            },
+            optional=("status", "status_text", "clear_after", "status_expires_at"),
+        ),
         "minProperties": 1,
     },
-    description="Set my status and/or status text. Ack: my presence object.",
+    description=(
+        "Set my status and/or status text, optionally until `clear_after` seconds (or \"today\") or "
+        "`status_expires_at`. Ack: my presence object."
+    ),
 )
 register(
     "ping",

@@ -7,6 +7,7 @@ throttled.
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Presence(models.Model):
@@ -21,6 +22,16 @@ class Presence(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ONLINE)
     status_text = models.CharField(max_length=140, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # When the chosen status and its text return to online and "" (presence.actions.clear_expired_statuses);
+    # null: kept until changed.
+    status_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["status_expires_at"], condition=Q(status_expires_at__isnull=False), name="presence_expiry_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.status}"

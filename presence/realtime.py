@@ -285,6 +285,7 @@ async def tick() -> None:
     if gone:
         await _send_all(await database_call(actions.went_offline, {user_id: _now() for user_id in gone}))
     await sweep_dead_processes()
+    await _send_all(await database_call(actions.clear_expired_statuses))
     now = time.time()
     if now - store.local.last_seen_written >= settings.PRESENCE_LAST_SEEN_WRITE_INTERVAL:
         store.local.last_seen_written = now

@@ -214,6 +214,21 @@ def uploads_of(user, *, attached: bool | None = None) -> QuerySet[Upload]:
     return queryset
 
 
+def image_renditions(user, upload_id: Any, sides: tuple[int, ...]) -> dict[int, bytes]:
+    """Square WebP renditions (``processing.square_webp_renditions``) of one of the caller's own image uploads.
+
+    For avatars: ``invalid`` for an upload that is not the caller's, is removed,
+    or is not an image (one message, whichever it is: an upload's existence is
+    private). Nothing is stored here; the caller stores what it keeps.
+    """
+    upload_id = parse_id(upload_id, "avatar")
+    upload = Upload.objects.filter(pk=upload_id, owner=user, removed_at__isnull=True).first()
+    if upload is None or not upload.is_image:
+        raise invalid("`avatar` must be the id of an image you uploaded.")
+    with upload.file.open("rb") as fp:
+        return processing.square_webp_renditions(fp, sides)
+
+
 # --- Attaching ------------------------------------------------------------------------
 
 

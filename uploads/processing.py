@@ -444,3 +444,36 @@ def prepare_upload(fp: IO[bytes], original_name: str | None) -> PreparedUpload:
         )
     sha256, size = _hash_and_size(fp)
     return PreparedUpload(kind=kind, name=name, content=fp, size=size, sha256=sha256)
+
+
+def square_webp_renditions(fp: IO[bytes], sides: tuple[int, ...]) -> dict[int, bytes]:
+    """Square WebP images of a stored upload's first frame, centre-cropped, one per side in ``sides``.
+
+    For avatars. The upload was checked and re-encoded when it arrived; it is
+    judged again from its header (pixels, and frames x pixels) before any
+    decoding, in case limits were lowered since, and decoded in one of the
+    process's image slots like any upload.
+    """
+    try:
+        image = Image.open(fp)
+        frames = getattr(image, "n_frames", 1)
+        width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        raise invalid("The upload is not an image that can be read.") from None
+    if width * height > settings.UPLOAD_MAX_PIXELS:
+        raise _too_many_pixels(width, height)
+    if width * height * frames > settings.UPLOAD_MAX_DECODED_PIXELS:
+        raise _too_many_decoded_pixels(width, height, frames)
+    with image_slots.slot():
+        try:
+            image.seek(0)
+            frame = image.convert("RGBA" if _has_alpha(image) else "RGB")
+        except (OSError, SyntaxError, ValueError, EOFError):
+            raise invalid("The upload is not an image that can be read.") from None
+        renditions: dict[int, bytes] = {}
+        for side in sides:
+            square = ImageOps.fit(frame, (side, side), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+            buffer = io.BytesIO()
+            square.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=4)
+            renditions[side] = buffer.getvalue()
+    return renditions

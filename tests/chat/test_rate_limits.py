@@ -64,6 +64,10 @@ def test_the_default_limits():
         "member_add": (100, 3600),
         "report": (10, 3600),
         "room_mention": (5, 3600),
+        "invite": (30, 3600),
+        "invite_revoke": (60, 3600),
+        "invite_accept": (20, 3600),
+        "profile": (10, 600),
     }
 
 

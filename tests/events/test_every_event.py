@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from jsonschema import Draft202012Validator
 
+from accounts.profile import update_profile
 from chat import actions
 from core.events import CLIENT, SERVER, all_specs, spec_for
 from core.publishing import resync_envelope, room_group
@@ -80,6 +81,8 @@ async def test_a_session_produces_every_registered_server_event_each_as_its_sche
 
     await request(bob_ws, "update_status", {"status": "busy", "status_text": "in a meeting"}, "s1")
     await receive_until(ann_ws, "status_changed")
+    await database_sync_to_async(update_profile)(bob, {"display_name": "Bobby"})
+    await receive_until(ann_ws, "user_updated")
     await request(bob_ws, "sync", {"rooms": {str(room): 0}, "since": ann_ws.ready["data"]["server_time"]}, "s2")
     await request(bob_ws, "ping", {}, "s3")
     # What the layer sends when its subscriptions come back, or a room's sequencer gives up on a seq.
