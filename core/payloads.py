@@ -23,4 +23,5 @@ def user_payload(user) -> dict[str, Any] | None:
         "username": user.username,
         "display_name": user.display_name or user.username,
         "avatar_url": None,
+        "is_bot": user.is_bot,
     }

@@ -14,6 +14,7 @@ class UserSchema(serializers.Serializer):
     username = serializers.CharField()
     display_name = serializers.CharField()
     avatar_url = serializers.CharField(allow_null=True)
+    is_bot = serializers.BooleanField(help_text="An integration's account (integrations), not a person")
 
 
 class ErrorSchema(serializers.Serializer):

@@ -34,7 +34,7 @@ async def nothing_arrives(ws, wait=0.3):
 async def test_a_jwt_authenticate_frame_gets_ready_with_the_users_rooms(ws_connect, ann, group_room):
     ws = await ws_connect(ann)
     data = ws.ready["data"]
-    assert data["user"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None}
+    assert data["user"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False}
     assert [room["id"] for room in data["rooms"]] == [group_room.id]
     assert data["session"] and data["notifications_unread"] == 0
 
