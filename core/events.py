@@ -123,9 +123,7 @@ TIMESTAMP = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}
 ANY_OBJECT = {"type": "object"}
 
 # ``core.payloads.user_payload``: the one shape of a person everywhere.
-USER = obj(
-    {"id": ID, "username": STRING, "display_name": STRING, "avatar_url": nullable(STRING), "is_bot": BOOLEAN}
-)
+USER = obj({"id": ID, "username": STRING, "display_name": STRING, "avatar_url": nullable(STRING), "is_bot": BOOLEAN})
 
 # ``core.errors.ActionError.as_data``: the contract code, a message, and the extras some codes carry.
 ERROR = obj(

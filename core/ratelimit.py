@@ -179,6 +179,7 @@ BUDGETS: dict[str, Budget] = {
     "member_add": Budget("RATE_LIMIT_MEMBER_ADDS", "RATE_LIMIT_MEMBER_ADDS_WINDOW", "members added"),
     "report": Budget("RATE_LIMIT_REPORTS", "RATE_LIMIT_REPORTS_WINDOW", "reports"),
     "room_mention": Budget("RATE_LIMIT_ROOM_MENTIONS", "RATE_LIMIT_ROOM_MENTIONS_WINDOW", "@room/@here mentions"),
+    "integration": Budget("RATE_LIMIT_INTEGRATIONS", "RATE_LIMIT_INTEGRATIONS_WINDOW", "bots, tokens and webhooks"),
 }
 
 # Several budgets at once, all or nothing: each key is pruned to its window; if any would go over its

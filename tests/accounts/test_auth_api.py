@@ -149,7 +149,9 @@ def test_register_creates_a_user_and_answers_201_with_the_user_object(db):
 
     assert response.status_code == 201
     user = User.objects.get(username="dora")
-    assert response.json() == {"id": user.id, "username": "dora", "display_name": "Dora M", "avatar_url": None, "is_bot": False}
+    assert response.json() == {
+        "id": user.id, "username": "dora", "display_name": "Dora M", "avatar_url": None, "is_bot": False,
+    }
     assert user.check_password("a-long-unusual-passphrase")
 
 

@@ -91,7 +91,9 @@ def test_history_message_has_exactly_the_contract_fields(api_for, ann, bob, grou
     (message,) = api_for(bob).get(messages_url(group_room)).json()["messages"]
 
     assert set(message) == MESSAGE_KEYS
-    assert message["sender"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False}
+    assert message["sender"] == {
+        "id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False,
+    }
     assert message["created_at"].endswith("Z")
 
 

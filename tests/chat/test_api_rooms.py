@@ -74,7 +74,9 @@ def test_a_direct_room_in_the_list_names_the_other_user(api_for, ann, bob):
     (entry,) = api_for(bob).get(ROOMS).json()
 
     assert entry["kind"] == "direct"
-    assert entry["peer"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False}
+    assert entry["peer"] == {
+        "id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False,
+    }
 
 
 def test_rooms_list_puts_the_most_recently_active_room_first(api_for, ann, bob, group_room):

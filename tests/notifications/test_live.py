@@ -47,7 +47,9 @@ async def test_a_mention_reaches_both_open_connections_of_the_mentioned_user(ws_
     assert expected["kind"] == "mention"
     assert expected["room"] == group_room.id
     assert expected["room_name"] == "General"
-    assert expected["actor"] == {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False}
+    assert expected["actor"] == {
+        "id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False,
+    }
     assert expected["message"]["id"] == message["id"]
     assert expected["message"]["body"] == "hi @bob"
     assert expected["read_at"] is None

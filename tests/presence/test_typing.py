@@ -101,7 +101,9 @@ async def test_ready_tells_a_newcomer_who_is_typing(backend, ws_connect, ann, bo
     await receive_until(ann_ws, "ack", request_id="t")
     bob_ws = await ws_connect(bob)
     assert bob_ws.ready["data"]["typing"] == [
-        {"room": group_room.id, "user": {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False}}
+        {"room": group_room.id, "user": {
+            "id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False,
+        }}
     ]
     assert (await ws_connect(ann)).ready["data"]["typing"] == []
 
@@ -180,6 +182,8 @@ async def test_room_snapshot_tells_a_user_who_joins_a_room_who_is_typing_there(b
     await receive_until(cat_ws, "ack", request_id="j")
     snapshot = await realtime.room_snapshot(SimpleNamespace(user=cat), room["id"])
     assert snapshot["typing"] == [
-        {"room": room["id"], "user": {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False}}
+        {"room": room["id"], "user": {
+            "id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_bot": False,
+        }}
     ]
     assert [p["user"]["id"] for p in snapshot["presence"]] == [ann.id, cat.id]
