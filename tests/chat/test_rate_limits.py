@@ -64,6 +64,7 @@ def test_the_default_limits():
         "member_add": (100, 3600),
         "report": (10, 3600),
         "room_mention": (5, 3600),
+        "integration": (30, 3600),
     }
 
 
