@@ -8,6 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVER ?= uvicorn
 export DEBUG ?= 1
+# Outgoing webhooks delivered by a thread of the server: no second process to start.
+export WEBHOOK_WORKER_IN_PROCESS ?= 1
 
 .PHONY: run test demo lint bench migrate browser clean
 
