@@ -250,8 +250,8 @@ def check_hook_post(token: Any, data: Any) -> OutgoingMessage:
     check as the webhook's bot (its membership, the send limit). The text is always text: a leading
     ``/`` is not a command."""
     hook = _live_hook_by_token(token)
-    text = _hook_text(data)
-    return check_send_message(hook.bot, hook.room_id, body=literal_body(text))
+    text, username = _hook_text(data)
+    return check_send_message(hook.bot, hook.room_id, body=literal_body(text), sender_name=username)
 
 
 def post_to_hook(token: Any, data: Any) -> dict[str, Any]:
@@ -288,14 +288,18 @@ def _live_hook_by_token(token: Any) -> IncomingWebhook:
     return hook
 
 
-def _hook_text(data: Any) -> str:
-    """The message of a hook post: ``text`` (Slack's ``blocks``, ``attachments`` and the rest are ignored)."""
+def _hook_text(data: Any) -> tuple[str, str]:
+    """The ``text`` of a hook post and the ``username`` it shows (Slack's ``blocks``, ``attachments``
+    and the rest are ignored)."""
     if not isinstance(data, dict):
         raise invalid("The body must be a JSON object with `text`.")
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise invalid("A webhook message needs `text` (a non-empty string).")
-    return text
+    username = data.get("username") or ""
+    if not isinstance(username, str):
+        raise invalid("`username` must be a string.")
+    return text, username
 
 
 # --- Outgoing webhooks and custom commands ------------------------------------------------------

@@ -69,4 +69,4 @@ class OutgoingWebhookSchema(serializers.Serializer):
 
 class HookPostRequest(serializers.Serializer):
     text = serializers.CharField(help_text="Markdown")
-    username = serializers.CharField(required=False, help_text="Slack's: accepted, not shown")
+    username = serializers.CharField(required=False, help_text="The name this message shows (its sender_name)")

@@ -80,9 +80,11 @@ def check_send_message(
     kind: Any = None,
     thread: Any = None,
     also_to_room: Any = None,
+    sender_name: str = "",
 ) -> OutgoingMessage:
     """The sender is a member not muted by a moderator; the message is well formed, its attachments the
     sender's own unattached uploads; within the send limit (and the @room limit when it notifies a room).
+    ``sender_name`` is never a client's: integrations pass an incoming webhook's ``username``.
     A retry of a stored ``client_id`` is answered before any other check (it changes nothing)."""
     parsed_client_id = _parse_client_id(client_id)
     membership = _membership_for_send(user, room_id, parsed_client_id)
@@ -129,6 +131,7 @@ def check_send_message(
         client_id=parsed_client_id,
         thread_root_id=thread_root_id,
         also_to_room=also_to_room,
+        sender_name=clean_text(sender_name, "username", 80, truncate=True),
         created_at=now,
         updated_at=now,
     )

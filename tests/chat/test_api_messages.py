@@ -30,6 +30,7 @@ MESSAGE_KEYS = {
     "also_to_room",
     "thread_summary",
     "system",
+    "sender_name",
 }
 
 

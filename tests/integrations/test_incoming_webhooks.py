@@ -103,6 +103,28 @@ def test_a_slack_form_encoded_payload_is_accepted_and_blocks_ignored(hook, group
     assert posted(group_room).get().body == "from slack"
 
 
+def test_a_username_is_the_name_that_message_shows(hook, group_room, api_for, ann):
+    response = post(hook["token"], {"text": "deployed", "username": "Deployer"}, format="json")
+    assert response.status_code == 201
+    [message] = [
+        m
+        for m in api_for(ann).get(f"/api/v1/rooms/{group_room.id}/messages/").json()["messages"]
+        if m["kind"] == "text"
+    ]
+    assert message["sender_name"] == "Deployer"
+    assert message["sender"]["id"] == hook["bot"]["id"] and message["sender"]["display_name"] == "Alerts"
+
+
+def test_a_username_that_is_not_a_string_is_invalid(hook, group_room):
+    response = post(hook["token"], {"text": "x", "username": ["a"]}, format="json")
+    assert response.status_code == 400 and not posted(group_room).exists()
+
+
+def test_a_message_without_username_shows_no_sender_name(hook, group_room):
+    post(hook["token"], {"text": "plain"}, format="json")
+    assert posted(group_room).get().sender_name == ""
+
+
 def test_a_text_starting_with_a_slash_is_posted_as_text_not_run(hook, group_room):
     assert post(hook["token"], {"text": "/leave"}, format="json").status_code == 201
     assert posted(group_room).get().body == "/leave"
