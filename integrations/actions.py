@@ -357,8 +357,9 @@ def do_create_outgoing_webhook(new: NewOutgoingWebhook) -> dict[str, Any]:
     room, creator = new.membership.room, new.membership.user
     try:
         with transaction.atomic():
+            bot = _room_bot(creator, room, new.name.removeprefix("/"))  # its "added" line takes a seq
+            # The cursor starts after it, at the room's seq under the room's lock: later messages are the webhook's.
             last_seq = Room.objects.select_for_update().values_list("last_seq", flat=True).get(pk=room.pk)
-            bot = _room_bot(creator, room, new.name.removeprefix("/"))
             hook = OutgoingWebhook.objects.create(
                 room=room,
                 name=new.name,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import threading
@@ -179,7 +180,7 @@ def deliver(delivery: Delivery) -> str:
         answer = _json_or_none(raw)
     except urllib.error.HTTPError as failure:
         status, error = failure.code, f"HTTP {failure.code}"
-    except (OSError, ValueError) as failure:  # refused, reset, timed out, bad URL
+    except (OSError, ValueError, http.client.HTTPException) as failure:  # refused, reset, timed out, garbled
         error = f"{type(failure).__name__}: {failure}"[:300]
     if not error:
         error = _post_answer(hook, answer)

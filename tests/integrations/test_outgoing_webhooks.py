@@ -241,3 +241,83 @@ def test_the_worker_command_finishes_on_sigterm(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_redirect_is_not_followed_but_counted_as_a_failed_try(api_for, ann, bob, group_room, receiver, settings):
+    settings.OUTGOING_WEBHOOK_MAX_ATTEMPTS = 1
+    register(api_for, ann, group_room, receiver)
+    receiver.status = 302
+    chat_actions.send_message(bob, group_room.id, body="ping")
+    worker.run_once()
+    delivery = Delivery.objects.get()
+    assert len(receiver.received) == 1 and (delivery.status, delivery.last_error) == ("failed", "HTTP 302")
+
+
+def test_an_answer_longer_than_the_limit_posts_nothing(api_for, ann, bob, group_room, receiver, settings):
+    settings.OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES = 50
+    register(api_for, ann, group_room, receiver)
+    receiver.answer = {"text": "x" * 100}
+    chat_actions.send_message(bob, group_room.id, body="ping")
+    worker.run_once()
+    assert Delivery.objects.get().status == "delivered" and bodies(group_room) == ["ping"]
+
+
+def test_an_answer_the_send_action_refuses_is_recorded_on_the_delivery(
+    api_for, ann, bob, group_room, receiver, settings
+):
+    settings.MESSAGE_MAX_LENGTH = 10
+    register(api_for, ann, group_room, receiver)
+    receiver.answer = {"text": "x" * 11}
+    chat_actions.send_message(bob, group_room.id, body="ping")
+    worker.run_once()
+    delivery = Delivery.objects.get()
+    assert delivery.status == "delivered" and delivery.last_error.startswith("The answer was not posted:")
+    assert bodies(group_room) == ["ping"]
+
+
+def test_a_scan_reads_at_most_its_batch_and_the_rest_next_round(api_for, ann, bob, group_room, receiver, monkeypatch):
+    monkeypatch.setattr(worker, "SCAN_BATCH", 2)
+    register(api_for, ann, group_room, receiver)
+    for n in range(3):
+        chat_actions.send_message(bob, group_room.id, body=f"m{n}")
+    assert worker.queue_new_messages() == 2
+    assert worker.queue_new_messages() == 1
+    assert worker.queue_new_messages() == 0
+    assert [d.payload["message"]["body"] for d in Delivery.objects.all()] == ["m0", "m1", "m2"]
+
+
+def test_past_webhooks_per_room_max_no_outgoing_webhook_is_registered(api_for, ann, group_room, receiver, settings):
+    settings.WEBHOOKS_PER_ROOM_MAX = 1
+    data = {"name": "E", "url": receiver.url, "trigger": "all"}
+    client = api_for(ann)
+    codes = [
+        client.post(f"/api/v1/rooms/{group_room.id}/outgoing-webhooks/", data, format="json").status_code for _ in "ab"
+    ]
+    assert codes == [201, 403] and OutgoingWebhook.objects.count() == 1
+
+
+def test_a_custom_command_with_its_queue_full_is_unavailable(api_for, ann, bob, group_room, receiver, settings):
+    settings.OUTGOING_WEBHOOK_PENDING_MAX = 1
+    api_for(ann).post(
+        f"/api/v1/rooms/{group_room.id}/commands/", {"command": "deploy", "url": receiver.url}, format="json"
+    )
+    client = api_for(bob)
+    assert (
+        client.post(f"/api/v1/rooms/{group_room.id}/messages/", {"body": "/deploy a"}, format="json").status_code == 200
+    )
+    response = client.post(f"/api/v1/rooms/{group_room.id}/messages/", {"body": "/deploy b"}, format="json")
+    assert response.status_code == 503 and response.json()["code"] == "unavailable"
+    assert Delivery.objects.count() == 1
+
+
+def test_a_custom_command_takes_a_slot_of_the_send_budget(api_for, ann, bob, group_room, receiver, settings):
+    settings.RATE_LIMIT_MESSAGES = 1
+    api_for(ann).post(
+        f"/api/v1/rooms/{group_room.id}/commands/", {"command": "deploy", "url": receiver.url}, format="json"
+    )
+    client = api_for(bob)
+    codes = [
+        client.post(f"/api/v1/rooms/{group_room.id}/messages/", {"body": "/deploy"}, format="json").status_code
+        for _ in "ab"
+    ]
+    assert codes == [200, 429] and Delivery.objects.count() == 1
