@@ -149,7 +149,7 @@ class HookView(APIView):
 
     @extend_schema(
         request=schema.HookPostRequest,
-        responses={201: None, **{code: ErrorSchema for code in (400, 403, 404, 413, 429)}},
+        responses={201: schema.HookPostAnswer, **{code: ErrorSchema for code in (400, 403, 404, 413, 429)}},
         summary="Post a message through an incoming webhook (JSON, or Slack's form-encoded payload=)",
     )
     def post(self, request: Request, token: str) -> Response:

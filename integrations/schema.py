@@ -67,6 +67,11 @@ class OutgoingWebhookSchema(serializers.Serializer):
     secret = serializers.CharField(required=False, help_text="Only in the answer that creates it")
 
 
+class HookPostAnswer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.IntegerField(help_text="The id of the message posted")
+
+
 class HookPostRequest(serializers.Serializer):
     text = serializers.CharField(help_text="Markdown")
     username = serializers.CharField(required=False, help_text="The name this message shows (its sender_name)")
