@@ -23,12 +23,19 @@ def bot_token_session(token: BotToken) -> str:
 
 
 def live_bot_token(secret: Any) -> BotToken | None:
-    """The live token ``secret`` is (not revoked, its bot active), with its bot; None for anything else."""
+    """The live token ``secret`` is (not revoked, its bot and the bot's owner active: a suspended
+    person's bots stop with them), with its bot; None for anything else."""
     if not is_bot_token(secret):
         return None
     token = (
         BotToken.objects.select_related("bot")
-        .filter(token_hash=secret_hash(secret), revoked_at__isnull=True, bot__is_active=True, bot__is_bot=True)
+        .filter(
+            token_hash=secret_hash(secret),
+            revoked_at__isnull=True,
+            bot__is_active=True,
+            bot__is_bot=True,
+            bot__bot_owner__is_active=True,
+        )
         .first()
     )
     if token is None:

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from chat import actions as chat_actions
 from integrations.models import BotToken
+from moderation.actions import suspend_user
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,15 @@ def test_deleting_a_bot_deactivates_it_and_ends_its_tokens(api_for, ann, ann_bot
     assert BotToken.objects.get().revoked_at is not None
     assert bearer(bot_token).get("/api/v1/rooms/").status_code == 401
     assert api_for(ann).get("/api/v1/bots/").json() == []
+
+
+def test_a_suspended_owners_bots_are_refused_too(ann, ann_bot, bot_token, make_user):
+    moderator = make_user("mod", is_staff=True, is_superuser=True)
+    suspend_user(moderator, ann.id, "spam")
+    assert bearer(bot_token).get("/api/v1/rooms/").status_code == 401
+
+
+def test_a_suspended_bot_is_refused(ann_bot, bot_token, make_user):
+    moderator = make_user("mod", is_staff=True, is_superuser=True)
+    suspend_user(moderator, ann_bot.id, "spam")
+    assert bearer(bot_token).get("/api/v1/rooms/").status_code == 401
