@@ -40,7 +40,7 @@ from chat.models import Room, RoomMember
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import iso, user_payload
 from core.ratelimit import take_slots
-from core.validation import clean_text, parse_choice, parse_id
+from core.validation import check_json_depth, clean_text, parse_choice, parse_id
 
 from .models import BotToken, Delivery, IncomingWebhook, OutgoingWebhook
 from .payloads import bot_payload, incoming_webhook_payload, outgoing_webhook_payload, token_payload
@@ -260,19 +260,25 @@ def post_to_hook(token: Any, data: Any) -> dict[str, Any]:
 
 
 def parse_hook_body(content_type: str, raw: bytes) -> Any:
-    """The body of a hook post: JSON, or Slack's form encoding (``payload=<json>``)."""
+    """The body of a hook post: JSON, or Slack's form encoding (``payload=<json>``), nested at most
+    ``JSON_MAX_DEPTH`` deep (as every JSON body: core.rest.BoundedJSONParser)."""
     content_type = content_type.split(";", 1)[0].strip().lower()
     try:
         if content_type == "application/x-www-form-urlencoded":
             fields = parse_qs(raw.decode("utf-8"), max_num_fields=20)
             if "payload" not in fields:
                 raise invalid("A form-encoded post needs a `payload` field holding the JSON message.")
-            return json.loads(fields["payload"][0])
+            return _bounded_json(fields["payload"][0])
         if content_type in ("application/json", ""):
-            return json.loads(raw.decode("utf-8"))
+            return _bounded_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise invalid("The body is not valid JSON (UTF-8).") from None
     raise ActionError("invalid", f"Post JSON or a form with `payload`, not {content_type}.")
+
+
+def _bounded_json(text: str) -> Any:
+    check_json_depth(text, settings.JSON_MAX_DEPTH)
+    return json.loads(text)
 
 
 def _live_hook_by_token(token: Any) -> IncomingWebhook:

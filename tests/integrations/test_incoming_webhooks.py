@@ -139,6 +139,7 @@ def test_a_text_starting_with_a_slash_is_posted_as_text_not_run(hook, group_room
         ({"text": 5}, {"format": "json"}),
         ("[1, 2]", {"content_type": "application/json"}),
         ("not json", {"content_type": "application/json"}),
+        ("[" * 5000 + "]" * 5000, {"content_type": "application/json"}),  # nested past JSON_MAX_DEPTH
         ("other=x", {"content_type": FORM}),  # a form without payload=
         ("payload=%7Bnot", {"content_type": FORM}),
         ("hello", {"content_type": "text/plain"}),
