@@ -8,8 +8,6 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVER ?= uvicorn
 export DEBUG ?= 1
-# Outgoing webhooks delivered by a thread of the server: no second process to start.
-export WEBHOOK_WORKER_IN_PROCESS ?= 1
 
 .PHONY: run test demo lint bench migrate browser clean
 
@@ -28,6 +26,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
+# Outgoing webhooks delivered by a thread of the server: no second process to start (`make run` only: the
+# tests run their own worker rounds).
+run: export WEBHOOK_WORKER_IN_PROCESS ?= 1
 run: migrate
 	@echo ""
 	@echo "  Confab is running at http://$(HOST):$(PORT)/   (make demo adds users and rooms)"
