@@ -171,10 +171,11 @@ def deliver(delivery: Delivery) -> str:
         },
     )
     status, error, answer = None, "", None
+    deadline = time.monotonic() + settings.OUTGOING_WEBHOOK_TIMEOUT
     try:
         with _opener.open(request, timeout=settings.OUTGOING_WEBHOOK_TIMEOUT) as response:
             status = response.status
-            raw = response.read(settings.OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES + 1)
+            raw = _read_until(response, settings.OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES + 1, deadline)
         if len(raw) > settings.OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES:
             raw = b""  # an answer too long to be a message is no answer
         answer = _json_or_none(raw)
@@ -215,6 +216,21 @@ def _finish(delivery: Delivery, status: str, response_status: int | None, error:
 def _backoff(delivery: Delivery) -> float:
     """BACKOFF, 2 x BACKOFF, 4 x BACKOFF... after the 1st, 2nd, 3rd try."""
     return settings.OUTGOING_WEBHOOK_BACKOFF * 2 ** max(0, delivery.attempts - 1)
+
+
+def _read_until(response: Any, limit: int, deadline: float) -> bytes:
+    """At most ``limit`` bytes of the answer, read by the deadline: the socket timeout bounds each read,
+    this bounds them all (a receiver trickling a byte at a time times out like a silent one)."""
+    chunks, size = [], 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than OUTGOING_WEBHOOK_TIMEOUT")
+        chunk = response.read1(min(8192, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -31,6 +31,7 @@ class Receiver:
     status: int = 200
     answer: Any = None
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the bytes of the answer
     received: list[Received] = field(default_factory=list)
     url: str = ""
 
@@ -59,7 +60,13 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if receiver.trickle:
+                    for byte in payload:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(receiver.trickle)
+                else:
+                    self.wfile.write(payload)
             except OSError:  # the worker gave up waiting and closed the connection
                 pass
 

@@ -321,3 +321,18 @@ def test_a_custom_command_takes_a_slot_of_the_send_budget(api_for, ann, bob, gro
         for _ in "ab"
     ]
     assert codes == [200, 429] and Delivery.objects.count() == 1
+
+
+def test_an_answer_trickling_past_the_timeout_is_a_timed_out_try(api_for, ann, bob, group_room, receiver, settings):
+    settings.OUTGOING_WEBHOOK_TIMEOUT = 0.5
+    settings.OUTGOING_WEBHOOK_BACKOFF = 30
+    register(api_for, ann, group_room, receiver)
+    receiver.answer = {"text": "a slow answer"}
+    receiver.trickle = 0.1  # each byte well within the socket timeout, the whole answer far past it
+    chat_actions.send_message(bob, group_room.id, body="ping")
+    started = time.monotonic()
+    worker.run_once()
+    assert time.monotonic() - started < 2
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending" and "OUTGOING_WEBHOOK_TIMEOUT" in delivery.last_error
+    assert bodies(group_room) == ["ping"]
