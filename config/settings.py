@@ -470,6 +470,9 @@ OUTGOING_WEBHOOK_BACKOFF = env_float("OUTGOING_WEBHOOK_BACKOFF", 10.0)
 # At most this many deliveries wait per webhook; a newer one is not queued but counted (`dropped`).
 OUTGOING_WEBHOOK_PENDING_MAX = env_int("OUTGOING_WEBHOOK_PENDING_MAX", 100)
 OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES = env_int("OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES", 64 * 1024)
+# Off (production): no POST to a loopback, private, link-local or reserved address (any room admin registers
+# URLs, and Confab must not become their way into the internal network). On by default with DEBUG only.
+OUTGOING_WEBHOOK_ALLOW_PRIVATE = env_bool("OUTGOING_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # How often an idle worker looks for new messages and due deliveries (seconds).
 WEBHOOK_WORKER_POLL_SECONDS = env_float("WEBHOOK_WORKER_POLL_SECONDS", 1.0)
 # On: the ASGI app runs the delivery worker in a thread of its own (one process serves everything, as

@@ -28,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -38,6 +40,7 @@ from datetime import timedelta
 from functools import reduce
 from operator import or_
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -170,6 +173,9 @@ def deliver(delivery: Delivery) -> str:
             "X-Confab-Delivery": str(delivery.pk),
         },
     )
+    refusal = _address_refusal(hook.url)
+    if refusal:  # not a failure of the receiver's: no retry would change it
+        return _finish(delivery, Delivery.Status.FAILED, None, refusal)
     status, error, answer = None, "", None
     deadline = time.monotonic() + settings.OUTGOING_WEBHOOK_TIMEOUT
     try:
@@ -216,6 +222,26 @@ def _finish(delivery: Delivery, status: str, response_status: int | None, error:
 def _backoff(delivery: Delivery) -> float:
     """BACKOFF, 2 x BACKOFF, 4 x BACKOFF... after the 1st, 2nd, 3rd try."""
     return settings.OUTGOING_WEBHOOK_BACKOFF * 2 ** max(0, delivery.attempts - 1)
+
+
+def _address_refusal(url: str) -> str:
+    """Why ``url``'s host may not be POSTed to (an internal address), or "" when it may.
+
+    Checked at each delivery, on every address the name resolves to. (A name that resolves
+    differently between this check and the connection is not caught: the DNS answer is not pinned.)
+    """
+    if settings.OUTGOING_WEBHOOK_ALLOW_PRIVATE:
+        return ""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as failure:
+        return f"The host does not resolve: {failure}"[:300]
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            return f"Refused: {parts.hostname} is an internal address ({address}); see OUTGOING_WEBHOOK_ALLOW_PRIVATE."
+    return ""
 
 
 def _read_until(response: Any, limit: int, deadline: float) -> bytes:

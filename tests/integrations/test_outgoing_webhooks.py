@@ -336,3 +336,16 @@ def test_an_answer_trickling_past_the_timeout_is_a_timed_out_try(api_for, ann, b
     delivery = Delivery.objects.get()
     assert delivery.status == "pending" and "OUTGOING_WEBHOOK_TIMEOUT" in delivery.last_error
     assert bodies(group_room) == ["ping"]
+
+
+def test_without_allow_private_an_internal_address_is_given_up_unsent(
+    api_for, ann, bob, group_room, receiver, settings
+):
+    settings.OUTGOING_WEBHOOK_ALLOW_PRIVATE = False
+    register(api_for, ann, group_room, receiver)
+    chat_actions.send_message(bob, group_room.id, body="ping")
+    worker.run_once()
+    delivery = Delivery.objects.get()
+    assert receiver.received == []
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_error.startswith("Refused: 127.0.0.1 is an internal address")

@@ -26,7 +26,14 @@ def test_a_server_with_the_worker_in_process_delivers_and_posts_the_answer(
     new = actions.check_create_outgoing_webhook(ann, group_room.id, name="Echo", url=receiver.url, trigger="all")
     receiver.secret = actions.do_create_outgoing_webhook(new)["secret"]
     receiver.answer = {"text": "pong"}
-    start_server(server="uvicorn", extra_env={"WEBHOOK_WORKER_IN_PROCESS": "1", "WEBHOOK_WORKER_POLL_SECONDS": "0.2"})
+    start_server(
+        server="uvicorn",
+        extra_env={
+            "WEBHOOK_WORKER_IN_PROCESS": "1",
+            "WEBHOOK_WORKER_POLL_SECONDS": "0.2",
+            "OUTGOING_WEBHOOK_ALLOW_PRIVATE": "1",
+        },
+    )
     chat_actions.send_message(bob, group_room.id, body="ping")
     assert wait_for(lambda: Message.objects.filter(room=group_room, body="pong").exists())
     assert [r.signature_ok for r in receiver.received] == [True]
