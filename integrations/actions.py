@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
@@ -96,7 +97,7 @@ def create_bot(user, username: Any, display_name: Any = "") -> dict[str, Any]:
     return do_create_bot(check_create_bot(user, username, display_name))
 
 
-def check_owned_bot(user, bot_id: Any):
+def check_owned_bot(user, bot_id: Any) -> AbstractBaseUser:
     """One of the caller's live bots, or ``not_found`` (never say whose a bot is)."""
     bot = User.objects.filter(pk=parse_id(bot_id, "bot"), bot_owner=user, is_bot=True, is_active=True).first()
     if bot is None:
