@@ -196,3 +196,17 @@ def test_posting_sends_new_message_to_the_room_through_the_send_action(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert post(hook["token"], {"text": "hi"}, format="json").status_code == 201
     assert callbacks  # the send action's publish of new_message, after commit
+
+
+def test_listing_costs_the_same_queries_for_one_webhook_as_for_five(
+    api_for, ann, group_room, django_assert_num_queries
+):
+    client = api_for(ann)
+    path = f"/api/v1/rooms/{group_room.id}/webhooks/"
+    client.post(path, {"name": "first"}, format="json")
+    with django_assert_num_queries(3):  # the caller (token), their membership, the webhooks with their bots
+        assert len(client.get(path).json()) == 1
+    for n in range(4):
+        client.post(path, {"name": f"more {n}"}, format="json")
+    with django_assert_num_queries(3):
+        assert len(client.get(path).json()) == 5
