@@ -26,6 +26,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
+# Outgoing webhooks delivered by a thread of the server: no second process to start (`make run` only: the
+# tests run their own worker rounds).
+run: export WEBHOOK_WORKER_IN_PROCESS ?= 1
 run: migrate
 	@echo ""
 	@echo "  Confab is running at http://$(HOST):$(PORT)/   (make demo adds users and rooms)"

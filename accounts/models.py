@@ -26,6 +26,10 @@ class User(AbstractUser):
     avatar_key = models.CharField(max_length=64, blank=True, editable=False)
     # Bumped whenever all of the user's sessions must end (password change or reset, deactivation, suspension).
     token_generation = models.PositiveIntegerField(default=0, editable=False)
+    # A bot: an account a person owns, that signs in only with API tokens (integrations) and is labelled
+    # ``is_bot`` wherever it appears. Its owner is the one who manages it; bots own no bots.
+    is_bot = models.BooleanField(default=False)
+    bot_owner = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="bots")
 
     class Meta(AbstractUser.Meta):
         constraints = [

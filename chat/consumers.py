@@ -27,6 +27,7 @@ from core.metrics import SEND_SECONDS
 from core.payloads import iso, user_payload
 from core.publishing import FRAME_MESSAGE_TYPE, PRESENCE_MESSAGE_TYPE, encode_frame, room_group, user_group
 from core.validation import check_json_depth, parse_id
+from integrations.queries import is_bot_token, user_for_bot_token
 from notifications.queries import unread_notification_count
 from presence import actions as presence_actions
 from presence import realtime as presence
@@ -201,7 +202,9 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         token = data.get("token") if isinstance(data, dict) else None
-        found = await database_call(user_for_access_token, token)
+        # A bot's API token (cfb_...) or a JWT access token: the bot token's prefix tells them apart.
+        by_token = user_for_bot_token if is_bot_token(token) else user_for_access_token
+        found = await database_call(by_token, token)
         if found is None:
             await self.send_error(
                 request_id, ActionError("unauthenticated", "The token is invalid, expired or its session has ended.")
@@ -278,7 +281,7 @@ async def _send_message(consumer: ChatConsumer, data: dict[str, Any]) -> dict[st
         thread=data.get("thread"),
         also_to_room=data.get("also_to_room"),
     )
-    return {"message": message}
+    return message if "command" in message else {"message": message}  # a slash command: {command, result}
 
 
 @handles("edit_message")

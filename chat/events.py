@@ -74,6 +74,7 @@ MESSAGE = obj(
         "also_to_room": BOOLEAN,
         "thread_summary": nullable(THREAD_SUMMARY),
         "system": nullable(SYSTEM_EVENT),
+        "sender_name": nullable(STRING),
     }
 )
 

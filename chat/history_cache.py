@@ -135,7 +135,9 @@ def _with_senders(cached: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if sender_ids:
         users = {
             user.pk: user_payload(user)
-            for user in get_user_model().objects.filter(pk__in=sender_ids).only("id", "username", "display_name")
+            for user in get_user_model()
+            .objects.filter(pk__in=sender_ids)
+            .only("id", "username", "display_name", "is_bot")
         }
     payloads = []
     for message in cached:

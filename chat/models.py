@@ -140,6 +140,9 @@ class Message(models.Model):
     thread_reply_count = models.PositiveIntegerField(default=0)
     thread_last_reply_at = models.DateTimeField(null=True, blank=True)
     thread_participants = models.JSONField(default=list, blank=True)
+    # The name this one message shows instead of its sender's display name (an incoming webhook's
+    # Slack-style ``username``); set by integrations, never by a client. Blank: the sender's own.
+    sender_name = models.CharField(max_length=80, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -73,6 +73,7 @@ def message_payload(
         "client_id": str(message.client_id) if message.client_id else None,
         **thread_fields(message),
         "system": None if deleted else message.system,
+        "sender_name": message.sender_name or None,
     }
 
 

@@ -50,6 +50,9 @@ class MessageSchema(serializers.Serializer):
     also_to_room = serializers.BooleanField(help_text="A thread reply also shown in the room's history")
     thread_summary = ThreadSummarySchema(allow_null=True, help_text="A root with replies; null otherwise")
     system = SystemEventSchema(allow_null=True)
+    sender_name = serializers.CharField(
+        allow_null=True, help_text="Shown instead of the sender's display name (an incoming webhook's `username`)"
+    )
 
 
 class MessageSummarySchema(serializers.Serializer):

@@ -23,12 +23,15 @@ from django.conf import settings  # noqa: E402
 sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL)  # see config/settings.py
 
 from chat.consumers import ChatConsumer  # noqa: E402
+from integrations.worker import start_in_process_if_configured  # noqa: E402
 from realtime.socket import ChatSocket  # noqa: E402
 from uploads.asgi import RequestBodyLimitMiddleware  # noqa: E402
 
 # Refuse oversized bodies before Django spools them to disk.
 http_application = RequestBodyLimitMiddleware(django_asgi_app)
 chat_socket = ChatSocket(ChatConsumer)
+# WEBHOOK_WORKER_IN_PROCESS: outgoing webhooks delivered by a thread of this process (no extra process to run).
+start_in_process_if_configured()
 
 
 async def application(scope, receive, send):

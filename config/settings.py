@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "notifications",
     "moderation",
     "ops",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,8 @@ ROOM_INVITES_LIVE_MAX = env_int("ROOM_INVITES_LIVE_MAX", 50)
 # Profile changes (display name, avatar: accounts/profile.py), per user.
 RATE_LIMIT_PROFILE = env_int("RATE_LIMIT_PROFILE", 10)
 RATE_LIMIT_PROFILE_WINDOW = env_int("RATE_LIMIT_PROFILE_WINDOW", 600)
+RATE_LIMIT_INTEGRATIONS = env_int("RATE_LIMIT_INTEGRATIONS", 30)  # bots, tokens and webhooks made or renamed
+RATE_LIMIT_INTEGRATIONS_WINDOW = env_int("RATE_LIMIT_INTEGRATIONS_WINDOW", 3600)
 # At most this many people added at once: a new room's `members`, one call that adds members.
 ROOM_MEMBERS_ADD_MAX = env_int("ROOM_MEMBERS_ADD_MAX", 50)
 # Off: `GET users/?q=` lists only people who share a room with the caller, plus an exact username;
@@ -382,6 +385,8 @@ STORAGES = {
 # --- REST -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: a bearer value with the bot-token prefix (cfb_) is a bot's; any other goes on to SimpleJWT.
+        "integrations.authentication.BotTokenAuthentication",
         "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -463,3 +468,25 @@ LOGGING = {
 }
 # The Prometheus endpoint /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+
+# --- Integrations (integrations/, docs/protocol.md "Bots and tokens" and after) ----------------
+BOTS_PER_USER_MAX = env_int("BOTS_PER_USER_MAX", 20)
+BOT_TOKENS_PER_BOT_MAX = env_int("BOT_TOKENS_PER_BOT_MAX", 10)  # live (unrevoked) tokens per bot
+WEBHOOKS_PER_ROOM_MAX = env_int("WEBHOOKS_PER_ROOM_MAX", 20)  # live incoming; live outgoing and commands
+# Outgoing webhooks: each POST may take this long (connect and answer), is tried this many times in all,
+# waiting BACKOFF, 2 x BACKOFF, 4 x BACKOFF... seconds between tries, then given up (recorded as failed).
+OUTGOING_WEBHOOK_TIMEOUT = env_float("OUTGOING_WEBHOOK_TIMEOUT", 5.0)
+OUTGOING_WEBHOOK_MAX_ATTEMPTS = env_int("OUTGOING_WEBHOOK_MAX_ATTEMPTS", 5)
+OUTGOING_WEBHOOK_BACKOFF = env_float("OUTGOING_WEBHOOK_BACKOFF", 10.0)
+# At most this many deliveries wait per webhook; a newer one is not queued but counted (`dropped`).
+OUTGOING_WEBHOOK_PENDING_MAX = env_int("OUTGOING_WEBHOOK_PENDING_MAX", 100)
+OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES = env_int("OUTGOING_WEBHOOK_RESPONSE_MAX_BYTES", 64 * 1024)
+# Off (production): no POST to a loopback, private, link-local or reserved address (any room admin registers
+# URLs, and Confab must not become their way into the internal network). On by default with DEBUG only.
+OUTGOING_WEBHOOK_ALLOW_PRIVATE = env_bool("OUTGOING_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+# How often an idle worker looks for new messages and due deliveries (seconds).
+WEBHOOK_WORKER_POLL_SECONDS = env_float("WEBHOOK_WORKER_POLL_SECONDS", 1.0)
+# On: the ASGI app runs the delivery worker in a thread of its own (one process serves everything, as
+# `make run`); off: run `manage.py run_webhook_worker` beside the servers.
+WEBHOOK_WORKER_IN_PROCESS = env_bool("WEBHOOK_WORKER_IN_PROCESS", default=False)

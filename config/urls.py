@@ -9,6 +9,7 @@ from accounts import urls as accounts_urls
 from accounts import views as accounts_views
 from chat import views as chat_views
 from core.rest import api_not_found
+from integrations import urls as integrations_urls
 
 api_v1 = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token"),
@@ -23,6 +24,7 @@ api_v1 = [
     path("", include("presence.urls")),
     path("", include("notifications.urls")),
     path("", include("moderation.urls")),
+    path("", include(integrations_urls.api_urlpatterns)),
 ]
 
 urlpatterns = [
@@ -51,6 +53,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("hooks/", include(integrations_urls.hook_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's start script as a file of its own (the split view): the docs' CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

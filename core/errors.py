@@ -13,6 +13,8 @@ ERROR_STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "invalid": 400,
+    # A message starting with "/" that names no command of its room (chat.actions.commands).
+    "unknown_command": 400,
     "conflict": 409,
     "too_large": 413,
     "rate_limited": 429,

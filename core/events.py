@@ -130,6 +130,7 @@ USER = obj(
         "display_name": STRING,
         "avatar_url": nullable(STRING),
         "avatar_small_url": nullable(STRING),
+        "is_bot": BOOLEAN,
     }
 )
 

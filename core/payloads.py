@@ -43,4 +43,5 @@ def user_payload(user) -> dict[str, Any] | None:
         "username": user.username,
         "display_name": user.display_name or user.username,
         **avatar_urls(user),
+        "is_bot": user.is_bot,
     }

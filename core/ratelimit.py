@@ -183,6 +183,7 @@ BUDGETS: dict[str, Budget] = {
     "invite_revoke": Budget("RATE_LIMIT_INVITE_REVOKES", "RATE_LIMIT_INVITE_REVOKES_WINDOW", "invitations revoked"),
     "invite_accept": Budget("RATE_LIMIT_INVITE_ACCEPTS", "RATE_LIMIT_INVITE_ACCEPTS_WINDOW", "invitations accepted"),
     "profile": Budget("RATE_LIMIT_PROFILE", "RATE_LIMIT_PROFILE_WINDOW", "profile changes"),
+    "integration": Budget("RATE_LIMIT_INTEGRATIONS", "RATE_LIMIT_INTEGRATIONS_WINDOW", "bots, tokens and webhooks"),
 }
 
 # Several budgets at once, all or nothing: each key is pruned to its window; if any would go over its

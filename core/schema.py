@@ -15,6 +15,7 @@ class UserSchema(serializers.Serializer):
     display_name = serializers.CharField()
     avatar_url = serializers.CharField(allow_null=True, help_text="The 256 px square avatar; null: show initials")
     avatar_small_url = serializers.CharField(allow_null=True, help_text="The 64 px square avatar")
+    is_bot = serializers.BooleanField(help_text="An integration's account (integrations), not a person")
 
 
 class ErrorSchema(serializers.Serializer):

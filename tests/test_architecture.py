@@ -25,7 +25,7 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SKIPPED_DIRS = {".venv", ".git", "migrations", "tests", "bench", "node_modules", "static", "templates", "__pycache__"}
-APPS = {"chat", "presence", "uploads", "notifications", "moderation", "accounts", "ops"}
+APPS = {"chat", "presence", "uploads", "notifications", "moderation", "accounts", "ops", "integrations"}
 PROJECT_PACKAGES = APPS | {"core", "realtime", "config"}
 # What one app may import of another: its public modules (``chat.actions`` may be a package).
 # permissions (who is a moderator) and changes (marking a message changed) are chat rules other apps' actions

@@ -13,6 +13,7 @@ database is the truth; the channel layer only says "something new".
 from chat.changes import mark_message_changed
 
 from .access import Audit, get_membership, get_visible_message, is_moderator, moderator_power_used
+from .commands import BUILT_INS, COMMAND_NAME, CommandRun, literal_body, register_command_resolver
 from .invites import (
     accept_room_invite,
     check_accept_room_invite,
@@ -27,6 +28,7 @@ from .invites import (
     room_invites,
 )
 from .members import (
+    MemberAddition,
     add_member,
     check_add_member,
     check_join_room,
@@ -63,6 +65,7 @@ from .messages import (
 )
 from .reactions import check_set_reaction, do_set_reaction, set_reaction
 from .read import check_mark_as_read, do_mark_as_read, mark_as_read
+from .room_commands import resolve_room_command  # registers the built-ins that are other actions, first
 from .rooms import (
     archive_room,
     check_archive_room,
@@ -81,7 +84,11 @@ from .send import OutgoingMessage, check_send_message, do_send_message, send_mes
 from .threads import follow_thread, mark_thread_read, thread_root_for
 
 __all__ = [
+    "BUILT_INS",
+    "COMMAND_NAME",
     "Audit",
+    "CommandRun",
+    "MemberAddition",
     "MessageChange",
     "MessageEdit",
     "OutgoingMessage",
@@ -140,11 +147,14 @@ __all__ = [
     "is_moderator",
     "join_room",
     "leave_room",
+    "literal_body",
     "mark_as_read",
     "mark_message_changed",
     "mark_thread_read",
     "moderator_power_used",
+    "register_command_resolver",
     "remove_member",
+    "resolve_room_command",
     "restore_message",
     "revoke_room_invite",
     "room_invites",

@@ -32,6 +32,7 @@ from notifications.triggers import message_may_notify
 from uploads.actions import attach_uploads
 from uploads.models import Upload
 
+from .commands import CommandRun, check_command, is_command
 from .threads import check_thread, lock_thread_root, record_thread_reply
 
 User = get_user_model()
@@ -49,6 +50,7 @@ class OutgoingMessage:
     notified_ids: set[int] = field(default_factory=set)
     mentions_room: bool = False
     retried: Message | None = None
+    command: CommandRun | None = None  # a slash command that sends no message (chat.actions.commands)
 
 
 def resolve_mentions(room: Room, body: str) -> tuple[dict[str, int], set[int], bool]:
@@ -79,9 +81,11 @@ def check_send_message(
     kind: Any = None,
     thread: Any = None,
     also_to_room: Any = None,
+    sender_name: str = "",
 ) -> OutgoingMessage:
     """The sender is a member not muted by a moderator; the message is well formed, its attachments the
     sender's own unattached uploads; within the send limit (and the @room limit when it notifies a room).
+    ``sender_name`` is never a client's: integrations pass an incoming webhook's ``username``.
     A retry of a stored ``client_id`` is answered before any other check (it changes nothing)."""
     parsed_client_id = _parse_client_id(client_id)
     membership = _membership_for_send(user, room_id, parsed_client_id)
@@ -95,6 +99,13 @@ def check_send_message(
         raise forbidden(f"A moderator muted you in this room until {membership.send_muted_until:%Y-%m-%d %H:%M} UTC.")
     body = clean_text(body, "body", settings.MESSAGE_MAX_LENGTH)
     upload_ids = _parse_attachment_ids(attachments)
+    if is_command(body) and kind in (None, Message.Kind.TEXT):
+        command = check_command(user, membership, body)
+        if isinstance(command, CommandRun):
+            if upload_ids or reply_to is not None or thread is not None:
+                raise invalid("A command takes no `attachments`, `reply_to` or `thread`.")
+            return OutgoingMessage(membership, command=command)
+        body = command
     if not body and not upload_ids:
         raise invalid("A message needs a `body` or `attachments`.")
     if kind is not None:
@@ -121,6 +132,7 @@ def check_send_message(
         client_id=parsed_client_id,
         thread_root_id=thread_root_id,
         also_to_room=also_to_room,
+        sender_name=clean_text(sender_name, "username", 80, truncate=True),
         created_at=now,
         updated_at=now,
     )
@@ -129,9 +141,12 @@ def check_send_message(
 
 def do_send_message(outgoing: OutgoingMessage) -> tuple[dict[str, Any], bool]:
     """Store the message with the room's next seq, attach its uploads, notify, and broadcast
-    ``new_message`` after commit. Returns the payload and whether it was created."""
+    ``new_message`` after commit. Returns the payload and whether it was created; for a slash
+    command that sends no message, ``{"command", "result"}`` and False."""
     if outgoing.retried is not None:
         return message_payloads([outgoing.retried])[0], False
+    if outgoing.command is not None:
+        return {"command": outgoing.command.name, "result": outgoing.command.run()}, False
     message = outgoing.message
     room = message.room
     # On PostgreSQL an ordinary message is one statement (_insert_message), its

@@ -155,6 +155,7 @@ def test_register_creates_a_user_and_answers_201_with_the_user_object(db):
         "display_name": "Dora M",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
     assert user.check_password("a-long-unusual-passphrase")
 

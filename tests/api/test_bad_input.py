@@ -192,6 +192,7 @@ def test_deeply_nested_json_is_invalid_on_every_json_endpoint(api_for, ann, grou
     client.raise_request_exception = False
     operations = _json_operations()
     ids = {"room_id": group_room.id, "message_id": message.id, "user_id": ann.id, "id": 1}
+    ids |= {"bot_id": 1, "token_id": 1, "hook_id": 1, "token": "cfh_unknown"}  # integrations' paths
 
     answers = {
         (method, path): post_raw(client, method, path.format(**ids), DEEP_JSON).status_code

@@ -51,7 +51,18 @@ def seeded(ann, bob, group_room, settings) -> dict[str, Any]:
     message, _ = actions.send_message(ann, group_room.id, body="hello @bob")
     return {
         "headers": {"Authorization": f"Bearer {AccessToken.for_user(ann)}"},
-        "ids": {"room_id": group_room.id, "message_id": message["id"], "user_id": bob.id, "upload_id": 1},
+        "ids": {
+            "room_id": group_room.id,
+            "message_id": message["id"],
+            "user_id": bob.id,
+            "upload_id": 1,
+            # Integrations' ids (none exist: 404s), so no generated id leaves the routes (a negative one
+            # would reach the catch-all, whose POSTs meet the CSRF check's HTML 403).
+            "bot_id": 1,
+            "token_id": 1,
+            "hook_id": 1,
+            "token": "cfh_unknown",
+        },
     }
 
 

@@ -30,6 +30,7 @@ MESSAGE_KEYS = {
     "also_to_room",
     "thread_summary",
     "system",
+    "sender_name",
 }
 
 
@@ -97,6 +98,7 @@ def test_history_message_has_exactly_the_contract_fields(api_for, ann, bob, grou
         "display_name": "Ann",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
     assert message["created_at"].endswith("Z")
 

@@ -80,6 +80,7 @@ def test_a_direct_room_in_the_list_names_the_other_user(api_for, ann, bob):
         "display_name": "Ann",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
 
 

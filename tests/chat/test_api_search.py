@@ -181,7 +181,7 @@ def test_users_search_matches_username_and_display_name(api_for, ann, make_user,
 
     assert response.status_code == 200
     assert [u["username"] for u in response.json()] == ["dan", "erin"]
-    assert set(response.json()[0]) == {"id", "username", "display_name", "avatar_url", "avatar_small_url"}
+    assert set(response.json()[0]) == {"id", "username", "display_name", "avatar_url", "avatar_small_url", "is_bot"}
 
 
 def test_users_search_leaves_out_the_caller_and_inactive_users(api_for, ann, make_user, settings):

@@ -40,6 +40,7 @@ async def test_a_jwt_authenticate_frame_gets_ready_with_the_users_rooms(ws_conne
         "display_name": "Ann",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
     assert [room["id"] for room in data["rooms"]] == [group_room.id]
     assert data["session"] and data["notifications_unread"] == 0

@@ -68,6 +68,7 @@ def test_the_default_limits():
         "invite_revoke": (60, 3600),
         "invite_accept": (20, 3600),
         "profile": (10, 600),
+        "integration": (30, 3600),
     }
 
 

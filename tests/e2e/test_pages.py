@@ -64,11 +64,19 @@ def test_the_room_page_renders_history_and_hands_the_same_payloads_to_the_script
         "display_name": "Ann",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
     group_room.refresh_from_db()
     assert data["history"] == queries.history_page(group_room, limit=50)
     assert [room["id"] for room in data["rooms"]] == [room["id"] for room in queries.rooms_for_user(ann)]
-    bob_payload = {"id": bob.id, "username": "bob", "display_name": "Bob", "avatar_url": None, "avatar_small_url": None}
+    bob_payload = {
+        "id": bob.id,
+        "username": "bob",
+        "display_name": "Bob",
+        "avatar_url": None,
+        "avatar_small_url": None,
+        "is_bot": False,
+    }
     assert data["peers"] == {str(direct["id"]): bob_payload}
     assert data["room"]["id"] == group_room.id and len(data["room"]["members"]) == 2
 

@@ -53,6 +53,7 @@ async def test_a_mention_reaches_both_open_connections_of_the_mentioned_user(ws_
         "display_name": "Ann",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
     assert expected["message"]["id"] == message["id"]
     assert expected["message"]["body"] == "hi @bob"

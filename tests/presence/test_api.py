@@ -17,7 +17,14 @@ def test_my_presence_defaults_to_online_status_while_offline(backend, api_for, a
     response = api_for(ann).get("/api/v1/presence/me/")
     assert response.status_code == 200
     assert response.json() == {
-        "user": {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "avatar_small_url": None},
+        "user": {
+            "id": ann.id,
+            "username": "ann",
+            "display_name": "Ann",
+            "avatar_url": None,
+            "avatar_small_url": None,
+            "is_bot": False,
+        },
         "online": False,
         "status": "online",
         "status_text": "",

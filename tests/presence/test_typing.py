@@ -41,7 +41,14 @@ async def test_typing_start_reaches_the_other_members_but_not_the_typist(backend
     event = await receive_until(bob_ws, "user_typing")
     assert event["data"] == {
         "room": group_room.id,
-        "user": {"id": ann.id, "username": "ann", "display_name": "Ann", "avatar_url": None, "avatar_small_url": None},
+        "user": {
+            "id": ann.id,
+            "username": "ann",
+            "display_name": "Ann",
+            "avatar_url": None,
+            "avatar_small_url": None,
+            "is_bot": False,
+        },
     }
     # Never echoed to the typist's own tabs. (Other frames may still arrive: with
     # Redis pub/sub, Bob's earlier user_online can reach a tab opened just after it.)
@@ -109,6 +116,7 @@ async def test_ready_tells_a_newcomer_who_is_typing(backend, ws_connect, ann, bo
                 "display_name": "Ann",
                 "avatar_url": None,
                 "avatar_small_url": None,
+                "is_bot": False,
             },
         }
     ]
@@ -197,6 +205,7 @@ async def test_room_snapshot_tells_a_user_who_joins_a_room_who_is_typing_there(b
                 "display_name": "Ann",
                 "avatar_url": None,
                 "avatar_small_url": None,
+                "is_bot": False,
             },
         }
     ]
