@@ -162,7 +162,11 @@ def rooms_for_user(user) -> list[dict[str, Any]]:
     last_by_room = {}
     for row in _LAST_MESSAGE_ROWS.rows(user.id):
         message = Message.from_db(connection.alias, message_names, row[:split])
-        message.sender = get_user_model().from_db(connection.alias, sender_names, row[split:])
+        # A timeline line has no sender: its sender columns are the outer join's NULLs.
+        if message.sender_id is not None:
+            message.sender = get_user_model().from_db(connection.alias, sender_names, row[split:])
+        else:
+            message.sender = None
         last_by_room[message.room_id] = message
     return _summaries(memberships, last_by_room)
 

@@ -68,6 +68,7 @@ def test_me_is_the_callers_user_object(api_for, ann):
         "display_name": "Ann",
         "avatar_url": None,
         "avatar_small_url": None,
+        "is_bot": False,
     }
 
 

@@ -44,16 +44,26 @@ def bobs_rooms(ann, bob, cat) -> dict[str, int]:
     actions.delete_message(cat, gone["id"])
 
     empty = actions.create_group_room(bob, name="Empty", members=[])["id"]
+    joined = actions.create_group_room(cat, name="Joined", members=[bob.id])["id"]
+    actions.add_member(cat, joined, ann.id)  # "Cat added Ann": a timeline line, with no sender, is the last
     archived = actions.create_group_room(ann, name="Old", members=[bob.id])["id"]
     Room.objects.filter(pk=archived).update(archived=True)
-    return {"busy": busy, "direct": direct, "deleted": deleted, "empty": empty, "archived": archived}
+    return {
+        "busy": busy,
+        "direct": direct,
+        "deleted": deleted,
+        "empty": empty,
+        "joined": joined,
+        "archived": archived,
+    }
 
 
 def test_the_compiled_room_list_is_what_the_orm_builds(bob, bobs_rooms):
     compiled = rooms_for_user(bob)
 
     assert compiled == room_summaries(list(user_memberships(bob.id)))
-    assert {room["id"] for room in compiled} == {bobs_rooms[name] for name in ("busy", "direct", "deleted", "empty")}
+    live = ("busy", "direct", "deleted", "empty", "joined")
+    assert {room["id"] for room in compiled} == {bobs_rooms[name] for name in live}
 
 
 def test_the_compiled_room_list_counts_unread_and_names_the_last_main_message(bob, bobs_rooms):
@@ -65,6 +75,8 @@ def test_the_compiled_room_list_counts_unread_and_names_the_last_main_message(bo
     assert direct["peer"]["username"] == "ann" and direct["unread"] == 1
     assert deleted["last_message"]["deleted"] is True and deleted["unread"] == 0
     assert by_id[bobs_rooms["empty"]]["last_message"] is None
+    timeline_line = by_id[bobs_rooms["joined"]]["last_message"]
+    assert timeline_line["kind"] == "system" and timeline_line["sender"] is None
 
 
 def test_the_compiled_room_list_of_a_user_without_rooms_is_empty(cat):

@@ -28,6 +28,7 @@ def test_a_person_creates_a_bot_they_own_labelled_as_a_bot(api_for, ann):
         "username": "ci-bot",
         "display_name": "CI",
         "avatar_url": None,
+        "avatar_small_url": None,
         "is_bot": True,
         "owner": ann.id,
         "created_at": response.json()["created_at"],

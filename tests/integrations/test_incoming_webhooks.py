@@ -43,6 +43,7 @@ def test_creating_answers_the_url_and_token_once(hook, ann, group_room):
             "username": stored.bot.username,
             "display_name": "Alerts",
             "avatar_url": None,
+            "avatar_small_url": None,
             "is_bot": True,
         },
         "created_by": ann.id,
