@@ -6,6 +6,7 @@ The user admin (suspension, a user's uploads) is moderation's, in
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils import timezone
@@ -54,9 +55,27 @@ class ServerInviteAdmin(admin.ModelAdmin):
     def live(self, invite: ServerInvite) -> bool:
         return invite.is_live(timezone.now())
 
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if change:
+            return form_class
+
+        class NewInvitationForm(form_class):
+            def clean(self):
+                """Who may make one, and within their budget: refused here, the form says why."""
+                cleaned = super().clean()
+                if not self.errors:
+                    try:
+                        invites.check_invite_creator(request.user)
+                        invites.take_invite_slot(request.user)
+                    except ActionError as error:
+                        raise forms.ValidationError(error.message) from None
+                return cleaned
+
+        return NewInvitationForm
+
     def save_model(self, request: HttpRequest, obj: ServerInvite, form, change: bool) -> None:
         if not change:
-            invites.check_invite_creator(request.user)
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 

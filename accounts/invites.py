@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.errors import forbidden, invalid, not_found
 from core.payloads import iso
+from core.ratelimit import take_slots
 
 from .models import ServerInvite
 
@@ -93,7 +94,13 @@ def check_create_invite(user, max_uses: Any = None, expires_in: Any = None) -> d
     max_uses = _optional_int(max_uses, "max_uses", MAX_USES_BOUND)
     expires_in = _optional_int(expires_in, "expires_in", EXPIRES_IN_BOUND)
     expires_at = None if expires_in is None else timezone.now() + timedelta(seconds=expires_in)
+    take_invite_slot(user)
     return {"created_by": user, "max_uses": max_uses, "expires_at": expires_at}
+
+
+def take_invite_slot(user) -> None:
+    """One of the staff member's server-invitation budget (making or revoking, API or admin): last in a check."""
+    take_slots(user.id, server_invite=1)
 
 
 def do_create_invite(checked: dict[str, Any]) -> ServerInvite:
@@ -108,6 +115,9 @@ def revoke_invite(user, code: Any) -> ServerInvite:
     """Revoke an invitation that is not revoked yet (an expired or used-up one too); ``not_found`` otherwise."""
     check_invite_creator(user)
     code = check_invite_code(code)
+    if not ServerInvite.objects.filter(code=code, revoked_at__isnull=True).exists():
+        raise not_found("Invitation")
+    take_invite_slot(user)
     now = timezone.now()
     if ServerInvite.objects.filter(code=code, revoked_at__isnull=True).update(revoked_at=now) != 1:
         raise not_found("Invitation")

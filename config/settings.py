@@ -293,6 +293,15 @@ ROOM_INVITES_LIVE_MAX = env_int("ROOM_INVITES_LIVE_MAX", 50)
 # Profile changes (display name, avatar: accounts/profile.py), per user.
 RATE_LIMIT_PROFILE = env_int("RATE_LIMIT_PROFILE", 10)
 RATE_LIMIT_PROFILE_WINDOW = env_int("RATE_LIMIT_PROFILE_WINDOW", 600)
+# Read marks of rooms and threads (a client marks as it scrolls: generous, but bounded), per user.
+RATE_LIMIT_READS = env_int("RATE_LIMIT_READS", 600)
+RATE_LIMIT_READS_WINDOW = env_int("RATE_LIMIT_READS_WINDOW", 60)
+# Following and unfollowing threads, per user.
+RATE_LIMIT_FOLLOWS = env_int("RATE_LIMIT_FOLLOWS", 120)
+RATE_LIMIT_FOLLOWS_WINDOW = env_int("RATE_LIMIT_FOLLOWS_WINDOW", 600)
+# Server invitations made or revoked by staff (API and admin), per user.
+RATE_LIMIT_SERVER_INVITES = env_int("RATE_LIMIT_SERVER_INVITES", 30)
+RATE_LIMIT_SERVER_INVITES_WINDOW = env_int("RATE_LIMIT_SERVER_INVITES_WINDOW", 3600)
 RATE_LIMIT_INTEGRATIONS = env_int("RATE_LIMIT_INTEGRATIONS", 30)  # bots, tokens and webhooks made or renamed
 RATE_LIMIT_INTEGRATIONS_WINDOW = env_int("RATE_LIMIT_INTEGRATIONS_WINDOW", 3600)
 # At most this many people added at once: a new room's `members`, one call that adds members.

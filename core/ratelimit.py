@@ -183,6 +183,9 @@ BUDGETS: dict[str, Budget] = {
     "invite_revoke": Budget("RATE_LIMIT_INVITE_REVOKES", "RATE_LIMIT_INVITE_REVOKES_WINDOW", "invitations revoked"),
     "invite_accept": Budget("RATE_LIMIT_INVITE_ACCEPTS", "RATE_LIMIT_INVITE_ACCEPTS_WINDOW", "invitations accepted"),
     "profile": Budget("RATE_LIMIT_PROFILE", "RATE_LIMIT_PROFILE_WINDOW", "profile changes"),
+    "read": Budget("RATE_LIMIT_READS", "RATE_LIMIT_READS_WINDOW", "read marks"),
+    "follow": Budget("RATE_LIMIT_FOLLOWS", "RATE_LIMIT_FOLLOWS_WINDOW", "thread follows and unfollows"),
+    "server_invite": Budget("RATE_LIMIT_SERVER_INVITES", "RATE_LIMIT_SERVER_INVITES_WINDOW", "server invitations"),
     "integration": Budget("RATE_LIMIT_INTEGRATIONS", "RATE_LIMIT_INTEGRATIONS_WINDOW", "bots, tokens and webhooks"),
 }
 

@@ -10,6 +10,7 @@ from chat import queries
 from chat.models import RoomMember
 from core.errors import invalid
 from core.publishing import publish, room_group
+from core.ratelimit import take_slots
 from notifications.actions import mark_room_notifications_read
 
 from .access import get_membership
@@ -20,6 +21,7 @@ def check_mark_as_read(user, room_id: Any, seq: Any) -> tuple[RoomMember, int]:
     membership = get_membership(user, room_id)
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise invalid("`seq` must be a whole number.")
+    take_slots(user.id, read=1)
     return membership, min(seq, membership.room.last_seq)
 
 

@@ -23,6 +23,7 @@ from chat.payloads import thread_summary
 from chat.thread_queries import thread_unread_count
 from core.errors import invalid, not_found
 from core.publishing import publish, room_group
+from core.ratelimit import take_slots
 from core.validation import parse_id
 
 from .access import get_membership
@@ -161,6 +162,7 @@ def thread_root_for(user, message_id: Any) -> Message:
 def follow_thread(user, message_id: Any, following: bool) -> None:
     """Follow (``thread_reply`` notifications for each reply) or unfollow a thread."""
     root = thread_root_for(user, message_id)
+    take_slots(user.id, follow=1)
     ThreadFollow.objects.bulk_create(
         [ThreadFollow(user=user, root=root, following=following)],
         update_conflicts=True,
@@ -177,6 +179,7 @@ def mark_thread_read(user, message_id: Any, seq: Any) -> dict[str, Any]:
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise invalid("`seq` must be a whole number.")
     seq = min(seq, get_membership(user, root.room_id).room.last_seq)
+    take_slots(user.id, read=1)
     with transaction.atomic():
         ThreadFollow.objects.bulk_create([ThreadFollow(user=user, root=root, following=False)], ignore_conflicts=True)
         ThreadFollow.objects.filter(user=user, root=root, last_read_seq__lt=seq).update(last_read_seq=seq)

@@ -254,3 +254,30 @@ def test_the_admin_revokes_selected_invitations(make_user, staff):
 
     invite.refresh_from_db()
     assert invite.revoked_at is not None
+
+
+def test_invitations_past_the_staff_budget_are_refused_and_make_nothing(staff, api_for, settings):
+    settings.RATE_LIMIT_SERVER_INVITES = 2
+    client = api_for(staff)
+    assert [client.post(INVITES, {}, format="json").status_code for _ in range(2)] == [201, 201]
+
+    response = client.post(INVITES, {}, format="json")
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limited"
+    assert ServerInvite.objects.count() == 2
+
+
+def test_the_admin_says_when_the_staff_budget_is_spent_and_makes_nothing(staff, client, settings):
+    settings.RATE_LIMIT_SERVER_INVITES = 1
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    add = "/admin/accounts/serverinvite/add/"
+    assert client.post(add, {"max_uses": 3}).status_code == 302
+
+    response = client.post(add, {"max_uses": 3})
+
+    assert response.status_code == 200
+    assert "Too many server invitations" in response.content.decode()
+    assert ServerInvite.objects.count() == 1

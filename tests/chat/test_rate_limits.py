@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat import actions
-from chat.models import Message, Reaction, Room, RoomMember
+from chat.models import Message, Reaction, Room, RoomMember, ThreadFollow
 from config import settings as defaults
 from core.errors import ActionError
 from core.ratelimit import BUDGETS, reset_local, take_slots
@@ -69,7 +69,43 @@ def test_the_default_limits():
         "invite_accept": (20, 3600),
         "profile": (10, 600),
         "integration": (30, 3600),
+        "read": (600, 60),
+        "follow": (120, 600),
+        "server_invite": (30, 3600),
     }
+
+
+# --- Read marks and thread follows ---------------------------------------------------------
+
+
+def test_read_marks_past_the_limit_are_refused_and_move_nothing(ann, bob, group_room, settings):
+    for n in range(3):
+        send(ann, group_room, f"m{n}")
+    settings.RATE_LIMIT_READS = 2
+    actions.mark_as_read(bob, group_room.id, 1)
+    actions.mark_as_read(bob, group_room.id, 2)
+    error = refusal(actions.mark_as_read, bob, group_room.id, 3)
+    assert error.message.startswith("Too many read marks: at most 2 every 60 s.")
+    assert RoomMember.objects.get(room=group_room, user=bob).last_read_seq == 2
+
+
+def test_thread_read_marks_share_the_read_budget(ann, bob, group_room, settings):
+    root = send(ann, group_room, "root")
+    send(ann, group_room, "reply", thread=root["id"])
+    settings.RATE_LIMIT_READS = 1
+    actions.mark_as_read(bob, group_room.id, 1)
+    error = refusal(actions.mark_thread_read, bob, root["id"], 2)
+    assert error.message.startswith("Too many read marks")
+
+
+def test_thread_follows_past_the_limit_are_refused_and_change_nothing(ann, bob, group_room, settings):
+    root = send(ann, group_room, "root")
+    settings.RATE_LIMIT_FOLLOWS = 2
+    actions.follow_thread(bob, root["id"], True)
+    actions.follow_thread(bob, root["id"], False)
+    error = refusal(actions.follow_thread, bob, root["id"], True)
+    assert error.message.startswith("Too many thread follows and unfollows: at most 2 every 600 s.")
+    assert ThreadFollow.objects.get(user=bob, root_id=root["id"]).following is False
 
 
 # --- Edits --------------------------------------------------------------------------------
