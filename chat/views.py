@@ -57,7 +57,12 @@ def room_preview(room: dict[str, Any], me_id: int) -> str:
 
 def sidebar_entries(rooms: list[dict[str, Any]], peers: dict[int, dict[str, Any]], me_id: int) -> list[dict[str, Any]]:
     return [
-        {"room": room, "title": room_title(room, peers), "peer": peers.get(room["id"]), "preview": room_preview(room, me_id)}
+        {
+            "room": room,
+            "title": room_title(room, peers),
+            "peer": peers.get(room["id"]),
+            "preview": room_preview(room, me_id),
+        }
         for room in rooms
     ]
 
