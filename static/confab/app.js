@@ -12,6 +12,7 @@ import { mountNotificationCentre, mountRoomPanels } from "./panels.js";
 import { mountSidebar } from "./sidebar.js";
 import { createStore, idOf, initialState, isViewing, roomTitle } from "./store.js";
 import { previewText } from "./text.js";
+import { mountThreadPanel, mountThreadsList } from "./threads.js";
 import { mountTimeline } from "./timeline.js";
 
 /** The server events the store applies (docs/protocol.md, "Server events"). */
@@ -91,7 +92,9 @@ export function main() {
     // The views listen to the client before the store does: they see an event before it is applied.
     ui.timeline = mountTimeline({ store, client, ui });
     ui.composer = mountComposer({ store, client, ui, roomId: currentRoomId });
+    ui.threads = mountThreadPanel({ store, client, ui, roomId: currentRoomId });
   }
+  mountThreadsList({ store, client });
 
   // Whether the user sees the room decides what counts as unread: read it as each message arrives.
   client.on("new_message", () => visibility());

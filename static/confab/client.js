@@ -357,7 +357,7 @@ export class ConfabClient {
    * Queue a message and send it as soon as the connection allows.
    * Returns the outbox entry (its client_id identifies the message until the server acks it).
    */
-  sendMessage(room, { body = "", reply_to = null, attachments = [], kind = null, meta = {} } = {}) {
+  sendMessage(room, { body = "", reply_to = null, attachments = [], kind = null, thread = null, also_to_room = false, meta = {} } = {}) {
     const entry = {
       client_id: uuid4(),
       room: Number(room),
@@ -365,6 +365,8 @@ export class ConfabClient {
       reply_to,
       attachments,
       kind,
+      thread, // a reply in the thread of this root message (docs/protocol.md, Threads)
+      also_to_room,
       meta,
       queued_at: new Date().toISOString(),
       status: "pending",
@@ -410,6 +412,8 @@ export class ConfabClient {
         if (entry.reply_to) data.reply_to = entry.reply_to;
         if (entry.attachments?.length) data.attachments = entry.attachments;
         if (entry.kind) data.kind = entry.kind;
+        if (entry.thread) data.thread = entry.thread;
+        if (entry.thread && entry.also_to_room) data.also_to_room = true;
         try {
           const ack = await this.request("send_message", data);
           this.outbox = this.outbox.filter((item) => item.client_id !== entry.client_id);

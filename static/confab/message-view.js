@@ -17,7 +17,8 @@ import { formatFull, formatSize, formatTime, hueFor, plainText, relativeTime } f
  * @param {{me: User}} options
  */
 export function messageRenderer(template, { me }) {
-  const prototype = /** @type {HTMLElement} */ (template.content.querySelector('[data-testid="message"]'));
+  // A copy: the parts are taken out of it, and other renderers (the thread panel's) need the template whole.
+  const prototype = /** @type {HTMLElement} */ (template.content.querySelector('[data-testid="message"]')?.cloneNode(true));
   const take = (selector) => {
     const node = /** @type {HTMLElement} */ (prototype.querySelector(selector));
     node.remove();

@@ -243,6 +243,10 @@ export const reducers = {
     next = withoutTypist(next, message.room, idOf(message.sender));
     const room = next.rooms[message.room];
     if (!room || message.seq <= (room.last_seq || 0)) return next; // known already (our own ack, a repeat)
+    if (message.thread_root && next.threads && idOf(message.sender) !== state.me.id) {
+      // A new reply in a thread we follow is unread there until the thread is read.
+      next = { ...next, threads: next.threads.map((thread) => (thread.root.id === message.thread_root ? { ...thread, unread: thread.unread + 1 } : thread)) };
+    }
     const change = { last_seq: message.seq };
     if (inMainTimeline(message)) {
       change.last_message = summaryOf(message);

@@ -6,7 +6,7 @@
 
 import { api, dayKey, formatDay, h, icon, plainText, prefersReducedMotion } from "./dom.js";
 import { messageRenderer } from "./message-view.js";
-import { idOf, readersOf, roomTitle, timelineOf } from "./store.js";
+import { idOf, inMainTimeline, readersOf, roomTitle, timelineOf } from "./store.js";
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 
@@ -135,7 +135,7 @@ export function mountTimeline({ store, client, ui }) {
     }
     // The outbox: what the user sent that the server has not acknowledged yet.
     const label = pendingLabel(state);
-    const entries = state.outbox[roomId] || [];
+    const entries = (state.outbox[roomId] || []).filter((entry) => !entry.thread || entry.also_to_room);
     const clientIds = new Set(entries.map((entry) => entry.client_id));
     for (const [clientId, item] of pendingDrawn) {
       if (!clientIds.has(clientId)) {
@@ -378,7 +378,7 @@ export function mountTimeline({ store, client, ui }) {
   }
 
   client.on("new_message", ({ message }) => {
-    if (message.room !== roomId || held(message.id)) return;
+    if (message.room !== roomId || held(message.id) || !inMainTimeline(message)) return;
     const after = arrived(message, { live: true });
     queueMicrotask(() => {
       after();
@@ -386,14 +386,14 @@ export function mountTimeline({ store, client, ui }) {
     });
   });
   client.on("sent", ({ message }) => {
-    if (message.room === roomId) {
+    if (message.room === roomId && inMainTimeline(message)) {
       dividerAfter = null;
       queueMicrotask(scrollToBottom);
     }
   });
   client.on("synced", async (data) => {
     if (data.room !== roomId) return;
-    const fresh = data.messages.filter((message) => !held(message.id));
+    const fresh = data.messages.filter((message) => !held(message.id) && inMainTimeline(message));
     queueMicrotask(async () => {
       if (data.has_more) await loadNewer().catch(() => {});
       if (fresh.length) {
@@ -495,7 +495,8 @@ export function mountTimeline({ store, client, ui }) {
     return [...timelineOf(store.getState(), roomId)].reverse().find((message) => idOf(message.sender) === me.id && !message.deleted && message.kind !== "system");
   }
 
-  list.addEventListener("click", async (event) => {
+  /** What a click on a message does; the thread panel's messages use it too. */
+  async function onMessageClick(event) {
     const target = /** @type {HTMLElement} */ (event.target);
     const node = /** @type {HTMLElement|null} */ (target.closest('[data-testid="message"]'));
     if (!node) return;
@@ -539,7 +540,8 @@ export function mountTimeline({ store, client, ui }) {
         ui.toast({ title: "Could not copy", tone: "error" });
       }
     }
-  });
+  }
+  list.addEventListener("click", onMessageClick);
 
   // --- Typing: others' indicators lapse by themselves (the server's stop may never come) ---------------
 
@@ -574,5 +576,5 @@ export function mountTimeline({ store, client, ui }) {
   stuck = atBottom();
   if (stuck) jumpPill.hidden = true;
 
-  return { jumpTo, startEdit, lastOwnMessage, markRead, roomId, clearDivider: () => { dividerAfter = null; } };
+  return { onMessageClick, jumpTo, startEdit, lastOwnMessage, markRead, roomId, clearDivider: () => { dividerAfter = null; } };
 }
