@@ -8,6 +8,7 @@ import { ConfabClient, defaultSocketUrl } from "./client.js";
 import { mountComposer } from "./composer.js";
 import { mountAppDialogs, mountPicker, mountRoomDialogs } from "./dialogs.js";
 import { api, avatar, h, icon, prefersReducedMotion } from "./dom.js";
+import { mountShortcuts } from "./keyboard.js";
 import { mountNotificationCentre, mountRoomPanels } from "./panels.js";
 import { mountSidebar } from "./sidebar.js";
 import { createStore, idOf, initialState, isViewing, roomTitle } from "./store.js";
@@ -95,6 +96,7 @@ export function main() {
     ui.threads = mountThreadPanel({ store, client, ui, roomId: currentRoomId });
   }
   mountThreadsList({ store, client });
+  mountShortcuts({ store, ui });
 
   // Whether the user sees the room decides what counts as unread: read it as each message arrives.
   client.on("new_message", () => visibility());

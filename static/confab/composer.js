@@ -3,6 +3,7 @@
 // and saying why a message waits when the server asks us to slow down.
 
 import { formatSize, h, icon, plainText } from "./dom.js";
+import { mountAutocomplete } from "./autocomplete.js";
 import { uploadFile } from "./upload.js";
 
 const TYPING_SEND_EVERY_MS = 3000;
@@ -10,6 +11,19 @@ const TYPING_SEND_EVERY_MS = 3000;
 /** The seconds left until `until` (ms since the epoch), at least 1 while any remain. */
 export function secondsLeft(until, now) {
   return Math.max(0, Math.ceil((until - now) / 1000));
+}
+
+/** Where the unsent text of a room waits in localStorage (per user: a shared browser keeps them apart). */
+export function draftKey(userId, roomId) {
+  return `confab.draft.${userId}.${roomId}`;
+}
+
+function storage() {
+  try {
+    return window.localStorage;
+  } catch (error) {
+    return null; // storage disabled: drafts live as long as the page
+  }
 }
 
 /**
@@ -23,6 +37,24 @@ export function mountComposer({ store, client, ui, roomId }) {
   const replyBar = /** @type {HTMLElement} */ (document.getElementById("reply-bar"));
   const notice = /** @type {HTMLElement} */ (document.getElementById("composer-notice"));
   let replyTo = null;
+  const me = store.getState().me;
+  const completion = mountAutocomplete({
+    input: composer,
+    members: () => Object.values(store.getState().members[roomId] || {}).map((member) => member.user),
+    meId: me.id,
+  });
+
+  // --- Drafts: what was typed and not sent stays with the room, across reloads -----------------------
+
+  const key = draftKey(me.id, roomId);
+  function saveDraft() {
+    try {
+      if (composer.value.trim()) storage()?.setItem(key, composer.value);
+      else storage()?.removeItem(key);
+    } catch (error) {
+      /* storage full: the draft lives as long as the page */
+    }
+  }
 
   // --- Replies ----------------------------------------------------------------------------------
 
@@ -185,7 +217,7 @@ export function mountComposer({ store, client, ui, roomId }) {
     });
     for (const item of [...uploads]) if (item.status !== "uploading") removeUpload(item);
     composer.value = "";
-    composer.dispatchEvent(new Event("confab:cleared"));
+    saveDraft();
     autosize();
     cancelReply();
     stopOwnTyping();
@@ -194,7 +226,7 @@ export function mountComposer({ store, client, ui, roomId }) {
   }
 
   composer.addEventListener("keydown", (event) => {
-    if (ui.autocomplete?.handles(event)) return;
+    if (completion.handles(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       send();
@@ -212,6 +244,7 @@ export function mountComposer({ store, client, ui, roomId }) {
   composer.addEventListener("input", () => {
     autosize();
     typingInput();
+    saveDraft();
   });
   composer.addEventListener("blur", stopOwnTyping);
   form.addEventListener("submit", (event) => {
@@ -245,7 +278,15 @@ export function mountComposer({ store, client, ui, roomId }) {
     previous = state;
   });
 
-  if (!matchMedia("(pointer: coarse)").matches) composer.focus({ preventScroll: true });
+  const draft = storage()?.getItem(key);
+  if (draft) {
+    composer.value = draft;
+    autosize();
+  }
+  if (!matchMedia("(pointer: coarse)").matches) {
+    composer.focus({ preventScroll: true });
+    composer.setSelectionRange(composer.value.length, composer.value.length);
+  }
 
   return { startReply, focus: () => composer.focus(), element: composer };
 }

@@ -576,5 +576,13 @@ export function mountTimeline({ store, client, ui }) {
   stuck = atBottom();
   if (stuck) jumpPill.hidden = true;
 
-  return { onMessageClick, jumpTo, startEdit, lastOwnMessage, markRead, roomId, clearDivider: () => { dividerAfter = null; } };
+  /** Esc: everything here is read, whether scrolled to the bottom or not. */
+  function markAllRead() {
+    dividerAfter = null;
+    draw(store.getState());
+    scrollToBottom();
+    markRead();
+  }
+
+  return { onMessageClick, markAllRead, jumpTo, startEdit, lastOwnMessage, markRead, roomId, clearDivider: () => { dividerAfter = null; } };
 }
