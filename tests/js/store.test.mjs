@@ -175,3 +175,20 @@ test("the store tells subscribers of changes only", () => {
   store.dispatch({ type: "message_pinned", data: { room: 3, message: 101 } });
   assert.equal(calls, 1);
 });
+
+test("followed threads: a reply by someone else is unread there until the thread is read", () => {
+  const thread = { root: message(1), thread_summary: { replies: 0, last_reply_at: null, participants: [] }, unread: 0, room: 3 };
+  let state = apply(page(), ["threads_loaded", { threads: [thread] }]);
+  state = apply(state, ["new_message", { message: message(3, { thread_root: 101 }) }], ["new_message", { message: message(4, { thread_root: 101, sender: ann }) }]);
+  assert.equal(state.threads[0].unread, 1, "one's own reply is not unread");
+  state = apply(state, ["thread_updated", { room: 3, message: 101, thread_summary: { replies: 2, last_reply_at: "x", participants: [2, 1] } }]);
+  assert.equal(state.threads[0].thread_summary.replies, 2);
+  state = apply(state, ["thread_read", { message: 101, last_read_seq: 4, unread: 0 }]);
+  assert.equal(state.threads[0].unread, 0);
+});
+
+test("a thread fetched over REST is held with the room's messages", () => {
+  const state = apply(page(), ["thread_loaded", { root: message(1), messages: [message(5, { thread_root: 101 })], has_more: false }]);
+  assert.deepEqual(repliesOf(state, 3, 101).map((each) => each.seq), [5]);
+  assert.deepEqual(timelineOf(state, 3).map((each) => each.seq), [1, 2]);
+});
