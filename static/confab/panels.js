@@ -1,7 +1,7 @@
 // @ts-check
 // Side panels: pinned messages and members of the open room, and the notification centre.
 
-import { api, avatar, formatDay, h, relativeTime } from "./dom.js";
+import { api, avatar, debounce, formatDay, h, relativeTime } from "./dom.js";
 import { presenceText } from "./sidebar.js";
 import { previewText } from "./text.js";
 
@@ -150,7 +150,45 @@ export function mountRoomPanels({ store, ui, roomId }) {
     );
   }
 
+  // Search (REST `GET search/?q=&room=`): the room's live messages, best matches first.
+  const searchPanel = /** @type {HTMLElement} */ (document.getElementById("search-panel"));
+  const searchButton = /** @type {HTMLElement} */ (document.getElementById("search-button"));
+  const searchInput = /** @type {HTMLInputElement} */ (document.getElementById("search-input"));
+  const searchResults = /** @type {HTMLElement} */ (document.getElementById("search-results"));
+  const runSearch = debounce(async () => {
+    const query = searchInput.value.trim();
+    if (!query) {
+      searchResults.replaceChildren();
+      /** @type {HTMLElement} */ (document.getElementById("search-empty")).hidden = true;
+      return;
+    }
+    try {
+      const found = await api(`search/?q=${encodeURIComponent(query)}&room=${roomId}`);
+      if (searchInput.value.trim() !== query) return; // a newer search is on its way
+      searchResults.replaceChildren(
+        ...found.map((message) =>
+          h(
+            "li",
+            { class: "pin-item", "data-testid": "search-result" },
+            h("div", { class: "pin-meta" }, avatar(message.sender, "avatar avatar-xs"), h("strong", {}, message.sender?.display_name || "System"), h("time", { datetime: message.created_at }, formatDay(message.created_at))),
+            h("div", { class: "pin-body" }, previewText(message.body) || "Attachment"),
+            h("button", { type: "button", class: "btn btn-link", onclick: () => (message.thread_root && !message.also_to_room ? ui.threads?.open(message) : ui.timeline.jumpTo(message.id)) }, "Jump to message"),
+          ),
+        ),
+      );
+      /** @type {HTMLElement} */ (document.getElementById("search-empty")).hidden = found.length > 0;
+    } catch (error) {
+      searchResults.replaceChildren(h("li", { class: "panel-error" }, error.message));
+    }
+  }, 250);
+  searchInput.addEventListener("input", runSearch);
+  document.getElementById("search-form")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    runSearch();
+  });
+
   const panels = {
+    search: { panel: searchPanel, button: searchButton, load: () => searchInput.focus() },
     pins: { panel: pinsPanel, button: pinsButton, load: loadPins },
     members: { panel: membersPanel, button: membersButton, load: () => drawMembers() },
   };
@@ -165,6 +203,11 @@ export function mountRoomPanels({ store, ui, roomId }) {
       panels[name].load();
     }
   }
+  searchButton.addEventListener("click", () => toggle("search"));
+  document.getElementById("search-close")?.addEventListener("click", () => {
+    toggle("search", false);
+    searchButton.focus();
+  });
   pinsButton.addEventListener("click", () => toggle("pins"));
   membersButton.addEventListener("click", () => toggle("members"));
   document.getElementById("pins-close")?.addEventListener("click", () => {
@@ -185,5 +228,5 @@ export function mountRoomPanels({ store, ui, roomId }) {
     previous = state;
   });
 
-  return { refreshPins: () => !pinsPanel.hidden && loadPins(), closeAll: () => { toggle("pins", false); } };
+  return { refreshPins: () => !pinsPanel.hidden && loadPins(), closeAll: () => toggle("pins", false) };
 }

@@ -460,6 +460,7 @@ export const reducers = {
 
   /** The client's outbox changed: what waits to be sent, per room. */
   outbox_changed(state, { entries }) {
+    /** @type {Record<number, OutboxEntry[]>} */
     const outbox = {};
     for (const entry of entries) (outbox[entry.room] ||= []).push(entry);
     return { ...state, outbox };

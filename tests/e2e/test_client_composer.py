@@ -122,3 +122,19 @@ def test_a_group_message_says_how_many_have_seen_it_and_who(people):  # noqa: F8
     expect(ann.page.locator(".toast")).to_contain_text("Bob")
     ann.assert_no_script_errors()
 
+
+def test_search_finds_a_message_of_the_room_and_jumps_to_it(people):  # noqa: F811
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.send("The deploy **checklist** lives in the wiki")
+    ann.send("Something else entirely")
+    expect(bob.messages()).to_have_count(2)
+    bob.page.locator('[data-testid="search-button"]').click()
+    bob.page.locator('[data-testid="search-input"]').fill("checklist")
+    result = bob.page.locator('[data-testid="search-result"]')
+    expect(result).to_have_count(1)
+    expect(result).to_contain_text("The deploy checklist lives in the wiki")
+    result.get_by_role("button", name="Jump to message").click()
+    expect(bob.message("The deploy checklist lives in the wiki")).to_be_focused()
+    bob.assert_no_script_errors()
