@@ -52,10 +52,56 @@ export function messageRenderer(template, { me }) {
   }
 
   /**
+   * A message of the outbox, not yet stored: the same markup, with its state where the reactions go.
+   * @param {{client_id: string, body: string, queued_at: string, status: string, meta?: any}} entry
+   * @param {(Node|string)[]} status what the status line says (and offers: retry, discard)
+   */
+  function renderPending(entry, status) {
+    const node = /** @type {HTMLElement} */ (prototype.cloneNode(true));
+    node.classList.add("own", "pending");
+    node.classList.toggle("failed", entry.status === "failed");
+    node.dataset.testid = "pending-message";
+    node.removeAttribute("tabindex");
+    Object.assign(node.dataset, { clientId: entry.client_id, sender: String(me.id), created: entry.queued_at });
+    delete node.dataset.messageId;
+    delete node.dataset.seq;
+    const face = /** @type {HTMLElement} */ (node.querySelector(".avatar"));
+    face.textContent = me.display_name.trim().charAt(0).toUpperCase();
+    face.style.setProperty("--hue", String(hueFor(me.id)));
+    for (const time of node.querySelectorAll(".gutter-time, .sent-at")) time.textContent = "";
+    node.querySelector(".sender").textContent = me.display_name;
+    const body = /** @type {HTMLElement} */ (node.querySelector(".message-body"));
+    body.classList.add("pending-body");
+    body.removeAttribute("data-testid");
+    body.textContent = entry.body;
+    const attachments = /** @type {HTMLElement} */ (node.querySelector(".attachments"));
+    const uploads = entry.meta?.attachments || [];
+    if (uploads.length) {
+      attachments.replaceChildren(
+        ...uploads.map((upload) => {
+          const card = /** @type {HTMLElement} */ (filePrototype.cloneNode(true));
+          card.removeAttribute("href");
+          card.removeAttribute("data-testid");
+          card.querySelector(".file-name").textContent = upload.name;
+          card.querySelector(".file-size").textContent = "Attached";
+          return card;
+        }),
+      );
+    } else attachments.remove();
+    for (const part of node.querySelectorAll(".reactions, .message-actions, .thread-summary, .reply-quote")) part.remove();
+    const line = document.createElement("div");
+    line.className = "pending-status";
+    if (entry.status === "failed") line.setAttribute("role", "alert");
+    line.append(...status);
+    node.querySelector(".message-main")?.append(line);
+    return node;
+  }
+
+  /**
    * @param {Message} message
    * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean}} context
    */
-  return function renderMessage(message, { nameOf, parent = null, canPin }) {
+  function renderMessage(message, { nameOf, parent = null, canPin }) {
     const node = /** @type {HTMLElement} */ (prototype.cloneNode(true));
     const own = message.sender?.id === me.id;
     const system = message.kind === "system";
@@ -168,5 +214,7 @@ export function messageRenderer(template, { me }) {
       }
     }
     return node;
-  };
+  }
+
+  return { renderMessage, renderPending };
 }

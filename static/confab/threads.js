@@ -17,7 +17,7 @@ export function mountThreadPanel({ store, client, ui, roomId }) {
   const input = /** @type {HTMLTextAreaElement} */ (document.getElementById("thread-composer"));
   const alsoToRoom = /** @type {HTMLInputElement} */ (document.getElementById("thread-also"));
   const me = store.getState().me;
-  const render = messageRenderer(/** @type {HTMLTemplateElement} */ (document.getElementById("message-template")), { me });
+  const { renderMessage: render, renderPending } = messageRenderer(/** @type {HTMLTemplateElement} */ (document.getElementById("message-template")), { me });
   let rootId = null;
   let readSent = 0;
   let drawnFrom = null;
@@ -41,7 +41,7 @@ export function mountThreadPanel({ store, client, ui, roomId }) {
       }
       return node;
     });
-    for (const entry of pending) nodes.push(h("li", { class: "message own pending", "data-testid": "pending-message" }, h("div", { class: "message-main" }, h("div", { class: "message-body pending-body" }, entry.body), h("div", { class: "pending-status" }, "Sending…"))));
+    for (const entry of pending) nodes.push(renderPending(entry, [entry.status === "failed" ? `Not sent: ${entry.error?.message || "error"}` : "Sending…"]));
     list.replaceChildren(...nodes);
     drawnFrom = state.messages[roomId];
     markRead(replies);

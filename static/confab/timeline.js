@@ -36,7 +36,7 @@ export function mountTimeline({ store, client, ui }) {
   const historyTop = /** @type {HTMLElement} */ (document.getElementById("history-top"));
   const jumpPill = /** @type {HTMLElement} */ (document.getElementById("jump-pill"));
   const typingLine = /** @type {HTMLElement} */ (document.getElementById("typing"));
-  const render = messageRenderer(/** @type {HTMLTemplateElement} */ (document.getElementById("message-template")), { me });
+  const { renderMessage: render, renderPending } = messageRenderer(/** @type {HTMLTemplateElement} */ (document.getElementById("message-template")), { me });
 
   /** @type {Map<number, {message: any, parent: any, canPin: boolean, node: HTMLElement}>} */
   const drawn = new Map();
@@ -62,33 +62,16 @@ export function mountTimeline({ store, client, ui }) {
   // --- Drawing ----------------------------------------------------------------------------------
 
   function pendingNode(entry, label) {
-    const failed = entry.status === "failed";
-    const uploads = entry.meta?.attachments || [];
-    return h(
-      "li",
-      { class: `message own pending${failed ? " failed" : ""}`, "data-testid": "pending-message", dataset: { clientId: entry.client_id, sender: me.id, created: entry.queued_at } },
-      h("span", { class: "avatar", "aria-hidden": "true" }, me.display_name.charAt(0).toUpperCase()),
-      h("span", { class: "gutter-time" }),
-      h(
-        "div",
-        { class: "message-main" },
-        h("div", { class: "message-meta" }, h("strong", { class: "sender" }, me.display_name)),
-        h("div", { class: "message-body pending-body" }, entry.body),
-        uploads.length ? h("div", { class: "pending-files" }, uploads.map((upload) => h("span", { class: "chip" }, icon("file"), upload.name))) : null,
-        h(
-          "div",
-          { class: "pending-status", role: failed ? "alert" : undefined },
-          failed
-            ? [
-                icon("alert"),
-                h("span", {}, `Not sent: ${entry.error?.message || "error"}`),
-                h("button", { type: "button", class: "btn btn-link", onclick: () => client.retry(entry.client_id) }, "Retry"),
-                h("button", { type: "button", class: "btn btn-link", onclick: () => client.discard(entry.client_id) }, "Discard"),
-              ]
-            : [icon("clock"), h("span", {}, label)],
-        ),
-      ),
-    );
+    const status =
+      entry.status === "failed"
+        ? [
+            icon("alert"),
+            h("span", {}, `Not sent: ${entry.error?.message || "error"}`),
+            h("button", { type: "button", class: "btn btn-link", onclick: () => client.retry(entry.client_id) }, "Retry"),
+            h("button", { type: "button", class: "btn btn-link", onclick: () => client.discard(entry.client_id) }, "Discard"),
+          ]
+        : [icon("clock"), h("span", {}, label)];
+    return renderPending(entry, status);
   }
 
   function pendingLabel(state) {
