@@ -239,7 +239,9 @@ export const reducers = {
   },
 
   new_message(state, { message }) {
-    let next = withMessages(state, message.room, [message]);
+    // Messages are held for the room the page shows; other rooms keep their summary (`last_message`) only,
+    // so a long session in busy rooms does not pile up their traffic.
+    let next = state.history[message.room] ? withMessages(state, message.room, [message]) : state;
     next = withoutTypist(next, message.room, idOf(message.sender));
     const room = next.rooms[message.room];
     if (!room || message.seq <= (room.last_seq || 0)) return next; // known already (our own ack, a repeat)

@@ -42,6 +42,7 @@ test("a new message is held once, in seq order, and counts as unread only where 
   state = apply(state, ["new_message", { message: { ...message(1), id: 200, room: 4 } }]);
   assert.equal(state.rooms[4].unread, 1, "a repeat counts once");
   assert.equal(state.rooms[4].last_message.body, "m1");
+  assert.equal(state.messages[4], undefined, "only the open room's messages are held");
   state = apply(state, ["visibility", { visible: false }], ["new_message", { message: message(5) }]);
   assert.equal(state.rooms[3].unread, 1, "a hidden tab does not read");
   assert.equal(totalUnread(state), 2);
