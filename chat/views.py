@@ -9,6 +9,7 @@ JSON in a ``<script type="application/json">`` is data, not code).
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django.conf import settings
@@ -19,12 +20,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from core.errors import ActionError
 from core.payloads import iso, user_payload
 
 from . import actions, queries
 from .models import Room, RoomMember
+from .rendering import render_body
 
 
 def direct_peers(rooms: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -39,8 +42,33 @@ def room_title(room: dict[str, Any], peers: dict[int, dict[str, Any]]) -> str:
     return room["name"] or "Untitled room"
 
 
-def sidebar_entries(rooms: list[dict[str, Any]], peers: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"room": room, "title": room_title(room, peers), "peer": peers.get(room["id"])} for room in rooms]
+def room_preview(room: dict[str, Any], me_id: int) -> str:
+    """The room list's one line: the last message as plain text (its markdown rendered, then its text),
+    as static/confab/text.js words it for the rooms that change while the page is open."""
+    last = room.get("last_message")
+    if not last:
+        return room.get("topic") or "No messages yet"
+    if last["deleted"]:
+        return "Message deleted"
+    text = " ".join(html.unescape(strip_tags(render_body(last["body"] or "", last["kind"]))).split())
+    text = text or ("Photo" if last["kind"] == "image" else "Attachment")
+    sender = last.get("sender")
+    mine = bool(sender) and sender["id"] == me_id
+    if sender and (room["kind"] == Room.Kind.GROUP or mine):
+        text = f"{'You' if mine else sender['display_name']}: {text}"
+    return text[:120]
+
+
+def sidebar_entries(rooms: list[dict[str, Any]], peers: dict[int, dict[str, Any]], me_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "room": room,
+            "title": room_title(room, peers),
+            "peer": peers.get(room["id"]),
+            "preview": room_preview(room, me_id),
+        }
+        for room in rooms
+    ]
 
 
 def page_context(request: HttpRequest, *, room: dict[str, Any] | None = None, history=None) -> dict[str, Any]:
@@ -50,7 +78,7 @@ def page_context(request: HttpRequest, *, room: dict[str, Any] | None = None, hi
     me = user_payload(request.user)
     return {
         "me": me,
-        "sidebar": sidebar_entries(rooms, peers),
+        "sidebar": sidebar_entries(rooms, peers, request.user.pk),
         "room": room,
         "room_title": room_title(room, peers) if room else "",
         "peer": peers.get(room["id"]) if room else None,

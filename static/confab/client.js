@@ -1,3 +1,4 @@
+// @ts-check
 // The one connection of a tab to /ws/chat/.
 //
 // Owns: connecting with the session cookie, reconnecting with exponential
@@ -29,6 +30,7 @@ const MAX_SYNC_ROUNDS = 20;
  * @returns {Record<string, number>}
  */
 export function roomsBehind(serverSeqs, held) {
+  /** @type {Record<string, number>} */
   const behind = {};
   for (const [room, lastSeq] of Object.entries(serverSeqs)) {
     if (held.has(room) && lastSeq > held.get(room)) behind[room] = held.get(room);
@@ -62,7 +64,11 @@ export function backoffDelay(attempt, base, max) {
 }
 
 export class ConfabClient {
-  constructor({ url, userId, serverTime = null, ...options } = {}) {
+  /**
+   * @param {{url?: string, userId?: number|null, serverTime?: string|null, requestTimeout?: number, pingInterval?: number,
+   *   backoffBase?: number, backoffMax?: number, storage?: Storage|null}} [options]
+   */
+  constructor({ url = "", userId = null, serverTime = null, ...options } = {}) {
     this.url = url || defaultSocketUrl("/ws/chat/");
     this.options = { ...DEFAULTS, ...options };
     this.storageKey = `confab.outbox.${userId ?? "anon"}`;
@@ -276,8 +282,14 @@ export class ConfabClient {
 
   // --- Requests -----------------------------------------------------------
 
-  /** Send a request frame; resolves with the ack's data, rejects with a RequestError. */
-  request(type, data = {}, { timeout } = {}) {
+  /**
+   * Send a request frame; resolves with the ack's data, rejects with a RequestError.
+   * @param {string} type
+   * @param {object} [data]
+   * @param {{timeout?: number}} [options]
+   * @returns {Promise<any>}
+   */
+  request(type, data = {}, { timeout = undefined } = {}) {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN || this.state !== "online") {
       return Promise.reject(new RequestError("offline", "You are offline."));
     }
@@ -357,7 +369,7 @@ export class ConfabClient {
    * Queue a message and send it as soon as the connection allows.
    * Returns the outbox entry (its client_id identifies the message until the server acks it).
    */
-  sendMessage(room, { body = "", reply_to = null, attachments = [], kind = null, meta = {} } = {}) {
+  sendMessage(room, { body = "", reply_to = null, attachments = [], kind = null, thread = null, also_to_room = false, meta = {} } = {}) {
     const entry = {
       client_id: uuid4(),
       room: Number(room),
@@ -365,6 +377,8 @@ export class ConfabClient {
       reply_to,
       attachments,
       kind,
+      thread, // a reply in the thread of this root message (docs/protocol.md, Threads)
+      also_to_room,
       meta,
       queued_at: new Date().toISOString(),
       status: "pending",
@@ -410,6 +424,8 @@ export class ConfabClient {
         if (entry.reply_to) data.reply_to = entry.reply_to;
         if (entry.attachments?.length) data.attachments = entry.attachments;
         if (entry.kind) data.kind = entry.kind;
+        if (entry.thread) data.thread = entry.thread;
+        if (entry.thread && entry.also_to_room) data.also_to_room = true;
         try {
           const ack = await this.request("send_message", data);
           this.outbox = this.outbox.filter((item) => item.client_id !== entry.client_id);

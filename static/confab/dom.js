@@ -1,3 +1,4 @@
+// @ts-check
 // Small DOM and HTTP helpers shared by the UI modules.
 //
 // Safety rule of the whole client: user text goes into the page through
@@ -90,8 +91,8 @@ export function avatar(user, className = "avatar") {
 }
 
 export function paintAvatars(root = document) {
-  for (const node of root.querySelectorAll("[data-avatar-for]")) {
-    node.style.setProperty("--hue", hueFor(node.dataset.avatarFor));
+  for (const node of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll("[data-avatar-for]"))) {
+    node.style.setProperty("--hue", String(hueFor(node.dataset.avatarFor)));
   }
 }
 
@@ -148,7 +149,7 @@ export function formatSize(bytes) {
 export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
+  return /** @type {HTMLInputElement|null} */ (document.querySelector("input[name=csrfmiddlewaretoken]"))?.value || "";
 }
 
 export class ApiError extends Error {
@@ -170,8 +171,13 @@ function apiMessage(body) {
   return "";
 }
 
-/** JSON over the session: same-origin cookies, CSRF header on unsafe methods. */
-export async function api(path, { method = "GET", body, signal } = {}) {
+/**
+ * JSON over the session: same-origin cookies, CSRF header on unsafe methods.
+ * @param {string} path under /api/v1/, or absolute
+ * @param {{method?: string, body?: any, signal?: AbortSignal}} [options]
+ * @returns {Promise<any>}
+ */
+export async function api(path, { method = "GET", body = undefined, signal = undefined } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -1,3 +1,4 @@
+// @ts-check
 // File uploads with progress: XMLHttpRequest, because fetch() reports no upload progress.
 
 import { csrfToken } from "./dom.js";
@@ -13,7 +14,12 @@ export class UploadError extends Error {
  * Upload one file to POST /api/v1/uploads/ (multipart field `file`).
  * Returns {promise, abort}; `onProgress(fraction)` follows the bytes sent.
  */
-export function uploadFile(file, { onProgress = () => {}, url = "/api/v1/uploads/" } = {}) {
+/**
+ * @param {File} file
+ * @param {{onProgress?: (fraction: number) => void, url?: string}} [options]
+ * @returns {{promise: Promise<any>, abort: () => void}}
+ */
+export function uploadFile(file, { onProgress = (fraction) => {}, url = "/api/v1/uploads/" } = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
     xhr.open("POST", url);

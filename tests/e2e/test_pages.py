@@ -135,3 +135,13 @@ def test_registration_errors_are_shown_next_to_their_fields(client, ann):
         ("Username", "A user with that username already exists."),
         ("Password confirmation", "The two password fields didn’t match."),
     ]
+
+
+def test_the_room_list_previews_the_last_message_as_plain_text(client, ann, bob, group_room):
+    from chat import actions
+
+    actions.send_message(bob, group_room.id, body="| *Design* | table |\n|---|---|\n| **bold** | x |")
+    client.force_login(ann)
+    html = client.get("/").content.decode()
+    preview = re.search(r'<span class="entry-preview">([^<]*)</span>', html).group(1)
+    assert preview == "Bob: Design table bold x"

@@ -1,0 +1,366 @@
+// @ts-check
+// Dialogs: new room, direct chat, public rooms (in templates/chat/app.html), and the
+// room's own: delete confirmation, report, earlier versions of an edited message, the
+// image lightbox and the reaction picker.
+
+import { api, avatar, debounce, formatFull, h, icon } from "./dom.js";
+
+const EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "🔥", "👀", "✅", "🚀", "💯", "👏", "🤔", "😄", "🙌"];
+
+function showError(id, message) {
+  const node = /** @type {HTMLElement} */ (document.getElementById(id));
+  node.textContent = message;
+  node.hidden = false;
+}
+
+export function openDialog(id) {
+  const dialog = /** @type {HTMLDialogElement} */ (document.getElementById(id));
+  dialog.querySelector(".form-error")?.setAttribute("hidden", "");
+  dialog.showModal();
+  /** @type {HTMLElement|null} */ (dialog.querySelector("input"))?.focus();
+  dialog.dispatchEvent(new Event("opened"));
+}
+
+function personRow(user, { action, label, onPick }) {
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      { type: "button", class: "pick-row", onclick: () => onPick(user), "aria-label": `${label} ${user.display_name}` },
+      avatar(user, "avatar avatar-sm"),
+      h("span", { class: "pick-text" }, h("strong", {}, user.display_name), h("small", {}, `@${user.username}`)),
+      h("span", { class: "pick-action" }, action),
+    ),
+  );
+}
+
+const searchUsers = (query) => api(`users/?q=${encodeURIComponent(query)}`);
+
+/** The dialogs every signed-in page has. @param {{me: any}} options */
+export function mountAppDialogs({ me }) {
+  document.getElementById("new-room-button")?.addEventListener("click", () => openDialog("new-room-dialog"));
+  document.getElementById("new-direct-button")?.addEventListener("click", () => openDialog("direct-dialog"));
+  document.getElementById("browse-button")?.addEventListener("click", () => openDialog("browse-dialog"));
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-open]"))) {
+    button.addEventListener("click", () => openDialog(button.dataset.open));
+  }
+  for (const button of document.querySelectorAll("dialog [data-close]")) {
+    button.addEventListener("click", () => /** @type {HTMLDialogElement} */ (button.closest("dialog")).close());
+  }
+  for (const dialog of /** @type {NodeListOf<HTMLDialogElement>} */ (document.querySelectorAll("dialog.modal"))) closeOnBackdropAndEscape(dialog);
+
+  // Start a direct chat.
+  const directResults = /** @type {HTMLElement} */ (document.getElementById("direct-results"));
+  const directSearch = /** @type {HTMLInputElement} */ (document.getElementById("direct-search"));
+  const runDirectSearch = debounce(async () => {
+    try {
+      const users = await searchUsers(directSearch.value.trim());
+      directResults.replaceChildren(
+        ...(users.length
+          ? users.map((user) =>
+              personRow(user, {
+                action: "Message",
+                label: "Message",
+                onPick: async (picked) => {
+                  try {
+                    const room = await api("rooms/direct/", { method: "POST", body: { user: picked.id } });
+                    location.assign(`/rooms/${room.id}/`);
+                  } catch (error) {
+                    showError("direct-error", error.message);
+                  }
+                },
+              }),
+            )
+          : [h("li", { class: "pick-empty" }, "Nobody found. Someone you share no room with is found by their exact username.")]),
+      );
+    } catch (error) {
+      showError("direct-error", error.message);
+    }
+  }, 200);
+  directSearch.addEventListener("input", runDirectSearch);
+  document.getElementById("direct-dialog")?.addEventListener("opened", runDirectSearch);
+
+  // Create a group room.
+  const newRoomForm = /** @type {HTMLFormElement} */ (document.getElementById("new-room-form"));
+  const chosen = new Map();
+  const chosenList = /** @type {HTMLElement} */ (document.getElementById("new-room-chosen"));
+  const peopleSearch = /** @type {HTMLInputElement} */ (document.getElementById("new-room-people"));
+  const peopleResults = /** @type {HTMLElement} */ (document.getElementById("new-room-results"));
+  function drawChosen() {
+    chosenList.replaceChildren(
+      ...[...chosen.values()].map((user) =>
+        h("li", { class: "chip" }, user.display_name, h("button", { type: "button", class: "chip-remove", "aria-label": `Remove ${user.display_name}`, onclick: () => { chosen.delete(user.id); drawChosen(); } }, icon("x"))),
+      ),
+    );
+  }
+  const runPeopleSearch = debounce(async () => {
+    const query = peopleSearch.value.trim();
+    if (!query) return peopleResults.replaceChildren();
+    try {
+      const users = (await searchUsers(query)).filter((user) => !chosen.has(user.id));
+      peopleResults.replaceChildren(
+        ...users.slice(0, 6).map((user) =>
+          personRow(user, {
+            action: "Add",
+            label: "Invite",
+            onPick: (picked) => {
+              chosen.set(picked.id, picked);
+              drawChosen();
+              peopleSearch.value = "";
+              peopleResults.replaceChildren();
+              peopleSearch.focus();
+            },
+          }),
+        ),
+      );
+    } catch (error) {
+      showError("new-room-error", error.message);
+    }
+  }, 200);
+  peopleSearch.addEventListener("input", runPeopleSearch);
+  newRoomForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(newRoomForm);
+    try {
+      const room = await api("rooms/", {
+        method: "POST",
+        body: { name: String(form.get("name") || "").trim(), topic: String(form.get("topic") || "").trim(), is_public: form.get("is_public") === "on", members: [...chosen.keys()] },
+      });
+      location.assign(`/rooms/${room.id}/`);
+    } catch (error) {
+      showError("new-room-error", error.message);
+    }
+  });
+
+  // Browse and join public rooms.
+  const browseResults = /** @type {HTMLElement} */ (document.getElementById("browse-results"));
+  const browseSearch = /** @type {HTMLInputElement} */ (document.getElementById("browse-search"));
+  const runBrowse = debounce(async () => {
+    try {
+      const found = await api(`rooms/public/?q=${encodeURIComponent(browseSearch.value.trim())}`);
+      browseResults.replaceChildren(
+        ...(found.length
+          ? found.map((room) =>
+              h(
+                "li",
+                {},
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "pick-row",
+                    "aria-label": `Join ${room.name}`,
+                    onclick: async () => {
+                      try {
+                        await api(`rooms/${room.id}/members/`, { method: "POST", body: { user: me.id } });
+                        location.assign(`/rooms/${room.id}/`);
+                      } catch (error) {
+                        showError("browse-error", error.message);
+                      }
+                    },
+                  },
+                  h("span", { class: "avatar avatar-sm avatar-room", "aria-hidden": "true" }, "#"),
+                  h("span", { class: "pick-text" }, h("strong", {}, room.name), h("small", {}, `${room.member_count ?? "?"} member${room.member_count === 1 ? "" : "s"}${room.topic ? ` · ${room.topic}` : ""}`)),
+                  h("span", { class: "pick-action" }, "Join"),
+                ),
+              ),
+            )
+          : [h("li", { class: "pick-empty" }, "No public rooms to join.")]),
+      );
+    } catch (error) {
+      showError("browse-error", error.message);
+    }
+  }, 200);
+  browseSearch.addEventListener("input", runBrowse);
+  document.getElementById("browse-dialog")?.addEventListener("opened", runBrowse);
+}
+
+function closeOnBackdropAndEscape(dialog) {
+  dialog.addEventListener("click", (event) => {
+    if (event.target === dialog) dialog.close(); // a click on the backdrop
+  });
+  // A search field swallows the first Escape (it clears itself): close on it anyway.
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      dialog.close();
+    }
+  });
+}
+
+/**
+ * Where focus goes when a dialog opened from a message's toolbar closes. A pointer user gets the
+ * composer: focus left on the toolbar button would keep that toolbar shown (:focus-within) next to
+ * the one under the pointer. A keyboard user gets the button back, where they were.
+ */
+function returnFocus(opener, byPointer, composer) {
+  if (byPointer) composer?.focus({ preventScroll: true });
+  else if (opener?.isConnected) opener.focus({ preventScroll: true });
+  else composer?.focus({ preventScroll: true });
+}
+
+/** The room's dialogs. @param {{toast: Function, composer: () => HTMLElement|null}} options */
+export function mountRoomDialogs({ toast, composer }) {
+  const modal = (titleId, ...content) => {
+    const dialog = /** @type {HTMLDialogElement} */ (h("dialog", { class: "modal confirm", "aria-labelledby": titleId }, h("form", { method: "dialog", class: "modal-form" }, ...content)));
+    document.body.append(dialog);
+    closeOnBackdropAndEscape(dialog);
+    return dialog;
+  };
+
+  const confirmDialog = modal(
+    "confirm-title",
+    h("h2", { id: "confirm-title" }, "Delete this message?"),
+    h("p", { class: "muted" }, "Everyone in the room will see that it was deleted. This cannot be undone."),
+    h("footer", { class: "modal-actions" }, h("button", { class: "btn btn-ghost", value: "cancel" }, "Cancel"), h("button", { class: "btn btn-danger", value: "delete", "data-testid": "confirm-delete" }, "Delete")),
+  );
+
+  /** Resolves true when the user confirms. */
+  function confirmDelete(opener) {
+    confirmDialog.returnValue = "";
+    confirmDialog.showModal();
+    /** @type {HTMLElement} */ (confirmDialog.querySelector("[value=cancel]")).focus();
+    return new Promise((resolve) => {
+      confirmDialog.addEventListener("close", () => {
+        returnFocus(opener, true, composer());
+        resolve(confirmDialog.returnValue === "delete");
+      }, { once: true });
+    });
+  }
+
+  const reportReason = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "report-reason", rows: 3, maxlength: 1000, required: true, "data-testid": "report-reason", placeholder: "What is wrong with this message?" }));
+  const reportDialog = modal(
+    "report-title",
+    h("h2", { id: "report-title" }, "Report this message?"),
+    h("label", { for: "report-reason", class: "muted" }, "Moderators will see the message, its context and your reason."),
+    reportReason,
+    h("footer", { class: "modal-actions" }, h("button", { class: "btn btn-ghost", value: "cancel", formnovalidate: true }, "Cancel"), h("button", { class: "btn btn-danger", value: "report", "data-testid": "confirm-report" }, "Report")),
+  );
+
+  function report(message, opener, event) {
+    const byPointer = Boolean(event?.detail); // a click, not Enter or Space on the button
+    reportDialog.returnValue = "";
+    reportReason.value = "";
+    reportDialog.showModal();
+    reportReason.focus();
+    reportDialog.addEventListener(
+      "close",
+      async () => {
+        returnFocus(opener, byPointer, composer());
+        if (reportDialog.returnValue !== "report") return;
+        try {
+          await api(`messages/${message.id}/report/`, { method: "POST", body: { reason: reportReason.value } });
+          toast({ title: "Reported", body: "Thank you. A moderator will look at it." });
+        } catch (error) {
+          toast({ title: "Could not report", body: error.message, tone: "error" });
+        }
+      },
+      { once: true },
+    );
+  }
+
+  const historyList = h("ol", { class: "edit-history", "data-testid": "edit-history" });
+  const historyDialog = modal(
+    "history-title",
+    h("h2", { id: "history-title" }, "Earlier versions"),
+    historyList,
+    h("footer", { class: "modal-actions" }, h("button", { class: "btn btn-ghost", value: "close" }, "Close")),
+  );
+
+  async function editHistory(message) {
+    historyList.replaceChildren(h("li", { class: "panel-loading" }, h("span", { class: "spinner" })));
+    historyDialog.showModal();
+    try {
+      const { edits } = await api(`messages/${message.id}/edits/`);
+      historyList.replaceChildren(
+        h("li", { class: "edit-version current", "data-testid": "edit-version" }, h("small", {}, `Now (edited ${formatFull(message.edited_at)})`), h("p", {}, message.body)),
+        ...edits.map((edit) => h("li", { class: "edit-version", "data-testid": "edit-version" }, h("small", {}, `Until ${formatFull(edit.edited_at)}`), h("p", {}, edit.body))),
+      );
+    } catch (error) {
+      historyList.replaceChildren(h("li", { class: "panel-error" }, `Earlier versions are not available: ${error.message}`));
+    }
+  }
+
+  const lightbox = /** @type {HTMLDialogElement} */ (document.getElementById("lightbox"));
+  lightbox.addEventListener("click", (event) => {
+    if (event.target === lightbox) lightbox.close();
+  });
+  function openLightbox(upload) {
+    const image = /** @type {HTMLImageElement} */ (document.getElementById("lightbox-img"));
+    image.src = upload.url;
+    image.alt = upload.name;
+    const link = /** @type {HTMLAnchorElement} */ (document.getElementById("lightbox-link"));
+    link.href = upload.url;
+    link.setAttribute("download", upload.name);
+    lightbox.showModal();
+  }
+
+  return { confirmDelete, report, editHistory, lightbox: openLightbox };
+}
+
+/** The reaction picker, one for the page. */
+export function mountPicker() {
+  const picker = h("div", { class: "emoji-picker", role: "dialog", "aria-label": "Pick a reaction", hidden: true });
+  let onPick = null;
+  let opener = null;
+  picker.append(
+    ...EMOJI.map((emoji) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "emoji",
+          "aria-label": `React with ${emoji}`,
+          "data-testid": "emoji-option",
+          dataset: { emoji },
+          onclick: () => {
+            const pick = onPick;
+            close();
+            pick?.(emoji);
+          },
+        },
+        emoji,
+      ),
+    ),
+  );
+  document.body.append(picker);
+
+  function open(button, pick) {
+    onPick = pick;
+    opener = button;
+    picker.hidden = false;
+    const rect = button.getBoundingClientRect();
+    const left = Math.max(8, Math.min(window.innerWidth - picker.offsetWidth - 8, rect.right - picker.offsetWidth));
+    const top = rect.top - picker.offsetHeight - 8 > 8 ? rect.top - picker.offsetHeight - 8 : rect.bottom + 8;
+    picker.style.left = `${left}px`;
+    picker.style.top = `${top}px`;
+    /** @type {HTMLElement} */ (picker.querySelector("button")).focus();
+  }
+
+  function close() {
+    if (picker.hidden) return;
+    picker.hidden = true;
+    opener?.focus({ preventScroll: true });
+    onPick = null;
+  }
+
+  picker.addEventListener("keydown", (event) => {
+    const buttons = /** @type {HTMLElement[]} */ ([...picker.querySelectorAll("button")]);
+    const index = buttons.indexOf(/** @type {HTMLElement} */ (document.activeElement));
+    const move = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 8, ArrowUp: -8 }[event.key];
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+    } else if (move) {
+      event.preventDefault();
+      buttons[(index + move + buttons.length) % buttons.length].focus();
+    }
+  });
+  document.addEventListener("pointerdown", (event) => {
+    const target = /** @type {HTMLElement} */ (event.target);
+    if (!picker.hidden && !picker.contains(target) && !target.closest?.(".add-reaction, [data-testid=react-button]")) close();
+  });
+  return { open, close };
+}

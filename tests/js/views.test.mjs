@@ -1,0 +1,42 @@
+// The views' pure parts (what a room entry, a presence line and a notification say; which messages
+// group): `node --test tests/js/`.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { notificationText } from "../../static/confab/panels.js";
+import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
+import { groupedWith } from "../../static/confab/timeline.js";
+
+const ann = { id: 1, username: "ann", display_name: "Ann", avatar_url: null };
+const bob = { id: 2, username: "bob", display_name: "Bob", avatar_url: null };
+
+test("a room entry previews its last message as plain text, naming the sender in groups", () => {
+  const last = { id: 1, seq: 1, sender: bob, kind: "text", body: "*Design* | review |", deleted: false, created_at: "x" };
+  assert.equal(roomPreview({ kind: "group", last_message: last }, ann), "Bob: Design review");
+  assert.equal(roomPreview({ kind: "direct", last_message: last }, ann), "Design review");
+  assert.equal(roomPreview({ kind: "direct", last_message: { ...last, sender: ann } }, ann), "You: Design review");
+  assert.equal(roomPreview({ kind: "group", last_message: { ...last, deleted: true } }, ann), "Message deleted");
+  assert.equal(roomPreview({ kind: "group", last_message: { ...last, body: "", kind: "image" } }, ann), "Bob: Photo");
+  assert.equal(roomPreview({ kind: "group", topic: "Plans", last_message: null }, ann), "Plans");
+});
+
+test("presence reads as a status or as when the person was last seen", () => {
+  assert.equal(presenceText({ status: "busy", status_text: "focus", last_seen: null }), "Busy · focus");
+  assert.equal(presenceText({ status: "offline", status_text: "", last_seen: null }), "Offline");
+  assert.equal(presenceText(undefined), "");
+});
+
+test("a notification says who did what where", () => {
+  const note = { kind: "thread_reply", room_name: "General", actor: bob, message: { body: "**ok**", deleted: false } };
+  assert.deepEqual(notificationText(note), { title: "Bob replied in a thread in #General", body: "ok" });
+  assert.equal(notificationText({ ...note, kind: "mention" }).title, "Bob mentioned you in #General");
+});
+
+test("a message groups under the previous one of the same sender within five minutes, the same day", () => {
+  const first = { sender: "2", created: "2026-11-24T10:00:00Z", system: false };
+  assert.equal(groupedWith(first, { sender: "2", created: "2026-11-24T10:04:00Z", system: false, reply: false }), true);
+  assert.equal(groupedWith(first, { sender: "2", created: "2026-11-24T10:06:00Z", system: false, reply: false }), false);
+  assert.equal(groupedWith(first, { sender: "1", created: "2026-11-24T10:01:00Z", system: false, reply: false }), false);
+  assert.equal(groupedWith(first, { sender: "2", created: "2026-11-24T10:01:00Z", system: false, reply: true }), false, "a reply shows its own header");
+  assert.equal(groupedWith(null, { sender: "2", created: "2026-11-24T10:01:00Z" }), false);
+});
