@@ -7,6 +7,7 @@ import json
 import time
 import urllib.request
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import missing_service
@@ -73,6 +74,7 @@ class SharedBrowser:
         self.signed_in.append((server, user))
 
     def close_contexts(self) -> None:
+        closed_at = datetime.now(UTC)
         contexts, self.contexts = self.contexts, []
         for context in contexts:
             try:
@@ -81,7 +83,7 @@ class SharedBrowser:
                 pass
         signed_in, self.signed_in = self.signed_in, []
         for server, user in {(server, user.pk): (server, user) for server, user in signed_in}.values():
-            wait_until_offline(server, user)
+            wait_until_offline(server, user, closed_at=closed_at)
 
     def close(self) -> None:
         if self._manager is not None:
@@ -90,12 +92,17 @@ class SharedBrowser:
             manager.__exit__(None, None, None)
 
 
-def wait_until_offline(server, user, *, timeout: float = 10) -> None:
-    """Until the server has handled the user's closed sockets (presence says offline).
+OFFLINE_WRITE_GRACE = 2.0
+
+
+def wait_until_offline(server, user, *, closed_at: datetime | None = None, timeout: float = 10) -> None:
+    """Until the server has handled the user's closed sockets (presence says offline, and its
+    ``last_seen`` is from after ``closed_at``).
 
     The server writes on a disconnect (``last_seen``); the database is emptied
     right after each test, and on PostgreSQL that TRUNCATE can deadlock with
-    such a write. Asking the server itself is exact where a pause would guess.
+    such a write. Presence says offline (Redis) just before that write, so the
+    write itself is waited for too. Asking the server is exact where a pause would guess.
     """
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -103,11 +110,20 @@ def wait_until_offline(server, user, *, timeout: float = 10) -> None:
         f"{server.http_url}/api/v1/presence/me/", headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"}
     )
     deadline = time.monotonic() + timeout
+    offline_since = None
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                if not json.loads(response.read())["online"]:
-                    return
+                presence = json.loads(response.read())
+                last_seen = presence.get("last_seen")
+                written = closed_at is None or (
+                    last_seen is not None and datetime.fromisoformat(last_seen.replace("Z", "+00:00")) >= closed_at
+                )
+                if not presence["online"]:
+                    # A page that never opened a socket writes nothing: give the write a moment, no more.
+                    offline_since = offline_since or time.monotonic()
+                    if written or time.monotonic() - offline_since > OFFLINE_WRITE_GRACE:
+                        return
         except (OSError, ValueError, KeyError):
             return  # the server or the user is gone: nothing left to wait for
         time.sleep(0.05)
