@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import QuerySet
 
 # Stand for the caller's values while compiling: no row has a negative id, and no client made this UUID.
@@ -39,6 +39,7 @@ class CompiledQuery:
         self._build = build
         self._markers = tuple(UUID_MARKER if kind == "uuid" else MARKER - index for index, kind in enumerate(kinds))
         self._compiled: dict[str, _Compiled] = {}
+        self._model: Any = None
 
     def compile(self, using: str = DEFAULT_DB_ALIAS) -> _Compiled:
         compiled = self._compiled.get(using)
@@ -58,8 +59,13 @@ class CompiledQuery:
             compiled = self._compiled[using] = _Compiled(compiler, sql, tuple(params), tuple(slots), converters)
         return compiled
 
-    def rows(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> list[tuple[Any, ...]]:
-        """The queryset's rows for ``values`` in place of the markers it was built with."""
+    def rows(self, *values: Any, using: str | None = None) -> list[tuple[Any, ...]]:
+        """The queryset's rows for ``values`` in place of the markers it was built with, read where
+        the database routers send reads of its model (as the queryset would be) unless ``using`` says."""
+        if using is None:
+            if self._model is None:
+                self._model = self._build(*self._markers).model
+            using = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
         compiled = self.compile(using)
         params = list(compiled.params)
         for position, argument, as_hex in compiled.slots:
