@@ -34,7 +34,7 @@ from django.db.models import F
 from redis.exceptions import RedisError
 
 from chat.payloads import message_payloads
-from core.payloads import user_payload
+from core.payloads import USER_PAYLOAD_FIELDS, user_payload
 from core.redis import sync_client
 from core.throttled_log import warn_once_per
 from uploads.models import Upload
@@ -137,7 +137,7 @@ def _with_senders(cached: list[dict[str, Any]]) -> list[dict[str, Any]]:
             user.pk: user_payload(user)
             for user in get_user_model()
             .objects.filter(pk__in=sender_ids)
-            .only("id", "username", "display_name", "is_bot")
+            .only(*USER_PAYLOAD_FIELDS)
         }
     payloads = []
     for message in cached:

@@ -35,6 +35,11 @@ def avatar_urls(user) -> dict[str, str | None]:
     }
 
 
+# The user row's columns the user object reads: a query that loads users for payloads only (``.only``)
+# loads these, so a new field of the user object is added here once, not hunted down in each query.
+USER_PAYLOAD_FIELDS = ("id", "username", "display_name", "avatar_key", "is_bot")
+
+
 def user_payload(user) -> dict[str, Any] | None:
     if user is None:
         return None

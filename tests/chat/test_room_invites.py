@@ -55,6 +55,7 @@ def test_an_admin_makes_an_invitation_valid_a_week_with_unlimited_uses_by_defaul
             "display_name": "Ann",
             "avatar_url": None,
             "avatar_small_url": None,
+            "is_bot": False,
         },
     }
     assert before + timedelta(days=7) <= invite.expires_at <= timezone.now() + timedelta(days=7)
