@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.db_router import replica_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 if "PYTEST_VERSION" in os.environ:
@@ -168,6 +170,18 @@ _IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DB_THREADS = env_int("DB_THREADS", 1 if _IS_SQLITE else 8)
 DB_MAX_PENDING = env_int("DB_MAX_PENDING", 2000)
 DB_CALL_TIMEOUT = env_float("DB_CALL_TIMEOUT", 10.0)
+# A streaming replica for reads that may move there (core.replica): history pages, search, room lists, each
+# only when the replica has replayed the rows it needs (read-your-writes); all else stays on the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_TIMEOUT = env_float("DATABASE_REPLICA_TIMEOUT", 2.0)
+DATABASE_REPLICA_RETRY_SECONDS = env_float("DATABASE_REPLICA_RETRY_SECONDS", 30.0)
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+if DATABASE_REPLICA_URL:
+    if _IS_SQLITE:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL (DATABASE_URL=postgres://...).")
+    DATABASES["replica"] = replica_database(
+        DATABASES["default"], DATABASE_REPLICA_URL, DATABASE_REPLICA_TIMEOUT, DB_CALL_TIMEOUT
+    )
 # Publishing committed events (realtime.publisher): how long one publish may take, and what a process keeps
 # to retry while the channel layer is down (events, seconds); clients catch up on the rest by `sync`.
 PUBLISH_TIMEOUT = env_float("PUBLISH_TIMEOUT", 2.0)
