@@ -20,9 +20,27 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 
+CLUSTER_SCHEME = "redis+cluster://"
+
 _sync_client: redis.Redis | None = None
 # Keyed by the loop itself, not id(loop): a new loop can get the address of a closed one.
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The seed nodes of ``redis+cluster://host:port,host:port,...`` (any few masters or replicas will do:
+    the client reads the whole cluster's layout from them)."""
+    if not is_cluster_url(url):
+        raise ValueError(f"not a {CLUSTER_SCHEME} URL: {url!r}")
+    nodes = []
+    for item in url[len(CLUSTER_SCHEME) :].split("/")[0].split(","):
+        host, _, port = item.strip().rpartition(":")
+        nodes.append((host.strip("[]") or "127.0.0.1", int(port or 6379)))
+    return nodes
 
 
 def sync_client() -> redis.Redis | None:
@@ -30,9 +48,16 @@ def sync_client() -> redis.Redis | None:
     if not settings.REDIS_URL:
         return None
     if _sync_client is None:
-        _sync_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-        )
+        if is_cluster_url(settings.REDIS_URL):
+            _sync_client = redis.RedisCluster(
+                startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(settings.REDIS_URL)],
+                socket_timeout=5,
+                socket_connect_timeout=5,
+            )
+        else:
+            _sync_client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+            )
     return _sync_client
 
 
@@ -44,7 +69,14 @@ def async_client() -> aioredis.Redis | None:
     client = _async_clients.get(loop)
     if client is None:
         _forget_closed_loops()
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
+        if is_cluster_url(settings.REDIS_URL):
+            client = aioredis.RedisCluster(
+                startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(settings.REDIS_URL)],
+                socket_connect_timeout=5,
+                socket_timeout=5,
+            )
+        else:
+            client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
         _async_clients[loop] = client
     return client
 
