@@ -65,7 +65,9 @@ class RedisCluster:
         self.processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes"]
             + ["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
-            + ["--save", "", "--appendonly", "no", "--dir", str(node_dir)],
+            # A replica syncs at once (not after the default 5 s wait for more replicas) and may always take over.
+            + ["--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0"]
+            + ["--save", "", "--appendonly", "no", "--dir", str(node_dir), "--logfile", str(node_dir / "log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -94,7 +96,7 @@ class RedisCluster:
         return next(port for port, process in self.processes.items() if process.poll() is None)
 
     def wait_until_healthy(self) -> None:
-        """Every live node says the cluster is ok and every slot has a master."""
+        """Every live node says the cluster is ok and every slot has a master; every replica is in sync."""
         deadline = time.monotonic() + READY_SECONDS
         while True:
             try:
@@ -103,7 +105,14 @@ class RedisCluster:
                     for port, process in self.processes.items()
                     if process.poll() is None
                 ]
-                if all(info["cluster_state"] == "ok" and int(info["cluster_slots_ok"]) == 16384 for info in infos):
+                links = [
+                    self.client(port).info("replication").get("master_link_status", "up")
+                    for port, process in self.processes.items()
+                    if process.poll() is None
+                ]
+                if all(info["cluster_state"] == "ok" and int(info["cluster_slots_ok"]) == 16384 for info in infos) and (
+                    set(links) == {"up"}
+                ):
                     return
             except redis.RedisError:
                 pass
@@ -128,6 +137,23 @@ class RedisCluster:
             time.sleep(0.1)
         self.wait_until_healthy()
         return port
+
+    def move_slot(self, key: str) -> int:
+        """Hand ``key``'s empty slot to another master, as resharding does; returns the new master's port."""
+        source = self.master_of(key)
+        slot = self.client(source).cluster("keyslot", key)
+        masters = {
+            port: self.client(port).execute_command("CLUSTER MYID").decode()
+            for port, process in self.processes.items()
+            if process.poll() is None and self.client(port).info("replication")["role"] == "master"
+        }
+        target = next(port for port in masters if port != source)
+        self.client(target).execute_command("CLUSTER SETSLOT", slot, "IMPORTING", masters[source])
+        self.client(source).execute_command("CLUSTER SETSLOT", slot, "MIGRATING", masters[target])
+        for port in (target, source, *masters):
+            self.client(port).execute_command("CLUSTER SETSLOT", slot, "NODE", masters[target])
+        self.wait_until_healthy()
+        return target
 
     def restore(self) -> None:
         """Start every killed node again (it rejoins as a replica of the master that replaced it)."""
