@@ -204,6 +204,11 @@ if REDIS_URL:
         "pubsub": "realtime.layers.RedisFanOutChannelLayer",
         "channels-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     }[CHANNEL_LAYER_BACKEND]
+    if REDIS_URL.startswith("redis+cluster://"):
+        # A Redis Cluster: sharded pub/sub, each room's channel on the shard of its slot (realtime/cluster.py).
+        if CHANNEL_LAYER_BACKEND != "pubsub":
+            raise ImproperlyConfigured("REDIS_URL=redis+cluster://... works with CHANNEL_LAYER=pubsub only.")
+        _layer_backend = "realtime.cluster.RedisClusterFanOutChannelLayer"
     _layer_config: dict = {"hosts": [REDIS_URL]}
     if TESTING:
         # Redis pub/sub ignores database numbers: keep concurrent test runs' groups apart.
@@ -218,6 +223,10 @@ if REDIS_URL:
             "KEY_PREFIX": "confab",
         }
     }
+    if REDIS_URL.startswith("redis+cluster://"):
+        # Django's RedisCache cannot talk to a cluster, and Confab keeps nothing shared in Django's cache
+        # (its Redis stores go through core.redis): a per-process cache loses nothing.
+        CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     CHANNEL_LAYERS = {
         "default": {

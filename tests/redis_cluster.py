@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import missing_service
+from tests.conftest import _switch_to, missing_service
 
 PORTS = range(7100, 7200)
 NODES = 6  # 3 masters, 3 replicas
@@ -198,3 +198,11 @@ def redis_cluster() -> Iterator[RedisCluster]:
     finally:
         cluster.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster_redis_url(settings, redis_cluster) -> str:
+    """This test runs on the Redis Cluster: channel layer, presence, typing, rate limits and history cache
+    (and the servers it starts, which take ``REDIS_URL`` from these settings)."""
+    _switch_to(settings, redis_cluster.url)
+    return settings.REDIS_URL
