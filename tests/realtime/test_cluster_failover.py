@@ -28,12 +28,13 @@ PUBLISH_RETRY_SECONDS = 30  # as PUBLISH_RETRY_SECONDS: how long a publisher kee
 
 class Publisher(threading.Thread):
     """Another server process: publishes numbered events to a group as fast as it can, retrying each
-    until Redis takes it (as realtime.publisher does), and records which it had acknowledged and when."""
+    until Redis takes it (as realtime.publisher does), and records which Redis acknowledged, with when
+    their first publish began: the moment the event was committed, from when a ``sync`` reads it back."""
 
     def __init__(self, url: str, prefix: str, group: str) -> None:
         super().__init__(daemon=True)
         self.url, self.prefix, self.group = url, prefix, group
-        self.acked: list[tuple[int, float]] = []  # (n, when Redis acknowledged it)
+        self.acked: list[tuple[int, float]] = []  # (n, when its publishing began), once Redis acknowledged it
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -48,7 +49,8 @@ class Publisher(threading.Thread):
         n = 0
         try:
             while not self.stop.is_set():
-                deadline = time.monotonic() + PUBLISH_RETRY_SECONDS
+                committed = time.monotonic()
+                deadline = committed + PUBLISH_RETRY_SECONDS
                 while True:
                     try:
                         await asyncio.wait_for(layer.group_send(self.group, {"type": "test.event", "n": n}), 2)
@@ -57,7 +59,7 @@ class Publisher(threading.Thread):
                         if time.monotonic() > deadline:
                             raise
                         await asyncio.sleep(0.05)
-                self.acked.append((n, time.monotonic()))
+                self.acked.append((n, committed))
                 n += 1
                 await asyncio.sleep(0.002)
         finally:
@@ -131,7 +133,8 @@ async def test_after_its_master_fails_over_a_process_resubscribes_and_a_syncing_
     assert publisher.error is None
     assert after_resync_count(publisher, resync_at) >= 50
     acked = [n for n, _ in publisher.acked]
-    synced = {n for n, at in publisher.acked if at <= resync_at}  # what the client's sync after resync reads back
+    # A client syncs once it gets resync: it reads back every event committed before then.
+    synced = {n for n, at in publisher.acked if at <= resync_at}
     after_resync = [n for n, at in publisher.acked if at > resync_at]
     received = socket.numbers()
     assert sorted(set(received) | synced) == acked  # nothing lost for a client that syncs
