@@ -47,6 +47,7 @@ SUBSCRIBE_TIMEOUT = 5.0  # seconds for Redis to confirm an SSUBSCRIBE
 PING_INTERVAL = 5.0  # seconds of silence on a subscription connection before a PING
 PINGS_UNANSWERED = 2  # silent intervals in a row before the connection is given up
 SUBSCRIBE_ATTEMPTS = 3  # repairs one subscribe may wait through before it fails
+COMMAND_TIMEOUT = 1.0  # seconds for a node to answer a command (below PUBLISH_TIMEOUT, so the client sees it)
 
 
 class SubscriptionLost(RedisError):
@@ -137,6 +138,7 @@ class ShardedPubSub:
         self._client: RedisCluster | None = None
         self._lock = asyncio.Lock()
         self._repair: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Task[None] | None = None
 
     @property
     def client(self) -> RedisCluster:
@@ -144,12 +146,33 @@ class ShardedPubSub:
             self._client = RedisCluster(
                 startup_nodes=[ClusterNode(host, port) for host, port in self.nodes],
                 socket_connect_timeout=CONNECT_TIMEOUT,
-                socket_timeout=CONNECT_TIMEOUT,
+                socket_timeout=COMMAND_TIMEOUT,
             )
         return self._client
 
     async def publish(self, channel: str, message: bytes) -> None:
-        await self.client.execute_command("SPUBLISH", channel, message)
+        """SPUBLISH on the master of ``channel``'s slot.
+
+        A failed or cancelled publish (the caller's PUBLISH_TIMEOUT is shorter
+        than the client's own retries) reads the slots again in the background:
+        otherwise a client whose every try is cut short never learns that a
+        hung master was replaced, and the caller's retries all go to it.
+        """
+        try:
+            await self.client.execute_command("SPUBLISH", channel, message)
+        except BaseException:
+            self._refresh_slots_soon()
+            raise
+
+    def _refresh_slots_soon(self) -> None:
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.create_task(self._refresh_slots(), name="cluster slots refresh")
+
+    async def _refresh_slots(self) -> None:
+        try:
+            await asyncio.wait_for(self.client.nodes_manager.initialize(), CONNECT_TIMEOUT * 2)
+        except Exception as error:  # noqa: BLE001 -- the next failed publish tries again
+            warn_once_per(logger, "cluster-slots", 30, "Cluster slots not refreshed (%s)", error)
 
     async def subscribe(self, channel: str) -> None:
         self.wanted.add(channel)
@@ -225,9 +248,10 @@ class ShardedPubSub:
 
     async def flush(self) -> None:
         self.wanted.clear()
-        if self._repair is not None:
-            self._repair.cancel()
-            self._repair = None
+        for task in (self._repair, self._refresh):
+            if task is not None:
+                task.cancel()
+        self._repair = self._refresh = None
         for subscriber in list(self.subscribers.values()):
             await subscriber.close()
         self.subscribers.clear()

@@ -8,6 +8,7 @@ node back as a replica, so later tests find a whole cluster again.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -155,8 +156,31 @@ class RedisCluster:
         self.wait_until_healthy()
         return target
 
+    def hang_master(self, key: str) -> int:
+        """Freeze the master of ``key``'s slot (SIGSTOP: its sockets stay open and silent, as a hung machine's);
+        return once its replica serves the slot. Returns the frozen port."""
+        port = self.master_of(key)
+        self.processes[port].send_signal(signal.SIGSTOP)
+        self._wait_for_new_master(key, port)
+        return port
+
+    def _wait_for_new_master(self, key: str, old: int) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            try:
+                if self.master_of(key) != old:
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("no replica took over")
+            time.sleep(0.1)
+
     def restore(self) -> None:
-        """Start every killed node again (it rejoins as a replica of the master that replaced it)."""
+        """Wake every frozen node and start every killed one (each rejoins as a replica of its replacement)."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
         for port, process in list(self.processes.items()):
             if process.poll() is not None:
                 self.start_node(port)

@@ -19,6 +19,7 @@ import pytest_asyncio
 import redis
 
 from core.publishing import resync_envelope
+from realtime import cluster as cluster_layer
 from realtime.cluster import RedisClusterFanOutChannelLayer
 
 RESYNC_TIMEOUT = 30  # seconds: a failover takes a few node timeouts (1 s each in tests/redis_cluster.py)
@@ -165,6 +166,31 @@ async def test_after_its_slot_moves_to_another_master_a_process_resubscribes_the
     assert sorted(set(socket.numbers()) | {n for n, at in publisher.acked if at <= resync_at}) == [
         n for n, _ in publisher.acked
     ]
+
+
+async def test_a_master_that_hangs_is_given_up_after_unanswered_pings_and_its_replica_takes_the_subscriptions(
+    listening, monkeypatch
+):
+    """A frozen master keeps its TCP connections open: only the layer's pings notice it is gone."""
+    monkeypatch.setattr(cluster_layer, "PING_INTERVAL", 0.5)
+    cluster, socket, publisher, group_channel = listening
+    publisher.start()
+    await wait_for_acks(publisher, 20)
+
+    await asyncio.to_thread(cluster.hang_master, group_channel)
+    await asyncio.wait_for(socket.resynced.wait(), RESYNC_TIMEOUT)
+    resync_at = socket.resync_time()
+    await wait_for_acks(publisher, len(publisher.acked) + 20)
+    publisher.stop.set()
+    await asyncio.to_thread(publisher.join, PUBLISH_RETRY_SECONDS + 5)
+    last = publisher.acked[-1][0]
+    async with asyncio.timeout(ARRIVAL_TIMEOUT):
+        while last not in socket.numbers():
+            await asyncio.sleep(0.01)
+
+    after_resync = [n for n, at in publisher.acked if at > resync_at]
+    assert len(after_resync) >= 20
+    assert [n for n in socket.numbers() if n in set(after_resync)] == after_resync
 
 
 def after_resync_count(publisher: Publisher, resync_at: float) -> int:
