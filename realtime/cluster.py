@@ -33,7 +33,7 @@ from typing import Any
 from channels_redis.utils import _wrap_close
 from redis.asyncio import Connection
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from core.redis import cluster_nodes
 from core.throttled_log import warn_once_per
@@ -175,19 +175,22 @@ class ShardedPubSub:
             warn_once_per(logger, "cluster-slots", 30, "Cluster slots not refreshed (%s)", error)
 
     async def subscribe(self, channel: str) -> None:
+        """SSUBSCRIBE ``channel`` on its slot's master; after ``SUBSCRIBE_ATTEMPTS`` failures, raise."""
         self.wanted.add(channel)
         for attempt in range(SUBSCRIBE_ATTEMPTS):
-            if self._repair is not None:
-                await asyncio.shield(self._repair)  # the repair subscribes everything wanted, this channel too
-                if channel in self._subscribed():
-                    return
             try:
+                if self._repair is not None and not self._repair.done():
+                    # The repair subscribes everything wanted, this channel too; wait for it, boundedly.
+                    await asyncio.wait_for(asyncio.shield(self._repair), SUBSCRIBE_TIMEOUT)
+                    if channel in self._subscribed():
+                        return
                 async with self._lock:
                     subscriber = await self._subscriber_for(channel)
                 await subscriber.subscribe(channel)
                 return
-            except (RedisError, OSError, TimeoutError) as error:
+            except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
                 if attempt == SUBSCRIBE_ATTEMPTS - 1:
+                    self.wanted.discard(channel)
                     raise
                 self._start_repair(error)
 

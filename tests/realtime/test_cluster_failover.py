@@ -193,5 +193,24 @@ async def test_a_master_that_hangs_is_given_up_after_unanswered_pings_and_its_re
     assert [n for n in socket.numbers() if n in set(after_resync)] == after_resync
 
 
+async def test_subscribing_on_an_unreachable_cluster_fails_after_its_attempts_instead_of_waiting(
+    free_port_nobody_uses, monkeypatch
+):
+    monkeypatch.setattr(cluster_layer, "SUBSCRIBE_TIMEOUT", 0.2)
+    layer = RedisClusterFanOutChannelLayer(hosts=[f"redis+cluster://127.0.0.1:{free_port_nobody_uses}"], prefix="gone")
+    try:
+        with pytest.raises((redis.RedisError, redis.exceptions.RedisClusterException, TimeoutError)):
+            await asyncio.wait_for(layer.new_channel(), RESYNC_TIMEOUT)
+    finally:
+        await layer.flush()
+
+
+@pytest.fixture
+def free_port_nobody_uses() -> int:
+    from tests.conftest import free_port
+
+    return free_port()
+
+
 def after_resync_count(publisher: Publisher, resync_at: float) -> int:
     return sum(1 for _, at in publisher.acked if at > resync_at)
