@@ -68,6 +68,10 @@ def test_migrations_match_the_models():
             {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "core"},
             "channels_redis.core.RedisChannelLayer django.core.cache.backends.redis.RedisCache",
         ),
+        (
+            {"REDIS_URL": "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"},
+            "realtime.cluster.RedisClusterFanOutChannelLayer django.core.cache.backends.locmem.LocMemCache",
+        ),
     ],
 )
 def test_redis_url_switches_the_channel_layer_and_cache(env, expected):
