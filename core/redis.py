@@ -2,7 +2,9 @@
 
 Every Redis-backed store (rate limits, presence, typing, history cache) gets
 its client here, so timeouts and pool sizes are set in one place. None when
-``REDIS_URL`` is unset: callers then use their in-process stores.
+``REDIS_URL`` is unset: callers then use their in-process stores. On a
+``redis+cluster://`` URL the clients are cluster clients: every script's
+keys must then share a hash slot (docs/deploy.md, "Redis Cluster").
 
 A client belongs to the process that made it, and an async client to its
 event loop as well: a forked child (a preload-and-fork server's worker)
