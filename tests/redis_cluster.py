@@ -230,3 +230,9 @@ def cluster_redis_url(settings, redis_cluster) -> str:
     (and the servers it starts, which take ``REDIS_URL`` from these settings)."""
     _switch_to(settings, redis_cluster.url)
     return settings.REDIS_URL
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def any_redis(request) -> str:
+    """The test runs twice: on one Redis, and on the Redis Cluster (sharded pub/sub, hash-tagged scripts)."""
+    return request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_redis_url")

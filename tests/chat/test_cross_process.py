@@ -13,12 +13,6 @@ from tests.wsclient import Client
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers]
 
 
-@pytest.fixture(params=["redis", "cluster"])
-def any_redis(request) -> str:
-    """One Redis, or a Redis Cluster (sharded pub/sub, hash-tagged scripts): the servers behave alike."""
-    return request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_redis_url")
-
-
 async def test_a_message_sent_to_one_process_reaches_a_client_of_the_other(
     start_server, any_redis, ann, bob, group_room
 ):
