@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from channels_redis.utils import _wrap_close
@@ -63,6 +64,9 @@ class _NodeSubscriber:
         self.connection = Connection(host=host, port=port, socket_connect_timeout=CONNECT_TIMEOUT)
         self.channels: set[str] = set()
         self.confirming: dict[str, asyncio.Future[None]] = {}
+        # SUNSUBSCRIBEs sent and not yet answered: their answers are not Redis dropping the channel,
+        # even when the channel was subscribed again meanwhile (a socket that left and came back).
+        self.leaving: Counter[str] = Counter()
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -81,6 +85,7 @@ class _NodeSubscriber:
     async def unsubscribe(self, channel: str) -> None:
         if channel in self.channels:
             self.channels.discard(channel)
+            self.leaving[channel] += 1
             await self.connection.send_command("SUNSUBSCRIBE", channel)
 
     async def _read(self) -> None:
@@ -102,8 +107,14 @@ class _NodeSubscriber:
                     future = self.confirming.pop(response[1].decode(), None)
                     if future is not None and not future.done():
                         future.set_result(None)
-                elif kind == b"sunsubscribe" and response[1].decode() in self.channels:
-                    raise SubscriptionLost(f"{self.name} dropped {response[1].decode()} (its slot moved)")
+                elif kind == b"sunsubscribe":
+                    channel = response[1].decode()
+                    if self.leaving[channel] > 0:
+                        self.leaving[channel] -= 1
+                        if not self.leaving[channel]:
+                            del self.leaving[channel]
+                    elif channel in self.channels:
+                        raise SubscriptionLost(f"{self.name} dropped {channel} (its slot moved)")
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 -- the owner repairs every subscription
@@ -177,6 +188,10 @@ class ShardedPubSub:
     async def subscribe(self, channel: str) -> None:
         """SSUBSCRIBE ``channel`` on its slot's master; after ``SUBSCRIBE_ATTEMPTS`` failures, raise."""
         self.wanted.add(channel)
+        if self._repair is None and any(
+            channel in s.channels and channel not in s.confirming for s in self.subscribers.values()
+        ):
+            return  # another socket of this process is in the group already: no round trip
         for attempt in range(SUBSCRIBE_ATTEMPTS):
             try:
                 if self._repair is not None and not self._repair.done():

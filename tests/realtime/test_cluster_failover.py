@@ -108,6 +108,14 @@ async def listening(cluster):
     await layer.flush()
 
 
+async def wait_for_acks_after(publisher: Publisher, since: float, count: int) -> None:
+    """Until ``count`` events committed after ``since`` were acknowledged."""
+    async with asyncio.timeout(RESYNC_TIMEOUT):
+        while after_resync_count(publisher, since) < count:
+            assert publisher.error is None, publisher.error
+            await asyncio.sleep(0.01)
+
+
 async def wait_for_acks(publisher: Publisher, count: int) -> None:
     async with asyncio.timeout(RESYNC_TIMEOUT):
         while len(publisher.acked) < count:
@@ -123,7 +131,7 @@ async def test_after_its_master_fails_over_a_process_resubscribes_and_a_syncing_
     await asyncio.to_thread(cluster.fail_over_master, group_channel)
     await asyncio.wait_for(socket.resynced.wait(), RESYNC_TIMEOUT)
     resync_at = socket.resync_time()
-    await wait_for_acks(publisher, len(publisher.acked) + 50)
+    await wait_for_acks_after(publisher, resync_at, 50)
     publisher.stop.set()
     await asyncio.to_thread(publisher.join, PUBLISH_RETRY_SECONDS + 5)
     last = publisher.acked[-1][0]
@@ -151,7 +159,7 @@ async def test_after_its_slot_moves_to_another_master_a_process_resubscribes_the
     new_master = await asyncio.to_thread(cluster.move_slot, group_channel)
     await asyncio.wait_for(socket.resynced.wait(), RESYNC_TIMEOUT)
     resync_at = socket.resync_time()
-    await wait_for_acks(publisher, len(publisher.acked) + 50)
+    await wait_for_acks_after(publisher, resync_at, 50)
     publisher.stop.set()
     await asyncio.to_thread(publisher.join, PUBLISH_RETRY_SECONDS + 5)
     last = publisher.acked[-1][0]
@@ -180,7 +188,7 @@ async def test_a_master_that_hangs_is_given_up_after_unanswered_pings_and_its_re
     await asyncio.to_thread(cluster.hang_master, group_channel)
     await asyncio.wait_for(socket.resynced.wait(), RESYNC_TIMEOUT)
     resync_at = socket.resync_time()
-    await wait_for_acks(publisher, len(publisher.acked) + 20)
+    await wait_for_acks_after(publisher, resync_at, 20)
     publisher.stop.set()
     await asyncio.to_thread(publisher.join, PUBLISH_RETRY_SECONDS + 5)
     last = publisher.acked[-1][0]
@@ -191,6 +199,26 @@ async def test_a_master_that_hangs_is_given_up_after_unanswered_pings_and_its_re
     after_resync = [n for n, at in publisher.acked if at > resync_at]
     assert len(after_resync) >= 20
     assert [n for n in socket.numbers() if n in set(after_resync)] == after_resync
+
+
+async def test_a_socket_that_leaves_a_group_and_joins_again_causes_no_resync(redis_cluster):
+    layer = RedisClusterFanOutChannelLayer(hosts=[redis_cluster.url], prefix=f"rejoin{uuid.uuid4().hex[:8]}")
+    socket = Socket()
+    try:
+        channel = await layer.new_channel()
+        layer.attach(channel, socket)
+        for _ in range(20):  # the last socket of a room on this process reconnecting, over and over
+            await layer.group_add("room.1", channel)
+            await layer.group_discard("room.1", channel)
+        await layer.group_add("room.1", channel)
+        await layer.group_send("room.1", {"type": "test.event", "n": 1})
+        async with asyncio.timeout(ARRIVAL_TIMEOUT):
+            while not socket.frames:
+                await asyncio.sleep(0.01)
+    finally:
+        await layer.flush()
+
+    assert [message for message, _ in socket.frames] == [{"type": "test.event", "n": 1}]
 
 
 async def test_subscribing_on_an_unreachable_cluster_fails_after_its_attempts_instead_of_waiting(
