@@ -24,9 +24,11 @@ from django.core.signals import setting_changed
 
 CLUSTER_SCHEME = "redis+cluster://"
 
-_sync_client: redis.Redis | None = None
+_sync_client: redis.Redis | redis.RedisCluster | None = None
 # Keyed by the loop itself, not id(loop): a new loop can get the address of a closed one.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis | aioredis.RedisCluster] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def is_cluster_url(url: str) -> bool:
@@ -45,7 +47,7 @@ def cluster_nodes(url: str) -> list[tuple[str, int]]:
     return nodes
 
 
-def sync_client() -> redis.Redis | None:
+def sync_client() -> redis.Redis | redis.RedisCluster | None:
     global _sync_client
     if not settings.REDIS_URL:
         return None
@@ -63,7 +65,7 @@ def sync_client() -> redis.Redis | None:
     return _sync_client
 
 
-def async_client() -> aioredis.Redis | None:
+def async_client() -> aioredis.Redis | aioredis.RedisCluster | None:
     """A client bound to the running event loop (asyncio pools cannot cross loops)."""
     if not settings.REDIS_URL:
         return None
