@@ -42,8 +42,11 @@ def cluster_nodes(url: str) -> list[tuple[str, int]]:
         raise ValueError(f"not a {CLUSTER_SCHEME} URL: {url!r}")
     nodes = []
     for item in url[len(CLUSTER_SCHEME) :].split("/")[0].split(","):
-        host, _, port = item.strip().rpartition(":")
-        nodes.append((host.strip("[]") or "127.0.0.1", int(port or 6379)))
+        item = item.strip()
+        host, port = item, "6379"
+        if ":" in item and not item.endswith("]"):  # host:port, [v6]:port (a bare v6 address needs brackets)
+            host, _, port = item.rpartition(":")
+        nodes.append((host.strip("[]") or "127.0.0.1", int(port)))
     return nodes
 
 
