@@ -54,6 +54,7 @@ class RedisCluster:
         self.directory = directory
         self.ports = ports
         self.processes: dict[int, subprocess.Popen] = {}
+        self.frozen: set[int] = set()  # stopped with SIGSTOP: running, but answering nothing
 
     @property
     def url(self) -> str:
@@ -94,7 +95,9 @@ class RedisCluster:
             cluster.close()
 
     def live_port(self) -> int:
-        return next(port for port, process in self.processes.items() if process.poll() is None)
+        return next(
+            port for port, process in self.processes.items() if process.poll() is None and port not in self.frozen
+        )
 
     def wait_until_healthy(self) -> None:
         """Every live node says the cluster is ok and every slot has a master; every replica is in sync."""
@@ -161,6 +164,7 @@ class RedisCluster:
         return once its replica serves the slot. Returns the frozen port."""
         port = self.master_of(key)
         self.processes[port].send_signal(signal.SIGSTOP)
+        self.frozen.add(port)
         self._wait_for_new_master(key, port)
         return port
 
@@ -170,7 +174,7 @@ class RedisCluster:
             try:
                 if self.master_of(key) != old:
                     return
-            except redis.RedisError:
+            except (redis.RedisError, redis.exceptions.RedisClusterException):
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("no replica took over")
@@ -181,6 +185,7 @@ class RedisCluster:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGCONT)
+        self.frozen.clear()
         for port, process in list(self.processes.items()):
             if process.poll() is not None:
                 self.start_node(port)
