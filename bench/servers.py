@@ -228,6 +228,15 @@ def _ensure_postgres_database(url: str) -> None:
 def _flush_redis(url: str) -> None:
     import redis
 
+    from core.redis import cluster_nodes, is_cluster_url
+
+    if is_cluster_url(url):  # every master's keys (replicas follow)
+        cluster = redis.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(url)])
+        try:
+            cluster.flushdb(target_nodes=redis.RedisCluster.PRIMARIES)
+        finally:
+            cluster.close()
+        return
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()

@@ -6,6 +6,7 @@ messages or members (the tests assert the counts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from chat.payloads import edit_payload, member_payload, message_payloads, room_p
 from core.compiled import CompiledQuery
 from core.errors import invalid
 from core.payloads import iso
+from core.replica import fingerprint_matches, read_on_replica
 from core.validation import MAX_ID, clean_text, parse_id, parse_whole_number
 
 from . import history_cache
@@ -141,7 +143,13 @@ def _direct_peers(memberships: list[RoomMember]) -> dict[tuple[int, int], Any]:
 
 
 def rooms_for_user(user) -> list[dict[str, Any]]:
-    """The user's room list (what ``ready`` and ``GET rooms/`` carry), in two queries compiled once.
+    """The user's room list (what ``ready`` and ``GET rooms/`` carry), from a replica that has replayed
+    the user's rooms (``core.replica``) or the primary."""
+    return read_on_replica(replica_has_user_rooms(user.pk), lambda: _rooms_for_user(user))
+
+
+def _rooms_for_user(user) -> list[dict[str, Any]]:
+    """The room list in two queries compiled once.
 
     Every connect runs this; compiling its subqueries per call was most of a
     connect's CPU (``core.compiled``). The rows are turned back into the
@@ -169,6 +177,46 @@ def rooms_for_user(user) -> list[dict[str, Any]]:
             message.sender = None
         last_by_room[message.room_id] = message
     return _summaries(memberships, last_by_room)
+
+
+def replica_has_room(room: Room) -> Callable[[Any], bool]:
+    """A replica probe (``core.replica``): has it replayed ``room`` up to the state just read on the primary?
+
+    Every new message raises ``last_seq`` and every change to a stored one
+    ``history_revision``, both in the transaction of the write: a replica
+    whose room row has both at least as high holds every message a page of
+    that room could show as the primary had them when ``room`` was read.
+    One primary-key lookup on the replica; nothing more on the primary, whose
+    room row the membership check read anyway.
+    """
+
+    def probe(cursor: Any) -> bool:
+        cursor.execute(
+            f"SELECT last_seq >= %s AND history_revision >= %s FROM {Room._meta.db_table} WHERE id = %s",
+            [room.last_seq, room.history_revision, room.pk],
+        )
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+    return probe
+
+
+def replica_has_user_rooms(user_id: int) -> Callable[[Any], bool]:
+    """A replica probe: are the user's membership rows and their room rows the same versions as on the primary?
+
+    A physical replica keeps each row's ``xmin`` (the transaction that wrote
+    that version), so equal fingerprints mean no membership joined, left or
+    read, and no message sent, edited or deleted in any of the user's rooms,
+    that the replica has not replayed. One indexed query on each side, over
+    the user's memberships only (not their messages).
+    """
+    sql = (
+        "SELECT count(*), md5(coalesce(string_agg(m.id::text || ':' || m.xmin::text || ':' || r.xmin::text, ','"
+        f" ORDER BY m.id), '')) FROM {RoomMember._meta.db_table} m"
+        f" JOIN {Room._meta.db_table} r ON r.id = m.room_id WHERE m.user_id = %s"
+    )
+    return fingerprint_matches(sql, [user_id])
+
 
 
 def room_detail(membership: RoomMember) -> dict[str, Any]:
@@ -220,8 +268,10 @@ def history_page(room: Room, *, before: Any = None, after: Any = None, limit: An
     """
     before, after, limit = parse_page(before, after, limit)
     if before is None and after is None and limit <= settings.HISTORY_CACHE_SIZE:
-        return history_cache.newest_page(room, limit)
-    return history_page_from_database(room.pk, before=before, after=after, limit=limit)
+        return read_on_replica(replica_has_room(room), lambda: history_cache.newest_page(room, limit))
+    return read_on_replica(
+        replica_has_room(room), lambda: history_page_from_database(room.pk, before=before, after=after, limit=limit)
+    )
 
 
 def history_page_from_database(
@@ -377,6 +427,10 @@ def search_messages(user, query: Any, room_id: Any = None, limit: int = 50) -> l
     Only rooms the caller is in, only live messages.
     """
     query = search_text(query, required=True)
+    return read_on_replica(replica_has_user_rooms(user.pk), lambda: _search(user, query, room_id, limit))
+
+
+def _search(user, query: str, room_id: Any, limit: int) -> list[dict[str, Any]]:
     messages = Message.objects.filter(
         room__memberships__user=user, room__archived=False, deleted_at__isnull=True
     ).select_related("sender")

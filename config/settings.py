@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.db_router import replica_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 if "PYTEST_VERSION" in os.environ:
@@ -169,6 +171,18 @@ _IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DB_THREADS = env_int("DB_THREADS", 1 if _IS_SQLITE else 8)
 DB_MAX_PENDING = env_int("DB_MAX_PENDING", 2000)
 DB_CALL_TIMEOUT = env_float("DB_CALL_TIMEOUT", 10.0)
+# A streaming replica for reads that may move there (core.replica): history pages, search, room lists, each
+# only when the replica has replayed the rows it needs (read-your-writes); all else stays on the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_TIMEOUT = env_float("DATABASE_REPLICA_TIMEOUT", 2.0)
+DATABASE_REPLICA_RETRY_SECONDS = env_float("DATABASE_REPLICA_RETRY_SECONDS", 30.0)
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+if DATABASE_REPLICA_URL:
+    if _IS_SQLITE:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL (DATABASE_URL=postgres://...).")
+    DATABASES["replica"] = replica_database(
+        DATABASES["default"], DATABASE_REPLICA_URL, DATABASE_REPLICA_TIMEOUT, DB_CALL_TIMEOUT
+    )
 # Publishing committed events (realtime.publisher): how long one publish may take, and what a process keeps
 # to retry while the channel layer is down (events, seconds); clients catch up on the rest by `sync`.
 PUBLISH_TIMEOUT = env_float("PUBLISH_TIMEOUT", 2.0)
@@ -191,6 +205,11 @@ if REDIS_URL:
         "pubsub": "realtime.layers.RedisFanOutChannelLayer",
         "channels-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     }[CHANNEL_LAYER_BACKEND]
+    if REDIS_URL.startswith("redis+cluster://"):
+        # A Redis Cluster: sharded pub/sub, each room's channel on the shard of its slot (realtime/cluster.py).
+        if CHANNEL_LAYER_BACKEND != "pubsub":
+            raise ImproperlyConfigured("REDIS_URL=redis+cluster://... works with CHANNEL_LAYER=pubsub only.")
+        _layer_backend = "realtime.cluster.RedisClusterFanOutChannelLayer"
     _layer_config: dict = {"hosts": [REDIS_URL]}
     if TESTING:
         # Redis pub/sub ignores database numbers: keep concurrent test runs' groups apart.
@@ -205,6 +224,10 @@ if REDIS_URL:
             "KEY_PREFIX": "confab",
         }
     }
+    if REDIS_URL.startswith("redis+cluster://"):
+        # Django's RedisCache cannot talk to a cluster, and Confab keeps nothing shared in Django's cache
+        # (its Redis stores go through core.redis): a per-process cache loses nothing.
+        CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     CHANNEL_LAYERS = {
         "default": {

@@ -29,6 +29,9 @@ class Counts:
         "database_timeouts",
         "sockets_shed",
         "upload_bytes",
+        "replica_reads",
+        "replica_stale",
+        "replica_failures",
     )
 
     def __init__(self) -> None:
@@ -47,6 +50,9 @@ COUNTER_HELP = {
     "database_timeouts": "Database calls answered unavailable after DB_CALL_TIMEOUT",
     "sockets_shed": "Connections closed for reading too slowly (4008)",
     "upload_bytes": "Bytes of files accepted by uploads",
+    "replica_reads": "Reads served by the database replica (DATABASE_REPLICA_URL)",
+    "replica_stale": "Reads sent to the primary because the replica had not replayed their rows yet",
+    "replica_failures": "Replica errors (the read ran on the primary; replica unused DATABASE_REPLICA_RETRY_SECONDS)",
 }
 
 _gauges: dict[str, tuple[str, Callable[[], float]]] = {}

@@ -235,7 +235,9 @@ def take_slots(user_id: int, **costs: int) -> None:
     wanted = [(name, BUDGETS[name], cost) for name, cost in costs.items() if cost > 0 and BUDGETS[name].limit > 0]
     if not wanted:
         return
-    keys = [f"confab:rate:{name}:{user_id}" for name, _, _ in wanted]
+    # One hash tag per user: the script takes several budgets at once, and a Redis Cluster runs a script
+    # only on keys of one slot.
+    keys = [f"confab:rate:{{{user_id}}}:{name}" for name, _, _ in wanted]
     now = time.time()
     client = sync_client()
     if client is None:

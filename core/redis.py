@@ -2,7 +2,9 @@
 
 Every Redis-backed store (rate limits, presence, typing, history cache) gets
 its client here, so timeouts and pool sizes are set in one place. None when
-``REDIS_URL`` is unset: callers then use their in-process stores.
+``REDIS_URL`` is unset: callers then use their in-process stores. On a
+``redis+cluster://`` URL the clients are cluster clients: every script's
+keys must then share a hash slot (docs/deploy.md, "Redis Cluster").
 
 A client belongs to the process that made it, and an async client to its
 event loop as well: a forked child (a preload-and-fork server's worker)
@@ -20,23 +22,53 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 
-_sync_client: redis.Redis | None = None
+CLUSTER_SCHEME = "redis+cluster://"
+
+_sync_client: redis.Redis | redis.RedisCluster | None = None
 # Keyed by the loop itself, not id(loop): a new loop can get the address of a closed one.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis | aioredis.RedisCluster] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def sync_client() -> redis.Redis | None:
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The seed nodes of ``redis+cluster://host:port,host:port,...`` (any few masters or replicas will do:
+    the client reads the whole cluster's layout from them)."""
+    if not is_cluster_url(url):
+        raise ValueError(f"not a {CLUSTER_SCHEME} URL: {url!r}")
+    nodes = []
+    for item in url[len(CLUSTER_SCHEME) :].split("/")[0].split(","):
+        item = item.strip()
+        host, port = item, "6379"
+        if ":" in item and not item.endswith("]"):  # host:port, [v6]:port (a bare v6 address needs brackets)
+            host, _, port = item.rpartition(":")
+        nodes.append((host.strip("[]") or "127.0.0.1", int(port)))
+    return nodes
+
+
+def sync_client() -> redis.Redis | redis.RedisCluster | None:
     global _sync_client
     if not settings.REDIS_URL:
         return None
     if _sync_client is None:
-        _sync_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-        )
+        if is_cluster_url(settings.REDIS_URL):
+            _sync_client = redis.RedisCluster(
+                startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(settings.REDIS_URL)],
+                socket_timeout=5,
+                socket_connect_timeout=5,
+            )
+        else:
+            _sync_client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+            )
     return _sync_client
 
 
-def async_client() -> aioredis.Redis | None:
+def async_client() -> aioredis.Redis | aioredis.RedisCluster | None:
     """A client bound to the running event loop (asyncio pools cannot cross loops)."""
     if not settings.REDIS_URL:
         return None
@@ -44,7 +76,14 @@ def async_client() -> aioredis.Redis | None:
     client = _async_clients.get(loop)
     if client is None:
         _forget_closed_loops()
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
+        if is_cluster_url(settings.REDIS_URL):
+            client = aioredis.RedisCluster(
+                startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(settings.REDIS_URL)],
+                socket_connect_timeout=5,
+                socket_timeout=5,
+            )
+        else:
+            client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
         _async_clients[loop] = client
     return client
 

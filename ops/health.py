@@ -15,6 +15,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from core.redis import cluster_nodes, is_cluster_url
+
 PROBE_TIMEOUT = 2  # seconds; probes must answer before the balancer gives up
 
 
@@ -31,11 +33,27 @@ def check_database() -> None:
 
 
 def check_redis() -> None:
+    if is_cluster_url(settings.REDIS_URL):
+        check_redis_cluster()
+        return
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT
     )
     try:
         client.ping()
+    finally:
+        client.close()
+
+
+def check_redis_cluster() -> None:
+    """Every master answers: each owns rooms' channels and keys that nothing else serves."""
+    client = redis.RedisCluster(
+        startup_nodes=[redis.cluster.ClusterNode(host, port) for host, port in cluster_nodes(settings.REDIS_URL)],
+        socket_timeout=PROBE_TIMEOUT,
+        socket_connect_timeout=PROBE_TIMEOUT,
+    )
+    try:
+        client.ping(target_nodes=redis.RedisCluster.PRIMARIES)
     finally:
         client.close()
 

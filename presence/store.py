@@ -14,8 +14,11 @@ without closing its sockets (SIGKILL, OOM, power loss) stops refreshing, and
 the next sweep by any other process (or ``manage.py sweep_presence``)
 removes its connections and reports the users left with none.
 
-Redis layout (prefix ``confab:presence:``), single-node Redis (the scripts
-touch keys they compute, which Redis Cluster would refuse):
+Redis layout (prefix ``confab:{presence}:``). The scripts touch several of
+these keys, and the sweep keys it computes: on a Redis Cluster the hash tag
+``{presence}`` puts them all in one slot, so every script runs on one shard
+(presence is then one shard's work: a write per connect and disconnect and
+one per process per heartbeat, not per message).
 - ``procs``: sorted set, process id -> deadline (unix seconds).
 - ``proc:<pid>``: hash, connection id -> user id (what a sweep must undo).
 - ``user:<uid>``: hash, connection id -> process id (online iff not empty).
@@ -41,7 +44,7 @@ from django.conf import settings
 
 from core.redis import async_client, sync_client
 
-PREFIX = "confab:presence:"
+PREFIX = "confab:{presence}:"
 PROCS_KEY = PREFIX + "procs"
 TYPING_PREFIX = "confab:typing:"
 

@@ -24,7 +24,9 @@ import pytest
 import pytest_asyncio
 from django.conf import settings
 
-pytest_plugins = ["tests.event_schema"]  # every frame the tests encode is checked against its schema
+# tests.event_schema: every frame the tests encode is checked against its schema; tests.redis_cluster: a real
+# Redis Cluster (session fixture `redis_cluster`), started only for the tests that ask for it.
+pytest_plugins = ["tests.event_schema", "tests.redis_cluster"]
 REQUIRE_SERVICES = os.environ.get("CONFAB_REQUIRE_SERVICES") == "1"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('CONFAB_TEST_REDIS_DB', '15')}"

@@ -68,6 +68,10 @@ def test_migrations_match_the_models():
             {"REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER": "core"},
             "channels_redis.core.RedisChannelLayer django.core.cache.backends.redis.RedisCache",
         ),
+        (
+            {"REDIS_URL": "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"},
+            "realtime.cluster.RedisClusterFanOutChannelLayer django.core.cache.backends.locmem.LocMemCache",
+        ),
     ],
 )
 def test_redis_url_switches_the_channel_layer_and_cache(env, expected):
@@ -89,3 +93,19 @@ def test_s3_storage_is_used_when_a_bucket_is_configured():
     code = "from django.conf import settings as s; print(s.STORAGES['default']['BACKEND'])"
     result = run_manage("shell", "-c", code, DEBUG="1", AWS_STORAGE_BUCKET_NAME="confab-media")
     assert result.stdout.strip().splitlines()[-1] == "storages.backends.s3.S3Storage"
+
+
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        ({"DATABASE_REPLICA_URL": "postgres://127.0.0.1:5432/confab"}, "DATABASE_REPLICA_URL needs PostgreSQL"),
+        (
+            {"REDIS_URL": "redis+cluster://127.0.0.1:7000", "CHANNEL_LAYER": "core"},
+            "works with CHANNEL_LAYER=pubsub only",
+        ),
+    ],
+)
+def test_a_scaling_setting_the_rest_of_the_configuration_cannot_honour_is_refused_at_startup(env, refusal):
+    result = run_manage("check", DEBUG="1", **env)
+    assert result.returncode != 0
+    assert refusal in result.stderr

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers]
 
 
 async def test_a_message_sent_to_one_process_reaches_a_client_of_the_other(
-    start_server, redis_url, ann, bob, group_room
+    start_server, any_redis, ann, bob, group_room
 ):
     first, second = start_server(), start_server()
     ann_client = await Client.open(first, ann)
@@ -30,7 +30,7 @@ async def test_a_message_sent_to_one_process_reaches_a_client_of_the_other(
 
 
 async def test_parallel_sends_through_two_processes_get_gap_free_seqs(
-    start_server, redis_url, settings, make_user, ann, group_room
+    start_server, any_redis, settings, make_user, ann, group_room
 ):
     settings.RATE_LIMIT_MESSAGES = 0
     senders = [ann] + [await database_sync_to_async(make_user)() for _ in range(5)]
@@ -68,11 +68,16 @@ async def test_parallel_sends_through_two_processes_get_gap_free_seqs(
         await client.close()
 
 
-@pytest.mark.parametrize("server", ["uvicorn-sansio", "uvicorn", "daphne"])
+@pytest.mark.parametrize(
+    "server,redis_kind",
+    [("uvicorn-sansio", "redis"), ("uvicorn", "redis"), ("daphne", "redis"), ("uvicorn-sansio", "cluster")],
+)
 async def test_every_client_of_two_processes_gets_every_message_once_in_order(
-    server, start_server, redis_url, settings, make_user, ann, group_room
+    server, redis_kind, request, start_server, settings, make_user, ann, group_room
 ):
-    """Direct delivery (realtime.layers) and the slimmed sansio connection (realtime.socket) on real servers."""
+    """Direct delivery (realtime.layers, realtime.cluster) and the slimmed sansio connection (realtime.socket)
+    on real servers."""
+    request.getfixturevalue("redis_url" if redis_kind == "redis" else "cluster_redis_url")
     settings.RATE_LIMIT_MESSAGES = 0
     members = [ann] + [await database_sync_to_async(make_user)() for _ in range(5)]
     for user in members[1:]:

@@ -32,6 +32,13 @@ def test_readyz_checks_redis_when_it_is_configured(client, redis_url):
 
 
 @pytest.mark.django_db
+def test_readyz_checks_every_master_of_a_redis_cluster(client, cluster_redis_url):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+@pytest.mark.django_db
 def test_readyz_is_503_and_says_what_failed_when_redis_is_unreachable(client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     response = client.get("/readyz")

@@ -28,7 +28,7 @@ def record_connection_of_a_dead_process(user_id: int, deadline: float) -> None:
 
 
 async def test_sweep_presence_command_takes_the_users_of_dead_processes_offline(
-    redis_url, ws_connect, ann, bob, group_room, settings
+    any_redis, ws_connect, ann, bob, group_room, settings
 ):
     bob_ws = await ws_connect(bob)
     deadline = time.time() - 1

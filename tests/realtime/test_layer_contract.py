@@ -27,6 +27,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
 from realtime import sequencer
+from realtime.cluster import RedisClusterFanOutChannelLayer
 from realtime.layers import LocalChannelLayer, RedisFanOutChannelLayer
 
 # A wait for what must arrive, so a broken layer fails the test instead of hanging it (never reached when it works).
@@ -81,8 +82,8 @@ class Harness:
         return await asyncio.wait_for(self.layer.receive(channel), ARRIVAL_TIMEOUT)
 
     async def _subscribed(self, name: str) -> None:
-        if self.redis_url is None:
-            return
+        if self.redis_url is None or self.kind == "cluster":
+            return  # the cluster layer's subscribe returns only once Redis confirmed the SSUBSCRIBE
         client = aioredis.Redis.from_url(self.redis_url)
         try:
             async with asyncio.timeout(ARRIVAL_TIMEOUT):
@@ -93,14 +94,23 @@ class Harness:
 
 
 def redis_layer(redis_url: str, prefix: str) -> RedisFanOutChannelLayer:
-    """The production Redis layer (config/settings.py) with a prefix of its own: pub/sub ignores database numbers."""
+    """The production Redis layer (config/settings.py) with a prefix of its own: pub/sub ignores database numbers.
+    On a ``redis+cluster://`` URL, the cluster layer (realtime/cluster.py), as settings choose it."""
+    if redis_url.startswith("redis+cluster://"):
+        return RedisClusterFanOutChannelLayer(hosts=[redis_url], prefix=prefix)
     return RedisFanOutChannelLayer(hosts=[redis_url], prefix=prefix)
 
 
-@pytest.fixture(params=["local", "redis"])
+def redis_kind(request, kind: str) -> tuple[str, str]:
+    if kind == "cluster":
+        return "cluster", request.getfixturevalue("redis_cluster").url
+    return "redis", request.getfixturevalue("redis_url")
+
+
+@pytest.fixture(params=["local", "redis", "cluster"])
 def layer_kind(request) -> tuple[str, str | None]:
-    if request.param == "redis":
-        return "redis", request.getfixturevalue("redis_url")
+    if request.param != "local":
+        return redis_kind(request, request.param)
     return "local", None
 
 
@@ -358,10 +368,16 @@ async def test_local_an_attached_channel_is_never_full():
 # --- RedisFanOutChannelLayer: several processes, seq order ---------------------------------------
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def redis_kind_and_url(request) -> tuple[str, str]:
+    return redis_kind(request, request.param)
+
+
 @pytest_asyncio.fixture
-async def redis_harness(redis_url) -> AsyncIterator[Harness]:
+async def redis_harness(redis_kind_and_url) -> AsyncIterator[Harness]:
+    kind, redis_url = redis_kind_and_url
     prefix = f"contract{uuid.uuid4().hex[:8]}"
-    built = Harness("redis", redis_layer(redis_url, prefix), redis_url, prefix)
+    built = Harness(kind, redis_layer(redis_url, prefix), redis_url, prefix)
     yield built
     await built.layer.flush()
 
