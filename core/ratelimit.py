@@ -227,6 +227,12 @@ return {0, '0'}
 """
 
 
+def budget_key(user_id: int, name: str) -> str:
+    """Where a user's use of a budget is counted. One hash tag per user: ``take_slots`` takes several
+    budgets in one script, and a Redis Cluster runs a script only on keys of one slot."""
+    return f"confab:rate:{{{user_id}}}:{name}"
+
+
 def take_slots(user_id: int, **costs: int) -> None:
     """Take ``cost`` slots of each named budget (``take_slots(user.id, send=1, room_mention=1)``),
     all or none, or raise ``rate_limited`` with ``retry_after`` naming the budget that refused.
@@ -235,9 +241,7 @@ def take_slots(user_id: int, **costs: int) -> None:
     wanted = [(name, BUDGETS[name], cost) for name, cost in costs.items() if cost > 0 and BUDGETS[name].limit > 0]
     if not wanted:
         return
-    # One hash tag per user: the script takes several budgets at once, and a Redis Cluster runs a script
-    # only on keys of one slot.
-    keys = [f"confab:rate:{{{user_id}}}:{name}" for name, _, _ in wanted]
+    keys = [budget_key(user_id, name) for name, _, _ in wanted]
     now = time.time()
     client = sync_client()
     if client is None:
@@ -292,7 +296,7 @@ def check_budget_free(user_id: int, name: str) -> None:
     work, and still take the slot last with ``take_slots``, once all is valid.
     """
     budget = BUDGETS[name]
-    retry_after = wait_for(f"confab:rate:{name}:{user_id}", budget.limit, budget.window)  # take_slots's key
+    retry_after = wait_for(budget_key(user_id, name), budget.limit, budget.window)
     if retry_after:
         rate_limited[name] += 1
         raise ActionError(

@@ -52,7 +52,8 @@ async def flood(sender: Client, room_id: int, count: int) -> list[int]:
     """``count`` sends, 20 in flight at a time; the seqs acked, in order."""
 
     async def send_one() -> int:
-        body = base64.b64encode(os.urandom(3000)).decode()  # 4 KB that permessage-deflate cannot shrink
+        # 4 KB that permessage-deflate cannot shrink ("x" first: a body starting with "/" is a slash command).
+        body = "x" + base64.b64encode(os.urandom(3000)).decode()
         ack = await sender.request("send_message", {"room": room_id, "body": body, "client_id": str(uuid.uuid4())})
         assert ack["type"] == "ack", ack
         return ack["data"]["message"]["seq"]
