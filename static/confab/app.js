@@ -10,6 +10,7 @@ import { mountAppDialogs, mountPicker, mountRoomDialogs } from "./dialogs.js";
 import { api, avatar, h, icon, prefersReducedMotion } from "./dom.js";
 import { mountShortcuts } from "./keyboard.js";
 import { mountNotificationCentre, mountRoomPanels } from "./panels.js";
+import { mountRoomSettings } from "./room-settings.js";
 import { mountSidebar } from "./sidebar.js";
 import { createStore, idOf, initialState, isViewing, roomTitle } from "./store.js";
 import { previewText } from "./text.js";
@@ -90,6 +91,7 @@ export function main() {
     ui.picker = mountPicker();
     ui.dialogs = mountRoomDialogs({ toast, composer: () => document.getElementById("composer") });
     ui.panels = mountRoomPanels({ store, ui, roomId: currentRoomId });
+    ui.roomSettings = mountRoomSettings({ store, ui, roomId: currentRoomId });
     // The views listen to the client before the store does: they see an event before it is applied.
     ui.timeline = mountTimeline({ store, client, ui });
     ui.composer = mountComposer({ store, client, ui, roomId: currentRoomId });

@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
+import { roomSettingsChanges } from "../../static/confab/room-settings.js";
 import { groupedWith } from "../../static/confab/timeline.js";
 
 const ann = { id: 1, username: "ann", display_name: "Ann", avatar_url: null };
@@ -39,4 +40,13 @@ test("a message groups under the previous one of the same sender within five min
   assert.equal(groupedWith(first, { sender: "1", created: "2026-11-24T10:01:00Z", system: false, reply: false }), false);
   assert.equal(groupedWith(first, { sender: "2", created: "2026-11-24T10:01:00Z", system: false, reply: true }), false, "a reply shows its own header");
   assert.equal(groupedWith(null, { sender: "2", created: "2026-11-24T10:01:00Z" }), false);
+});
+
+test("room settings send only the fields the admin changed, trimmed", () => {
+  const room = { name: "General", topic: "", is_public: false, members_can_pin: true };
+  assert.deepEqual(roomSettingsChanges(room, { name: " General ", topic: "", is_public: false, members_can_pin: true }), {});
+  assert.deepEqual(roomSettingsChanges(room, { name: "Hall", topic: " Plans ", is_public: true, members_can_pin: false }), {
+    name: "Hall", topic: "Plans", is_public: true, members_can_pin: false,
+  });
+  assert.deepEqual(roomSettingsChanges({ ...room, topic: null }, { ...room, topic: "" }), {});
 });

@@ -1,0 +1,155 @@
+"""Browser tests of "Rooms and people" in the room page: room settings for admins, the members panel.
+
+Same machinery as test_chat_browser.py (its Person helper and fixtures): Ann owns the private
+General room, Bob is a member; each test makes its own users and rooms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ServerProcess, launch_server
+from tests.e2e.browser import outside_playwright_loop
+from tests.e2e.test_chat_browser import Person, chromium  # noqa: F401 (chromium is a fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def _expect_timeout() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
+    server_process = launch_server(tmp_path_factory.mktemp("server"))
+    try:
+        yield server_process
+    finally:
+        server_process.stop()
+
+
+@pytest.fixture
+def people(group_room, ann, bob, server, chromium):  # noqa: F811
+    def open_people(*, viewport=None) -> tuple[Person, Person]:
+        pair = (Person(chromium, server, ann, viewport=viewport), Person(chromium, server, bob, viewport=viewport))
+        for someone in pair:
+            someone.open_room(group_room.id)
+        return pair
+
+    return open_people
+
+
+def room_fields(room_id: int) -> dict:
+    from chat.models import Room
+
+    with outside_playwright_loop():
+        return Room.objects.filter(pk=room_id).values("name", "topic", "is_public", "members_can_pin", "archived")[0]
+
+
+def test_a_room_admin_renames_the_room_and_the_other_member_sees_it_live(people, group_room):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.page.get_by_test_id("room-settings-button").click()
+    dialog = ann.page.get_by_test_id("room-settings-dialog")
+    expect(dialog.get_by_test_id("room-settings-name")).to_have_value("General")
+    dialog.get_by_test_id("room-settings-name").fill("Hall")
+    dialog.get_by_test_id("room-settings-topic").fill("Plans for the week")
+    dialog.get_by_test_id("room-settings-save").click()
+    expect(dialog).to_be_hidden()
+
+    for someone in (ann, bob):
+        expect(someone.page.locator("#room-title")).to_have_text("Hall")
+        expect(someone.page.locator("#room-sub")).to_have_text("2 members · Plans for the week")
+        expect(someone.messages().last).to_contain_text("Ann renamed the room to Hall")
+    assert room_fields(group_room.id) == {
+        "name": "Hall",
+        "topic": "Plans for the week",
+        "is_public": False,
+        "members_can_pin": True,
+        "archived": False,
+    }
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()
+
+
+def test_a_room_admin_makes_the_room_public_and_lets_only_admins_pin(people, group_room):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.page.get_by_test_id("room-settings-button").click()
+    dialog = ann.page.get_by_test_id("room-settings-dialog")
+    dialog.get_by_test_id("room-settings-public").check()
+    dialog.get_by_test_id("room-settings-members-can-pin").uncheck()
+    dialog.get_by_test_id("room-settings-save").click()
+    expect(dialog).to_be_hidden()
+    expect(ann.page.locator(".toast", has_text="Room settings saved")).to_be_visible()
+
+    assert room_fields(group_room.id) == {
+        "name": "General",
+        "topic": "",
+        "is_public": True,
+        "members_can_pin": False,
+        "archived": False,
+    }
+    # Bob's page holds the new rule from room_updated.
+    bob.page.wait_for_function(
+        f"() => window.confab.store.getState().rooms[{group_room.id}].members_can_pin === false"
+    )
+    ann.page.get_by_test_id("room-settings-button").click()
+    expect(dialog.get_by_test_id("room-settings-public")).to_be_checked()
+    expect(dialog.get_by_test_id("room-settings-members-can-pin")).not_to_be_checked()
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()
+
+
+def test_a_member_who_is_not_an_admin_has_no_room_settings(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    expect(ann.page.get_by_test_id("room-settings-button")).to_be_visible()
+    expect(bob.page.get_by_test_id("room-settings-button")).to_have_count(0)
+    expect(bob.page.get_by_test_id("room-settings-dialog")).to_have_count(0)
+    bob.assert_no_script_errors()
+
+
+def test_an_empty_name_is_refused_with_the_servers_message_and_nothing_changes(people, group_room):
+    from playwright.sync_api import expect
+
+    ann, _bob = people()
+    ann.page.get_by_test_id("room-settings-button").click()
+    dialog = ann.page.get_by_test_id("room-settings-dialog")
+    # Spaces pass the browser's `required` check; the server names the rule.
+    dialog.get_by_test_id("room-settings-name").fill("   ")
+    dialog.get_by_test_id("room-settings-save").click()
+    expect(dialog.get_by_test_id("room-settings-error")).to_have_text("`name` must not be empty.")
+    expect(dialog).to_be_visible()
+    assert room_fields(group_room.id)["name"] == "General"
+    # Chromium logs the refused request itself; nothing else went wrong.
+    assert ann.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
+def test_the_owner_archives_the_room_and_both_leave_it(people, group_room):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann.page.get_by_test_id("room-settings-button").click()
+    dialog = ann.page.get_by_test_id("room-settings-dialog")
+    expect(dialog.get_by_test_id("room-archive")).to_be_hidden()
+    dialog.get_by_test_id("room-archive-ask").click()
+    dialog.get_by_test_id("room-archive").click()
+
+    ann.page.wait_for_url(f"{ann.server.http_url}/")
+    expect(bob.page.locator(".toast", has_text="You are no longer in this room")).to_be_visible()
+    bob.page.wait_for_url(f"{bob.server.http_url}/")
+    assert room_fields(group_room.id)["archived"] is True
+    expect(bob.page.locator(f'[data-room-id="{group_room.id}"]')).to_have_count(0)
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()
