@@ -100,9 +100,7 @@ def test_a_room_admin_makes_the_room_public_and_lets_only_admins_pin(people, gro
         "archived": False,
     }
     # Bob's page holds the new rule from room_updated.
-    bob.page.wait_for_function(
-        f"() => window.confab.store.getState().rooms[{group_room.id}].members_can_pin === false"
-    )
+    bob.page.wait_for_function(f"() => window.confab.store.getState().rooms[{group_room.id}].members_can_pin === false")
     ann.page.get_by_test_id("room-settings-button").click()
     expect(dialog.get_by_test_id("room-settings-public")).to_be_checked()
     expect(dialog.get_by_test_id("room-settings-members-can-pin")).not_to_be_checked()
