@@ -9,6 +9,7 @@ import { mountComposer } from "./composer.js";
 import { mountAppDialogs, mountPicker, mountRoomDialogs } from "./dialogs.js";
 import { api, avatar, h, icon, prefersReducedMotion } from "./dom.js";
 import { mountShortcuts } from "./keyboard.js";
+import { mountMemberControls } from "./members.js";
 import { mountNotificationCentre, mountRoomPanels } from "./panels.js";
 import { mountRoomSettings } from "./room-settings.js";
 import { mountSidebar } from "./sidebar.js";
@@ -92,6 +93,7 @@ export function main() {
     ui.dialogs = mountRoomDialogs({ toast, composer: () => document.getElementById("composer") });
     ui.panels = mountRoomPanels({ store, ui, roomId: currentRoomId });
     ui.roomSettings = mountRoomSettings({ store, ui, roomId: currentRoomId });
+    ui.members = mountMemberControls({ store, ui, roomId: currentRoomId });
     // The views listen to the client before the store does: they see an event before it is applied.
     ui.timeline = mountTimeline({ store, client, ui });
     ui.composer = mountComposer({ store, client, ui, roomId: currentRoomId });

@@ -151,3 +151,87 @@ def test_the_owner_archives_the_room_and_both_leave_it(people, group_room):
     expect(bob.page.locator(f'[data-room-id="{group_room.id}"]')).to_have_count(0)
     ann.assert_no_script_errors()
     bob.assert_no_script_errors()
+
+
+def open_members(someone: Person):
+    from playwright.sync_api import expect
+
+    someone.page.get_by_test_id("members-button").click()
+    expect(someone.page.locator("#members-panel")).to_be_visible()
+    return someone.page.locator("#members-panel")
+
+
+def member_names(panel) -> list[str]:
+    return [text.strip() for text in panel.locator('[data-testid="member"] strong').all_inner_texts()]
+
+
+def test_an_admin_adds_someone_found_by_name_and_the_other_member_sees_them_join(people, cat, group_room):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann_panel, bob_panel = open_members(ann), open_members(bob)
+    ann_panel.get_by_test_id("member-add-search").fill("cat")
+    ann_panel.get_by_role("button", name="Add Cat").click()
+
+    expect(ann_panel.get_by_test_id("member-add-search")).to_have_value("")
+    for panel in (ann_panel, bob_panel):
+        expect(panel.locator('[data-testid="member"]', has_text="Cat")).to_have_count(1)
+    expect(bob.page.locator("#room-sub")).to_have_text("3 members")
+    expect(bob.messages().last).to_contain_text("Ann added Cat")
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()
+
+
+def test_a_member_of_a_private_room_cannot_add_or_remove_people(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    bob_panel = open_members(bob)
+    expect(bob_panel.locator('[data-testid="member"]')).to_have_count(2)
+    expect(bob_panel.get_by_test_id("member-add-search")).to_be_hidden()
+    expect(bob_panel.get_by_test_id("member-remove")).to_have_count(0)
+    ann_panel = open_members(ann)
+    # The owner may remove Bob, and nobody removes themself.
+    expect(ann_panel.get_by_test_id("member-remove")).to_have_count(1)
+    expect(ann_panel.get_by_role("button", name="Remove Bob from the room")).to_be_visible()
+    bob.assert_no_script_errors()
+
+
+def test_an_admin_removes_a_member_who_is_taken_out_of_the_room(people, group_room):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    ann_panel = open_members(ann)
+    ann_panel.get_by_role("button", name="Remove Bob from the room").click()
+
+    expect(ann_panel.locator('[data-testid="member"]')).to_have_count(1)
+    assert member_names(ann_panel) == ["Ann (you)"]
+    expect(ann.messages().last).to_contain_text("Ann removed Bob")
+    expect(bob.page.locator(".toast", has_text="You are no longer in this room")).to_be_visible()
+    bob.page.wait_for_url(f"{bob.server.http_url}/")
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()
+
+
+def test_the_owner_leaves_and_the_room_passes_to_the_remaining_member(people, group_room, bob):
+    from playwright.sync_api import expect
+
+    from chat.models import RoomMember
+
+    ann, bob_page = people()
+    ann_panel = open_members(ann)
+    ann_panel.get_by_test_id("leave-room").click()
+    expect(ann_panel.locator("#leave-note")).to_have_text(
+        "You own this room: an admin, else its longest-standing member, becomes its owner when you leave."
+    )
+    ann_panel.get_by_test_id("leave-room-confirm").click()
+
+    ann.page.wait_for_url(f"{ann.server.http_url}/")
+    expect(ann.page.locator(f'[data-room-id="{group_room.id}"]')).to_have_count(0)
+    bob_panel = open_members(bob_page)
+    expect(bob_panel.locator('[data-testid="member"]')).to_have_count(1)
+    expect(bob_page.messages().last).to_contain_text("Ann left")
+    with outside_playwright_loop():
+        assert list(RoomMember.objects.filter(room=group_room).values_list("user_id", "role")) == [(bob.id, "owner")]
+    ann.assert_no_script_errors()
+    bob_page.assert_no_script_errors()

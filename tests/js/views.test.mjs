@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
+import { mayAddMembers, mayRemoveMember } from "../../static/confab/members.js";
 import { roomSettingsChanges } from "../../static/confab/room-settings.js";
 import { groupedWith } from "../../static/confab/timeline.js";
 
@@ -49,4 +50,23 @@ test("room settings send only the fields the admin changed, trimmed", () => {
     name: "Hall", topic: "Plans", is_public: true, members_can_pin: false,
   });
   assert.deepEqual(roomSettingsChanges({ ...room, topic: null }, { ...room, topic: "" }), {});
+});
+
+test("admins add people, and anyone in a public room; direct rooms take nobody", () => {
+  assert.equal(mayAddMembers({ kind: "group", role: "admin", is_public: false }), true);
+  assert.equal(mayAddMembers({ kind: "group", role: "member", is_public: false }), false);
+  assert.equal(mayAddMembers({ kind: "group", role: "member", is_public: true }), true);
+  assert.equal(mayAddMembers({ kind: "direct", role: "owner", is_public: false }), false);
+});
+
+test("the owner removes anyone but themself, admins only members, members nobody", () => {
+  const group = (role) => ({ kind: "group", role });
+  const member = (id, role) => ({ user: { id }, role });
+  assert.equal(mayRemoveMember(group("owner"), member(2, "admin"), 1), true);
+  assert.equal(mayRemoveMember(group("owner"), member(1, "owner"), 1), false);
+  assert.equal(mayRemoveMember(group("admin"), member(3, "member"), 2), true);
+  assert.equal(mayRemoveMember(group("admin"), member(4, "admin"), 2), false);
+  assert.equal(mayRemoveMember(group("admin"), member(1, "owner"), 2), false);
+  assert.equal(mayRemoveMember(group("member"), member(4, "member"), 3), false);
+  assert.equal(mayRemoveMember({ kind: "direct", role: "owner" }, member(2, "member"), 1), false);
 });
