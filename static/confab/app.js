@@ -10,6 +10,7 @@ import { mountAppDialogs, mountPicker, mountRoomDialogs } from "./dialogs.js";
 import { api, avatar, h, icon, prefersReducedMotion } from "./dom.js";
 import { mountShortcuts } from "./keyboard.js";
 import { mountMemberControls } from "./members.js";
+import { mountNotifyMenu } from "./notify-menu.js";
 import { mountNotificationCentre, mountRoomPanels } from "./panels.js";
 import { mountRoomSettings } from "./room-settings.js";
 import { mountSidebar } from "./sidebar.js";
@@ -88,6 +89,7 @@ export function main() {
   mountSidebar({ store });
   mountNotificationCentre({ store, ui });
   mountAppDialogs({ me });
+  ui.notifyMenu = mountNotifyMenu({ store, ui });
   if (currentRoomId !== null) {
     ui.picker = mountPicker();
     ui.dialogs = mountRoomDialogs({ toast, composer: () => document.getElementById("composer") });

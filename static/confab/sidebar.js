@@ -50,6 +50,10 @@ export function mountSidebar({ store }) {
     node.dataset.kind = room.kind;
     node.classList.toggle("active", active);
     node.classList.toggle("has-unread", Boolean(room.unread));
+    node.classList.toggle("muted", Boolean(room.muted));
+    const notify = /** @type {HTMLElement} */ (node.querySelector('[data-testid="room-notify-menu"]'));
+    notify.dataset.notifyMenuFor = String(room.id);
+    notify.setAttribute("aria-label", `Notifications of ${title}`);
     const link = /** @type {HTMLAnchorElement} */ (node.querySelector("a"));
     link.href = `/rooms/${room.id}/`;
     if (active) link.setAttribute("aria-current", "page");

@@ -348,6 +348,12 @@ export const reducers = {
     return patchRoom(state, id, (room) => ({ kind, name, topic, is_public, members_can_pin, archived, last_seq: Math.max(room.last_seq || 0, last_seq || 0) }));
   },
 
+  /** The answer of `PATCH rooms/{id}/` with the caller's own settings: only they changed. */
+  membership_saved(state, { room }) {
+    if (!room) return state;
+    return patchRoom(state, room.id, { muted: Boolean(room.muted), notify_level: room.notify_level });
+  },
+
   room_added(state, { room }) {
     if (!room || typeof room !== "object") return state;
     const peers = room.kind === "direct" && room.peer ? { ...state.peers, [room.id]: room.peer } : state.peers;

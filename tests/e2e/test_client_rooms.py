@@ -6,6 +6,7 @@ General room, Bob is a member; each test makes its own users and rooms.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -235,3 +236,77 @@ def test_the_owner_leaves_and_the_room_passes_to_the_remaining_member(people, gr
         assert list(RoomMember.objects.filter(room=group_room).values_list("user_id", "role")) == [(bob.id, "owner")]
     ann.assert_no_script_errors()
     bob_page.assert_no_script_errors()
+
+
+def side_room(ann, bob) -> int:
+    from chat import actions
+
+    with outside_playwright_loop():
+        return actions.create_group_room(ann, name="Side", members=[bob.id])["id"]
+
+
+def membership_settings(room_id: int, user) -> tuple[bool, str]:
+    from chat.models import RoomMember
+
+    with outside_playwright_loop():
+        member = RoomMember.objects.get(room_id=room_id, user=user)
+        return member.muted, member.notify_level
+
+
+def test_a_room_muted_from_the_sidebar_has_a_grey_badge_and_leaves_the_titles_count(people, ann, bob):
+    from playwright.sync_api import expect
+
+    from chat import actions
+
+    side = side_room(ann, bob)
+    ann_page, _bob_page = people()
+    entry = ann_page.page.locator(f'.room-list [data-room-id="{side}"]')
+    entry.hover()
+    entry.get_by_test_id("room-notify-menu").click()
+    menu = ann_page.page.get_by_test_id("notify-menu")
+    expect(menu.get_by_test_id("notify-level-all")).to_have_attribute("aria-checked", "true")
+    menu.get_by_test_id("notify-mute").click()
+    expect(menu).to_be_hidden()
+    expect(entry).to_have_class(re.compile(r"\bmuted\b"))
+    assert membership_settings(side, ann) == (True, "all")
+
+    with outside_playwright_loop():
+        actions.send_message(bob, side, body="quiet news")
+    badge = entry.get_by_test_id("unread")
+    expect(badge).to_have_text("1")
+    expect(ann_page.page).to_have_title("General · Confab")
+    sidebar_muted = ann_page.page.evaluate(
+        "() => getComputedStyle(document.body).getPropertyValue('--sidebar-muted').trim()"
+    )
+    assert sidebar_muted == "#8a8db0"
+    assert badge.evaluate("node => getComputedStyle(node).backgroundColor") == "rgb(138, 141, 176)"
+
+    # Unmuted, the room counts again.
+    entry.get_by_test_id("room-notify-menu").click()
+    expect(menu.get_by_test_id("notify-mute")).to_have_attribute("aria-checked", "true")
+    menu.get_by_test_id("notify-mute").click()
+    expect(ann_page.page).to_have_title("(1) General · Confab")
+    assert membership_settings(side, ann) == (False, "all")
+    ann_page.assert_no_script_errors()
+
+
+def test_the_notification_level_is_chosen_from_the_room_header(people, group_room, ann):
+    from playwright.sync_api import expect
+
+    ann_page, _bob_page = people()
+    ann_page.page.get_by_test_id("room-header-notify-menu").click()
+    menu = ann_page.page.get_by_test_id("notify-menu")
+    menu.get_by_test_id("notify-level-mentions").click()
+    expect(menu).to_be_hidden()
+    ann_page.page.wait_for_function(
+        f"() => window.confab.store.getState().rooms[{group_room.id}].notify_level === 'mentions'"
+    )
+    assert membership_settings(group_room.id, ann) == (False, "mentions")
+
+    ann_page.page.get_by_test_id("room-header-notify-menu").click()
+    expect(menu.get_by_test_id("notify-level-mentions")).to_have_attribute("aria-checked", "true")
+    expect(menu.get_by_test_id("notify-level-all")).to_have_attribute("aria-checked", "false")
+    menu.get_by_test_id("notify-mute").click()
+    expect(ann_page.page.get_by_test_id("room-header-notify-menu")).to_have_class(re.compile(r"\bmuted\b"))
+    assert membership_settings(group_room.id, ann) == (True, "mentions")
+    ann_page.assert_no_script_errors()

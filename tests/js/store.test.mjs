@@ -193,3 +193,17 @@ test("a thread fetched over REST is held with the room's messages", () => {
   assert.deepEqual(repliesOf(state, 3, 101).map((each) => each.seq), [5]);
   assert.deepEqual(timelineOf(state, 3).map((each) => each.seq), [1, 2]);
 });
+
+test("a muted room keeps its unread count but leaves the title's, and only the caller's settings change", () => {
+  let state = apply(page(), ["room_updated", { room: { ...room(4), unread: 9 } }]);
+  state = { ...state, rooms: { ...state.rooms, 4: { ...state.rooms[4], unread: 3 } } };
+  assert.equal(totalUnread(state), 3);
+  const answer = { ...room(4, { name: "stale name", unread: 0 }), muted: true, notify_level: "mentions" };
+  const muted = apply(state, ["membership_saved", { room: answer }]);
+  assert.equal(muted.rooms[4].muted, true);
+  assert.equal(muted.rooms[4].notify_level, "mentions");
+  assert.equal(muted.rooms[4].unread, 3);
+  assert.equal(muted.rooms[4].name, "r4");
+  assert.equal(totalUnread(muted), 0);
+  assert.equal(muted.rooms[3], state.rooms[3]);
+});
