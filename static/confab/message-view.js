@@ -7,7 +7,7 @@
 // markup. Text goes in through textContent; bodies are the server's sanitised
 // `body_html`.
 
-import { formatFull, formatSize, formatTime, hueFor, plainText, relativeTime } from "./dom.js";
+import { fillAvatar, formatFull, formatSize, formatTime, plainText, relativeTime } from "./dom.js";
 
 /** @typedef {import("./store.js").Message} Message */
 /** @typedef {import("./store.js").User} User */
@@ -66,10 +66,11 @@ export function messageRenderer(template, { me }) {
     delete node.dataset.messageId;
     delete node.dataset.seq;
     const face = /** @type {HTMLElement} */ (node.querySelector(".avatar"));
-    face.textContent = me.display_name.trim().charAt(0).toUpperCase();
-    face.style.setProperty("--hue", String(hueFor(me.id)));
+    face.textContent = "";
+    fillAvatar(face, me);
     for (const time of node.querySelectorAll(".gutter-time, .sent-at")) time.textContent = "";
     node.querySelector(".sender").textContent = me.display_name;
+    /** @type {HTMLElement} */ (node.querySelector(".bot-tag")).hidden = !me.is_bot;
     const body = /** @type {HTMLElement} */ (node.querySelector(".message-body"));
     body.classList.add("pending-body");
     body.removeAttribute("data-testid");
@@ -117,17 +118,16 @@ export function messageRenderer(template, { me }) {
     });
 
     const face = /** @type {HTMLElement} */ (node.querySelector(".avatar"));
-    face.textContent = (message.sender?.display_name || "?").trim().charAt(0).toUpperCase();
-    if (message.sender) {
-      face.dataset.avatarFor = String(message.sender.id);
-      face.style.setProperty("--hue", String(hueFor(message.sender.id)));
-    }
+    face.textContent = "";
+    fillAvatar(face, message.sender);
     for (const time of node.querySelectorAll(".gutter-time, .sent-at")) {
       time.setAttribute("datetime", message.created_at);
       time.setAttribute("title", formatFull(message.created_at));
       time.textContent = formatTime(message.created_at);
     }
-    node.querySelector(".sender").textContent = message.sender?.display_name || "System";
+    // An incoming webhook's post may name itself; the sender stays the webhook's bot.
+    node.querySelector(".sender").textContent = message.sender_name || message.sender?.display_name || "System";
+    /** @type {HTMLElement} */ (node.querySelector(".bot-tag")).hidden = !message.sender?.is_bot;
     const edited = /** @type {HTMLElement} */ (node.querySelector(".edited"));
     edited.hidden = !message.edited_at || message.deleted;
     if (message.edited_at) edited.title = `Edited ${formatFull(message.edited_at)}: show earlier versions`;
