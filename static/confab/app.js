@@ -8,6 +8,7 @@ import { ConfabClient, defaultSocketUrl } from "./client.js";
 import { mountComposer } from "./composer.js";
 import { mountAppDialogs, mountPicker, mountRoomDialogs } from "./dialogs.js";
 import { api, avatar, h, icon, prefersReducedMotion } from "./dom.js";
+import { mountIdleAway } from "./idle.js";
 import { mountShortcuts } from "./keyboard.js";
 import { mountMemberControls } from "./members.js";
 import { mountNotifyMenu } from "./notify-menu.js";
@@ -149,7 +150,9 @@ export function main() {
     const title = room.kind === "direct" ? message.sender.display_name : `${message.sender.display_name} in #${roomTitle(state, room)}`;
     const body = message.body ? previewText(message.body).slice(0, 140) : message.kind === "image" ? "sent a photo" : "sent a file";
     if (message.room !== currentRoomId) toast({ title, body, href: `/rooms/${message.room}/`, user: message.sender });
-    if (!isViewing(state, message.room)) desktopNotify(title, body, message.room, currentRoomId);
+    // Busy means do not disturb: the notification centre still lists what came.
+    const busy = state.presence[me.id]?.status === "busy";
+    if (!isViewing(state, message.room) && !busy) desktopNotify(title, body, message.room, currentRoomId);
   });
   client.on("ready", (data) => {
     // `ready` lists who is online; ask for the last seen of the direct-chat partners who are not.
@@ -186,6 +189,7 @@ export function main() {
   client.on("unauthenticated", () => location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`));
   document.querySelector('[data-testid="connection"]')?.addEventListener("click", () => client.reconnectNow());
 
+  ui.idle = mountIdleAway({ store, client });
   client.connect();
   return { store, client, ui };
 }

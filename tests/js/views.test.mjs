@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
+import { idleTransition } from "../../static/confab/idle.js";
 import { mayAddMembers, mayRemoveMember } from "../../static/confab/members.js";
 import { roomSettingsChanges } from "../../static/confab/room-settings.js";
 import { groupedWith } from "../../static/confab/timeline.js";
@@ -69,4 +70,17 @@ test("the owner removes anyone but themself, admins only members, members nobody
   assert.equal(mayRemoveMember(group("admin"), member(1, "owner"), 2), false);
   assert.equal(mayRemoveMember(group("member"), member(4, "member"), 3), false);
   assert.equal(mayRemoveMember({ kind: "direct", role: "owner" }, member(2, "member"), 1), false);
+});
+
+test("idle goes away only over a plain online, and activity comes back only from an automatic away", () => {
+  const idle = { idleFor: 600_000, idleAfter: 300_000 };
+  const active = { idleFor: 1_000, idleAfter: 300_000 };
+  assert.equal(idleTransition({ ...idle, status: "online", autoAway: false }), "away");
+  assert.equal(idleTransition({ ...idle, status: "busy", autoAway: false }), null);
+  assert.equal(idleTransition({ ...idle, status: "away", autoAway: false }), null);
+  assert.equal(idleTransition({ ...idle, status: "away", autoAway: true }), null);
+  assert.equal(idleTransition({ ...active, status: "away", autoAway: true }), "online");
+  assert.equal(idleTransition({ ...active, status: "away", autoAway: false }), null);
+  assert.equal(idleTransition({ ...active, status: "online", autoAway: false }), null);
+  assert.equal(idleTransition({ ...idle, status: undefined, autoAway: false }), null);
 });
