@@ -12,15 +12,16 @@ export function mayAddMembers(room) {
 }
 
 /**
- * Whether the caller may remove this member: admins remove members, only the owner removes admins,
- * nobody removes the owner, and one leaves rather than removes oneself.
+ * Whether the caller may remove this member: admins remove members, only the owner and moderators
+ * remove admins, nobody removes the owner, and one leaves rather than removes oneself.
  * @param {any} room the room with the caller's `role`
  * @param {any} member a member object (`user`, `role`)
  * @param {number} meId
+ * @param {boolean} [moderator] the caller is a site moderator
  */
-export function mayRemoveMember(room, member, meId) {
+export function mayRemoveMember(room, member, meId, moderator = false) {
   if (room?.kind !== "group" || member.user.id === meId || member.role === "owner") return false;
-  if (room.role === "owner") return true;
+  if (room.role === "owner" || moderator) return true;
   return room.role === "admin" && member.role === "member";
 }
 

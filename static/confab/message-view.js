@@ -100,9 +100,9 @@ export function messageRenderer(template, { me }) {
 
   /**
    * @param {Message} message
-   * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean}} context
+   * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean, canDeleteAny?: boolean}} context
    */
-  function renderMessage(message, { nameOf, parent = null, canPin }) {
+  function renderMessage(message, { nameOf, parent = null, canPin, canDeleteAny = false }) {
     const node = /** @type {HTMLElement} */ (prototype.cloneNode(true));
     const own = message.sender?.id === me.id;
     const system = message.kind === "system";
@@ -204,7 +204,8 @@ export function messageRenderer(template, { me }) {
       if (!canPin) drop("pin");
       if (!own) {
         drop("edit");
-        drop("delete");
+        // Room admins and moderators delete anyone's message (docs/protocol.md, Moderation).
+        if (!canDeleteAny) drop("delete");
       } else drop("report");
       if (message.thread_root) drop("thread"); // one level deep: a reply has no thread of its own
       const pin = toolbar.querySelector('[data-action="pin"]');

@@ -146,8 +146,12 @@ export function mountRoomPanels({ store, ui, roomId }) {
           face,
           h("span", { class: "pick-text" }, h("strong", {}, member.user.id === me.id ? `${member.user.display_name} (you)` : member.user.display_name), h("small", { dataset: { lastSeenUser: member.user.id } }, presenceText(presenceOf(member.user.id)) || "Offline")),
           member.role && member.role !== "member" ? h("span", { class: "role-badge" }, member.role) : null,
-          mayRemoveMember(state.rooms[roomId], member, me.id)
+          mayRemoveMember(state.rooms[roomId], member, me.id, state.moderator)
             ? h("button", { type: "button", class: "btn btn-ghost btn-sm member-remove", "data-testid": "member-remove", "aria-label": `Remove ${member.user.display_name} from the room`, onclick: () => ui.members?.remove(member) }, "Remove")
+            : null,
+          // Muting is the moderation tool's (a reason and a time on its confirmation page).
+          state.moderator && member.user.id !== me.id && member.role !== "owner"
+            ? h("a", { class: "btn btn-ghost btn-sm", "data-testid": "member-mute", href: `/admin/chat/room/${roomId}/members/${member.user.id}/mute/`, target: "_blank", rel: "noopener", "aria-label": `Mute ${member.user.display_name} in this room (moderation)` }, "Mute")
             : null,
         );
       }),

@@ -46,6 +46,7 @@
  *   outbox: Record<number, OutboxEntry[]>,
  *   delayedUntil: Record<number, number>,
  *   threads: FollowedThread[]|null,
+ *   moderator: boolean,
  * }} State
  *
  * @typedef {{type: string, [key: string]: any}} Action
@@ -70,6 +71,7 @@ export function initialState(boot) {
     outbox: {},
     delayedUntil: {},
     threads: null,
+    moderator: Boolean(boot.moderator), // may delete any message and remove members (the page says)
   };
   for (const room of boot.rooms || []) state.rooms[room.id] = room;
   for (const [id, user] of Object.entries(boot.peers || {})) state.peers[Number(id)] = user;

@@ -310,3 +310,48 @@ def test_the_notification_level_is_chosen_from_the_room_header(people, group_roo
     expect(ann_page.page.get_by_test_id("room-header-notify-menu")).to_have_class(re.compile(r"\bmuted\b"))
     assert membership_settings(group_room.id, ann) == (True, "mentions")
     ann_page.assert_no_script_errors()
+
+
+@pytest.fixture
+def maud(make_user, group_room, ann):
+    """A moderator (staff with `chat.moderate_messages`) who is a plain member of General."""
+    from django.contrib.auth.models import Permission
+
+    from chat import actions
+
+    user = make_user("maud", display_name="Maud", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="moderate_messages", content_type__app_label="chat"))
+    actions.add_member(ann, group_room.id, user.id)
+    return user
+
+
+def test_a_moderator_deletes_someone_elses_message_and_removes_a_member(group_room, bob, maud, server, chromium):  # noqa: F811
+    from playwright.sync_api import expect
+
+    bob_page = Person(chromium, server, bob)
+    bob_page.open_room(group_room.id)
+    maud_page = Person(chromium, server, maud)
+    maud_page.open_room(group_room.id)
+    expect(maud_page.page.get_by_test_id("admin-link")).to_have_attribute("href", "/admin/")
+    expect(bob_page.page.get_by_test_id("admin-link")).to_have_count(0)
+
+    bob_page.send("something out of line")
+    message = maud_page.message("something out of line")
+    message.hover()
+    message.get_by_test_id("delete-button").click()
+    maud_page.page.get_by_test_id("confirm-delete").click()
+    expect(bob_page.page.locator(".deleted-note")).to_have_text("This message was deleted.")
+    # A plain member has no delete on others' messages.
+    maud_page.send("moderators watch")
+    expect(bob_page.message("moderators watch").get_by_test_id("delete-button")).to_have_count(0)
+
+    panel = open_members(maud_page)
+    expect(panel.get_by_role("link", name="Mute Bob in this room (moderation)")).to_have_attribute(
+        "href", f"/admin/chat/room/{group_room.id}/members/{bob.id}/mute/"
+    )
+    expect(panel.get_by_role("button", name="Remove Ann from the room")).to_have_count(0)  # the owner
+    panel.get_by_role("button", name="Remove Bob from the room").click()
+    expect(bob_page.page.locator(".toast", has_text="You are no longer in this room")).to_be_visible()
+    expect(panel.locator('[data-testid="member"]')).to_have_count(2)
+    maud_page.assert_no_script_errors()
+    bob_page.assert_no_script_errors()

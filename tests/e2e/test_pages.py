@@ -161,3 +161,24 @@ def test_a_room_page_names_a_webhook_post_by_its_own_name_and_a_timeline_line_wi
     assert re.search(r'<strong class="sender">CI</strong><span class="bot-tag" data-testid="bot-tag">bot</span>', html)
     # "Ann added Deploys": a system line, whose sender is None.
     assert re.search(r'class="message system"[^>]*>.*?<strong class="sender">System</strong>', html, re.S)
+
+
+def test_the_page_tells_the_scripts_whether_the_user_is_a_moderator_and_links_staff_to_the_admin(
+    client, ann, bob, group_room
+):
+    from django.contrib.auth.models import Permission
+
+    ann.is_staff = True
+    ann.save(update_fields=["is_staff"])
+    ann.user_permissions.add(Permission.objects.get(codename="moderate_messages", content_type__app_label="chat"))
+    url = f"/rooms/{group_room.id}/"
+
+    client.force_login(ann)
+    response = client.get(url)
+    assert bootstrap_of(response)["moderator"] is True
+    assert b'href="/admin/"' in response.content
+
+    client.force_login(bob)
+    response = client.get(url)
+    assert bootstrap_of(response)["moderator"] is False
+    assert b'href="/admin/"' not in response.content

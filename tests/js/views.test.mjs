@@ -84,3 +84,11 @@ test("idle goes away only over a plain online, and activity comes back only from
   assert.equal(idleTransition({ ...active, status: "online", autoAway: false }), null);
   assert.equal(idleTransition({ ...idle, status: undefined, autoAway: false }), null);
 });
+
+test("a moderator removes admins and members of any room, never its owner or themself", () => {
+  const room = { kind: "group", role: "member" };
+  assert.equal(mayRemoveMember(room, { user: { id: 2 }, role: "admin" }, 9, true), true);
+  assert.equal(mayRemoveMember(room, { user: { id: 3 }, role: "member" }, 9, true), true);
+  assert.equal(mayRemoveMember(room, { user: { id: 1 }, role: "owner" }, 9, true), false);
+  assert.equal(mayRemoveMember(room, { user: { id: 9 }, role: "member" }, 9, true), false);
+});
