@@ -145,3 +145,31 @@ def test_a_timeline_line_is_a_quiet_centred_line_without_sender_or_toolbar(peopl
     expect(reloaded.locator(".message-body")).to_have_css("text-align", "center")
     ann_page.assert_no_script_errors()
     bob_page.assert_no_script_errors()
+
+
+def test_the_emoji_picker_searches_the_whole_table_and_remembers_recent_picks(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    bob.send("we shipped")
+    message = ann.message("we shipped")
+    message.hover()
+    message.get_by_test_id("react-button").click()
+    picker = ann.page.locator(".emoji-picker")
+    expect(picker.get_by_test_id("emoji-section")).to_have_text(["Frequent", "All"])
+    picker.get_by_test_id("emoji-search").fill("tada")
+    expect(picker.get_by_test_id("emoji-option").first).to_have_attribute("data-emoji", "🎉")
+    picker.get_by_test_id("emoji-search").press("Enter")
+
+    expect(picker).to_be_hidden()
+    for someone in (ann, bob):
+        expect(someone.message("we shipped").get_by_test_id("reaction")).to_have_attribute("data-emoji", "🎉")
+    message.hover()
+    message.get_by_test_id("react-button").click()
+    expect(picker.get_by_test_id("emoji-section")).to_have_text(["Recent", "Frequent", "All"])
+    expect(picker.locator(".emoji-row").first.get_by_test_id("emoji-option")).to_have_count(1)
+    expect(picker.get_by_test_id("emoji-option").first).to_have_attribute("data-emoji", "🎉")
+    picker.get_by_test_id("emoji-search").fill("no such emoji at all")
+    expect(picker.locator(".emoji-empty")).to_have_text("No emoji found.")
+    ann.assert_no_script_errors()
+    bob.assert_no_script_errors()

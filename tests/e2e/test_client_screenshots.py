@@ -1,4 +1,4 @@
-"""Screenshots of the room page's panels and dialogs for docs/screenshots/ (linked from README.md).
+"""Screenshots of the room page's panels, dialogs and emoji picker for docs/screenshots/ (linked from README.md).
 
 Artifacts always go to tests/artifacts/; docs/screenshots/ is written when a file is missing, or on
 purpose with CONFAB_UPDATE_SCREENSHOTS=1, so test runs do not rewrite committed files. Same machinery
@@ -104,6 +104,14 @@ def test_screenshots_of_the_thread_search_history_settings_and_members(
     page.get_by_test_id("room-settings-button").click()
     expect(page.get_by_test_id("room-settings-dialog")).to_be_visible()
     shoot(person, f"room-settings-{width}")
+    page.keyboard.press("Escape")
+
+    last = person.message("Love it. Shipping after lunch 🚀")
+    last.hover()
+    last.get_by_test_id("react-button").click()
+    page.get_by_test_id("emoji-search").fill("party")
+    expect(page.get_by_test_id("emoji-option").first).to_be_visible()
+    shoot(person, f"emoji-picker-{width}")
     page.keyboard.press("Escape")
 
     page.get_by_test_id("members-button").click()

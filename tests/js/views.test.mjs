@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
+import { searchEmoji, withRecent } from "../../static/confab/dialogs.js";
 import { idleTransition } from "../../static/confab/idle.js";
 import { mayAddMembers, mayRemoveMember } from "../../static/confab/members.js";
 import { roomSettingsChanges } from "../../static/confab/room-settings.js";
@@ -91,4 +92,26 @@ test("a moderator removes admins and members of any room, never its owner or the
   assert.equal(mayRemoveMember(room, { user: { id: 3 }, role: "member" }, 9, true), true);
   assert.equal(mayRemoveMember(room, { user: { id: 1 }, role: "owner" }, 9, true), false);
   assert.equal(mayRemoveMember(room, { user: { id: 9 }, role: "member" }, 9, true), false);
+});
+
+test("the emoji search ranks shortcode prefixes, then inner matches, then keywords", () => {
+  const table = [
+    { shortcode: "tada", emoji: "🎉", keywords: ["party"] },
+    { shortcode: "partying_face", emoji: "🥳", keywords: ["celebration"] },
+    { shortcode: "thumbsup", emoji: "👍", keywords: ["yes"] },
+    { shortcode: "pizza", emoji: "🍕", keywords: [] },
+    { shortcode: "sparty", emoji: "✨", keywords: [] },
+  ];
+  assert.deepEqual(searchEmoji(table, "party").map((row) => row.emoji), ["🥳", "✨", "🎉"]);
+  assert.deepEqual(searchEmoji(table, ":tada:").map((row) => row.emoji), ["🎉"]);
+  assert.deepEqual(searchEmoji(table, "  "), []);
+  assert.deepEqual(searchEmoji(table, "zzz"), []);
+  const twice = [...table, { shortcode: "party_popper", emoji: "🎉", keywords: [] }];
+  assert.deepEqual(searchEmoji(twice, "party").map((row) => row.emoji), ["🎉", "🥳", "✨"]);
+});
+
+test("a picked emoji goes first among the recent ones, once, and the list stays short", () => {
+  assert.deepEqual(withRecent(["👍", "🎉"], "🎉"), ["🎉", "👍"]);
+  assert.deepEqual(withRecent([], "🔥"), ["🔥"]);
+  assert.deepEqual(withRecent(["a", "b", "c"], "d", 3), ["d", "a", "b"]);
 });
