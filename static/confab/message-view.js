@@ -100,9 +100,9 @@ export function messageRenderer(template, { me }) {
 
   /**
    * @param {Message} message
-   * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean, canDeleteAny?: boolean}} context
+   * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean, canDeleteAny?: boolean, moderator?: boolean}} context
    */
-  function renderMessage(message, { nameOf, parent = null, canPin, canDeleteAny = false }) {
+  function renderMessage(message, { nameOf, parent = null, canPin, canDeleteAny = false, moderator = false }) {
     const node = /** @type {HTMLElement} */ (prototype.cloneNode(true));
     const own = message.sender?.id === me.id;
     const system = message.kind === "system";
@@ -202,6 +202,7 @@ export function messageRenderer(template, { me }) {
     else if (toolbar) {
       const drop = (action) => toolbar.querySelector(`[data-action="${action}"]`)?.remove();
       if (!canPin) drop("pin");
+      if (!moderator || own || !message.sender) drop("mute-sender");
       if (!own) {
         drop("edit");
         // Room admins and moderators delete anyone's message (docs/protocol.md, Moderation).

@@ -32,7 +32,7 @@ export function mountThreadPanel({ store, client, ui, roomId }) {
     const canPin = Boolean(state.rooms[roomId]?.members_can_pin || ["owner", "admin"].includes(state.rooms[roomId]?.role));
     const nodes = [root, ...replies].map((message) => {
       const canDeleteAny = Boolean(state.moderator || ["owner", "admin"].includes(state.rooms[roomId]?.role));
-      const node = render(message, { nameOf, parent: null, canPin, canDeleteAny });
+      const node = render(message, { nameOf, parent: null, canPin, canDeleteAny, moderator: state.moderator });
       node.querySelector('[data-action="edit"]')?.remove(); // edits happen in the timeline
       node.querySelector('[data-action="thread"]')?.remove();
       node.querySelector('[data-action="reply"]')?.remove(); // quoting belongs to the room's composer

@@ -341,9 +341,18 @@ def test_a_moderator_deletes_someone_elses_message_and_removes_a_member(group_ro
     message.get_by_test_id("delete-button").click()
     maud_page.page.get_by_test_id("confirm-delete").click()
     expect(bob_page.page.locator(".deleted-note")).to_have_text("This message was deleted.")
-    # A plain member has no delete on others' messages.
+    # A plain member has no delete on others' messages, and no moderation tools.
     maud_page.send("moderators watch")
     expect(bob_page.message("moderators watch").get_by_test_id("delete-button")).to_have_count(0)
+    expect(bob_page.message("moderators watch").get_by_test_id("mute-sender-button")).to_have_count(0)
+    expect(maud_page.message("moderators watch").get_by_test_id("mute-sender-button")).to_have_count(0)  # her own
+    bob_page.send("one more thing")
+    bobs = maud_page.message("one more thing")
+    bobs.hover()
+    with maud_page.context.expect_page() as opened:
+        bobs.get_by_test_id("mute-sender-button").click()
+    assert opened.value.url.endswith(f"/admin/chat/room/{group_room.id}/members/{bob.id}/mute/")
+    opened.value.close()
 
     panel = open_members(maud_page)
     expect(panel.get_by_role("link", name="Mute Bob in this room (moderation)")).to_have_attribute(
