@@ -89,6 +89,8 @@ def page_context(request: HttpRequest, *, room: dict[str, Any] | None = None, hi
             "peers": {str(room_id): peer for room_id, peer in peers.items()},
             "room": room,
             "history": history,
+            # Moderators may delete any message and remove members of any room (docs/protocol.md, Moderation).
+            "moderator": actions.is_moderator(request.user),
             "ws_path": "/ws/chat/",
             # Passed as `since` to the first `sync`: changes made after the page was rendered come back.
             "server_time": iso(timezone.now()),

@@ -8,8 +8,12 @@ import { ConfabClient, defaultSocketUrl } from "./client.js";
 import { mountComposer } from "./composer.js";
 import { mountAppDialogs, mountPicker, mountRoomDialogs } from "./dialogs.js";
 import { api, avatar, h, icon, prefersReducedMotion } from "./dom.js";
+import { mountIdleAway } from "./idle.js";
 import { mountShortcuts } from "./keyboard.js";
+import { mountMemberControls } from "./members.js";
+import { mountNotifyMenu } from "./notify-menu.js";
 import { mountNotificationCentre, mountRoomPanels } from "./panels.js";
+import { mountRoomSettings } from "./room-settings.js";
 import { mountSidebar } from "./sidebar.js";
 import { createStore, idOf, initialState, isViewing, roomTitle } from "./store.js";
 import { previewText } from "./text.js";
@@ -21,7 +25,7 @@ export const SERVER_EVENTS = [
   "new_message", "message_edited", "message_restored", "attachment_removed", "message_deleted",
   "message_pinned", "message_unpinned", "reaction_added", "reaction_removed", "thread_updated",
   "messages_read", "member_joined", "member_left", "room_updated", "room_added", "room_removed",
-  "user_online", "user_offline", "status_changed", "user_typing", "user_stopped_typing",
+  "user_online", "user_offline", "status_changed", "user_updated", "user_typing", "user_stopped_typing",
   "notification", "notifications_read",
 ];
 
@@ -86,10 +90,13 @@ export function main() {
   mountSidebar({ store });
   mountNotificationCentre({ store, ui });
   mountAppDialogs({ me });
+  ui.notifyMenu = mountNotifyMenu({ store, ui });
   if (currentRoomId !== null) {
     ui.picker = mountPicker();
     ui.dialogs = mountRoomDialogs({ toast, composer: () => document.getElementById("composer") });
     ui.panels = mountRoomPanels({ store, ui, roomId: currentRoomId });
+    ui.roomSettings = mountRoomSettings({ store, ui, roomId: currentRoomId });
+    ui.members = mountMemberControls({ store, ui, roomId: currentRoomId });
     // The views listen to the client before the store does: they see an event before it is applied.
     ui.timeline = mountTimeline({ store, client, ui });
     ui.composer = mountComposer({ store, client, ui, roomId: currentRoomId });
@@ -143,7 +150,9 @@ export function main() {
     const title = room.kind === "direct" ? message.sender.display_name : `${message.sender.display_name} in #${roomTitle(state, room)}`;
     const body = message.body ? previewText(message.body).slice(0, 140) : message.kind === "image" ? "sent a photo" : "sent a file";
     if (message.room !== currentRoomId) toast({ title, body, href: `/rooms/${message.room}/`, user: message.sender });
-    if (!isViewing(state, message.room)) desktopNotify(title, body, message.room, currentRoomId);
+    // Busy means do not disturb: the notification centre still lists what came.
+    const busy = state.presence[me.id]?.status === "busy";
+    if (!isViewing(state, message.room) && !busy) desktopNotify(title, body, message.room, currentRoomId);
   });
   client.on("ready", (data) => {
     // `ready` lists who is online; ask for the last seen of the direct-chat partners who are not.
@@ -180,6 +189,7 @@ export function main() {
   client.on("unauthenticated", () => location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`));
   document.querySelector('[data-testid="connection"]')?.addEventListener("click", () => client.reconnectNow());
 
+  ui.idle = mountIdleAway({ store, client });
   client.connect();
   return { store, client, ui };
 }

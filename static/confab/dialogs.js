@@ -299,43 +299,124 @@ export function mountRoomDialogs({ toast, composer }) {
   return { confirmDelete, report, editHistory, lightbox: openLightbox };
 }
 
-/** The reaction picker, one for the page. */
+const RECENT_EMOJI_KEY = "confab.recentEmoji";
+const RECENT_EMOJI_MAX = 16;
+const SEARCH_RESULTS_MAX = 64;
+
+/** The picked emoji first, then the earlier ones without it, at most `max`. */
+export function withRecent(recent, emoji, max = RECENT_EMOJI_MAX) {
+  return [emoji, ...recent.filter((each) => each !== emoji)].slice(0, max);
+}
+
+/**
+ * The emoji table's rows (`GET emoji/`) that match a search: shortcodes that start with it first,
+ * then shortcodes that contain it, then keywords that start with it.
+ * @param {{shortcode: string, emoji: string, keywords: string[]}[]} table
+ */
+export function searchEmoji(table, query, max = SEARCH_RESULTS_MAX) {
+  const words = query.trim().toLowerCase().replace(/^:|:$/g, "");
+  if (!words) return [];
+  const ranked = [[], [], []];
+  for (const row of table) {
+    if (row.shortcode.startsWith(words)) ranked[0].push(row);
+    else if (row.shortcode.includes(words)) ranked[1].push(row);
+    else if ((row.keywords || []).some((word) => word.startsWith(words))) ranked[2].push(row);
+  }
+  ranked[0].sort((a, b) => a.shortcode.length - b.shortcode.length);
+  // Some emoji have several shortcodes (:tada:, :party_popper:): each is offered once.
+  const seen = new Set();
+  return ranked.flat().filter((row) => !seen.has(row.emoji) && (seen.add(row.emoji), true)).slice(0, max);
+}
+
+function readRecent() {
+  try {
+    const stored = JSON.parse(localStorage.getItem(RECENT_EMOJI_KEY) || "[]");
+    return Array.isArray(stored) ? stored.filter((each) => typeof each === "string").slice(0, RECENT_EMOJI_MAX) : [];
+  } catch (error) {
+    return []; // unreadable: start afresh
+  }
+}
+
+/** The reaction picker, one for the page: recent and frequent emoji, and the whole table to search. */
 export function mountPicker() {
-  const picker = h("div", { class: "emoji-picker", role: "dialog", "aria-label": "Pick a reaction", hidden: true });
+  const search = /** @type {HTMLInputElement} */ (
+    h("input", { type: "search", class: "emoji-search", "data-testid": "emoji-search", placeholder: "Search emoji", "aria-label": "Search emoji", autocomplete: "off" })
+  );
+  const grid = h("div", { class: "emoji-grid", "data-testid": "emoji-grid" });
+  const picker = h("div", { class: "emoji-picker", role: "dialog", "aria-label": "Pick a reaction", hidden: true }, search, grid);
+  /** @type {{shortcode: string, emoji: string, keywords: string[]}[]} */
+  let table = [];
+  let loading = null;
   let onPick = null;
   let opener = null;
-  picker.append(
-    ...EMOJI.map((emoji) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: "emoji",
-          "aria-label": `React with ${emoji}`,
-          "data-testid": "emoji-option",
-          dataset: { emoji },
-          onclick: () => {
-            const pick = onPick;
-            close();
-            pick?.(emoji);
-          },
+  const nameOf = (emoji) => table.find((row) => row.emoji === emoji)?.shortcode;
+
+  const option = (emoji) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "emoji",
+        "aria-label": `React with ${emoji}`,
+        title: nameOf(emoji) ? `:${nameOf(emoji)}:` : undefined,
+        "data-testid": "emoji-option",
+        dataset: { emoji },
+        onclick: () => {
+          const pick = onPick;
+          localStorage.setItem(RECENT_EMOJI_KEY, JSON.stringify(withRecent(readRecent(), emoji)));
+          close();
+          pick?.(emoji);
         },
-        emoji,
-      ),
-    ),
-  );
+      },
+      emoji,
+    );
+  const section = (title, emojis) =>
+    emojis.length ? [h("p", { class: "emoji-section", "data-testid": "emoji-section" }, title), h("div", { class: "emoji-row" }, ...emojis.map(option))] : [];
+
+  function draw() {
+    const query = search.value;
+    if (query.trim()) {
+      const found = searchEmoji(table, query);
+      grid.replaceChildren(...(found.length ? section("Results", found.map((row) => row.emoji)) : [h("p", { class: "emoji-empty" }, table.length ? "No emoji found." : "Loading…")]));
+      return;
+    }
+    const recent = readRecent();
+    const frequent = EMOJI.filter((emoji) => !recent.includes(emoji));
+    const shown = new Set([...recent, ...EMOJI]);
+    grid.replaceChildren(
+      ...section("Recent", recent),
+      ...section("Frequent", frequent),
+      ...section("All", table.map((row) => row.emoji).filter((emoji) => !shown.has(emoji) && (shown.add(emoji), true))),
+    );
+  }
+
+  function load() {
+    loading ||= api("emoji/")
+      .then((rows) => {
+        table = Array.isArray(rows) ? rows : [];
+        if (!picker.hidden) draw();
+      })
+      .catch(() => {
+        loading = null; // try again next time
+      });
+  }
+
+  search.addEventListener("input", draw);
   document.body.append(picker);
 
   function open(button, pick) {
     onPick = pick;
     opener = button;
+    search.value = "";
+    draw();
+    load();
     picker.hidden = false;
     const rect = button.getBoundingClientRect();
     const left = Math.max(8, Math.min(window.innerWidth - picker.offsetWidth - 8, rect.right - picker.offsetWidth));
-    const top = rect.top - picker.offsetHeight - 8 > 8 ? rect.top - picker.offsetHeight - 8 : rect.bottom + 8;
+    const top = rect.top - picker.offsetHeight - 8 > 8 ? rect.top - picker.offsetHeight - 8 : Math.max(8, Math.min(rect.bottom + 8, window.innerHeight - picker.offsetHeight - 8));
     picker.style.left = `${left}px`;
     picker.style.top = `${top}px`;
-    /** @type {HTMLElement} */ (picker.querySelector("button")).focus();
+    /** @type {HTMLElement} */ (grid.querySelector("button") || search).focus();
   }
 
   function close() {
@@ -346,16 +427,30 @@ export function mountPicker() {
   }
 
   picker.addEventListener("keydown", (event) => {
-    const buttons = /** @type {HTMLElement[]} */ ([...picker.querySelectorAll("button")]);
-    const index = buttons.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    const move = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 8, ArrowUp: -8 }[event.key];
     if (event.key === "Escape") {
       event.preventDefault();
       event.stopPropagation();
       close();
-    } else if (move) {
+      return;
+    }
+    const buttons = /** @type {HTMLElement[]} */ ([...grid.querySelectorAll("button")]);
+    const index = buttons.indexOf(/** @type {HTMLElement} */ (document.activeElement));
+    if (index === -1) {
+      // In the search box: Down or Enter goes to the first result.
+      if ((event.key === "ArrowDown" || event.key === "Enter") && buttons.length) {
+        event.preventDefault();
+        if (event.key === "Enter") buttons[0].click();
+        else buttons[0].focus();
+      }
+      return;
+    }
+    const move = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 8, ArrowUp: -8 }[event.key];
+    if (move) {
       event.preventDefault();
+      if (move < 0 && index + move < 0) return search.focus();
       buttons[(index + move + buttons.length) % buttons.length].focus();
+    } else if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey && event.key !== " ") {
+      search.focus(); // typing on the grid searches: the key lands in the box
     }
   });
   document.addEventListener("pointerdown", (event) => {

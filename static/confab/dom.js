@@ -81,13 +81,24 @@ export function hueFor(id) {
 }
 
 export function avatar(user, className = "avatar") {
-  const name = user?.display_name || user?.username || "?";
-  const node = h("span", { class: className, "aria-hidden": "true" }, name.trim().charAt(0).toUpperCase() || "?");
-  if (user?.id) {
-    node.dataset.avatarFor = user.id;
-    node.style.setProperty("--hue", hueFor(user.id));
-  }
+  const node = h("span", { class: className, "aria-hidden": "true" });
+  fillAvatar(node, user);
   return node;
+}
+
+/** The user's picture (`avatar_small_url`, else `avatar_url`) over their initial, which stays the fallback. */
+export function fillAvatar(node, user) {
+  const name = user?.display_name || user?.username || "?";
+  for (const old of node.querySelectorAll(".avatar-img")) old.remove();
+  const letter = node.querySelector(".avatar-letter");
+  if (letter) letter.textContent = name.trim().charAt(0).toUpperCase() || "?";
+  else node.prepend(name.trim().charAt(0).toUpperCase() || "?");
+  if (user?.id) {
+    node.dataset.avatarFor = String(user.id);
+    node.style.setProperty("--hue", String(hueFor(user.id)));
+  }
+  const url = user?.avatar_small_url || user?.avatar_url;
+  if (url) node.prepend(h("img", { class: "avatar-img", src: url, alt: "", loading: "lazy", decoding: "async" }));
 }
 
 export function paintAvatars(root = document) {

@@ -7,7 +7,7 @@
 // markup. Text goes in through textContent; bodies are the server's sanitised
 // `body_html`.
 
-import { formatFull, formatSize, formatTime, hueFor, plainText, relativeTime } from "./dom.js";
+import { fillAvatar, formatFull, formatSize, formatTime, plainText, relativeTime } from "./dom.js";
 
 /** @typedef {import("./store.js").Message} Message */
 /** @typedef {import("./store.js").User} User */
@@ -66,10 +66,11 @@ export function messageRenderer(template, { me }) {
     delete node.dataset.messageId;
     delete node.dataset.seq;
     const face = /** @type {HTMLElement} */ (node.querySelector(".avatar"));
-    face.textContent = me.display_name.trim().charAt(0).toUpperCase();
-    face.style.setProperty("--hue", String(hueFor(me.id)));
+    face.textContent = "";
+    fillAvatar(face, me);
     for (const time of node.querySelectorAll(".gutter-time, .sent-at")) time.textContent = "";
     node.querySelector(".sender").textContent = me.display_name;
+    /** @type {HTMLElement} */ (node.querySelector(".bot-tag")).hidden = !me.is_bot;
     const body = /** @type {HTMLElement} */ (node.querySelector(".message-body"));
     body.classList.add("pending-body");
     body.removeAttribute("data-testid");
@@ -99,9 +100,9 @@ export function messageRenderer(template, { me }) {
 
   /**
    * @param {Message} message
-   * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean}} context
+   * @param {{nameOf: (id: any) => string, parent?: Message|null, canPin: boolean, canDeleteAny?: boolean, moderator?: boolean}} context
    */
-  function renderMessage(message, { nameOf, parent = null, canPin }) {
+  function renderMessage(message, { nameOf, parent = null, canPin, canDeleteAny = false, moderator = false }) {
     const node = /** @type {HTMLElement} */ (prototype.cloneNode(true));
     const own = message.sender?.id === me.id;
     const system = message.kind === "system";
@@ -117,17 +118,16 @@ export function messageRenderer(template, { me }) {
     });
 
     const face = /** @type {HTMLElement} */ (node.querySelector(".avatar"));
-    face.textContent = (message.sender?.display_name || "?").trim().charAt(0).toUpperCase();
-    if (message.sender) {
-      face.dataset.avatarFor = String(message.sender.id);
-      face.style.setProperty("--hue", String(hueFor(message.sender.id)));
-    }
+    face.textContent = "";
+    fillAvatar(face, message.sender);
     for (const time of node.querySelectorAll(".gutter-time, .sent-at")) {
       time.setAttribute("datetime", message.created_at);
       time.setAttribute("title", formatFull(message.created_at));
       time.textContent = formatTime(message.created_at);
     }
-    node.querySelector(".sender").textContent = message.sender?.display_name || "System";
+    // An incoming webhook's post may name itself; the sender stays the webhook's bot.
+    node.querySelector(".sender").textContent = message.sender_name || message.sender?.display_name || "System";
+    /** @type {HTMLElement} */ (node.querySelector(".bot-tag")).hidden = !message.sender?.is_bot;
     const edited = /** @type {HTMLElement} */ (node.querySelector(".edited"));
     edited.hidden = !message.edited_at || message.deleted;
     if (message.edited_at) edited.title = `Edited ${formatFull(message.edited_at)}: show earlier versions`;
@@ -202,9 +202,11 @@ export function messageRenderer(template, { me }) {
     else if (toolbar) {
       const drop = (action) => toolbar.querySelector(`[data-action="${action}"]`)?.remove();
       if (!canPin) drop("pin");
+      if (!moderator || own || !message.sender) drop("mute-sender");
       if (!own) {
         drop("edit");
-        drop("delete");
+        // Room admins and moderators delete anyone's message (docs/protocol.md, Moderation).
+        if (!canDeleteAny) drop("delete");
       } else drop("report");
       if (message.thread_root) drop("thread"); // one level deep: a reply has no thread of its own
       const pin = toolbar.querySelector('[data-action="pin"]');

@@ -2,6 +2,7 @@
 // Side panels: pinned messages and members of the open room, and the notification centre.
 
 import { api, avatar, debounce, formatDay, h, relativeTime } from "./dom.js";
+import { mayRemoveMember } from "./members.js";
 import { presenceText } from "./sidebar.js";
 import { previewText } from "./text.js";
 
@@ -145,6 +146,13 @@ export function mountRoomPanels({ store, ui, roomId }) {
           face,
           h("span", { class: "pick-text" }, h("strong", {}, member.user.id === me.id ? `${member.user.display_name} (you)` : member.user.display_name), h("small", { dataset: { lastSeenUser: member.user.id } }, presenceText(presenceOf(member.user.id)) || "Offline")),
           member.role && member.role !== "member" ? h("span", { class: "role-badge" }, member.role) : null,
+          mayRemoveMember(state.rooms[roomId], member, me.id, state.moderator)
+            ? h("button", { type: "button", class: "btn btn-ghost btn-sm member-remove", "data-testid": "member-remove", "aria-label": `Remove ${member.user.display_name} from the room`, onclick: () => ui.members?.remove(member) }, "Remove")
+            : null,
+          // Muting is the moderation tool's (a reason and a time on its confirmation page).
+          state.moderator && member.user.id !== me.id && member.role !== "owner"
+            ? h("a", { class: "btn btn-ghost btn-sm", "data-testid": "member-mute", href: `/admin/chat/room/${roomId}/members/${member.user.id}/mute/`, target: "_blank", rel: "noopener", "aria-label": `Mute ${member.user.display_name} in this room (moderation)` }, "Mute")
+            : null,
         );
       }),
     );
@@ -221,7 +229,7 @@ export function mountRoomPanels({ store, ui, roomId }) {
 
   let previous = store.getState();
   store.subscribe((state) => {
-    if (state.members[roomId] !== previous.members[roomId] || state.presence !== previous.presence) drawMembers(state);
+    if (state.members[roomId] !== previous.members[roomId] || state.presence !== previous.presence || state.rooms[roomId] !== previous.rooms[roomId]) drawMembers(state);
     const before = previous.messages[roomId] || {};
     const pinChanged = Object.values(state.messages[roomId] || {}).some((message) => before[message.id] && before[message.id].pinned !== message.pinned);
     if (pinChanged && !pinsPanel.hidden) loadPins();

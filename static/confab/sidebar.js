@@ -3,7 +3,7 @@
 // list (clones of <template id="room-entry-template">, templates/chat/_room_entry.html),
 // the page title's unread count, presence dots and "last seen" lines, the bell's count.
 
-import { formatTime, hueFor, prefersReducedMotion, relativeTime } from "./dom.js";
+import { fillAvatar, formatTime, hueFor, prefersReducedMotion, relativeTime } from "./dom.js";
 import { roomTitle, sortedRooms, totalUnread } from "./store.js";
 import { previewText } from "./text.js";
 
@@ -50,6 +50,10 @@ export function mountSidebar({ store }) {
     node.dataset.kind = room.kind;
     node.classList.toggle("active", active);
     node.classList.toggle("has-unread", Boolean(room.unread));
+    node.classList.toggle("muted", Boolean(room.muted));
+    const notify = /** @type {HTMLElement} */ (node.querySelector('[data-testid="room-notify-menu"]'));
+    notify.dataset.notifyMenuFor = String(room.id);
+    notify.setAttribute("aria-label", `Notifications of ${title}`);
     const link = /** @type {HTMLAnchorElement} */ (node.querySelector("a"));
     link.href = `/rooms/${room.id}/`;
     if (active) link.setAttribute("aria-current", "page");
@@ -59,8 +63,7 @@ export function mountSidebar({ store }) {
     face.querySelector(".avatar-letter").textContent = room.kind === "direct" ? title.charAt(0).toUpperCase() : "#";
     const dot = /** @type {HTMLElement} */ (node.querySelector(".presence-dot"));
     if (peer) {
-      face.dataset.avatarFor = String(peer.id);
-      face.style.setProperty("--hue", String(hueFor(peer.id)));
+      fillAvatar(face, peer);
       dot.hidden = false;
       dot.dataset.presenceUser = String(peer.id);
       dot.dataset.status = state.presence[peer.id]?.status || "offline";

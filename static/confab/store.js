@@ -46,6 +46,7 @@
  *   outbox: Record<number, OutboxEntry[]>,
  *   delayedUntil: Record<number, number>,
  *   threads: FollowedThread[]|null,
+ *   moderator: boolean,
  * }} State
  *
  * @typedef {{type: string, [key: string]: any}} Action
@@ -70,6 +71,7 @@ export function initialState(boot) {
     outbox: {},
     delayedUntil: {},
     threads: null,
+    moderator: Boolean(boot.moderator), // may delete any message and remove members (the page says)
   };
   for (const room of boot.rooms || []) state.rooms[room.id] = room;
   for (const [id, user] of Object.entries(boot.peers || {})) state.peers[Number(id)] = user;
@@ -119,6 +121,18 @@ export function summaryOf(message) {
 }
 
 /** The room with one field set, or the same room when nothing changes. */
+/** The same map when no value changed (views compare references), else a new one. */
+function mapValues(map, change) {
+  if (!map) return map;
+  let changed = false;
+  const next = {};
+  for (const [key, value] of Object.entries(map)) {
+    next[key] = change(value);
+    if (next[key] !== value) changed = true;
+  }
+  return changed ? next : map;
+}
+
 function patchRoom(state, roomId, change) {
   const room = state.rooms[roomId];
   if (!room) return state;
@@ -348,6 +362,12 @@ export const reducers = {
     return patchRoom(state, id, (room) => ({ kind, name, topic, is_public, members_can_pin, archived, last_seq: Math.max(room.last_seq || 0, last_seq || 0) }));
   },
 
+  /** The answer of `PATCH rooms/{id}/` with the caller's own settings: only they changed. */
+  membership_saved(state, { room }) {
+    if (!room) return state;
+    return patchRoom(state, room.id, { muted: Boolean(room.muted), notify_level: room.notify_level });
+  },
+
   room_added(state, { room }) {
     if (!room || typeof room !== "object") return state;
     const peers = room.kind === "direct" && room.peer ? { ...state.peers, [room.id]: room.peer } : state.peers;
@@ -371,6 +391,31 @@ export const reducers = {
 
   status_changed(state, data) {
     return withPresence(state, [data]);
+  },
+
+  /** A profile change (`display_name`, `avatar_url`, `avatar_small_url`): merged into every user object of that id. */
+  user_updated(state, data) {
+    const userId = idOf(data.user);
+    const changes = data.changes && typeof data.changes === "object" ? data.changes : null;
+    if (!userId || !changes) return state;
+    /** Each object holding the user is replaced, the others kept: views redraw only what shows them. */
+    const merged = (user) => (user && typeof user === "object" && user.id === userId ? { ...user, ...changes } : user);
+    const next = { ...state };
+    if (state.me?.id === userId) next.me = merged(state.me);
+    next.peers = mapValues(state.peers, (peer) => merged(peer));
+    next.rooms = mapValues(state.rooms, (room) => {
+      const peer = merged(room.peer);
+      const sender = merged(room.last_message?.sender);
+      if (peer === room.peer && sender === room.last_message?.sender) return room;
+      return { ...room, peer, last_message: room.last_message ? { ...room.last_message, sender } : room.last_message };
+    });
+    next.members = mapValues(state.members, (members) =>
+      mapValues(members, (member) => (member.user?.id === userId ? { ...member, user: merged(member.user) } : member)),
+    );
+    next.messages = mapValues(state.messages, (messages) =>
+      mapValues(messages, (message) => (message.sender?.id === userId ? { ...message, sender: merged(message.sender) } : message)),
+    );
+    return next;
   },
 
   user_typing(state, data) {

@@ -31,7 +31,8 @@ export function mountThreadPanel({ store, client, ui, roomId }) {
     const pending = (state.outbox[roomId] || []).filter((entry) => entry.thread === rootId);
     const canPin = Boolean(state.rooms[roomId]?.members_can_pin || ["owner", "admin"].includes(state.rooms[roomId]?.role));
     const nodes = [root, ...replies].map((message) => {
-      const node = render(message, { nameOf, parent: null, canPin });
+      const canDeleteAny = Boolean(state.moderator || ["owner", "admin"].includes(state.rooms[roomId]?.role));
+      const node = render(message, { nameOf, parent: null, canPin, canDeleteAny, moderator: state.moderator });
       node.querySelector('[data-action="edit"]')?.remove(); // edits happen in the timeline
       node.querySelector('[data-action="thread"]')?.remove();
       node.querySelector('[data-action="reply"]')?.remove(); // quoting belongs to the room's composer

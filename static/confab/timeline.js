@@ -56,6 +56,7 @@ export function mountTimeline({ store, client, ui }) {
     return store.getState().members[roomId]?.[idOf(user)]?.user.display_name || "Someone";
   };
   const canPin = () => Boolean(room().members_can_pin || ["owner", "admin"].includes(room().role));
+  const canDeleteAny = () => Boolean(store.getState().moderator || ["owner", "admin"].includes(room().role));
   const held = (id) => store.getState().messages[roomId]?.[Number(id)];
   const elementFor = (id) => drawn.get(Number(id))?.node || null;
 
@@ -92,7 +93,7 @@ export function mountTimeline({ store, client, ui }) {
           wanted.push(item.node); // the edit box stays until saved or cancelled
           continue;
         }
-        const node = render(message, { nameOf, parent, canPin: pin });
+        const node = render(message, { nameOf, parent, canPin: pin, canDeleteAny: canDeleteAny(), moderator: store.getState().moderator });
         if (item) {
           const active = item.node.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement) : null;
           item.node.replaceWith(node);
@@ -509,6 +510,8 @@ export function mountTimeline({ store, client, ui }) {
         }
       }
     } else if (action === "report") ui.dialogs.report(message, control, event);
+    // Muting takes a reason and an end: the moderation tool's confirmation page asks for them.
+    else if (action === "mute-sender") window.open(`/admin/chat/room/${roomId}/members/${message.sender.id}/mute/`, "_blank", "noopener");
     else if (control.classList.contains("edited")) ui.dialogs.editHistory(message);
     else if (control.classList.contains("reply-quote")) jumpTo(message.reply_to);
     else if (control.classList.contains("thumb")) {

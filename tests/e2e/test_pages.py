@@ -145,3 +145,40 @@ def test_the_room_list_previews_the_last_message_as_plain_text(client, ann, bob,
     html = client.get("/").content.decode()
     preview = re.search(r'<span class="entry-preview">([^<]*)</span>', html).group(1)
     assert preview == "Bob: Design table bold x"
+
+
+def test_a_room_page_names_a_webhook_post_by_its_own_name_and_a_timeline_line_without_sender(
+    client, ann, bob, group_room
+):
+    from integrations.actions import check_create_incoming_webhook, do_create_incoming_webhook, post_to_hook
+
+    hook = do_create_incoming_webhook(check_create_incoming_webhook(ann, group_room.id, "Deploys"), "http://x")
+    post_to_hook(hook["url"].rstrip("/").rsplit("/", 1)[1], {"text": "Build 42 passed", "username": "CI"})
+    client.force_login(bob)
+    client.raise_request_exception = True
+
+    html = client.get(f"/rooms/{group_room.id}/").content.decode()
+    assert re.search(r'<strong class="sender">CI</strong><span class="bot-tag" data-testid="bot-tag">bot</span>', html)
+    # "Ann added Deploys": a system line, whose sender is None.
+    assert re.search(r'class="message system"[^>]*>.*?<strong class="sender">System</strong>', html, re.S)
+
+
+def test_the_page_tells_the_scripts_whether_the_user_is_a_moderator_and_links_staff_to_the_admin(
+    client, ann, bob, group_room
+):
+    from django.contrib.auth.models import Permission
+
+    ann.is_staff = True
+    ann.save(update_fields=["is_staff"])
+    ann.user_permissions.add(Permission.objects.get(codename="moderate_messages", content_type__app_label="chat"))
+    url = f"/rooms/{group_room.id}/"
+
+    client.force_login(ann)
+    response = client.get(url)
+    assert bootstrap_of(response)["moderator"] is True
+    assert b'href="/admin/"' in response.content
+
+    client.force_login(bob)
+    response = client.get(url)
+    assert bootstrap_of(response)["moderator"] is False
+    assert b'href="/admin/"' not in response.content

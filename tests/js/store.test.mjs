@@ -193,3 +193,43 @@ test("a thread fetched over REST is held with the room's messages", () => {
   assert.deepEqual(repliesOf(state, 3, 101).map((each) => each.seq), [5]);
   assert.deepEqual(timelineOf(state, 3).map((each) => each.seq), [1, 2]);
 });
+
+test("a muted room keeps its unread count but leaves the title's, and only the caller's settings change", () => {
+  let state = apply(page(), ["room_updated", { room: { ...room(4), unread: 9 } }]);
+  state = { ...state, rooms: { ...state.rooms, 4: { ...state.rooms[4], unread: 3 } } };
+  assert.equal(totalUnread(state), 3);
+  const answer = { ...room(4, { name: "stale name", unread: 0 }), muted: true, notify_level: "mentions" };
+  const muted = apply(state, ["membership_saved", { room: answer }]);
+  assert.equal(muted.rooms[4].muted, true);
+  assert.equal(muted.rooms[4].notify_level, "mentions");
+  assert.equal(muted.rooms[4].unread, 3);
+  assert.equal(muted.rooms[4].name, "r4");
+  assert.equal(totalUnread(muted), 0);
+  assert.equal(muted.rooms[3], state.rooms[3]);
+});
+
+test("user_updated merges the changed fields into every object of that user and keeps the others", () => {
+  let state = apply(page(), ["user_online", { user: bob, online: true, status: "online", status_text: "", last_seen: null }]);
+  const before = state;
+  const changes = { display_name: "Robert", avatar_small_url: "/avatars/k/64.webp", avatar_url: "/avatars/k/256.webp" };
+  state = apply(state, ["user_updated", { user: 2, changes }]);
+  assert.equal(state.messages[3][101].sender.display_name, "Robert");
+  assert.equal(state.messages[3][102].sender.avatar_small_url, "/avatars/k/64.webp");
+  assert.equal(state.members[3][2].user.display_name, "Robert");
+  assert.equal(state.members[3][2].last_read_seq, 2);
+  assert.equal(state.members[3][1], before.members[3][1]);
+  assert.equal(state.me, before.me);
+  assert.equal(state.rooms, before.rooms);
+  assert.equal(apply(state, ["user_updated", { user: 1, changes: { display_name: "Annie" } }]).me.display_name, "Annie");
+  assert.equal(apply(state, ["user_updated", { user: 9, changes: { display_name: "X" } }]).messages, state.messages);
+});
+
+test("user_updated renames a direct room's peer and a room's last sender", () => {
+  const last = { id: 7, seq: 1, sender: bob, kind: "text", body: "hi", deleted: false, created_at: "2026-11-24T08:00:00Z" };
+  let state = initialState({ me: ann, rooms: [room(5, { kind: "direct", peer: bob, last_message: last })], peers: { 5: bob } });
+  state = apply(state, ["user_updated", { user: 2, changes: { display_name: "Robert" } }]);
+  assert.equal(state.peers[5].display_name, "Robert");
+  assert.equal(state.rooms[5].peer.display_name, "Robert");
+  assert.equal(state.rooms[5].last_message.sender.display_name, "Robert");
+  assert.equal(state.rooms[5].last_message.body, "hi");
+});

@@ -5,6 +5,10 @@ import { test } from "node:test";
 
 import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
+import { searchEmoji, withRecent } from "../../static/confab/dialogs.js";
+import { idleTransition } from "../../static/confab/idle.js";
+import { mayAddMembers, mayRemoveMember } from "../../static/confab/members.js";
+import { roomSettingsChanges } from "../../static/confab/room-settings.js";
 import { groupedWith } from "../../static/confab/timeline.js";
 
 const ann = { id: 1, username: "ann", display_name: "Ann", avatar_url: null };
@@ -39,4 +43,75 @@ test("a message groups under the previous one of the same sender within five min
   assert.equal(groupedWith(first, { sender: "1", created: "2026-11-24T10:01:00Z", system: false, reply: false }), false);
   assert.equal(groupedWith(first, { sender: "2", created: "2026-11-24T10:01:00Z", system: false, reply: true }), false, "a reply shows its own header");
   assert.equal(groupedWith(null, { sender: "2", created: "2026-11-24T10:01:00Z" }), false);
+});
+
+test("room settings send only the fields the admin changed, trimmed", () => {
+  const room = { name: "General", topic: "", is_public: false, members_can_pin: true };
+  assert.deepEqual(roomSettingsChanges(room, { name: " General ", topic: "", is_public: false, members_can_pin: true }), {});
+  assert.deepEqual(roomSettingsChanges(room, { name: "Hall", topic: " Plans ", is_public: true, members_can_pin: false }), {
+    name: "Hall", topic: "Plans", is_public: true, members_can_pin: false,
+  });
+  assert.deepEqual(roomSettingsChanges({ ...room, topic: null }, { ...room, topic: "" }), {});
+});
+
+test("admins add people, and anyone in a public room; direct rooms take nobody", () => {
+  assert.equal(mayAddMembers({ kind: "group", role: "admin", is_public: false }), true);
+  assert.equal(mayAddMembers({ kind: "group", role: "member", is_public: false }), false);
+  assert.equal(mayAddMembers({ kind: "group", role: "member", is_public: true }), true);
+  assert.equal(mayAddMembers({ kind: "direct", role: "owner", is_public: false }), false);
+});
+
+test("the owner removes anyone but themself, admins only members, members nobody", () => {
+  const group = (role) => ({ kind: "group", role });
+  const member = (id, role) => ({ user: { id }, role });
+  assert.equal(mayRemoveMember(group("owner"), member(2, "admin"), 1), true);
+  assert.equal(mayRemoveMember(group("owner"), member(1, "owner"), 1), false);
+  assert.equal(mayRemoveMember(group("admin"), member(3, "member"), 2), true);
+  assert.equal(mayRemoveMember(group("admin"), member(4, "admin"), 2), false);
+  assert.equal(mayRemoveMember(group("admin"), member(1, "owner"), 2), false);
+  assert.equal(mayRemoveMember(group("member"), member(4, "member"), 3), false);
+  assert.equal(mayRemoveMember({ kind: "direct", role: "owner" }, member(2, "member"), 1), false);
+});
+
+test("idle goes away only over a plain online, and activity comes back only from an automatic away", () => {
+  const idle = { idleFor: 600_000, idleAfter: 300_000 };
+  const active = { idleFor: 1_000, idleAfter: 300_000 };
+  assert.equal(idleTransition({ ...idle, status: "online", autoAway: false }), "away");
+  assert.equal(idleTransition({ ...idle, status: "busy", autoAway: false }), null);
+  assert.equal(idleTransition({ ...idle, status: "away", autoAway: false }), null);
+  assert.equal(idleTransition({ ...idle, status: "away", autoAway: true }), null);
+  assert.equal(idleTransition({ ...active, status: "away", autoAway: true }), "online");
+  assert.equal(idleTransition({ ...active, status: "away", autoAway: false }), null);
+  assert.equal(idleTransition({ ...active, status: "online", autoAway: false }), null);
+  assert.equal(idleTransition({ ...idle, status: undefined, autoAway: false }), null);
+});
+
+test("a moderator removes admins and members of any room, never its owner or themself", () => {
+  const room = { kind: "group", role: "member" };
+  assert.equal(mayRemoveMember(room, { user: { id: 2 }, role: "admin" }, 9, true), true);
+  assert.equal(mayRemoveMember(room, { user: { id: 3 }, role: "member" }, 9, true), true);
+  assert.equal(mayRemoveMember(room, { user: { id: 1 }, role: "owner" }, 9, true), false);
+  assert.equal(mayRemoveMember(room, { user: { id: 9 }, role: "member" }, 9, true), false);
+});
+
+test("the emoji search ranks shortcode prefixes, then inner matches, then keywords", () => {
+  const table = [
+    { shortcode: "tada", emoji: "🎉", keywords: ["party"] },
+    { shortcode: "partying_face", emoji: "🥳", keywords: ["celebration"] },
+    { shortcode: "thumbsup", emoji: "👍", keywords: ["yes"] },
+    { shortcode: "pizza", emoji: "🍕", keywords: [] },
+    { shortcode: "sparty", emoji: "✨", keywords: [] },
+  ];
+  assert.deepEqual(searchEmoji(table, "party").map((row) => row.emoji), ["🥳", "✨", "🎉"]);
+  assert.deepEqual(searchEmoji(table, ":tada:").map((row) => row.emoji), ["🎉"]);
+  assert.deepEqual(searchEmoji(table, "  "), []);
+  assert.deepEqual(searchEmoji(table, "zzz"), []);
+  const twice = [...table, { shortcode: "party_popper", emoji: "🎉", keywords: [] }];
+  assert.deepEqual(searchEmoji(twice, "party").map((row) => row.emoji), ["🎉", "🥳", "✨"]);
+});
+
+test("a picked emoji goes first among the recent ones, once, and the list stays short", () => {
+  assert.deepEqual(withRecent(["👍", "🎉"], "🎉"), ["🎉", "👍"]);
+  assert.deepEqual(withRecent([], "🔥"), ["🔥"]);
+  assert.deepEqual(withRecent(["a", "b", "c"], "d", 3), ["d", "a", "b"]);
 });
