@@ -14,40 +14,17 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ServerProcess, launch_server
-from tests.e2e.test_chat_browser import Person, _png, chromium  # noqa: F401 (chromium is a fixture)
+from tests.e2e.test_chat_browser import (  # noqa: F401 (fixtures)
+    Person,
+    _expect_timeout,
+    _png,
+    chromium,
+    people,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
-    server_process = launch_server(
-        tmp_path_factory.mktemp("server"), extra_env={"RATE_LIMIT_MESSAGES": "5", "RATE_LIMIT_WINDOW": "5"}
-    )
-    try:
-        yield server_process
-    finally:
-        server_process.stop()
-
-
-@pytest.fixture
-def people(group_room, ann, bob, server, chromium):  # noqa: F811
-    def open_people(*, viewport=None) -> tuple[Person, Person]:
-        pair = (Person(chromium, server, ann, viewport=viewport), Person(chromium, server, bob, viewport=viewport))
-        for someone in pair:
-            someone.open_room(group_room.id)
-        return pair
-
-    return open_people
 
 
 @pytest.fixture
@@ -66,6 +43,18 @@ def visible_toolbars(someone: Person) -> int:
         """() => [...document.querySelectorAll('.message-actions')]
             .filter(bar => getComputedStyle(bar).opacity !== '0').length"""
     )
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
+    """The shared server's, with a send limit a test can reach in a few seconds (the rate-limit notice)."""
+    server_process = launch_server(
+        tmp_path_factory.mktemp("server"), extra_env={"RATE_LIMIT_MESSAGES": "5", "RATE_LIMIT_WINDOW": "5"}
+    )
+    try:
+        yield server_process
+    finally:
+        server_process.stop()
 
 
 def test_edited_and_pinned_show_on_a_message_grouped_under_the_previous_one(people):

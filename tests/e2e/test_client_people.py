@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ServerProcess, launch_server
 from tests.e2e.browser import outside_playwright_loop
-from tests.e2e.test_chat_browser import Person, _png, chromium  # noqa: F401 (chromium is a fixture)
+from tests.e2e.test_chat_browser import (  # noqa: F401 (fixtures)
+    Person,
+    _expect_timeout,
+    _png,
+    chromium,
+    people,
+    server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
@@ -34,33 +39,6 @@ SET_AVATAR = """async (png) => {
   });
   return (await answer.json()).avatar_small_url;
 }"""
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
-    server_process = launch_server(tmp_path_factory.mktemp("server"))
-    try:
-        yield server_process
-    finally:
-        server_process.stop()
-
-
-@pytest.fixture
-def people(group_room, ann, bob, server, chromium):  # noqa: F811
-    def open_people(*, viewport=None) -> tuple[Person, Person]:
-        pair = (Person(chromium, server, ann, viewport=viewport), Person(chromium, server, bob, viewport=viewport))
-        for someone in pair:
-            someone.open_room(group_room.id)
-        return pair
-
-    return open_people
 
 
 def test_a_rename_shows_live_on_the_co_members_page(people, bob):

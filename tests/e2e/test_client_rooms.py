@@ -7,44 +7,21 @@ General room, Bob is a member; each test makes its own users and rooms.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ServerProcess, launch_server
 from tests.e2e.browser import outside_playwright_loop
-from tests.e2e.test_chat_browser import Person, chromium  # noqa: F401 (chromium is a fixture)
+from tests.e2e.test_chat_browser import (  # noqa: F401 (fixtures)
+    Person,
+    _expect_timeout,
+    chromium,
+    people,
+    server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
-    server_process = launch_server(tmp_path_factory.mktemp("server"))
-    try:
-        yield server_process
-    finally:
-        server_process.stop()
-
-
-@pytest.fixture
-def people(group_room, ann, bob, server, chromium):  # noqa: F811
-    def open_people(*, viewport=None) -> tuple[Person, Person]:
-        pair = (Person(chromium, server, ann, viewport=viewport), Person(chromium, server, bob, viewport=viewport))
-        for someone in pair:
-            someone.open_room(group_room.id)
-        return pair
-
-    return open_people
 
 
 def room_fields(room_id: int) -> dict:

@@ -8,39 +8,23 @@ and conversation as test_screenshots_of_the_room_view_at_desktop_and_phone_width
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ServerProcess, launch_server
-from tests.e2e.test_chat_browser import (  # noqa: F401 (chromium and conversation are fixtures)
+from tests.e2e.test_chat_browser import (  # noqa: F401 (fixtures)
     ARTIFACTS,
     SCREENSHOTS,
     Person,
+    _expect_timeout,
     chromium,
     conversation,
+    server,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_MS = 20_000
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
-    server_process = launch_server(tmp_path_factory.mktemp("server"))
-    try:
-        yield server_process
-    finally:
-        server_process.stop()
 
 
 @pytest.fixture

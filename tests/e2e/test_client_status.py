@@ -6,34 +6,20 @@ Same machinery as test_chat_browser.py (its Person helper and fixtures). Ann's p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.conftest import ServerProcess, launch_server
 from tests.e2e.browser import outside_playwright_loop
-from tests.e2e.test_chat_browser import Person, chromium  # noqa: F401 (chromium is a fixture)
+from tests.e2e.test_chat_browser import (  # noqa: F401 (fixtures)
+    Person,
+    _expect_timeout,
+    chromium,
+    server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_MS = 20_000
 IDLE_QUICKLY = "localStorage.setItem('confab.idleAfterMs', '1500')"
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory) -> Iterator[ServerProcess]:
-    server_process = launch_server(tmp_path_factory.mktemp("server"))
-    try:
-        yield server_process
-    finally:
-        server_process.stop()
 
 
 def stored_status(user) -> str:
