@@ -780,11 +780,13 @@ def test_a_hidden_tab_raises_a_desktop_notification_when_permitted(group_room, a
                 constructor(title, options) { window.shown.push({ title, body: options.body, tag: options.tag }); }
                 addEventListener() {}
             };
+            document.dispatchEvent(new Event("visibilitychange"));
         }"""
     )
     ann_page = person(ann, then=f"/rooms/{group_room.id}/")
     ann_page.send("Are you there?")
     expect(bob_page.message("Are you there?")).to_have_count(1)
+    bob_page.page.wait_for_function("window.shown.length > 0")
     shown = bob_page.page.evaluate("window.shown")
     assert shown == [{"title": "Ann in #General", "body": "Are you there?", "tag": f"room-{group_room.id}"}]
     expect(bob_page.page).to_have_title("(1) General · Confab")  # unread while hidden, though the room is open
