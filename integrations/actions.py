@@ -212,11 +212,12 @@ def do_create_incoming_webhook(new: NewIncomingWebhook, base_url: str) -> dict[s
 
 def check_incoming_webhook(user, hook_id: Any) -> IncomingWebhook:
     """A live incoming webhook of a room the caller administers."""
-    hook = (
-        IncomingWebhook.objects.select_related("bot")
-        .filter(pk=parse_id(hook_id, "webhook"), revoked_at__isnull=True)
-        .first()
-    )
+    return _live_hook_of_room_admin(IncomingWebhook, user, hook_id)
+
+
+def _live_hook_of_room_admin(model, user, hook_id: Any):
+    """A live (not revoked) webhook of ``model``, with its bot, of a room the caller administers."""
+    hook = model.objects.select_related("bot").filter(pk=parse_id(hook_id, "webhook"), revoked_at__isnull=True).first()
     if hook is None:
         raise not_found("Webhook")
     _check_admin_of_hook_room(user, hook.room_id)
@@ -384,15 +385,8 @@ def do_create_outgoing_webhook(new: NewOutgoingWebhook) -> dict[str, Any]:
 
 
 def check_outgoing_webhook(user, hook_id: Any) -> OutgoingWebhook:
-    hook = (
-        OutgoingWebhook.objects.select_related("bot")
-        .filter(pk=parse_id(hook_id, "webhook"), revoked_at__isnull=True)
-        .first()
-    )
-    if hook is None:
-        raise not_found("Webhook")
-    _check_admin_of_hook_room(user, hook.room_id)
-    return hook
+    """A live outgoing webhook of a room the caller administers."""
+    return _live_hook_of_room_admin(OutgoingWebhook, user, hook_id)
 
 
 def do_revoke_outgoing_webhook(hook: OutgoingWebhook) -> None:
