@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, attnames
 from core.errors import invalid
 from core.payloads import iso
 from core.replica import fingerprint_matches, read_on_replica
@@ -73,22 +73,18 @@ def _newest_main_seq():
     return Subquery(newest_first.values("seq")[:1])
 
 
-def _attnames(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
 def _membership_rows(user_id: int) -> QuerySet:
     """``user_memberships`` as rows: the membership's columns, its room's, and the unread count."""
-    room = _attnames(Room)
-    return user_memberships(user_id).values_list(*_attnames(RoomMember), *[f"room__{name}" for name in room], "unread")
+    room = attnames(Room)
+    return user_memberships(user_id).values_list(*attnames(RoomMember), *[f"room__{name}" for name in room], "unread")
 
 
 def _last_message_rows(user_id: int) -> QuerySet:
     """The last main-history message of each of the user's live rooms, with its sender's columns."""
-    sender = _attnames(get_user_model())
+    sender = attnames(get_user_model())
     return Message.objects.filter(
         room__memberships__user_id=user_id, room__archived=False, seq=_newest_main_seq()
-    ).values_list(*_attnames(Message), *[f"sender__{name}" for name in sender])
+    ).values_list(*attnames(Message), *[f"sender__{name}" for name in sender])
 
 
 _MEMBERSHIP_ROWS = CompiledQuery(_membership_rows)
@@ -155,8 +151,8 @@ def _rooms_for_user(user) -> list[dict[str, Any]]:
     connect's CPU (``core.compiled``). The rows are turned back into the
     models ``room_summaries`` takes, so both build the same payloads.
     """
-    member_names, room_names = _attnames(RoomMember), _attnames(Room)
-    message_names, sender_names = _attnames(Message), _attnames(get_user_model())
+    member_names, room_names = attnames(RoomMember), attnames(Room)
+    message_names, sender_names = attnames(Message), attnames(get_user_model())
     split = len(member_names)
     memberships = []
     for row in _MEMBERSHIP_ROWS.rows(user.id):
@@ -216,7 +212,6 @@ def replica_has_user_rooms(user_id: int) -> Callable[[Any], bool]:
         f" JOIN {Room._meta.db_table} r ON r.id = m.room_id WHERE m.user_id = %s"
     )
     return fingerprint_matches(sql, [user_id])
-
 
 
 def room_detail(membership: RoomMember) -> dict[str, Any]:

@@ -28,6 +28,11 @@ MARKER = -7_314_159_265
 UUID_MARKER = uuid.UUID("00000000-7314-4159-8265-358979323846")
 
 
+def attnames(model) -> list[str]:
+    """A model's concrete columns by attribute name: what ``values_list`` asks for and ``from_db`` takes back."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 class CompiledQuery:
     """A ``values_list`` queryset of ids (and UUIDs), compiled at its first run on each database.
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from chat.models import Message, Room, RoomMember
 from chat.payloads import message_payloads
 from chat.rendering import extract_mentions, render_body
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, attnames
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
 from core.ratelimit import take_slots
@@ -233,7 +233,7 @@ def _membership_for_send_orm(user_id: int, room_id: int, client_id: uuid.UUID | 
         retried_message_id = rows[0][-1] if rows else None
     if not rows:
         return None
-    member_names, room_names = _attnames(RoomMember), _attnames(Room)
+    member_names, room_names = attnames(RoomMember), attnames(Room)
     split = len(member_names)
     row = rows[0]
     membership = RoomMember.from_db(connection.alias, member_names, row[:split])
@@ -242,16 +242,12 @@ def _membership_for_send_orm(user_id: int, room_id: int, client_id: uuid.UUID | 
     return membership
 
 
-def _attnames(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
 def _membership_query(room_id: int, user_id: int):
     return RoomMember.objects.filter(room_id=room_id, user_id=user_id, room__archived=False)
 
 
 def _membership_columns() -> list[str]:
-    return [*_attnames(RoomMember), *[f"room__{name}" for name in _attnames(Room)]]
+    return [*attnames(RoomMember), *[f"room__{name}" for name in attnames(Room)]]
 
 
 def _membership_rows(room_id: int, user_id: int):
