@@ -117,5 +117,10 @@ def json_nesting_depth(text: str | bytes) -> int:
 
 def check_json_depth(text: str | bytes, max_depth: int) -> None:
     """``invalid`` when arrays and objects nest deeper than ``max_depth`` (the ``JSON_MAX_DEPTH`` setting)."""
+    # No more opening brackets than the bound allows cannot nest past it: two C-speed counts settle every
+    # ordinary frame, where walking its brackets was 3 % of the server's samples at 20,000 deliveries/s.
+    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    if text.count(opening[0]) + text.count(opening[1]) <= max_depth:
+        return
     if json_nesting_depth(text) > max_depth:
         raise invalid(f"JSON may nest arrays and objects at most {max_depth} deep.")
