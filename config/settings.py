@@ -171,6 +171,13 @@ _IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DB_THREADS = env_int("DB_THREADS", 1 if _IS_SQLITE else 8)
 DB_MAX_PENDING = env_int("DB_MAX_PENDING", 2000)
 DB_CALL_TIMEOUT = env_float("DB_CALL_TIMEOUT", 10.0)
+# The send path's two statements are prepared once per PostgreSQL connection (core.compiled.fetch_one_prepared).
+# Off behind a pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django switches psycopg's preparing off on the connection (a threshold of None wins over prepare=True).
+    # Its own cursors bind on the client and prepare nothing whatever the threshold; only that path asks.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # A streaming replica for reads that may move there (core.replica): history pages, search, room lists, each
 # only when the replica has replayed the rows it needs (read-your-writes); all else stays on the primary.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")

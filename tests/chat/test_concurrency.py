@@ -55,6 +55,41 @@ def test_an_ordinary_send_is_two_statements_and_no_transaction_round_trips(postg
     assert group_room.last_seq == 1 and group_room.last_message_at is not None
 
 
+def _prepared_statements() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_send_statements_are_prepared_once_on_the_connection(postgres, ann, group_room):
+    for n in range(3):
+        actions.send_message(ann, group_room.id, body=f"hello {n}")
+    statements = _prepared_statements()
+    assert len([s for s in statements if s.startswith("WITH room AS (UPDATE")]) == 1
+    assert len([s for s in statements if "sender_id = $1 AND client_id = $2" in s]) == 1
+
+
+def test_with_prepared_statements_off_a_send_prepares_nothing(postgres, settings, ann, group_room):
+    settings.DB_PREPARED_STATEMENTS = False
+    before = _prepared_statements()  # what earlier tests left on this connection
+    actions.send_message(ann, group_room.id, body="hello", client_id=str(uuid.uuid4()))
+    assert _prepared_statements() == before
+
+
+def test_a_send_of_every_parameter_type_stores_them_as_given(postgres, ann, group_room):
+    """The insert's parameters are bound by the server, each cast to its column's type."""
+    client_id = uuid.uuid4()
+    root, _ = actions.send_message(ann, group_room.id, body="root")
+    reply, _ = actions.send_message(
+        ann, group_room.id, body="a **reply**", client_id=str(client_id), reply_to=root["id"]
+    )
+    stored = Message.objects.get(pk=reply["id"])
+    assert (stored.client_id, stored.reply_to_id, stored.body) == (client_id, root["id"], "a **reply**")
+    assert stored.system is None and stored.pinned is False and stored.created_at == stored.updated_at
+
+
 def test_a_failed_insert_takes_no_seq_and_moves_no_read_mark(postgres, ann, group_room):
     client_id = uuid.uuid4()
     actions.send_message(ann, group_room.id, body="first", client_id=str(client_id))
