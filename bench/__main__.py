@@ -6,6 +6,7 @@ Scenarios: fan-out, saturation, connections, history, all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from .common import pin_to, raise_nofile_limit, red
@@ -53,6 +54,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--capacity", type=int, default=1000, help="CHANNEL_CAPACITY")
     group.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="PostgreSQL database (flushed!)")
     group.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis database (flushed!)")
+    group.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="start a Redis Cluster of the bench's own (3 masters + 3 replicas on ports 7300-7399) instead of"
+        " --redis-url, and stop it afterwards",
+    )
+    group.add_argument(
+        "--private-postgres",
+        action="store_true",
+        help="start a PostgreSQL of the bench's own (initdb, port 5600-5699, pg_stat_statements) instead of"
+        " --database-url, report its statements per message/connect/request, and stop it afterwards",
+    )
     group.add_argument("--server-cpus", default="0", help="cores for the server processes (taskset)")
     group.add_argument("--client-cpus", default="1", help="cores for the generator")
     group.add_argument(
@@ -115,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=20)
     p.add_argument("--history-messages", type=int, default=500, help="messages stored per room")
     p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument(
+        "--endpoints",
+        default="both",
+        choices=["both", "rooms", "messages"],
+        help="both: alternate history pages and room lists; rooms or messages: only one of them",
+    )
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")
 
@@ -175,6 +194,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(scenarios, name: str, args: argparse.Namespace, target: Target) -> int:
+    with contextlib.ExitStack() as stack:
+        if args.private_postgres:
+            from .privatepg import private_postgres
+
+            target.private_pg = stack.enter_context(private_postgres())
+            target.database_url = target.private_pg.url()
+        if args.redis_cluster:
+            from .cluster import bench_cluster
+
+            target.redis_url = stack.enter_context(bench_cluster()).url
+        return _run_scenario(scenarios, name, args, target)
+
+
+def _run_scenario(scenarios, name: str, args: argparse.Namespace, target: Target) -> int:
     runner = {
         "fan-out": scenarios.fan_out,
         "saturation": scenarios.saturation,

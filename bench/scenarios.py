@@ -16,7 +16,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from . import profiling
+from . import profiling, storestats
 from .common import (
     RESULTS_DIR,
     CpuMeter,
@@ -85,9 +85,13 @@ def run_step(
     drain_timeout: float = 20.0,
     profile_path: Path | None = None,
     client_cpus: list[int] | None = None,
+    stores: storestats.StoreStats | None = None,
 ) -> dict[str, Any]:
-    """One load step at ``rate`` messages/s: deliveries/s, latencies, CPU of both sides."""
+    """One load step at ``rate`` messages/s: deliveries/s, latencies, CPU of both sides
+    (and, with ``stores``, what Redis and PostgreSQL did per message sent, send window plus drain)."""
     workers = len(pool.pipes)
+    if stores is not None:
+        stores.begin()
     start_at = time.monotonic() + 0.5
     for pipe in pool.pipes:
         run_args = {"rate": rate / workers, "start_at": start_at, "duration": duration, "drain_timeout": drain_timeout}
@@ -107,6 +111,7 @@ def run_step(
     results = [pipe.recv() for pipe in pool.pipes]
     servers.check_alive()
     cpu_through_drain = sum(proc_cpu_seconds(pid) for pid in servers.pids) - cpu_at_start
+    store_report = stores.report(sum(r["sent"] for r in results), "message") if stores is not None else None
     latencies = array("d")
     for r in results:
         with open(r["latency_file"], "rb") as f:
@@ -146,6 +151,8 @@ def run_step(
         "loadavg_before": load_before,
         "loadavg_after": load_after,
     }
+    if store_report is not None:
+        step["stores"] = store_report
     if spy is not None:
         _, err = spy.communicate(timeout=duration + 30)
         if spy.returncode == 0 and profile_path.exists():
@@ -295,6 +302,18 @@ def _settings(args: Any, target: Target, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _stores(target: Target) -> storestats.StoreStats | None:
+    """Redis commandstats on the redis backend; pg_stat_statements with --private-postgres."""
+    if target.backend != "redis":
+        return None
+    return storestats.StoreStats(target.redis_url, target.private_pg)
+
+
+def _say_stores(report: dict[str, Any] | None) -> None:
+    if report:
+        _say(storestats.render(report))
+
+
 def _header(title: str, target: Target, extra: str = "") -> None:
     d = target.describe()
     _say(
@@ -335,6 +354,7 @@ def fan_out(args: Any, target: Target) -> int:
                 members=args.members,
                 profile_path=profile_path,
                 client_cpus=target.client_cpus,
+                stores=_stores(target),
             )
             report = audit(pool)
         finally:
@@ -342,6 +362,7 @@ def fan_out(args: Any, target: Target) -> int:
         log_errors = servers.log_errors()
     _say(Table(STEP_HEADERS, [_step_row(step)]).render())
     _warn_limits(step)
+    _say_stores(step.get("stores"))
     if "profile" in step:
         _say(profiling.render(step["profile"]))
     elif "profile_error" in step:
@@ -392,7 +413,9 @@ def saturation(args: Any, target: Target) -> int:
             rate = args.start_rate
             table_rows = []
             while rate <= args.max_rate:
-                step = run_step(pool, servers, rate=rate, duration=args.step_duration, members=args.members)
+                step = run_step(
+                    pool, servers, rate=rate, duration=args.step_duration, members=args.members, stores=_stores(target)
+                )
                 steps.append(step)
                 table_rows.append(_step_row(step))
                 _warn_limits(step)
@@ -481,8 +504,14 @@ def connections(args: Any, target: Target) -> int:
                 profile_path = RESULTS_DIR / f"profile-connect-{stamp}.txt"
                 spy = profiling.start(servers.pids[0], None, profile_path, target.client_cpus)
                 time.sleep(1.0)  # py-spy attaches
+            stores = _stores(target)
+            if stores is not None:
+                stores.begin()
+            server_cpu0 = sum(proc_cpu_seconds(pid) for pid in servers.pids)
             connect = _connect(main_pool, args.connect_concurrency, total - warm)
+            server_cpu_connect = sum(proc_cpu_seconds(pid) for pid in servers.pids) - server_cpu0
             gen_cpu_connect = sum(main_pool.call("cpu")) - gen_cpu0
+            connect_stores = stores.report(connect["connected"], "connect") if stores is not None else None
             profile = None
             if spy is not None:
                 err = profiling.stop(spy)
@@ -495,6 +524,13 @@ def connections(args: Any, target: Target) -> int:
                 f"connected {connect['connected'] + warm}/{total}: {connect['connected']} in {connect['seconds']} s "
                 f"= {connect['connects_per_s']}/s (generator CPU {100 * gen_cpu_connect / connect['seconds']:.0f}%)"
             )
+            if connect["connected"]:
+                _say(
+                    f"  server CPU per connect {1000 * server_cpu_connect / connect['connected']:.2f} ms "
+                    f"({members}-member rooms): one core opens at most "
+                    f"{connect['connected'] / max(server_cpu_connect, 1e-9):,.0f} connections/s"
+                )
+            _say_stores(connect_stores)
             if connect["failed"]:
                 _say(red(f"  {connect['failed']} connections failed: {connect['failures']}"))
             time.sleep(2.0)
@@ -526,6 +562,10 @@ def connections(args: Any, target: Target) -> int:
     figures = {
         "connections": added + warm,
         "connect": connect,
+        "server_cpu_ms_per_connect": round(1000 * server_cpu_connect / connect["connected"], 3)
+        if connect["connected"]
+        else None,
+        "connect_stores": connect_stores,
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
         "rss_per_connection_kib": [round(x, 1) for x in per_conn],
@@ -571,7 +611,7 @@ def connections(args: Any, target: Target) -> int:
 
 
 async def _history_load(
-    bases: list[str], tokens: list[tuple[str, int]], concurrency: int, duration: float
+    bases: list[str], tokens: list[tuple[str, int]], concurrency: int, duration: float, endpoints: str = "both"
 ) -> dict[str, Any]:
     from .httpclient import HttpConnection
 
@@ -588,7 +628,7 @@ async def _history_load(
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         n = 0
         while time.monotonic() < end:
-            if n % 2 == 0:
+            if endpoints == "messages" or (endpoints == "both" and n % 2 == 0):
                 kind, path = "messages", f"/api/v1/rooms/{room}/messages/"
                 if rng.random() < 0.3:
                     path += f"?before={rng.randint(60, 500)}"
@@ -629,17 +669,26 @@ def history(args: Any, target: Target) -> int:
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             profile_path = RESULTS_DIR / f"profile-history-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.txt"
             spy = profiling.start(servers.pids[0], args.duration, profile_path, target.client_cpus)
+        stores = _stores(target)
+        if stores is not None:
+            stores.begin()
         meter = CpuMeter(servers.pids)
         meter.start()
         cpu0 = self_cpu_seconds()
         t0 = time.monotonic()
-        outcome = asyncio.run(_history_load(servers.http_bases(), tokens, args.concurrency, args.duration))
+        outcome = asyncio.run(
+            _history_load(servers.http_bases(), tokens, args.concurrency, args.duration, args.endpoints)
+        )
         wall = time.monotonic() - t0
         gen_cpu = 100.0 * (self_cpu_seconds() - cpu0) / wall
         server_cpu = meter.stop()
         load_after = loadavg()
+        requests = sum(len(v) for v in outcome["latencies"].values())
+        history_stores = stores.report(requests, "request") if stores is not None else None
         log_errors = servers.log_errors()
     figures: dict[str, Any] = {"statuses": outcome["statuses"], "generator_cpu_percent": round(gen_cpu, 1)}
+    if history_stores is not None:
+        figures["stores"] = history_stores
     if spy is not None:
         profiling.stop(spy, timeout=args.duration + 30)
         if profile_path.exists():
@@ -647,6 +696,8 @@ def history(args: Any, target: Target) -> int:
             _say(profiling.render(figures["profile"]))
     rows = []
     for kind, values in outcome["latencies"].items():
+        if not values:
+            continue
         summary = latency_summary(values)
         summary["requests_per_s"] = round(len(values) / wall, 1)
         figures[kind] = summary
@@ -660,7 +711,7 @@ def history(args: Any, target: Target) -> int:
                 fmt_ms(summary["max_ms"]),
             ]
         )
-    total_rps = sum(figures[k]["requests_per_s"] for k in ("rooms", "messages"))
+    total_rps = sum(figures[k]["requests_per_s"] for k in ("rooms", "messages") if k in figures)
     rows.append(["all", fmt_num(total_rps), "", "", ""])
     figures.update(
         total_requests_per_s=round(total_rps, 1),
@@ -674,6 +725,12 @@ def history(args: Any, target: Target) -> int:
         f"server CPU {figures['server_cpu_percent']}% (waited for a CPU {figures['server_cpu_wait_percent']}%), "
         f"generator CPU {gen_cpu:.0f}%, load {load_before[0]:.2f}"
     )
+    total_requests = sum(len(v) for v in outcome["latencies"].values())
+    if total_requests:
+        server_cpu_s = sum(server_cpu.values()) / 100 * wall
+        _say(f"server CPU per request {1000 * server_cpu_s / total_requests:.2f} ms ({args.endpoints})")
+        figures["server_cpu_ms_per_request"] = round(1000 * server_cpu_s / total_requests, 3)
+    _say_stores(figures.get("stores"))
     bad = {k: v for k, v in outcome["statuses"].items() if k != "200"}
     if bad:
         _say(red(f"non-200 answers: {bad}"))
@@ -690,6 +747,7 @@ def history(args: Any, target: Target) -> int:
                 history_messages=args.history_messages,
                 concurrency=args.concurrency,
                 duration=args.duration,
+                endpoints=args.endpoints,
             ),
             "figures": figures,
             "server_log_errors": log_errors[:20],

@@ -52,6 +52,7 @@ class Target:
     uvicorn_ws: str = "websockets-sansio"
     sqlite_path: str = ""
     effective_layer: str = ""
+    private_pg: Any = None  # bench.privatepg.PrivatePostgres when --private-postgres
     _source_dir: Path | None = None
     _harness_dir: Path | None = None
 

@@ -3,6 +3,9 @@
 Started once per session (about a second), torn down with its files at the end. ``fail_over_master``
 kills the master of a slot so its replica takes over, as a crashed machine would, and brings the killed
 node back as a replica, so later tests find a whole cluster again.
+
+``started_cluster`` is the same cluster outside pytest: the benchmark harness (``python -m bench
+--redis-cluster``) starts one with it on ports of its own.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
-
-from tests.conftest import _switch_to, missing_service
 
 PORTS = range(7100, 7200)
 NODES = 6  # 3 masters, 3 replicas
@@ -37,14 +39,14 @@ def _free(port: int) -> bool:
     return True
 
 
-def _free_ports(count: int) -> list[int]:
+def _free_ports(count: int, ports: range = PORTS) -> list[int]:
     found: list[int] = []
-    for port in PORTS:
+    for port in ports:
         if _free(port):
             found.append(port)
             if len(found) == count:
                 return found
-    raise RuntimeError(f"fewer than {count} free ports in {PORTS.start}-{PORTS.stop - 1}")
+    raise RuntimeError(f"fewer than {count} free ports in {ports.start}-{ports.stop - 1}")
 
 
 class RedisCluster:
@@ -206,12 +208,11 @@ class RedisCluster:
                 process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[RedisCluster]:
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        missing_service("redis-server and redis-cli are needed for the Redis Cluster tests")
+@contextmanager
+def started_cluster(ports: range = PORTS) -> Iterator[RedisCluster]:
+    """A healthy cluster of 3 masters and 3 replicas on free ports of ``ports``, stopped and removed on exit."""
     directory = Path(tempfile.mkdtemp(prefix="confab-cluster-"))
-    cluster = RedisCluster(directory, _free_ports(NODES))
+    cluster = RedisCluster(directory, _free_ports(NODES, ports))
     try:
         for port in cluster.ports:
             cluster.start_node(port)
@@ -229,10 +230,22 @@ def redis_cluster() -> Iterator[RedisCluster]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    from tests.conftest import missing_service
+
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        missing_service("redis-server and redis-cli are needed for the Redis Cluster tests")
+    with started_cluster() as cluster:
+        yield cluster
+
+
 @pytest.fixture
 def cluster_redis_url(settings, redis_cluster) -> str:
     """This test runs on the Redis Cluster: channel layer, presence, typing, rate limits and history cache
     (and the servers it starts, which take ``REDIS_URL`` from these settings)."""
+    from tests.conftest import _switch_to
+
     _switch_to(settings, redis_cluster.url)
     return settings.REDIS_URL
 
