@@ -389,7 +389,7 @@ class ServerSet:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         for server in self.servers:
             server.stop()
-        if exc_type is None:
+        if exc_type is None and not os.environ.get("CONFAB_BENCH_KEEP_LOGS"):
             shutil.rmtree(self.log_dir, ignore_errors=True)
         else:
             print(f"server logs kept in {self.log_dir}", flush=True)
