@@ -45,7 +45,7 @@ THREAD_SUMMARY = obj(
 # ``Message.system``: what a timeline line (kind ``system``) records, for clients that word it themselves.
 SYSTEM_EVENT = obj(
     {
-        "event": enum("joined", "left", "added", "removed", "renamed"),
+        "event": enum("joined", "left", "added", "removed", "renamed", "promoted", "demoted"),
         "actor": nullable(ID),
         "target": nullable(ID),
         "name": nullable(STRING),
@@ -246,6 +246,16 @@ register(
     direction=SERVER,
     data=obj({"room": ID, "user": USER}),
     description="A member left the room or was removed from it.",
+    audience=TO_ROOM,
+)
+register(
+    "member_updated",
+    direction=SERVER,
+    data=obj({"room": ID, "user": ID, "role": ROLE}),
+    description=(
+        "A member's role changed (made an admin or a member again, or the owner when the owner left): "
+        "the member (a user id) and the new role."
+    ),
     audience=TO_ROOM,
 )
 register(

@@ -300,6 +300,8 @@ RATE_LIMIT_ROOMS = env_int("RATE_LIMIT_ROOMS", 10)  # new group rooms and new di
 RATE_LIMIT_ROOMS_WINDOW = env_int("RATE_LIMIT_ROOMS_WINDOW", 3600)
 RATE_LIMIT_MEMBER_ADDS = env_int("RATE_LIMIT_MEMBER_ADDS", 100)  # people added, also as a new room's members
 RATE_LIMIT_MEMBER_ADDS_WINDOW = env_int("RATE_LIMIT_MEMBER_ADDS_WINDOW", 3600)
+RATE_LIMIT_ROLE_CHANGES = env_int("RATE_LIMIT_ROLE_CHANGES", 60)  # members made admins and admins made members
+RATE_LIMIT_ROLE_CHANGES_WINDOW = env_int("RATE_LIMIT_ROLE_CHANGES_WINDOW", 3600)
 RATE_LIMIT_REPORTS = env_int("RATE_LIMIT_REPORTS", 10)
 RATE_LIMIT_REPORTS_WINDOW = env_int("RATE_LIMIT_REPORTS_WINDOW", 3600)
 RATE_LIMIT_ROOM_MENTIONS = env_int("RATE_LIMIT_ROOM_MENTIONS", 5)  # messages and edits that notify @room/@here
@@ -457,6 +459,7 @@ SPECTACULAR_SETTINGS = {
         "RoomKindEnum": "chat.models.Room.Kind",
         "MessageKindEnum": "chat.models.Message.Kind",
         "RoleEnum": "chat.models.RoomMember.Role",
+        "SettableRoleEnum": "chat.schema.SETTABLE_ROLES",
         "NotifyLevelEnum": "chat.models.RoomMember.NotifyLevel",
         "PresenceStatusEnum": "presence.models.Presence.Status",
     },

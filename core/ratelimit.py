@@ -177,6 +177,7 @@ BUDGETS: dict[str, Budget] = {
     "status": Budget("RATE_LIMIT_STATUS", "RATE_LIMIT_STATUS_WINDOW", "status changes"),
     "room": Budget("RATE_LIMIT_ROOMS", "RATE_LIMIT_ROOMS_WINDOW", "new rooms"),
     "member_add": Budget("RATE_LIMIT_MEMBER_ADDS", "RATE_LIMIT_MEMBER_ADDS_WINDOW", "members added"),
+    "member_role": Budget("RATE_LIMIT_ROLE_CHANGES", "RATE_LIMIT_ROLE_CHANGES_WINDOW", "role changes"),
     "report": Budget("RATE_LIMIT_REPORTS", "RATE_LIMIT_REPORTS_WINDOW", "reports"),
     "room_mention": Budget("RATE_LIMIT_ROOM_MENTIONS", "RATE_LIMIT_ROOM_MENTIONS_WINDOW", "@room/@here mentions"),
     "invite": Budget("RATE_LIMIT_INVITES", "RATE_LIMIT_INVITES_WINDOW", "room invitations"),

@@ -113,11 +113,13 @@ def record_moderator_power(
     sender, actor, action: str, message: Message | None = None, member: RoomMember | None = None, **kwargs: Any
 ) -> None:
     """Moderator power used through chat's own entry points (REST, the socket), which give no reason;
-    sent inside the chat action's transaction, so the row commits or rolls back with the change."""
+    sent inside the chat action's transaction, so the row commits or rolls back with the change.
+    Further arguments (a role change's ``role``) are the record's details."""
+    details = {key: value for key, value in kwargs.items() if key != "signal"}
     if message is not None:
         record_message_action(actor, action, message)
     else:
-        record_member_action(actor, action, member)
+        record_member_action(actor, action, member, **details)
 
 
 def _message_repr(message: Message) -> str:

@@ -1,8 +1,10 @@
-"""Members: add, remove, join, leave, and a member's own settings for a room.
+"""Members: add, remove, join, leave, change a member's role, and a member's own settings for a room.
 
 The room rules for removing someone (direct rooms keep their two members,
 nobody removes the owner, only the owner removes admins) live in
-``check_remove_member`` alone; the moderation tools ask it too.
+``check_remove_member`` alone, and those for changing a role (admins make
+admins, only the owner demotes another admin, nobody changes the owner) in
+``check_set_member_role``; the moderation tools ask them too.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from core.validation import parse_choice, parse_id
 
 from .access import Audit, audit_moderator_power, get_membership, is_moderator
 from .rooms import announce_room_to
-from .timeline import ADDED, JOINED, LEFT, REMOVED, do_record_timeline_event
+from .timeline import ADDED, DEMOTED, JOINED, LEFT, PROMOTED, REMOVED, do_record_timeline_event
 
 User = get_user_model()
 
 MEMBERSHIP_SETTINGS = ("notify_level", "muted")
+# The roles ``PATCH rooms/{id}/members/{user}/`` sets; the owner's is handed on only by leaving.
+SETTABLE_ROLES = (RoomMember.Role.ADMIN, RoomMember.Role.MEMBER)
 
 
 @dataclass
@@ -43,6 +47,14 @@ class MemberAddition:
 @dataclass
 class MemberRemoval:
     member: RoomMember  # with its room and user
+    by_moderator_power: bool
+
+
+@dataclass
+class RoleChange:
+    actor: Any
+    member: RoomMember  # with its room and user
+    role: str  # the new role; the member's own ``role`` is still the old one
     by_moderator_power: bool
 
 
@@ -163,6 +175,89 @@ def _record_removal(member: RoomMember, actor: Any) -> None:
         do_record_timeline_event(member.room, REMOVED, actor=actor, target=member.user)
 
 
+# --- Roles ------------------------------------------------------------------------------
+
+
+def check_set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> RoleChange:
+    """The owner and admins make a member an admin; only the owner makes an admin a member again (an admin
+    may step down themself); moderators do either in any room, by moderator power. Nobody changes the
+    owner's role (the owner hands the room on by leaving), direct rooms have no roles, and ``owner`` is
+    not a role to give. Within the role-change limit; setting the role a member has changes nothing and
+    takes no slot."""
+    target_id = parse_id(user_id, "user")
+    membership = (
+        RoomMember.objects.select_related("room")
+        .filter(room_id=parse_id(room_id, "room"), user=actor, room__archived=False)
+        .first()
+    )
+    if membership is not None:
+        room = membership.room
+    elif is_moderator(actor):
+        room = Room.objects.filter(pk=parse_id(room_id, "room"), archived=False).first()
+        if room is None:
+            raise not_found("Room")
+    else:
+        raise not_found("Room")
+    if room.kind == Room.Kind.DIRECT:
+        raise invalid("Direct rooms have no roles to change.")
+    role = parse_choice(role, "role", SETTABLE_ROLES)
+    target = RoomMember.objects.select_related("user").filter(room=room, user_id=target_id).first()
+    if target is None:
+        raise not_found("Member")
+    target.room = room
+    if target.role == RoomMember.Role.OWNER:
+        raise forbidden("Nobody can change the owner's role: the owner hands the room on by leaving it.")
+    by_right = _may_set_role(membership, target, role)
+    if not by_right and not is_moderator(actor):
+        if membership is None or not membership.is_admin:
+            raise forbidden("Only room admins can change roles.")
+        raise forbidden("Only the owner can make an admin a member again.")
+    if target.role != role:
+        take_slots(actor.id, member_role=1)  # last: a refused change, or none, uses no slot
+    return RoleChange(actor, target, role, not by_right)
+
+
+def _may_set_role(membership: RoomMember | None, target: RoomMember, role: str) -> bool:
+    """The room's own rule, without moderator power."""
+    if membership is None or not membership.is_admin:
+        return False
+    if membership.role == RoomMember.Role.OWNER or role == RoomMember.Role.ADMIN:
+        return True
+    # An admin making an admin a member: only themself (making a member a member changes nothing).
+    return target.user_id == membership.user_id or target.role == RoomMember.Role.MEMBER
+
+
+def do_set_member_role(change: RoleChange, *, audit: Audit | None = None) -> dict[str, Any]:
+    """Give the member the role: the room gets ``member_updated`` and a timeline line ("Ann made Bob an admin").
+    Setting the role the member has writes, audits and publishes nothing."""
+    member, role = change.member, change.role
+    if member.role == role:
+        return member_payload(member)
+    with transaction.atomic():
+        # Conditional: a member who left meanwhile, or became the owner when the owner left, is not touched.
+        if not RoomMember.objects.filter(pk=member.pk, role=member.role).update(role=role):
+            raise ActionError("conflict", "The member left or their role changed meanwhile; try again.")
+        member.role = role
+        if audit is not None:
+            audit()
+        publish(
+            room_group(member.room_id), "member_updated", {"room": member.room_id, "user": member.user_id, "role": role}
+        )
+        event = PROMOTED if role == RoomMember.Role.ADMIN else DEMOTED
+        do_record_timeline_event(member.room, event, actor=change.actor, target=member.user)
+    return member_payload(member)
+
+
+def set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> dict[str, Any]:
+    """Make a member an admin or an admin a member (see ``check_set_member_role``); returns the member.
+    A change by moderator power is audited."""
+    change = check_set_member_role(actor, room_id, user_id, role)
+    audit = None
+    if change.by_moderator_power and change.member.role != change.role:
+        audit = audit_moderator_power(actor, "set_member_role", member=change.member, role=change.role)
+    return do_set_member_role(change, audit=audit)
+
+
 # --- Joining and leaving --------------------------------------------------------------
 
 
@@ -236,6 +331,11 @@ def do_leave_room(membership: RoomMember) -> None:
             ):
                 successor.role = RoomMember.Role.OWNER
                 successor.save(update_fields=["role"])
+                publish(
+                    room_group(room.id),
+                    "member_updated",
+                    {"room": room.id, "user": successor.user_id, "role": successor.role},
+                )
         do_remove_member(membership)
 
 

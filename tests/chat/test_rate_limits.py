@@ -62,6 +62,7 @@ def test_the_default_limits():
         "status": (10, 60),
         "room": (10, 3600),
         "member_add": (100, 3600),
+        "member_role": (60, 3600),
         "report": (10, 3600),
         "room_mention": (5, 3600),
         "invite": (30, 3600),
@@ -298,6 +299,23 @@ def test_a_room_refused_for_its_members_takes_no_room_slot(ann, make_user, setti
     refusal(actions.create_group_room, ann, name="too many", members=people)
     actions.create_group_room(ann, name="fits", members=people[:2])  # the refused one took no room slot
     assert list(Room.objects.values_list("name", flat=True)) == ["fits"]
+
+
+def test_role_changes_past_the_limit_are_refused_and_change_nothing(ann, bob, cat, group_room, settings):
+    actions.add_member(ann, group_room.id, cat.id)
+    settings.RATE_LIMIT_ROLE_CHANGES = 2
+    actions.set_member_role(ann, group_room.id, bob.id, "admin")
+    actions.set_member_role(ann, group_room.id, bob.id, "member")
+    error = refusal(actions.set_member_role, ann, group_room.id, cat.id, "admin")
+    assert error.message.startswith("Too many role changes: at most 2 every 3600 s.")
+    assert RoomMember.objects.get(room=group_room, user=cat).role == "member"
+
+
+def test_setting_the_role_a_member_has_uses_no_role_change_slot(ann, bob, group_room, settings):
+    settings.RATE_LIMIT_ROLE_CHANGES = 1
+    actions.set_member_role(ann, group_room.id, bob.id, "member")
+    actions.set_member_role(ann, group_room.id, bob.id, "admin")
+    assert RoomMember.objects.get(room=group_room, user=bob).role == "admin"
 
 
 def test_more_members_at_once_than_the_cap_is_invalid_naming_the_limit(ann, make_user, settings):

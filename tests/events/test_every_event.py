@@ -94,6 +94,8 @@ async def test_a_session_produces_every_registered_server_event_each_as_its_sche
     await request(bob_ws, "join_room", {"room": public["id"]}, "j1")
     await receive_until(ann_ws, "member_joined")
     await receive_until(bob_ws, "room_added")
+    await database_sync_to_async(actions.set_member_role)(ann, public["id"], bob.id, "admin")
+    await receive_until(bob_ws, "member_updated")
     await database_sync_to_async(actions.update_room)(ann, public["id"], topic="Say hello")
     await receive_until(bob_ws, "room_updated")
     await request(bob_ws, "leave_room", {"room": public["id"]}, "j2")
