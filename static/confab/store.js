@@ -355,6 +355,19 @@ export const reducers = {
     return { ...state, members: { ...state.members, [data.room]: rest } };
   },
 
+  /** A member's role changed: their row in the members list, and the caller's own `role` when it is theirs. */
+  member_updated(state, data) {
+    const userId = idOf(data.user);
+    const roomId = Number(data.room);
+    let next = state;
+    const member = state.members[roomId]?.[userId];
+    if (member && member.role !== data.role) {
+      next = { ...next, members: { ...next.members, [roomId]: { ...next.members[roomId], [userId]: { ...member, role: data.role } } } };
+    }
+    if (userId !== state.me.id) return next;
+    return patchRoom(next, roomId, (room) => (room.role === data.role ? null : { role: data.role }));
+  },
+
   room_updated(state, { room: update }) {
     if (!update) return state;
     // Only the room-level fields travel; the caller's own view of the room stays.

@@ -18,6 +18,7 @@ from tests.e2e.test_chat_browser import (  # noqa: F401 (fixtures)
     people,
     server,
 )
+from tests.e2e.test_client_screenshots import shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
@@ -212,6 +213,53 @@ def test_the_owner_leaves_and_the_room_passes_to_the_remaining_member(people, gr
     with outside_playwright_loop():
         assert list(RoomMember.objects.filter(room=group_room).values_list("user_id", "role")) == [(bob.id, "owner")]
     ann.assert_no_script_errors()
+    bob_page.assert_no_script_errors()
+
+
+def test_the_owner_makes_bob_an_admin_and_bobs_panel_grows_the_admin_controls(people, ann, bob, cat, group_room):
+    from playwright.sync_api import expect
+
+    from chat import actions
+    from chat.models import RoomMember
+
+    with outside_playwright_loop():
+        actions.add_member(ann, group_room.id, cat.id)
+    ann_page, bob_page = people()
+    bob_panel, ann_panel = open_members(bob_page), open_members(ann_page)
+    expect(bob_panel.get_by_test_id("member-add-search")).to_be_hidden()
+    expect(bob_panel.get_by_test_id("member-role")).to_have_count(0)
+    expect(ann_panel.get_by_test_id("member-role")).to_have_count(2)  # Bob and Cat; never the owner
+    shoot(ann_page, "member-roles-desktop")
+
+    ann_panel.get_by_role("button", name="Make Bob an admin").click()
+
+    bob_row = bob_panel.locator('[data-testid="member"]', has_text="Bob (you)")
+    expect(bob_row.get_by_test_id("role-badge")).to_have_text("admin")
+    expect(bob_panel.get_by_test_id("member-add-search")).to_be_visible()
+    expect(bob_panel.get_by_role("button", name="Remove Cat from the room")).to_be_visible()
+    expect(bob_panel.get_by_role("button", name="Make Cat an admin")).to_be_visible()
+    expect(bob_row.get_by_role("button", name="Step down as admin")).to_be_visible()
+    expect(bob_panel.get_by_role("button", name="Remove Ann from the room")).to_have_count(0)
+    expect(bob_page.messages().last).to_contain_text("Ann made Bob an admin")
+    # An admin deletes anyone's message: the toolbar follows the new role without a reload.
+    expect(bob_page.messages().last.locator(".message-actions")).to_have_count(0)  # a timeline line has none
+    with outside_playwright_loop():
+        actions.send_message(cat, group_room.id, body="cat was here")
+    expect(bob_page.message("cat was here").get_by_test_id("delete-button")).to_have_count(1)
+
+    ann_panel.get_by_role("button", name="Make Bob a member again").click()
+    expect(bob_row.get_by_test_id("role-badge")).to_have_count(0)
+    expect(bob_panel.get_by_test_id("member-add-search")).to_be_hidden()
+    expect(bob_panel.get_by_test_id("member-role")).to_have_count(0)
+    expect(bob_page.message("cat was here").get_by_test_id("delete-button")).to_have_count(0)
+    expect(bob_page.messages().last).to_contain_text("Ann removed Bob as admin")
+    with outside_playwright_loop():
+        assert dict(RoomMember.objects.filter(room=group_room).values_list("user__username", "role")) == {
+            "ann": "owner",
+            "bob": "member",
+            "cat": "member",
+        }
+    ann_page.assert_no_script_errors()
     bob_page.assert_no_script_errors()
 
 

@@ -7,7 +7,7 @@ import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
 import { searchEmoji, withRecent } from "../../static/confab/dialogs.js";
 import { idleTransition } from "../../static/confab/idle.js";
-import { mayAddMembers, mayRemoveMember } from "../../static/confab/members.js";
+import { mayAddMembers, mayRemoveMember, roleToGive } from "../../static/confab/members.js";
 import { roomSettingsChanges } from "../../static/confab/room-settings.js";
 import { groupedWith } from "../../static/confab/timeline.js";
 
@@ -71,6 +71,24 @@ test("the owner removes anyone but themself, admins only members, members nobody
   assert.equal(mayRemoveMember(group("admin"), member(1, "owner"), 2), false);
   assert.equal(mayRemoveMember(group("member"), member(4, "member"), 3), false);
   assert.equal(mayRemoveMember({ kind: "direct", role: "owner" }, member(2, "member"), 1), false);
+});
+
+test("owners and admins make members admins; only the owner demotes another admin; an admin steps down", () => {
+  const group = (role) => ({ kind: "group", role });
+  const member = (id, role) => ({ user: { id }, role });
+  assert.equal(roleToGive(group("owner"), member(2, "member"), 1), "admin");
+  assert.equal(roleToGive(group("owner"), member(2, "admin"), 1), "member");
+  assert.equal(roleToGive(group("owner"), member(1, "owner"), 1), null);
+  assert.equal(roleToGive(group("admin"), member(3, "member"), 2), "admin");
+  assert.equal(roleToGive(group("admin"), member(4, "admin"), 2), null);
+  assert.equal(roleToGive(group("admin"), member(2, "admin"), 2), "member", "stepping down");
+  assert.equal(roleToGive(group("admin"), member(1, "owner"), 2), null);
+  assert.equal(roleToGive(group("member"), member(4, "member"), 3), null);
+  assert.equal(roleToGive(group("member"), member(3, "member"), 3), null);
+  assert.equal(roleToGive({ kind: "direct", role: "member" }, member(2, "member"), 1), null);
+  assert.equal(roleToGive(group("member"), member(4, "admin"), 9, true), "member", "a moderator");
+  assert.equal(roleToGive(group("member"), member(4, "member"), 9, true), "admin", "a moderator");
+  assert.equal(roleToGive(group("member"), member(1, "owner"), 9, true), null, "not even a moderator");
 });
 
 test("idle goes away only over a plain online, and activity comes back only from an automatic away", () => {
