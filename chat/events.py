@@ -273,6 +273,18 @@ register(
     audience=TO_USER,
 )
 register(
+    "membership_updated",
+    direction=SERVER,
+    data=obj(
+        {"room": ID, "muted": BOOLEAN, "notify_level": enum(*RoomMember.NotifyLevel.values)},
+        optional=("muted", "notify_level"),
+    ),
+    description=(
+        "Your own settings for a room changed (in another tab, or by a command): only the fields that changed."
+    ),
+    audience=TO_USER,
+)
+register(
     "room_removed",
     direction=SERVER,
     data=obj({"room": ID}),

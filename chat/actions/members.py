@@ -21,7 +21,7 @@ from chat.models import Room, RoomMember
 from chat.payloads import member_payload
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import user_payload
-from core.publishing import publish, publish_membership, room_group
+from core.publishing import publish, publish_membership, room_group, user_group
 from core.ratelimit import take_slots
 from core.validation import parse_choice, parse_id
 
@@ -360,10 +360,16 @@ def check_membership_settings(user, room_id: Any, **fields: Any) -> SettingsChan
 
 
 def do_update_membership_settings(change: SettingsChange) -> dict[str, Any]:
+    """Write the settings that differ, and tell the user's other tabs (``membership_updated``, those fields
+    only); the same values again write and announce nothing."""
     membership = change.membership
-    for field, value in change.changes.items():
-        setattr(membership, field, value)
-    membership.save(update_fields=list(change.changes))
+    changed = {field: value for field, value in change.changes.items() if getattr(membership, field) != value}
+    if changed:
+        with transaction.atomic():
+            for field, value in changed.items():
+                setattr(membership, field, value)
+            membership.save(update_fields=list(changed))
+            publish(user_group(membership.user_id), "membership_updated", {"room": membership.room_id, **changed})
     return queries.room_summaries([membership])[0]
 
 

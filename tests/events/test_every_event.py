@@ -98,6 +98,8 @@ async def test_a_session_produces_every_registered_server_event_each_as_its_sche
     await receive_until(bob_ws, "member_updated")
     await database_sync_to_async(actions.update_room)(ann, public["id"], topic="Say hello")
     await receive_until(bob_ws, "room_updated")
+    await database_sync_to_async(actions.update_membership_settings)(bob, public["id"], muted=True)
+    await receive_until(bob_ws, "membership_updated")
     await request(bob_ws, "leave_room", {"room": public["id"]}, "j2")
     await receive_until(ann_ws, "member_left")
     await receive_until(bob_ws, "room_removed")
