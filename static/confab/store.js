@@ -381,6 +381,16 @@ export const reducers = {
     return patchRoom(state, room.id, { muted: Boolean(room.muted), notify_level: room.notify_level });
   },
 
+  /** The caller's own settings of a room changed elsewhere (another tab, `/mute`): only the fields that came. */
+  membership_updated(state, data) {
+    const change = {};
+    if (typeof data.muted === "boolean") change.muted = data.muted;
+    if (typeof data.notify_level === "string") change.notify_level = data.notify_level;
+    return patchRoom(state, idOf(data.room), (room) =>
+      Object.entries(change).some(([key, value]) => room[key] !== value) ? change : null,
+    );
+  },
+
   room_added(state, { room }) {
     if (!room || typeof room !== "object") return state;
     const peers = room.kind === "direct" && room.peer ? { ...state.peers, [room.id]: room.peer } : state.peers;

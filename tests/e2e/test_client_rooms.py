@@ -315,6 +315,42 @@ def test_a_room_muted_from_the_sidebar_has_a_grey_badge_and_leaves_the_titles_co
     ann_page.assert_no_script_errors()
 
 
+def test_a_room_muted_in_one_tab_goes_grey_in_the_users_other_tab_without_reload(people, ann, bob, server, chromium):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from chat import actions
+
+    side = side_room(ann, bob)
+    tab_a, _bob_page = people()
+    tab_b = Person(chromium, server, ann)
+    tab_b.open_room(side)
+    with outside_playwright_loop():
+        actions.send_message(bob, side, body="news from the side")
+    entry_a = tab_a.page.locator(f'.room-list [data-room-id="{side}"]')
+    entry_b = tab_b.page.locator(f'.room-list [data-room-id="{side}"]')
+    expect(entry_a.get_by_test_id("unread")).to_have_text("1")
+    expect(tab_a.page).to_have_title("(1) General · Confab")
+
+    tab_b.page.get_by_test_id("room-header-notify-menu").click()
+    tab_b.page.get_by_test_id("notify-menu").get_by_test_id("notify-mute").click()
+
+    expect(entry_a).to_have_class(re.compile(r"\bmuted\b"))
+    expect(tab_a.page).to_have_title("General · Confab")
+    assert entry_a.get_by_test_id("unread").evaluate("node => getComputedStyle(node).backgroundColor") == (
+        "rgb(138, 141, 176)"
+    )
+    expect(entry_b).to_have_class(re.compile(r"\bmuted\b"))
+    # And back, from the other tab's sidebar this time.
+    entry_a.hover()
+    entry_a.get_by_test_id("room-notify-menu").click()
+    tab_a.page.get_by_test_id("notify-menu").get_by_test_id("notify-mute").click()
+    expect(tab_b.page.get_by_test_id("room-header-notify-menu")).not_to_have_class(re.compile(r"\bmuted\b"))
+    expect(entry_b).not_to_have_class(re.compile(r"\bmuted\b"))
+    assert membership_settings(side, ann) == (False, "all")
+    tab_a.assert_no_script_errors()
+    tab_b.assert_no_script_errors()
+
+
 def test_the_notification_level_is_chosen_from_the_room_header(people, group_room, ann):
     from playwright.sync_api import expect
 

@@ -225,6 +225,23 @@ test("a muted room keeps its unread count but leaves the title's, and only the c
   assert.equal(muted.rooms[3], state.rooms[3]);
 });
 
+test("membership_updated from another tab mutes a room and takes it out of the title's count, changing only what came", () => {
+  let state = page();
+  state = { ...state, rooms: { ...state.rooms, 4: { ...state.rooms[4], unread: 3, muted: false, notify_level: "all" } } };
+  assert.equal(totalUnread(state), 3);
+  const muted = apply(state, ["membership_updated", { room: 4, muted: true }]);
+  assert.equal(muted.rooms[4].muted, true);
+  assert.equal(muted.rooms[4].notify_level, "all", "a field that did not come stays");
+  assert.equal(muted.rooms[4].unread, 3);
+  assert.equal(totalUnread(muted), 0);
+  assert.equal(muted.rooms[3], state.rooms[3]);
+  const level = apply(muted, ["membership_updated", { room: 4, notify_level: "mentions" }]);
+  assert.equal(level.rooms[4].notify_level, "mentions");
+  assert.equal(level.rooms[4].muted, true);
+  assert.equal(apply(level, ["membership_updated", { room: 4, muted: true }]), level, "what it is already changes nothing");
+  assert.equal(apply(level, ["membership_updated", { room: 99, muted: true }]), level, "a room not in the list is ignored");
+});
+
 test("user_updated merges the changed fields into every object of that user and keeps the others", () => {
   let state = apply(page(), ["user_online", { user: bob, online: true, status: "online", status_text: "", last_seen: null }]);
   const before = state;
