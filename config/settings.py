@@ -304,6 +304,9 @@ RATE_LIMIT_ROLE_CHANGES = env_int("RATE_LIMIT_ROLE_CHANGES", 60)  # members made
 RATE_LIMIT_ROLE_CHANGES_WINDOW = env_int("RATE_LIMIT_ROLE_CHANGES_WINDOW", 3600)
 RATE_LIMIT_REPORTS = env_int("RATE_LIMIT_REPORTS", 10)
 RATE_LIMIT_REPORTS_WINDOW = env_int("RATE_LIMIT_REPORTS_WINDOW", 3600)
+# Moderators' restores, mutes and unmutes (in the chat and in the admin), per moderator.
+RATE_LIMIT_MODERATION = env_int("RATE_LIMIT_MODERATION", 100)
+RATE_LIMIT_MODERATION_WINDOW = env_int("RATE_LIMIT_MODERATION_WINDOW", 600)
 RATE_LIMIT_ROOM_MENTIONS = env_int("RATE_LIMIT_ROOM_MENTIONS", 5)  # messages and edits that notify @room/@here
 RATE_LIMIT_ROOM_MENTIONS_WINDOW = env_int("RATE_LIMIT_ROOM_MENTIONS_WINDOW", 3600)
 # Room invitations (chat/actions/invites.py): links made, revoked, and accepted, per user.

@@ -179,6 +179,7 @@ BUDGETS: dict[str, Budget] = {
     "member_add": Budget("RATE_LIMIT_MEMBER_ADDS", "RATE_LIMIT_MEMBER_ADDS_WINDOW", "members added"),
     "member_role": Budget("RATE_LIMIT_ROLE_CHANGES", "RATE_LIMIT_ROLE_CHANGES_WINDOW", "role changes"),
     "report": Budget("RATE_LIMIT_REPORTS", "RATE_LIMIT_REPORTS_WINDOW", "reports"),
+    "moderation": Budget("RATE_LIMIT_MODERATION", "RATE_LIMIT_MODERATION_WINDOW", "moderation actions"),
     "room_mention": Budget("RATE_LIMIT_ROOM_MENTIONS", "RATE_LIMIT_ROOM_MENTIONS_WINDOW", "@room/@here mentions"),
     "invite": Budget("RATE_LIMIT_INVITES", "RATE_LIMIT_INVITES_WINDOW", "room invitations"),
     "invite_revoke": Budget("RATE_LIMIT_INVITE_REVOKES", "RATE_LIMIT_INVITE_REVOKES_WINDOW", "invitations revoked"),

@@ -148,7 +148,7 @@ def delete_message(moderator, message_id: Any, reason: Any = "") -> dict[str, An
 
 
 def restore_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
-    """Undo a soft delete; the room gets ``message_edited`` with the message back."""
+    """Undo a soft delete; the room gets ``message_restored``, the whole message back. Audited with the reason."""
     require_moderator(moderator)
     reason = clean_reason(reason)
     change = chat_actions.check_restore_message(moderator, message_id)

@@ -64,6 +64,7 @@ def test_the_default_limits():
         "member_add": (100, 3600),
         "member_role": (60, 3600),
         "report": (10, 3600),
+        "moderation": (100, 600),
         "room_mention": (5, 3600),
         "invite": (30, 3600),
         "invite_revoke": (60, 3600),
@@ -299,6 +300,28 @@ def test_a_room_refused_for_its_members_takes_no_room_slot(ann, make_user, setti
     refusal(actions.create_group_room, ann, name="too many", members=people)
     actions.create_group_room(ann, name="fits", members=people[:2])  # the refused one took no room slot
     assert list(Room.objects.values_list("name", flat=True)) == ["fits"]
+
+
+@pytest.fixture
+def moderator(make_user):
+    from django.contrib.auth.models import Permission
+
+    user = make_user("maud", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="moderate_messages", content_type__app_label="chat"))
+    return user
+
+
+def test_restores_past_the_moderation_limit_are_refused_and_the_message_stays_deleted(
+    moderator, ann, group_room, settings
+):
+    first, second = send(ann, group_room, "one"), send(ann, group_room, "two")
+    for message in (first, second):
+        actions.delete_message(ann, message["id"])
+    settings.RATE_LIMIT_MODERATION = 1
+    actions.restore_message(moderator, first["id"])
+    error = refusal(actions.restore_message, moderator, second["id"])
+    assert error.message.startswith("Too many moderation actions: at most 1 every 600 s.")
+    assert Message.objects.get(pk=second["id"]).deleted_at is not None
 
 
 def test_role_changes_past_the_limit_are_refused_and_change_nothing(ann, bob, cat, group_room, settings):
