@@ -1,7 +1,7 @@
 // @ts-check
 // Dialogs: new room, direct chat, public rooms (in templates/chat/app.html), and the
-// room's own: delete confirmation, report, earlier versions of an edited message, the
-// image lightbox and the reaction picker.
+// room's own: delete confirmation, report, a moderator's restore, earlier versions of an
+// edited message, the image lightbox and the reaction picker.
 
 import { api, avatar, debounce, formatFull, h, icon } from "./dom.js";
 
@@ -260,6 +260,43 @@ export function mountRoomDialogs({ toast, composer }) {
     );
   }
 
+  const restoreReason = /** @type {HTMLTextAreaElement} */ (h("textarea", { rows: 3, maxlength: 500, "data-testid": "restore-reason", placeholder: "Why it comes back" }));
+  const restoreDialog = modal(
+    "restore-title",
+    h("h2", { id: "restore-title" }, "Restore this message?"),
+    h("p", { class: "muted" }, "Everyone in the room will see it again."),
+    h("label", { class: "field" }, h("span", {}, "Reason ", h("small", {}, "(optional; kept in the audit log)")), restoreReason),
+    h("footer", { class: "modal-actions" }, h("button", { class: "btn btn-ghost", value: "cancel", formnovalidate: true }, "Cancel"), h("button", { class: "btn btn-primary", value: "restore", "data-testid": "confirm-restore" }, "Restore")),
+  );
+
+  /**
+   * A moderator brings a deleted message back (`POST messages/{id}/restore/`). Resolves with the restored
+   * message, or null when cancelled or refused (the refusal is toasted).
+   */
+  function restore(message, opener, event) {
+    const byPointer = Boolean(event?.detail);
+    restoreDialog.returnValue = "";
+    restoreReason.value = "";
+    restoreDialog.showModal();
+    restoreReason.focus();
+    return new Promise((resolve) => {
+      restoreDialog.addEventListener(
+        "close",
+        async () => {
+          returnFocus(opener, byPointer, composer());
+          if (restoreDialog.returnValue !== "restore") return resolve(null);
+          try {
+            resolve(await api(`messages/${message.id}/restore/`, { method: "POST", body: { reason: restoreReason.value } }));
+          } catch (error) {
+            toast({ title: "Could not restore", body: error.message, tone: "error" });
+            resolve(null);
+          }
+        },
+        { once: true },
+      );
+    });
+  }
+
   const historyList = h("ol", { class: "edit-history", "data-testid": "edit-history" });
   const historyDialog = modal(
     "history-title",
@@ -296,7 +333,7 @@ export function mountRoomDialogs({ toast, composer }) {
     lightbox.showModal();
   }
 
-  return { confirmDelete, report, editHistory, lightbox: openLightbox };
+  return { confirmDelete, report, restore, editHistory, lightbox: openLightbox };
 }
 
 const RECENT_EMOJI_KEY = "confab.recentEmoji";

@@ -512,6 +512,13 @@ export function mountTimeline({ store, client, ui }) {
         }
       }
     } else if (action === "report") ui.dialogs.report(message, control, event);
+    else if (action === "restore") {
+      const restored = await ui.dialogs.restore(message, control, event);
+      if (restored) {
+        store.dispatch({ type: "message_restored", data: { message: restored } });
+        ui.announce("Message restored");
+      }
+    }
     // Muting takes a reason and an end: the moderation tool's confirmation page asks for them.
     else if (action === "mute-sender") window.open(`/admin/chat/room/${roomId}/members/${message.sender.id}/mute/`, "_blank", "noopener");
     else if (control.classList.contains("edited")) ui.dialogs.editHistory(message);

@@ -425,3 +425,40 @@ def test_a_moderator_deletes_someone_elses_message_and_removes_a_member(group_ro
     expect(panel.locator('[data-testid="member"]')).to_have_count(2)
     maud_page.assert_no_script_errors()
     bob_page.assert_no_script_errors()
+
+
+def test_a_moderator_restores_a_deleted_message_and_bob_sees_it_return(group_room, bob, maud, server, chromium):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from chat import actions
+    from moderation.models import AuditLog
+
+    with outside_playwright_loop():
+        sent, _ = actions.send_message(bob, group_room.id, body="the plan, on second thought")
+        actions.delete_message(bob, sent["id"])
+    bob_page = Person(chromium, server, bob)
+    bob_page.open_room(group_room.id)
+    maud_page = Person(chromium, server, maud)
+    maud_page.open_room(group_room.id)
+    gone = f'[data-testid="message"][data-message-id="{sent["id"]}"]'
+    expect(bob_page.page.locator(gone).locator(".deleted-note")).to_have_text("This message was deleted.")
+    expect(bob_page.page.locator(gone).get_by_test_id("restore-button")).to_have_count(0)  # not a moderator
+
+    tombstone = maud_page.page.locator(gone)
+    tombstone.hover()
+    expect(tombstone.locator(".message-actions button")).to_have_count(1)  # Restore, and nothing else
+    tombstone.get_by_test_id("restore-button").click()
+    maud_page.page.get_by_test_id("restore-reason").fill("Deleted by mistake, Bob asked")
+    shoot(maud_page, "restore-message-desktop")
+    maud_page.page.get_by_test_id("confirm-restore").click()
+
+    for someone in (bob_page, maud_page):
+        expect(someone.message("the plan, on second thought")).to_have_count(1)
+        expect(someone.page.locator(gone).locator(".deleted-note")).to_have_count(0)
+    expect(bob_page.page.locator(gone).get_by_test_id("react-button")).to_have_count(1)  # a live message again
+    with outside_playwright_loop():
+        assert list(AuditLog.objects.values_list("action", "target_id", "reason")) == [
+            ("restore_message", sent["id"], "Deleted by mistake, Bob asked")
+        ]
+    maud_page.assert_no_script_errors()
+    bob_page.assert_no_script_errors()
