@@ -1,4 +1,4 @@
-"""REST: a member reports a message to the moderators; moderators restore messages from the chat.
+"""REST: a member reports a message to the moderators; moderators restore messages and mute members from the chat.
 
 Thin adapters over ``moderation.actions``: the same functions the admin calls,
 audited with the reason the caller gives.
@@ -6,7 +6,7 @@ audited with the reason the caller gives.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,3 +73,56 @@ class MessageRestoreView(APIView):
     def post(self, request: Request, message_id: int) -> Response:
         data = only(body(request), "reason")
         return Response(actions.restore_message(request.user, message_id, data.get("reason", "")))
+
+
+class MuteRequest(serializers.Serializer):
+    minutes = serializers.IntegerField(required=False, min_value=1, help_text="How long; or give `until`")
+    until = serializers.DateTimeField(required=False, help_text="When it ends: in the future, at most 365 days")
+    reason = serializers.CharField(
+        max_length=AUDIT_REASON_MAX_LENGTH, required=False, help_text="Shown to the member when they send"
+    )
+
+
+class MuteSchema(serializers.Serializer):
+    room = serializers.IntegerField()
+    user = serializers.IntegerField()
+    muted_until = serializers.DateTimeField(allow_null=True, help_text="Null: the member may send")
+    reason = serializers.CharField(help_text="What the member is told when they send")
+
+
+class MemberMuteView(APIView):
+    @extend_schema(
+        responses={200: MuteSchema, **errors(400, 403, 404)},
+        summary="Whether a member is muted in the room, until when and why (moderators)",
+    )
+    def get(self, request: Request, room_id: int, user_id: int) -> Response:
+        return Response(actions.member_mute(request.user, room_id, user_id))
+
+    @extend_schema(
+        request=MuteRequest,
+        responses={200: MuteSchema, **errors(400, 403, 404, 413, 429)},
+        summary="Stop a member sending in the room for a while (moderators; audited with the reason)",
+    )
+    def post(self, request: Request, room_id: int, user_id: int) -> Response:
+        data = only(body(request), "minutes", "until", "reason")
+        member = actions.mute_member(
+            request.user,
+            room_id,
+            user_id,
+            minutes=data.get("minutes"),
+            until=data.get("until"),
+            reason=data.get("reason", ""),
+        )
+        return Response(actions.mute_payload(member))
+
+    @extend_schema(
+        request=ReasonRequest,
+        parameters=[OpenApiParameter("reason", str, required=False, description="Instead of the body")],
+        responses={204: None, **errors(400, 403, 404, 409, 413, 429)},
+        summary="Let a muted member send again (moderators; audited with the reason)",
+    )
+    def delete(self, request: Request, room_id: int, user_id: int) -> Response:
+        data = only(body(request), "reason") if request.data else {}
+        reason = data.get("reason", request.query_params.get("reason", ""))
+        actions.unmute_member(request.user, room_id, user_id, reason)
+        return Response(status=status.HTTP_204_NO_CONTENT)

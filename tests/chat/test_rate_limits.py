@@ -14,6 +14,7 @@ from chat.models import Message, Reaction, Room, RoomMember, ThreadFollow
 from config import settings as defaults
 from core.errors import ActionError
 from core.ratelimit import BUDGETS, reset_local, take_slots
+from moderation.actions import mute_member, unmute_member
 from moderation.models import Report
 from presence import actions as presence_actions
 from presence.models import Presence
@@ -322,6 +323,18 @@ def test_restores_past_the_moderation_limit_are_refused_and_the_message_stays_de
     error = refusal(actions.restore_message, moderator, second["id"])
     assert error.message.startswith("Too many moderation actions: at most 1 every 600 s.")
     assert Message.objects.get(pk=second["id"]).deleted_at is not None
+
+
+def test_mutes_and_unmutes_take_the_moderation_budget_and_a_refused_one_changes_nothing(
+    moderator, bob, cat, ann, group_room, settings
+):
+    actions.add_member(ann, group_room.id, cat.id)
+    settings.RATE_LIMIT_MODERATION = 2
+    mute_member(moderator, group_room.id, bob.id, minutes=10, reason="spam")
+    unmute_member(moderator, group_room.id, bob.id)
+    error = refusal(mute_member, moderator, group_room.id, cat.id, minutes=10)
+    assert error.message.startswith("Too many moderation actions: at most 2 every 600 s.")
+    assert RoomMember.objects.get(room=group_room, user=cat).send_muted_until is None
 
 
 def test_role_changes_past_the_limit_are_refused_and_change_nothing(ann, bob, cat, group_room, settings):
