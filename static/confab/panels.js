@@ -149,9 +149,9 @@ export function mountRoomPanels({ store, ui, roomId }) {
       mayRemoveMember(state.rooms[roomId], member, me.id, state.moderator)
         ? h("button", { type: "button", class: "btn btn-ghost btn-sm member-remove", "data-testid": "member-remove", "aria-label": `Remove ${member.user.display_name} from the room`, onclick: () => ui.members?.remove(member) }, "Remove")
         : null,
-      // Muting is the moderation tool's (a reason and a time on its confirmation page).
+      // A moderator's mute: for how long and why, in the room's mute dialog (which also unmutes).
       state.moderator && member.user.id !== me.id && member.role !== "owner"
-        ? h("a", { class: "btn btn-ghost btn-sm", "data-testid": "member-mute", href: `/admin/chat/room/${roomId}/members/${member.user.id}/mute/`, target: "_blank", rel: "noopener", "aria-label": `Mute ${member.user.display_name} in this room (moderation)` }, "Mute")
+        ? h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "member-mute", "aria-label": `Mute or unmute ${member.user.display_name} in this room (moderation)`, onclick: (event) => ui.dialogs?.mute(member.user, roomId, event.currentTarget, event) }, "Mute…")
         : null,
     ].filter(Boolean);
     return actions.length ? h("div", { class: "member-actions" }, ...actions) : null;

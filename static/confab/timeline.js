@@ -519,8 +519,7 @@ export function mountTimeline({ store, client, ui }) {
         ui.announce("Message restored");
       }
     }
-    // Muting takes a reason and an end: the moderation tool's confirmation page asks for them.
-    else if (action === "mute-sender") window.open(`/admin/chat/room/${roomId}/members/${message.sender.id}/mute/`, "_blank", "noopener");
+    else if (action === "mute-sender") ui.dialogs.mute(message.sender, roomId, control, event);
     else if (control.classList.contains("edited")) ui.dialogs.editHistory(message);
     else if (control.classList.contains("reply-quote")) jumpTo(message.reply_to);
     else if (control.classList.contains("thumb")) {

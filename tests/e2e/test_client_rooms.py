@@ -410,15 +410,14 @@ def test_a_moderator_deletes_someone_elses_message_and_removes_a_member(group_ro
     bob_page.send("one more thing")
     bobs = maud_page.message("one more thing")
     bobs.hover()
-    with maud_page.context.expect_page() as opened:
-        bobs.get_by_test_id("mute-sender-button").click()
-    assert opened.value.url.endswith(f"/admin/chat/room/{group_room.id}/members/{bob.id}/mute/")
-    opened.value.close()
+    bobs.get_by_test_id("mute-sender-button").click()
+    expect(maud_page.page.locator("#mute-title")).to_have_text("Mute Bob in this room")  # in the chat, no new tab
+    maud_page.page.keyboard.press("Escape")
+    expect(maud_page.page.locator("#mute-title")).to_be_hidden()
 
     panel = open_members(maud_page)
-    expect(panel.get_by_role("link", name="Mute Bob in this room (moderation)")).to_have_attribute(
-        "href", f"/admin/chat/room/{group_room.id}/members/{bob.id}/mute/"
-    )
+    expect(panel.get_by_role("button", name="Mute or unmute Bob in this room (moderation)")).to_be_visible()
+    expect(panel.get_by_role("button", name="Mute or unmute Ann in this room (moderation)")).to_have_count(0)
     expect(panel.get_by_role("button", name="Remove Ann from the room")).to_have_count(0)  # the owner
     panel.get_by_role("button", name="Remove Bob from the room").click()
     expect(bob_page.page.locator(".toast", has_text="You are no longer in this room")).to_be_visible()
@@ -459,6 +458,58 @@ def test_a_moderator_restores_a_deleted_message_and_bob_sees_it_return(group_roo
     with outside_playwright_loop():
         assert list(AuditLog.objects.values_list("action", "target_id", "reason")) == [
             ("restore_message", sent["id"], "Deleted by mistake, Bob asked")
+        ]
+    maud_page.assert_no_script_errors()
+    bob_page.assert_no_script_errors()
+
+
+def test_a_moderator_mutes_bob_with_a_reason_bobs_send_says_why_and_an_unmute_lets_him_send(
+    group_room,
+    bob,
+    maud,
+    server,
+    chromium,  # noqa: F811
+):
+    from playwright.sync_api import expect
+
+    from moderation.models import AuditLog
+
+    bob_page = Person(chromium, server, bob)
+    bob_page.open_room(group_room.id)
+    maud_page = Person(chromium, server, maud)
+    maud_page.open_room(group_room.id)
+    panel = open_members(maud_page)
+    panel.get_by_role("button", name="Mute or unmute Bob in this room (moderation)").click()
+    dialog = maud_page.page.locator("dialog", has=maud_page.page.locator("#mute-title"))
+    expect(dialog.get_by_test_id("mute-status")).to_have_text("Bob may send messages here.")
+    expect(dialog.get_by_test_id("confirm-unmute")).to_be_hidden()
+    dialog.get_by_test_id("mute-duration").select_option("1440")
+    dialog.get_by_test_id("mute-reason").fill("Please stop posting the same link.")
+    shoot(maud_page, "mute-member-desktop")
+    dialog.get_by_test_id("confirm-mute").click()
+    expect(dialog).to_be_hidden()
+    expect(maud_page.page.locator(".toast", has_text="Bob is muted")).to_be_visible()
+
+    bob_page.send("one more link")
+    refused = bob_page.page.get_by_test_id("pending-message")
+    expect(refused).to_contain_text("Not sent: A moderator muted you in this room until")
+    expect(refused).to_contain_text("Reason: Please stop posting the same link.")
+    expect(bob_page.page.locator(".toast", has_text="Message not sent")).to_contain_text(
+        "Reason: Please stop posting the same link."
+    )
+
+    panel.get_by_role("button", name="Mute or unmute Bob in this room (moderation)").click()
+    expect(dialog.get_by_test_id("mute-status")).to_contain_text("Reason: Please stop posting the same link.")
+    dialog.get_by_test_id("mute-reason").fill("Talked it through.")
+    dialog.get_by_test_id("confirm-unmute").click()
+    expect(dialog).to_be_hidden()
+    expect(maud_page.page.locator(".toast", has_text="Bob may send again")).to_be_visible()
+    bob_page.send("sorry, all good now")
+    expect(maud_page.message("sorry, all good now")).to_have_count(1)
+    with outside_playwright_loop():
+        assert list(AuditLog.objects.order_by("id").values_list("action", "target_id", "reason")) == [
+            ("mute_member", bob.id, "Please stop posting the same link."),
+            ("unmute_member", bob.id, "Talked it through."),
         ]
     maud_page.assert_no_script_errors()
     bob_page.assert_no_script_errors()
