@@ -184,19 +184,15 @@ def check_set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> RoleC
     owner's role (the owner hands the room on by leaving), direct rooms have no roles, and ``owner`` is
     not a role to give. Within the role-change limit; setting the role a member has changes nothing and
     takes no slot."""
-    target_id = parse_id(user_id, "user")
+    room_id, target_id = parse_id(room_id, "room"), parse_id(user_id, "user")
     membership = (
-        RoomMember.objects.select_related("room")
-        .filter(room_id=parse_id(room_id, "room"), user=actor, room__archived=False)
-        .first()
+        RoomMember.objects.select_related("room").filter(room_id=room_id, user=actor, room__archived=False).first()
     )
-    if membership is not None:
-        room = membership.room
-    elif is_moderator(actor):
-        room = Room.objects.filter(pk=parse_id(room_id, "room"), archived=False).first()
-        if room is None:
-            raise not_found("Room")
-    else:
+    # A moderator reaches any live room; anyone else only a room they are in (never say a room exists).
+    room = membership.room if membership is not None else None
+    if room is None and is_moderator(actor):
+        room = Room.objects.filter(pk=room_id, archived=False).first()
+    if room is None:
         raise not_found("Room")
     if room.kind == Room.Kind.DIRECT:
         raise invalid("Direct rooms have no roles to change.")
