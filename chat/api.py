@@ -127,6 +127,18 @@ class RoomMembersView(APIView):
 
 
 class RoomMemberDetailView(APIView):
+    @extend_schema(
+        request=schema.MemberRoleRequest,
+        responses={200: schema.MemberSchema, **errors(400, 403, 404, 409, 429)},
+        summary="Make a member an admin or an admin a member (admins; only the owner demotes another admin)",
+    )
+    def patch(self, request: Request, room_id: int, user_id: int) -> Response:
+        data = body(request)
+        unknown = set(data) - {"role"}
+        if unknown:
+            raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        return Response(actions.set_member_role(request.user, room_id, user_id, data.get("role")))
+
     @extend_schema(responses={204: None, **WRITE_ERRORS}, summary="Remove a member, or leave (your own id)")
     def delete(self, request: Request, room_id: int, user_id: int) -> Response:
         actions.remove_member(request.user, room_id, user_id)

@@ -45,7 +45,7 @@ THREAD_SUMMARY = obj(
 # ``Message.system``: what a timeline line (kind ``system``) records, for clients that word it themselves.
 SYSTEM_EVENT = obj(
     {
-        "event": enum("joined", "left", "added", "removed", "renamed"),
+        "event": enum("joined", "left", "added", "removed", "renamed", "promoted", "demoted"),
         "actor": nullable(ID),
         "target": nullable(ID),
         "name": nullable(STRING),
@@ -249,6 +249,16 @@ register(
     audience=TO_ROOM,
 )
 register(
+    "member_updated",
+    direction=SERVER,
+    data=obj({"room": ID, "user": ID, "role": ROLE}),
+    description=(
+        "A member's role changed (made an admin or a member again, or the owner when the owner left): "
+        "the member (a user id) and the new role."
+    ),
+    audience=TO_ROOM,
+)
+register(
     "room_updated",
     direction=SERVER,
     data=obj({"room": ROOM_FIELDS}),
@@ -260,6 +270,18 @@ register(
     direction=SERVER,
     data=obj({"room": ROOM}),
     description="You are in a new room (created, added, joined): its summary as your rooms list shows it.",
+    audience=TO_USER,
+)
+register(
+    "membership_updated",
+    direction=SERVER,
+    data=obj(
+        {"room": ID, "muted": BOOLEAN, "notify_level": enum(*RoomMember.NotifyLevel.values)},
+        optional=("muted", "notify_level"),
+    ),
+    description=(
+        "Your own settings for a room changed (in another tab, or by a command): only the fields that changed."
+    ),
     audience=TO_USER,
 )
 register(

@@ -75,8 +75,9 @@ class RoomMember(models.Model):
     # The member muted the room: notifications only for direct mentions.
     muted = models.BooleanField(default=False)
     notify_level = models.CharField(max_length=8, choices=NotifyLevel.choices, default=NotifyLevel.ALL)
-    # Set by a moderator: the member cannot send until then.
+    # Set by a moderator: the member cannot send until then, and is told why when they try.
     send_muted_until = models.DateTimeField(null=True, blank=True)
+    send_muted_reason = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="member_unique_room_user")]

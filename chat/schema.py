@@ -24,7 +24,7 @@ class ThreadSummarySchema(serializers.Serializer):
     last_reply_at = serializers.DateTimeField()
     participants = serializers.ListField(child=serializers.IntegerField(), help_text="Repliers, first reply first")
 class SystemEventSchema(serializers.Serializer):
-    event = serializers.ChoiceField(["joined", "left", "added", "removed", "renamed"])
+    event = serializers.ChoiceField(["joined", "left", "added", "removed", "renamed", "promoted", "demoted"])
     actor = serializers.IntegerField(allow_null=True)
     target = serializers.IntegerField(allow_null=True)
     name = serializers.CharField(allow_null=True)
@@ -176,9 +176,18 @@ class DirectRoomRequest(serializers.Serializer):
     user = serializers.IntegerField()
 
 
+# The roles a member is given (added, or changed): never the owner's. One enum in the schema
+# (``ENUM_NAME_OVERRIDES``: SettableRoleEnum).
+SETTABLE_ROLES = ["member", "admin"]
+
+
 class MemberAddRequest(serializers.Serializer):
     user = serializers.IntegerField()
-    role = serializers.ChoiceField(["member", "admin"], required=False)
+    role = serializers.ChoiceField(SETTABLE_ROLES, required=False)
+
+
+class MemberRoleRequest(serializers.Serializer):
+    role = serializers.ChoiceField(SETTABLE_ROLES)
 
 
 class SendMessageRequest(serializers.Serializer):

@@ -307,8 +307,13 @@ RATE_LIMIT_ROOMS = env_int("RATE_LIMIT_ROOMS", 10)  # new group rooms and new di
 RATE_LIMIT_ROOMS_WINDOW = env_int("RATE_LIMIT_ROOMS_WINDOW", 3600)
 RATE_LIMIT_MEMBER_ADDS = env_int("RATE_LIMIT_MEMBER_ADDS", 100)  # people added, also as a new room's members
 RATE_LIMIT_MEMBER_ADDS_WINDOW = env_int("RATE_LIMIT_MEMBER_ADDS_WINDOW", 3600)
+RATE_LIMIT_ROLE_CHANGES = env_int("RATE_LIMIT_ROLE_CHANGES", 60)  # members made admins and admins made members
+RATE_LIMIT_ROLE_CHANGES_WINDOW = env_int("RATE_LIMIT_ROLE_CHANGES_WINDOW", 3600)
 RATE_LIMIT_REPORTS = env_int("RATE_LIMIT_REPORTS", 10)
 RATE_LIMIT_REPORTS_WINDOW = env_int("RATE_LIMIT_REPORTS_WINDOW", 3600)
+# Moderators' restores, mutes and unmutes (in the chat and in the admin), per moderator.
+RATE_LIMIT_MODERATION = env_int("RATE_LIMIT_MODERATION", 100)
+RATE_LIMIT_MODERATION_WINDOW = env_int("RATE_LIMIT_MODERATION_WINDOW", 600)
 RATE_LIMIT_ROOM_MENTIONS = env_int("RATE_LIMIT_ROOM_MENTIONS", 5)  # messages and edits that notify @room/@here
 RATE_LIMIT_ROOM_MENTIONS_WINDOW = env_int("RATE_LIMIT_ROOM_MENTIONS_WINDOW", 3600)
 # Room invitations (chat/actions/invites.py): links made, revoked, and accepted, per user.
@@ -464,6 +469,7 @@ SPECTACULAR_SETTINGS = {
         "RoomKindEnum": "chat.models.Room.Kind",
         "MessageKindEnum": "chat.models.Message.Kind",
         "RoleEnum": "chat.models.RoomMember.Role",
+        "SettableRoleEnum": "chat.schema.SETTABLE_ROLES",
         "NotifyLevelEnum": "chat.models.RoomMember.NotifyLevel",
         "PresenceStatusEnum": "presence.models.Presence.Status",
     },

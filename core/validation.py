@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
+
+from django.utils.dateparse import parse_datetime
 
 from .errors import ActionError, invalid
 
@@ -66,6 +69,25 @@ def parse_choice(value: Any, what: str, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise invalid(f"`{what}` must be one of: {', '.join(allowed)}.")
     return value
+
+
+def parse_timestamp(value: Any, what: str) -> datetime:
+    """An ISO 8601 time with its offset (or ``Z``), in UTC; a ``datetime`` with its zone passes as it is."""
+    message = f"`{what}` must be an ISO 8601 time with its offset (or Z)."
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise invalid(message)
+        return value.astimezone(UTC)
+    if not isinstance(value, str) or "\x00" in value or len(value) > 64:
+        raise invalid(message)
+    try:
+        # An offset past ±24h is a ValueError, a time that leaves the calendar in UTC an OverflowError.
+        parsed = parse_datetime(value)
+        if parsed is None or parsed.tzinfo is None:
+            raise invalid(message)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise invalid(message) from None
 
 
 def clean_text(value: Any, field: str, max_length: int, *, required: bool = False, truncate: bool = False) -> str:

@@ -13,7 +13,7 @@ Admin and any future API call these.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,7 +28,7 @@ from chat.permissions import is_moderator
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import iso
 from core.ratelimit import take_slots
-from core.validation import clean_text, parse_id, parse_whole_number
+from core.validation import clean_text, parse_id, parse_timestamp, parse_whole_number
 from uploads import actions as upload_actions
 from uploads.models import Upload
 
@@ -113,11 +113,13 @@ def record_moderator_power(
     sender, actor, action: str, message: Message | None = None, member: RoomMember | None = None, **kwargs: Any
 ) -> None:
     """Moderator power used through chat's own entry points (REST, the socket), which give no reason;
-    sent inside the chat action's transaction, so the row commits or rolls back with the change."""
+    sent inside the chat action's transaction, so the row commits or rolls back with the change.
+    Further arguments (a role change's ``role``) are the record's details."""
+    details = {key: value for key, value in kwargs.items() if key != "signal"}
     if message is not None:
         record_message_action(actor, action, message)
     else:
-        record_member_action(actor, action, member)
+        record_member_action(actor, action, member, **details)
 
 
 def _message_repr(message: Message) -> str:
@@ -146,7 +148,7 @@ def delete_message(moderator, message_id: Any, reason: Any = "") -> dict[str, An
 
 
 def restore_message(moderator, message_id: Any, reason: Any = "") -> dict[str, Any]:
-    """Undo a soft delete; the room gets ``message_edited`` with the message back."""
+    """Undo a soft delete; the room gets ``message_restored``, the whole message back. Audited with the reason."""
     require_moderator(moderator)
     reason = clean_reason(reason)
     change = chat_actions.check_restore_message(moderator, message_id)
@@ -185,37 +187,66 @@ def remove_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> No
 
 
 def mute_member(
-    moderator, room_id: Any, user_id: Any, *, minutes: Any = None, until: datetime | None = None, reason: Any = ""
+    moderator, room_id: Any, user_id: Any, *, minutes: Any = None, until: Any = None, reason: Any = ""
 ) -> RoomMember:
-    """Stop a member sending in one room until a time; their sends get ``forbidden`` until then."""
+    """Stop a member sending in one room for ``minutes`` or until a time (a ``datetime`` or ISO 8601 text);
+    their sends get ``forbidden`` until then, naming the reason. Muting a muted member sets the new end."""
     require_moderator(moderator)
     reason = clean_reason(reason)
     now = timezone.now()
+    if minutes is not None and until is not None:
+        raise invalid("Give `minutes` or `until`, not both.")
     if until is None:
         # Whole minutes (a float, 1e400 or a huge number is refused, not truncated or overflowed).
         minutes = parse_whole_number(minutes, "minutes", minimum=1, maximum=int(MAX_MUTE.total_seconds()) // 60)
         until = now + timedelta(minutes=minutes)
-    elif until <= now or until - now > MAX_MUTE:
-        raise invalid(f"`until` must be in the future, at most {MAX_MUTE.days} days ahead.")
+    else:
+        until = parse_timestamp(until, "until")
+        if until <= now or until - now > MAX_MUTE:
+            raise invalid(f"`until` must be in the future, at most {MAX_MUTE.days} days ahead.")
     member = _load_member(room_id, user_id)
+    take_slots(moderator.pk, moderation=1)  # last: a refused mute uses no slot
     with transaction.atomic():
-        RoomMember.objects.filter(pk=member.pk).update(send_muted_until=until)
-        member.send_muted_until = until
+        RoomMember.objects.filter(pk=member.pk).update(send_muted_until=until, send_muted_reason=reason)
+        member.send_muted_until, member.send_muted_reason = until, reason
         record_member_action(moderator, AuditLog.Action.MUTE_MEMBER, member, reason, until=iso(until))
     return member
 
 
 def unmute_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> RoomMember:
+    """Let a muted member send again before their mute ends."""
     require_moderator(moderator)
     reason = clean_reason(reason)
     member = _load_member(room_id, user_id)
-    if member.send_muted_until is None or member.send_muted_until <= timezone.now():
+    if not is_send_muted(member):
         raise ActionError("conflict", "The member is not muted.")
+    take_slots(moderator.pk, moderation=1)  # last: a refused unmute uses no slot
     with transaction.atomic():
-        RoomMember.objects.filter(pk=member.pk).update(send_muted_until=None)
-        member.send_muted_until = None
+        RoomMember.objects.filter(pk=member.pk).update(send_muted_until=None, send_muted_reason="")
+        member.send_muted_until, member.send_muted_reason = None, ""
         record_member_action(moderator, AuditLog.Action.UNMUTE_MEMBER, member, reason)
     return member
+
+
+def is_send_muted(member: RoomMember) -> bool:
+    return member.send_muted_until is not None and member.send_muted_until > timezone.now()
+
+
+def mute_payload(member: RoomMember) -> dict[str, Any]:
+    """A member's mute as moderators see it: until when (null: not muted) and the reason the member is told."""
+    muted = is_send_muted(member)
+    return {
+        "room": member.room_id,
+        "user": member.user_id,
+        "muted_until": iso(member.send_muted_until) if muted else None,
+        "reason": member.send_muted_reason if muted else "",
+    }
+
+
+def member_mute(moderator, room_id: Any, user_id: Any) -> dict[str, Any]:
+    """Whether a member is muted, for a moderator about to mute or unmute them."""
+    require_moderator(moderator)
+    return mute_payload(_load_member(room_id, user_id))
 
 
 # --- Users -----------------------------------------------------------------------

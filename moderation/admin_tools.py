@@ -46,6 +46,10 @@ MUTE_CHOICES = [
 class MuteForm(ReasonForm):
     minutes = forms.TypedChoiceField(choices=MUTE_CHOICES, coerce=int, initial=60, label="Mute for")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "Shown to the member each time they try to send; recorded in the audit log."
+
 
 class ModerationMixin:
     """``has_moderate_permission`` for admin actions and moderation views."""

@@ -53,6 +53,7 @@ class AuditLog(models.Model):
         REMOVE_MEMBER = "remove_member", "Removed a member from a room"
         MUTE_MEMBER = "mute_member", "Muted a member in a room"
         UNMUTE_MEMBER = "unmute_member", "Unmuted a member in a room"
+        SET_MEMBER_ROLE = "set_member_role", "Changed a member's role in a room"
         SUSPEND_USER = "suspend_user", "Suspended a user"
         UNSUSPEND_USER = "unsuspend_user", "Lifted a suspension"
         REMOVE_UPLOAD = "remove_upload", "Removed an upload"

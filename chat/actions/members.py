@@ -1,8 +1,10 @@
-"""Members: add, remove, join, leave, and a member's own settings for a room.
+"""Members: add, remove, join, leave, change a member's role, and a member's own settings for a room.
 
 The room rules for removing someone (direct rooms keep their two members,
 nobody removes the owner, only the owner removes admins) live in
-``check_remove_member`` alone; the moderation tools ask it too.
+``check_remove_member`` alone, and those for changing a role (admins make
+admins, only the owner demotes another admin, nobody changes the owner) in
+``check_set_member_role``; the moderation tools ask them too.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from chat.models import Room, RoomMember
 from chat.payloads import member_payload
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import user_payload
-from core.publishing import publish, publish_membership, room_group
+from core.publishing import publish, publish_membership, room_group, user_group
 from core.ratelimit import take_slots
 from core.validation import parse_choice, parse_id
 
 from .access import Audit, audit_moderator_power, get_membership, is_moderator
 from .rooms import announce_room_to
-from .timeline import ADDED, JOINED, LEFT, REMOVED, do_record_timeline_event
+from .timeline import ADDED, DEMOTED, JOINED, LEFT, PROMOTED, REMOVED, do_record_timeline_event
 
 User = get_user_model()
 
 MEMBERSHIP_SETTINGS = ("notify_level", "muted")
+# The roles ``PATCH rooms/{id}/members/{user}/`` sets; the owner's is handed on only by leaving.
+SETTABLE_ROLES = (RoomMember.Role.ADMIN, RoomMember.Role.MEMBER)
 
 
 @dataclass
@@ -43,6 +47,14 @@ class MemberAddition:
 @dataclass
 class MemberRemoval:
     member: RoomMember  # with its room and user
+    by_moderator_power: bool
+
+
+@dataclass
+class RoleChange:
+    actor: Any
+    member: RoomMember  # with its room and user
+    role: str  # the new role; the member's own ``role`` is still the old one
     by_moderator_power: bool
 
 
@@ -163,6 +175,85 @@ def _record_removal(member: RoomMember, actor: Any) -> None:
         do_record_timeline_event(member.room, REMOVED, actor=actor, target=member.user)
 
 
+# --- Roles ------------------------------------------------------------------------------
+
+
+def check_set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> RoleChange:
+    """The owner and admins make a member an admin; only the owner makes an admin a member again (an admin
+    may step down themself); moderators do either in any room, by moderator power. Nobody changes the
+    owner's role (the owner hands the room on by leaving), direct rooms have no roles, and ``owner`` is
+    not a role to give. Within the role-change limit; setting the role a member has changes nothing and
+    takes no slot."""
+    room_id, target_id = parse_id(room_id, "room"), parse_id(user_id, "user")
+    membership = (
+        RoomMember.objects.select_related("room").filter(room_id=room_id, user=actor, room__archived=False).first()
+    )
+    # A moderator reaches any live room; anyone else only a room they are in (never say a room exists).
+    room = membership.room if membership is not None else None
+    if room is None and is_moderator(actor):
+        room = Room.objects.filter(pk=room_id, archived=False).first()
+    if room is None:
+        raise not_found("Room")
+    if room.kind == Room.Kind.DIRECT:
+        raise invalid("Direct rooms have no roles to change.")
+    role = parse_choice(role, "role", SETTABLE_ROLES)
+    target = RoomMember.objects.select_related("user").filter(room=room, user_id=target_id).first()
+    if target is None:
+        raise not_found("Member")
+    target.room = room
+    if target.role == RoomMember.Role.OWNER:
+        raise forbidden("Nobody can change the owner's role: the owner hands the room on by leaving it.")
+    by_right = _may_set_role(membership, target, role)
+    if not by_right and not is_moderator(actor):
+        if membership is None or not membership.is_admin:
+            raise forbidden("Only room admins can change roles.")
+        raise forbidden("Only the owner can make an admin a member again.")
+    if target.role != role:
+        take_slots(actor.id, member_role=1)  # last: a refused change, or none, uses no slot
+    return RoleChange(actor, target, role, not by_right)
+
+
+def _may_set_role(membership: RoomMember | None, target: RoomMember, role: str) -> bool:
+    """The room's own rule, without moderator power."""
+    if membership is None or not membership.is_admin:
+        return False
+    if membership.role == RoomMember.Role.OWNER or role == RoomMember.Role.ADMIN:
+        return True
+    # An admin making an admin a member: only themself (making a member a member changes nothing).
+    return target.user_id == membership.user_id or target.role == RoomMember.Role.MEMBER
+
+
+def do_set_member_role(change: RoleChange, *, audit: Audit | None = None) -> dict[str, Any]:
+    """Give the member the role: the room gets ``member_updated`` and a timeline line ("Ann made Bob an admin").
+    Setting the role the member has writes, audits and publishes nothing."""
+    member, role = change.member, change.role
+    if member.role == role:
+        return member_payload(member)
+    with transaction.atomic():
+        # Conditional: a member who left meanwhile, or became the owner when the owner left, is not touched.
+        if not RoomMember.objects.filter(pk=member.pk, role=member.role).update(role=role):
+            raise ActionError("conflict", "The member left or their role changed meanwhile; try again.")
+        member.role = role
+        if audit is not None:
+            audit()
+        publish(
+            room_group(member.room_id), "member_updated", {"room": member.room_id, "user": member.user_id, "role": role}
+        )
+        event = PROMOTED if role == RoomMember.Role.ADMIN else DEMOTED
+        do_record_timeline_event(member.room, event, actor=change.actor, target=member.user)
+    return member_payload(member)
+
+
+def set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> dict[str, Any]:
+    """Make a member an admin or an admin a member (see ``check_set_member_role``); returns the member.
+    A change by moderator power is audited."""
+    change = check_set_member_role(actor, room_id, user_id, role)
+    audit = None
+    if change.by_moderator_power and change.member.role != change.role:
+        audit = audit_moderator_power(actor, "set_member_role", member=change.member, role=change.role)
+    return do_set_member_role(change, audit=audit)
+
+
 # --- Joining and leaving --------------------------------------------------------------
 
 
@@ -236,6 +327,11 @@ def do_leave_room(membership: RoomMember) -> None:
             ):
                 successor.role = RoomMember.Role.OWNER
                 successor.save(update_fields=["role"])
+                publish(
+                    room_group(room.id),
+                    "member_updated",
+                    {"room": room.id, "user": successor.user_id, "role": successor.role},
+                )
         do_remove_member(membership)
 
 
@@ -260,10 +356,16 @@ def check_membership_settings(user, room_id: Any, **fields: Any) -> SettingsChan
 
 
 def do_update_membership_settings(change: SettingsChange) -> dict[str, Any]:
+    """Write the settings that differ, and tell the user's other tabs (``membership_updated``, those fields
+    only); the same values again write and announce nothing."""
     membership = change.membership
-    for field, value in change.changes.items():
-        setattr(membership, field, value)
-    membership.save(update_fields=list(change.changes))
+    changed = {field: value for field, value in change.changes.items() if getattr(membership, field) != value}
+    if changed:
+        with transaction.atomic():
+            for field, value in changed.items():
+                setattr(membership, field, value)
+            membership.save(update_fields=list(changed))
+            publish(user_group(membership.user_id), "membership_updated", {"room": membership.room_id, **changed})
     return queries.room_summaries([membership])[0]
 
 

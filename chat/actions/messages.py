@@ -161,12 +161,13 @@ def delete_message(user, message_id: Any) -> dict[str, Any]:
 
 
 def check_restore_message(user, message_id: Any) -> MessageChange:
-    """Only moderators restore, and only a deleted message."""
+    """Only moderators restore, and only a deleted message; within the moderation limit."""
     if not is_moderator(user):
         raise forbidden("Only moderators can restore messages.")
     message, _ = get_visible_message(user, message_id)
     if message.deleted_at is None:
         raise ActionError("conflict", "The message is not deleted.")
+    take_slots(user.id, moderation=1)  # last: a refused restore uses no slot
     return MessageChange(user, message, True)
 
 

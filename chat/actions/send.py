@@ -96,7 +96,7 @@ def check_send_message(
         return OutgoingMessage(membership, retried=existing)
 
     if membership.send_muted_until and membership.send_muted_until > timezone.now():
-        raise forbidden(f"A moderator muted you in this room until {membership.send_muted_until:%Y-%m-%d %H:%M} UTC.")
+        raise forbidden(muted_message(membership))
     body = clean_text(body, "body", settings.MESSAGE_MAX_LENGTH)
     upload_ids = _parse_attachment_ids(attachments)
     if is_command(body) and kind in (None, Message.Kind.TEXT):
@@ -209,6 +209,12 @@ def _check_retry(existing: Message, room_id: int) -> None:
 
 
 # --- The sender's membership, and a retry, in one query ------------------------------------
+
+
+def muted_message(membership: RoomMember) -> str:
+    """What a member muted by a moderator is told on each send: until when, and the moderator's reason."""
+    until = f"A moderator muted you in this room until {membership.send_muted_until:%Y-%m-%d %H:%M} UTC."
+    return f"{until} Reason: {membership.send_muted_reason}" if membership.send_muted_reason else until
 
 
 def _membership_for_send(user, room_id: Any, client_id: uuid.UUID | None) -> RoomMember:

@@ -25,6 +25,7 @@ from notifications.actions import notify_for_message
 from .send import _insert_message
 
 JOINED, LEFT, ADDED, REMOVED, RENAMED = "joined", "left", "added", "removed", "renamed"
+PROMOTED, DEMOTED = "promoted", "demoted"  # a member made an admin, an admin made a member
 
 
 def system_text(event: str, actor: Any = None, target: Any = None, name: str = "") -> str:
@@ -42,6 +43,12 @@ def system_text(event: str, actor: Any = None, target: Any = None, name: str = "
         return f"{actor_name} removed {target_name}"
     if event == RENAMED:
         return f"{actor_name} renamed the room to {name}"
+    if event == PROMOTED:
+        return f"{actor_name} made {target_name} an admin"
+    if event == DEMOTED:
+        if actor is not None and target is not None and actor.id == target.id:
+            return f"{actor_name} stepped down as admin"
+        return f"{actor_name} removed {target_name} as admin"
     raise ValueError(f"unknown timeline event {event!r}")
 
 

@@ -24,7 +24,8 @@ import { mountTimeline } from "./timeline.js";
 export const SERVER_EVENTS = [
   "new_message", "message_edited", "message_restored", "attachment_removed", "message_deleted",
   "message_pinned", "message_unpinned", "reaction_added", "reaction_removed", "thread_updated",
-  "messages_read", "member_joined", "member_left", "room_updated", "room_added", "room_removed",
+  "messages_read", "member_joined", "member_left", "member_updated", "room_updated", "room_added", "room_removed",
+  "membership_updated",
   "user_online", "user_offline", "status_changed", "user_updated", "user_typing", "user_stopped_typing",
   "notification", "notifications_read",
 ];

@@ -1,11 +1,36 @@
 // @ts-check
 // Dialogs: new room, direct chat, public rooms (in templates/chat/app.html), and the
-// room's own: delete confirmation, report, earlier versions of an edited message, the
-// image lightbox and the reaction picker.
+// room's own: delete confirmation, report, a moderator's restore and mute, earlier versions
+// of an edited message, the image lightbox and the reaction picker.
 
 import { api, avatar, debounce, formatFull, h, icon } from "./dom.js";
 
 const EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "🔥", "👀", "✅", "🚀", "💯", "👏", "🤔", "😄", "🙌"];
+
+/** How long a moderator may mute someone from the chat: minutes, or "until" a chosen time. */
+export const MUTE_DURATIONS = [
+  ["10", "10 minutes"],
+  ["60", "1 hour"],
+  ["1440", "1 day"],
+  ["10080", "7 days"],
+  ["until", "Until…"],
+];
+
+/**
+ * The body of `POST rooms/{id}/members/{user}/mute/`: `minutes` for a preset, `until` (UTC) for a chosen
+ * time (a `datetime-local` value, read in the browser's zone), and the reason.
+ * @param {{duration: string, until?: string, reason?: string}} choice
+ */
+export function muteBody({ duration, until = "", reason = "" }) {
+  const body = duration === "until" ? { until: until ? new Date(until).toISOString() : "" } : { minutes: Number(duration) };
+  return { ...body, reason: reason.trim() };
+}
+
+/** What the mute dialog says of a member's mute (`GET .../mute/`). */
+export function muteStatus(mute, name) {
+  if (!mute?.muted_until) return `${name} may send messages here.`;
+  return `${name} is muted until ${formatFull(mute.muted_until)}${mute.reason ? `. Reason: ${mute.reason}` : "."}`;
+}
 
 function showError(id, message) {
   const node = /** @type {HTMLElement} */ (document.getElementById(id));
@@ -260,6 +285,122 @@ export function mountRoomDialogs({ toast, composer }) {
     );
   }
 
+  const restoreReason = /** @type {HTMLTextAreaElement} */ (h("textarea", { rows: 3, maxlength: 500, "data-testid": "restore-reason", placeholder: "Why it comes back" }));
+  const restoreDialog = modal(
+    "restore-title",
+    h("h2", { id: "restore-title" }, "Restore this message?"),
+    h("p", { class: "muted" }, "Everyone in the room will see it again."),
+    h("label", { class: "field" }, h("span", {}, "Reason ", h("small", {}, "(optional; kept in the audit log)")), restoreReason),
+    h("footer", { class: "modal-actions" }, h("button", { class: "btn btn-ghost", value: "cancel", formnovalidate: true }, "Cancel"), h("button", { class: "btn btn-primary", value: "restore", "data-testid": "confirm-restore" }, "Restore")),
+  );
+
+  /**
+   * A moderator brings a deleted message back (`POST messages/{id}/restore/`). Resolves with the restored
+   * message, or null when cancelled or refused (the refusal is toasted).
+   */
+  function restore(message, opener, event) {
+    const byPointer = Boolean(event?.detail);
+    restoreDialog.returnValue = "";
+    restoreReason.value = "";
+    restoreDialog.showModal();
+    restoreReason.focus();
+    return new Promise((resolve) => {
+      restoreDialog.addEventListener(
+        "close",
+        async () => {
+          returnFocus(opener, byPointer, composer());
+          if (restoreDialog.returnValue !== "restore") return resolve(null);
+          try {
+            resolve(await api(`messages/${message.id}/restore/`, { method: "POST", body: { reason: restoreReason.value } }));
+          } catch (error) {
+            toast({ title: "Could not restore", body: error.message, tone: "error" });
+            resolve(null);
+          }
+        },
+        { once: true },
+      );
+    });
+  }
+
+  // --- Mute (moderators): for how long and why; the member is told the reason when they send. ---
+  const muteTitle = h("h2", { id: "mute-title" }, "Mute");
+  const muteState = h("p", { class: "muted", "data-testid": "mute-status", role: "status" }, "");
+  const muteDuration = /** @type {HTMLSelectElement} */ (h("select", { "data-testid": "mute-duration" }, ...MUTE_DURATIONS.map(([value, label]) => h("option", { value }, label))));
+  const muteUntil = /** @type {HTMLInputElement} */ (h("input", { type: "datetime-local", "data-testid": "mute-until" }));
+  const muteUntilField = h("label", { class: "field", hidden: true }, h("span", {}, "Until"), muteUntil);
+  const muteReasonHelp = h("small", {}, "");
+  const muteReason = /** @type {HTMLTextAreaElement} */ (h("textarea", { rows: 3, maxlength: 500, "data-testid": "mute-reason", placeholder: "What they did" }));
+  const muteError = h("p", { class: "form-error", role: "alert", "data-testid": "mute-error", hidden: true });
+  const unmuteButton = h("button", { class: "btn btn-ghost", value: "unmute", "data-testid": "confirm-unmute", hidden: true }, "Unmute");
+  const muteDialog = modal(
+    "mute-title",
+    muteTitle,
+    muteState,
+    h("label", { class: "field" }, h("span", {}, "For"), muteDuration),
+    muteUntilField,
+    h("label", { class: "field" }, h("span", {}, "Reason ", muteReasonHelp), muteReason),
+    muteError,
+    h("footer", { class: "modal-actions" }, h("button", { class: "btn btn-ghost", value: "cancel", formnovalidate: true }, "Cancel"), unmuteButton, h("button", { class: "btn btn-danger", value: "mute", "data-testid": "confirm-mute" }, "Mute")),
+  );
+  muteDuration.addEventListener("change", () => {
+    muteUntilField.hidden = muteDuration.value !== "until";
+    muteUntil.required = muteDuration.value === "until";
+  });
+  /** @type {{user: any, roomId: number, opener: any, byPointer: boolean}|null} */
+  let muting = null;
+  muteDialog.addEventListener("close", () => {
+    if (muting) returnFocus(muting.opener, muting.byPointer, composer());
+    muting = null;
+  });
+  muteDialog.querySelector("form")?.addEventListener("submit", async (event) => {
+    event.preventDefault(); // the dialog stays open on a refusal, showing the server's reason
+    const choice = /** @type {HTMLButtonElement|null} */ (/** @type {SubmitEvent} */ (event).submitter)?.value;
+    if (!muting || choice === "cancel") return muteDialog.close();
+    const { user, roomId } = muting;
+    const url = `rooms/${roomId}/members/${user.id}/mute/`;
+    muteError.hidden = true;
+    try {
+      if (choice === "unmute") {
+        await api(url, { method: "DELETE", body: { reason: muteReason.value.trim() } });
+        toast({ title: `${user.display_name} may send again` });
+      } else {
+        const mute = await api(url, { method: "POST", body: muteBody({ duration: muteDuration.value, until: muteUntil.value, reason: muteReason.value }) });
+        toast({ title: `${user.display_name} is muted`, body: `Until ${formatFull(mute.muted_until)}` });
+      }
+      muteDialog.close();
+    } catch (error) {
+      muteError.textContent = error.message;
+      muteError.hidden = false;
+    }
+  });
+
+  /** Open the mute dialog for a member of the room (from the members panel or a message's toolbar). */
+  async function mute(user, roomId, opener, event) {
+    muting = { user, roomId, opener, byPointer: Boolean(event?.detail) };
+    muteTitle.textContent = `Mute ${user.display_name} in this room`;
+    muteReasonHelp.textContent = `(${user.display_name} sees it when they try to send; kept in the audit log)`;
+    muteState.textContent = "Checking…";
+    muteDuration.value = "60";
+    muteUntilField.hidden = true;
+    muteUntil.required = false;
+    muteUntil.value = "";
+    muteReason.value = "";
+    muteError.hidden = true;
+    unmuteButton.hidden = true;
+    muteDialog.showModal();
+    muteDuration.focus();
+    try {
+      const current = await api(`rooms/${roomId}/members/${user.id}/mute/`);
+      if (muting?.user !== user) return; // opened for someone else meanwhile
+      muteState.textContent = muteStatus(current, user.display_name);
+      unmuteButton.hidden = !current.muted_until;
+    } catch (error) {
+      muteState.textContent = "";
+      muteError.textContent = error.message;
+      muteError.hidden = false;
+    }
+  }
+
   const historyList = h("ol", { class: "edit-history", "data-testid": "edit-history" });
   const historyDialog = modal(
     "history-title",
@@ -296,7 +437,7 @@ export function mountRoomDialogs({ toast, composer }) {
     lightbox.showModal();
   }
 
-  return { confirmDelete, report, editHistory, lightbox: openLightbox };
+  return { confirmDelete, report, restore, mute, editHistory, lightbox: openLightbox };
 }
 
 const RECENT_EMOJI_KEY = "confab.recentEmoji";

@@ -1,8 +1,9 @@
 // @ts-check
 // The members panel's controls: adding people (`GET users/?q=`, `POST rooms/{id}/members/`),
-// removing a member (`DELETE rooms/{id}/members/{user}/`) and leaving (the same with one's own id).
-// The list itself is drawn by panels.js from the store; `member_joined` and `member_left` redraw
-// it for everyone, so nothing here edits the list by hand.
+// removing a member (`DELETE rooms/{id}/members/{user}/`), leaving (the same with one's own id) and
+// changing a member's role (`PATCH rooms/{id}/members/{user}/`). The list itself is drawn by
+// panels.js from the store; `member_joined`, `member_left` and `member_updated` redraw it for
+// everyone, so nothing here edits the list by hand.
 
 import { api, avatar, debounce, h } from "./dom.js";
 
@@ -23,6 +24,24 @@ export function mayRemoveMember(room, member, meId, moderator = false) {
   if (room?.kind !== "group" || member.user.id === meId || member.role === "owner") return false;
   if (room.role === "owner" || moderator) return true;
   return room.role === "admin" && member.role === "member";
+}
+
+/**
+ * The role the caller may give this member, or null: the owner and admins make members admins, only the
+ * owner (or a site moderator) makes an admin a member again, an admin may step down, and nobody changes
+ * the owner's role; direct rooms have no roles (docs/protocol.md).
+ * @param {any} room the room with the caller's `role`
+ * @param {any} member a member object (`user`, `role`)
+ * @param {number} meId
+ * @param {boolean} [moderator] the caller is a site moderator
+ * @returns {"admin"|"member"|null}
+ */
+export function roleToGive(room, member, meId, moderator = false) {
+  if (room?.kind !== "group" || !member.role || member.role === "owner") return null;
+  const admin = room.role === "owner" || room.role === "admin";
+  if (member.role === "member") return admin || moderator ? "admin" : null;
+  if (room.role === "owner" || moderator || (room.role === "admin" && member.user.id === meId)) return "member";
+  return null;
 }
 
 /** @param {{store: any, ui: any, roomId: number}} options */
@@ -94,6 +113,19 @@ export function mountMemberControls({ store, ui, roomId }) {
     }
   }
 
+  /** Make a member an admin or a member again; the store takes the answer as `member_updated` does. */
+  async function setRole(member, role) {
+    error.hidden = true;
+    try {
+      const answer = await api(`rooms/${roomId}/members/${member.user.id}/`, { method: "PATCH", body: { role } });
+      store.dispatch({ type: "member_updated", data: { room: roomId, user: member.user.id, role: answer.role } });
+      const name = member.user.id === store.getState().me.id ? "You are" : `${member.user.display_name} is`;
+      ui.announce?.(`${name} ${role === "admin" ? "an admin" : "a member"} now`);
+    } catch (problem) {
+      fail(problem.message);
+    }
+  }
+
   addSearch?.addEventListener("input", runSearch);
   addForm?.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -125,5 +157,5 @@ export function mountMemberControls({ store, ui, roomId }) {
     if (state.rooms[roomId] !== previous) showAdd();
     previous = state.rooms[roomId];
   });
-  return { remove };
+  return { remove, setRole };
 }

@@ -198,9 +198,13 @@ export function messageRenderer(template, { me }) {
     );
 
     const toolbar = node.querySelector(".message-actions");
-    if (message.deleted || system) toolbar?.remove();
-    else if (toolbar) {
-      const drop = (action) => toolbar.querySelector(`[data-action="${action}"]`)?.remove();
+    const drop = (action) => toolbar?.querySelector(`[data-action="${action}"]`)?.remove();
+    if (system || (message.deleted && !moderator)) toolbar?.remove();
+    else if (message.deleted) {
+      // A moderator may bring a deleted message back: its toolbar holds Restore alone.
+      for (const button of toolbar?.querySelectorAll("[data-action]") || []) if (button.getAttribute("data-action") !== "restore") button.remove();
+    } else if (toolbar) {
+      drop("restore");
       if (!canPin) drop("pin");
       if (!moderator || own || !message.sender) drop("mute-sender");
       if (!own) {

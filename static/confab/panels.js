@@ -2,7 +2,7 @@
 // Side panels: pinned messages and members of the open room, and the notification centre.
 
 import { api, avatar, debounce, formatDay, h, relativeTime } from "./dom.js";
-import { mayRemoveMember } from "./members.js";
+import { mayRemoveMember, roleToGive } from "./members.js";
 import { presenceText } from "./sidebar.js";
 import { previewText } from "./text.js";
 
@@ -131,6 +131,32 @@ export function mountRoomPanels({ store, ui, roomId }) {
     }
   }
 
+  /** "Make admin" / "Remove admin" (or "Step down" for oneself), for those the room's rules allow. */
+  function roleControl(state, member) {
+    const role = roleToGive(state.rooms[roomId], member, me.id, state.moderator);
+    if (!role) return null;
+    const name = member.user.display_name;
+    const self = member.user.id === me.id;
+    const [label, aria] =
+      role === "admin" ? ["Make admin", `Make ${name} an admin`] : self ? ["Step down", "Step down as admin"] : ["Remove admin", `Make ${name} a member again`];
+    return h("button", { type: "button", class: "btn btn-ghost btn-sm member-role", "data-testid": "member-role", dataset: { role }, "aria-label": aria, onclick: () => ui.members?.setRole(member, role) }, label);
+  }
+
+  /** What the caller may do to a member, on a line of its own under the name (none: no line). */
+  function memberActions(state, member) {
+    const actions = [
+      roleControl(state, member),
+      mayRemoveMember(state.rooms[roomId], member, me.id, state.moderator)
+        ? h("button", { type: "button", class: "btn btn-ghost btn-sm member-remove", "data-testid": "member-remove", "aria-label": `Remove ${member.user.display_name} from the room`, onclick: () => ui.members?.remove(member) }, "Remove")
+        : null,
+      // A moderator's mute: for how long and why, in the room's mute dialog (which also unmutes).
+      state.moderator && member.user.id !== me.id && member.role !== "owner"
+        ? h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "member-mute", "aria-label": `Mute or unmute ${member.user.display_name} in this room (moderation)`, onclick: (event) => ui.dialogs?.mute(member.user, roomId, event.currentTarget, event) }, "Mute…")
+        : null,
+    ].filter(Boolean);
+    return actions.length ? h("div", { class: "member-actions" }, ...actions) : null;
+  }
+
   function drawMembers(state = store.getState()) {
     if (membersPanel.hidden) return;
     const presenceOf = (id) => state.presence[id];
@@ -145,14 +171,8 @@ export function mountRoomPanels({ store, ui, roomId }) {
           { class: "member-row", "data-testid": "member" },
           face,
           h("span", { class: "pick-text" }, h("strong", {}, member.user.id === me.id ? `${member.user.display_name} (you)` : member.user.display_name), h("small", { dataset: { lastSeenUser: member.user.id } }, presenceText(presenceOf(member.user.id)) || "Offline")),
-          member.role && member.role !== "member" ? h("span", { class: "role-badge" }, member.role) : null,
-          mayRemoveMember(state.rooms[roomId], member, me.id, state.moderator)
-            ? h("button", { type: "button", class: "btn btn-ghost btn-sm member-remove", "data-testid": "member-remove", "aria-label": `Remove ${member.user.display_name} from the room`, onclick: () => ui.members?.remove(member) }, "Remove")
-            : null,
-          // Muting is the moderation tool's (a reason and a time on its confirmation page).
-          state.moderator && member.user.id !== me.id && member.role !== "owner"
-            ? h("a", { class: "btn btn-ghost btn-sm", "data-testid": "member-mute", href: `/admin/chat/room/${roomId}/members/${member.user.id}/mute/`, target: "_blank", rel: "noopener", "aria-label": `Mute ${member.user.display_name} in this room (moderation)` }, "Mute")
-            : null,
+          member.role && member.role !== "member" ? h("span", { class: "role-badge", "data-testid": "role-badge" }, member.role) : null,
+          memberActions(state, member),
         );
       }),
     );

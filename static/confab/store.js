@@ -355,6 +355,19 @@ export const reducers = {
     return { ...state, members: { ...state.members, [data.room]: rest } };
   },
 
+  /** A member's role changed: their row in the members list, and the caller's own `role` when it is theirs. */
+  member_updated(state, data) {
+    const userId = idOf(data.user);
+    const roomId = Number(data.room);
+    let next = state;
+    const member = state.members[roomId]?.[userId];
+    if (member && member.role !== data.role) {
+      next = { ...next, members: { ...next.members, [roomId]: { ...next.members[roomId], [userId]: { ...member, role: data.role } } } };
+    }
+    if (userId !== state.me.id) return next;
+    return patchRoom(next, roomId, (room) => (room.role === data.role ? null : { role: data.role }));
+  },
+
   room_updated(state, { room: update }) {
     if (!update) return state;
     // Only the room-level fields travel; the caller's own view of the room stays.
@@ -366,6 +379,16 @@ export const reducers = {
   membership_saved(state, { room }) {
     if (!room) return state;
     return patchRoom(state, room.id, { muted: Boolean(room.muted), notify_level: room.notify_level });
+  },
+
+  /** The caller's own settings of a room changed elsewhere (another tab, `/mute`): only the fields that came. */
+  membership_updated(state, data) {
+    const change = {};
+    if (typeof data.muted === "boolean") change.muted = data.muted;
+    if (typeof data.notify_level === "string") change.notify_level = data.notify_level;
+    return patchRoom(state, idOf(data.room), (room) =>
+      Object.entries(change).some(([key, value]) => room[key] !== value) ? change : null,
+    );
   },
 
   room_added(state, { room }) {

@@ -38,7 +38,7 @@ export function mountTimeline({ store, client, ui }) {
   const typingLine = /** @type {HTMLElement} */ (document.getElementById("typing"));
   const { renderMessage: render, renderPending } = messageRenderer(/** @type {HTMLTemplateElement} */ (document.getElementById("message-template")), { me });
 
-  /** @type {Map<number, {message: any, parent: any, canPin: boolean, node: HTMLElement}>} */
+  /** @type {Map<number, {message: any, parent: any, canPin: boolean, canDeleteAny: boolean, node: HTMLElement}>} */
   const drawn = new Map();
   /** @type {Map<string, {entry: any, label: string, node: HTMLElement}>} */
   const pendingDrawn = new Map();
@@ -87,13 +87,15 @@ export function mountTimeline({ store, client, ui }) {
     for (const message of messages) {
       const parent = message.reply_to ? state.messages[roomId]?.[message.reply_to] || null : null;
       const pin = canPin();
+      const deleteAny = canDeleteAny();
       let item = drawn.get(message.id);
-      if (!item || item.message !== message || item.parent !== parent || item.canPin !== pin) {
+      // The caller's role decides the toolbar: a role change redraws it (made an admin: delete appears).
+      if (!item || item.message !== message || item.parent !== parent || item.canPin !== pin || item.canDeleteAny !== deleteAny) {
         if (item && editingId === message.id) {
           wanted.push(item.node); // the edit box stays until saved or cancelled
           continue;
         }
-        const node = render(message, { nameOf, parent, canPin: pin, canDeleteAny: canDeleteAny(), moderator: store.getState().moderator });
+        const node = render(message, { nameOf, parent, canPin: pin, canDeleteAny: deleteAny, moderator: store.getState().moderator });
         if (item) {
           const active = item.node.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement) : null;
           item.node.replaceWith(node);
@@ -105,7 +107,7 @@ export function mountTimeline({ store, client, ui }) {
             (target || node).focus({ preventScroll: true });
           }
         }
-        item = { message, parent, canPin: pin, node };
+        item = { message, parent, canPin: pin, canDeleteAny: deleteAny, node };
         drawn.set(message.id, item);
       }
       wanted.push(item.node);
@@ -510,8 +512,14 @@ export function mountTimeline({ store, client, ui }) {
         }
       }
     } else if (action === "report") ui.dialogs.report(message, control, event);
-    // Muting takes a reason and an end: the moderation tool's confirmation page asks for them.
-    else if (action === "mute-sender") window.open(`/admin/chat/room/${roomId}/members/${message.sender.id}/mute/`, "_blank", "noopener");
+    else if (action === "restore") {
+      const restored = await ui.dialogs.restore(message, control, event);
+      if (restored) {
+        store.dispatch({ type: "message_restored", data: { message: restored } });
+        ui.announce("Message restored");
+      }
+    }
+    else if (action === "mute-sender") ui.dialogs.mute(message.sender, roomId, control, event);
     else if (control.classList.contains("edited")) ui.dialogs.editHistory(message);
     else if (control.classList.contains("reply-quote")) jumpTo(message.reply_to);
     else if (control.classList.contains("thumb")) {

@@ -170,3 +170,38 @@ async def test_room_updated_carries_no_per_member_fields(api_for, ws_connect, an
 
     event = await receive_until(bob_ws, "room_updated")
     assert not set(event["data"]["room"]) & PER_MEMBER_FIELDS
+
+
+async def test_own_settings_reach_the_users_other_connections_with_only_what_changed(
+    api_for, ws_connect, ann, bob, group_room
+):
+    ann_ws = await ws_connect(ann)
+    other_tab = await ws_connect(bob)
+    await receive_until(ann_ws, "user_online")
+
+    response = await call(
+        api_for(bob), "patch", f"/api/v1/rooms/{group_room.id}/", {"muted": True, "notify_level": "all"}
+    )
+
+    assert response.status_code == 200
+    event = await receive_until(other_tab, "membership_updated")
+    assert event["data"] == {"room": group_room.id, "muted": True}  # notify_level was "all" already
+    assert await ann_ws.receive_nothing(timeout=0.3)  # nobody else's business
+
+
+async def test_own_settings_set_to_what_they_are_announce_nothing(api_for, ws_connect, bob, group_room):
+    other_tab = await ws_connect(bob)
+
+    response = await call(api_for(bob), "patch", f"/api/v1/rooms/{group_room.id}/", {"muted": False})
+
+    assert response.status_code == 200
+    assert await other_tab.receive_nothing(timeout=0.3)
+
+
+async def test_the_mute_command_reaches_the_users_other_connections(ws_connect, bob, group_room):
+    other_tab = await ws_connect(bob)
+
+    await sync_to_async(actions.send_message)(bob, group_room.id, body="/mute")
+
+    event = await receive_until(other_tab, "membership_updated")
+    assert event["data"] == {"room": group_room.id, "muted": True}

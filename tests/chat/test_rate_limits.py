@@ -14,6 +14,7 @@ from chat.models import Message, Reaction, Room, RoomMember, ThreadFollow
 from config import settings as defaults
 from core.errors import ActionError
 from core.ratelimit import BUDGETS, reset_local, take_slots
+from moderation.actions import mute_member, unmute_member
 from moderation.models import Report
 from presence import actions as presence_actions
 from presence.models import Presence
@@ -62,7 +63,9 @@ def test_the_default_limits():
         "status": (10, 60),
         "room": (10, 3600),
         "member_add": (100, 3600),
+        "member_role": (60, 3600),
         "report": (10, 3600),
+        "moderation": (100, 600),
         "room_mention": (5, 3600),
         "invite": (30, 3600),
         "invite_revoke": (60, 3600),
@@ -298,6 +301,57 @@ def test_a_room_refused_for_its_members_takes_no_room_slot(ann, make_user, setti
     refusal(actions.create_group_room, ann, name="too many", members=people)
     actions.create_group_room(ann, name="fits", members=people[:2])  # the refused one took no room slot
     assert list(Room.objects.values_list("name", flat=True)) == ["fits"]
+
+
+@pytest.fixture
+def moderator(make_user):
+    from django.contrib.auth.models import Permission
+
+    user = make_user("maud", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="moderate_messages", content_type__app_label="chat"))
+    return user
+
+
+def test_restores_past_the_moderation_limit_are_refused_and_the_message_stays_deleted(
+    moderator, ann, group_room, settings
+):
+    first, second = send(ann, group_room, "one"), send(ann, group_room, "two")
+    for message in (first, second):
+        actions.delete_message(ann, message["id"])
+    settings.RATE_LIMIT_MODERATION = 1
+    actions.restore_message(moderator, first["id"])
+    error = refusal(actions.restore_message, moderator, second["id"])
+    assert error.message.startswith("Too many moderation actions: at most 1 every 600 s.")
+    assert Message.objects.get(pk=second["id"]).deleted_at is not None
+
+
+def test_mutes_and_unmutes_take_the_moderation_budget_and_a_refused_one_changes_nothing(
+    moderator, bob, cat, ann, group_room, settings
+):
+    actions.add_member(ann, group_room.id, cat.id)
+    settings.RATE_LIMIT_MODERATION = 2
+    mute_member(moderator, group_room.id, bob.id, minutes=10, reason="spam")
+    unmute_member(moderator, group_room.id, bob.id)
+    error = refusal(mute_member, moderator, group_room.id, cat.id, minutes=10)
+    assert error.message.startswith("Too many moderation actions: at most 2 every 600 s.")
+    assert RoomMember.objects.get(room=group_room, user=cat).send_muted_until is None
+
+
+def test_role_changes_past_the_limit_are_refused_and_change_nothing(ann, bob, cat, group_room, settings):
+    actions.add_member(ann, group_room.id, cat.id)
+    settings.RATE_LIMIT_ROLE_CHANGES = 2
+    actions.set_member_role(ann, group_room.id, bob.id, "admin")
+    actions.set_member_role(ann, group_room.id, bob.id, "member")
+    error = refusal(actions.set_member_role, ann, group_room.id, cat.id, "admin")
+    assert error.message.startswith("Too many role changes: at most 2 every 3600 s.")
+    assert RoomMember.objects.get(room=group_room, user=cat).role == "member"
+
+
+def test_setting_the_role_a_member_has_uses_no_role_change_slot(ann, bob, group_room, settings):
+    settings.RATE_LIMIT_ROLE_CHANGES = 1
+    actions.set_member_role(ann, group_room.id, bob.id, "member")
+    actions.set_member_role(ann, group_room.id, bob.id, "admin")
+    assert RoomMember.objects.get(room=group_room, user=bob).role == "admin"
 
 
 def test_more_members_at_once_than_the_cap_is_invalid_naming_the_limit(ann, make_user, settings):

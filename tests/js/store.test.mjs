@@ -120,6 +120,23 @@ test("rooms: added, updated with room-level fields only, removed", () => {
   assert.equal(state.rooms[9], undefined);
 });
 
+test("member_updated changes the member's role, and the caller's own role of the room when it is theirs", () => {
+  const open = { ...room(3, { last_seq: 2, role: "member" }), members: [{ user: ann, role: "member", last_read_seq: 2 }, { user: bob, role: "owner", last_read_seq: 2 }] };
+  const state = initialState({ me: ann, rooms: [room(3, { role: "member" }), room(4, { role: "member" })], peers: {}, room: open, history: { messages: [], has_more: false } });
+  const promoted = apply(state, ["member_updated", { room: 3, user: 1, role: "admin" }]);
+  assert.equal(promoted.members[3][1].role, "admin");
+  assert.equal(promoted.rooms[3].role, "admin");
+  assert.equal(promoted.members[3][2], state.members[3][2], "the other member is kept");
+  assert.equal(promoted.rooms[4], state.rooms[4], "other rooms are kept");
+  assert.equal(apply(promoted, ["member_updated", { room: 3, user: 1, role: "admin" }]), promoted, "a repeat changes nothing");
+  const other = apply(state, ["member_updated", { room: 3, user: 2, role: "admin" }]);
+  assert.equal(other.members[3][2].role, "admin");
+  assert.equal(other.rooms[3], state.rooms[3], "someone else's role is not the caller's");
+  const elsewhere = apply(state, ["member_updated", { room: 4, user: 1, role: "admin" }]);
+  assert.equal(elsewhere.rooms[4].role, "admin", "a room whose members are not held still learns the caller's role");
+  assert.equal(elsewhere.members[4], undefined);
+});
+
 test("members join and leave the open room", () => {
   const cat = { id: 5, username: "cat", display_name: "Cat", avatar_url: null };
   let state = apply(page(), ["member_joined", { room: 3, user: cat, member: { user: cat, role: "member", last_read_seq: 0 } }]);
@@ -206,6 +223,23 @@ test("a muted room keeps its unread count but leaves the title's, and only the c
   assert.equal(muted.rooms[4].name, "r4");
   assert.equal(totalUnread(muted), 0);
   assert.equal(muted.rooms[3], state.rooms[3]);
+});
+
+test("membership_updated from another tab mutes a room and takes it out of the title's count, changing only what came", () => {
+  let state = page();
+  state = { ...state, rooms: { ...state.rooms, 4: { ...state.rooms[4], unread: 3, muted: false, notify_level: "all" } } };
+  assert.equal(totalUnread(state), 3);
+  const muted = apply(state, ["membership_updated", { room: 4, muted: true }]);
+  assert.equal(muted.rooms[4].muted, true);
+  assert.equal(muted.rooms[4].notify_level, "all", "a field that did not come stays");
+  assert.equal(muted.rooms[4].unread, 3);
+  assert.equal(totalUnread(muted), 0);
+  assert.equal(muted.rooms[3], state.rooms[3]);
+  const level = apply(muted, ["membership_updated", { room: 4, notify_level: "mentions" }]);
+  assert.equal(level.rooms[4].notify_level, "mentions");
+  assert.equal(level.rooms[4].muted, true);
+  assert.equal(apply(level, ["membership_updated", { room: 4, muted: true }]), level, "what it is already changes nothing");
+  assert.equal(apply(level, ["membership_updated", { room: 99, muted: true }]), level, "a room not in the list is ignored");
 });
 
 test("user_updated merges the changed fields into every object of that user and keeps the others", () => {

@@ -5,9 +5,10 @@ import { test } from "node:test";
 
 import { notificationText } from "../../static/confab/panels.js";
 import { presenceText, roomPreview } from "../../static/confab/sidebar.js";
-import { searchEmoji, withRecent } from "../../static/confab/dialogs.js";
+import { muteBody, muteStatus, searchEmoji, withRecent } from "../../static/confab/dialogs.js";
+import { formatFull } from "../../static/confab/dom.js";
 import { idleTransition } from "../../static/confab/idle.js";
-import { mayAddMembers, mayRemoveMember } from "../../static/confab/members.js";
+import { mayAddMembers, mayRemoveMember, roleToGive } from "../../static/confab/members.js";
 import { roomSettingsChanges } from "../../static/confab/room-settings.js";
 import { groupedWith } from "../../static/confab/timeline.js";
 
@@ -71,6 +72,39 @@ test("the owner removes anyone but themself, admins only members, members nobody
   assert.equal(mayRemoveMember(group("admin"), member(1, "owner"), 2), false);
   assert.equal(mayRemoveMember(group("member"), member(4, "member"), 3), false);
   assert.equal(mayRemoveMember({ kind: "direct", role: "owner" }, member(2, "member"), 1), false);
+});
+
+test("owners and admins make members admins; only the owner demotes another admin; an admin steps down", () => {
+  const group = (role) => ({ kind: "group", role });
+  const member = (id, role) => ({ user: { id }, role });
+  assert.equal(roleToGive(group("owner"), member(2, "member"), 1), "admin");
+  assert.equal(roleToGive(group("owner"), member(2, "admin"), 1), "member");
+  assert.equal(roleToGive(group("owner"), member(1, "owner"), 1), null);
+  assert.equal(roleToGive(group("admin"), member(3, "member"), 2), "admin");
+  assert.equal(roleToGive(group("admin"), member(4, "admin"), 2), null);
+  assert.equal(roleToGive(group("admin"), member(2, "admin"), 2), "member", "stepping down");
+  assert.equal(roleToGive(group("admin"), member(1, "owner"), 2), null);
+  assert.equal(roleToGive(group("member"), member(4, "member"), 3), null);
+  assert.equal(roleToGive(group("member"), member(3, "member"), 3), null);
+  assert.equal(roleToGive({ kind: "direct", role: "member" }, member(2, "member"), 1), null);
+  assert.equal(roleToGive(group("member"), member(4, "admin"), 9, true), "member", "a moderator");
+  assert.equal(roleToGive(group("member"), member(4, "member"), 9, true), "admin", "a moderator");
+  assert.equal(roleToGive(group("member"), member(1, "owner"), 9, true), null, "not even a moderator");
+});
+
+test("a mute sends minutes for a preset and a UTC time for a chosen end, with the reason trimmed", () => {
+  assert.deepEqual(muteBody({ duration: "60", reason: "  spam  " }), { minutes: 60, reason: "spam" });
+  assert.deepEqual(muteBody({ duration: "10080" }), { minutes: 10080, reason: "" });
+  const local = "2030-01-02T03:04";
+  assert.deepEqual(muteBody({ duration: "until", until: local, reason: "x" }), { until: new Date(local).toISOString(), reason: "x" });
+  assert.deepEqual(muteBody({ duration: "until", until: "" }), { until: "", reason: "" }, "the server names the missing time");
+});
+
+test("the mute dialog says whether the member may send, and until when and why not", () => {
+  assert.equal(muteStatus({ muted_until: null, reason: "" }, "Bob"), "Bob may send messages here.");
+  const until = "2030-01-02T03:04:00Z";
+  assert.equal(muteStatus({ muted_until: until, reason: "spam" }, "Bob"), `Bob is muted until ${formatFull(until)}. Reason: spam`);
+  assert.equal(muteStatus({ muted_until: until, reason: "" }, "Bob"), `Bob is muted until ${formatFull(until)}.`);
 });
 
 test("idle goes away only over a plain online, and activity comes back only from an automatic away", () => {
