@@ -141,6 +141,16 @@ export function main() {
   });
   document.addEventListener("visibilitychange", visibility);
   visibility();
+  // The header's admin tools (invitation links, room settings) follow the caller's role: a member made
+  // admin sees them at once, an admin made member loses them (the server refuses their use either way).
+  const adminTools = document.querySelectorAll("[data-room-admin-tool]");
+  if (adminTools.length) {
+    store.subscribe((state, previous) => {
+      const role = state.rooms[currentRoomId]?.role;
+      if (role === previous.rooms[currentRoomId]?.role) return;
+      for (const tool of adminTools) /** @type {HTMLElement} */ (tool).hidden = !role || role === "member";
+    });
+  }
 
   // --- What is not state: alerts, and leaving a room that is gone ---------------------------------
 

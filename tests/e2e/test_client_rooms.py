@@ -92,8 +92,10 @@ def test_a_member_who_is_not_an_admin_has_no_room_settings(people):
 
     ann, bob = people()
     expect(ann.page.get_by_test_id("room-settings-button")).to_be_visible()
-    expect(bob.page.get_by_test_id("room-settings-button")).to_have_count(0)
-    expect(bob.page.get_by_test_id("room-settings-dialog")).to_have_count(0)
+    expect(ann.page.get_by_test_id("invite-links")).to_be_visible()
+    expect(bob.page.get_by_test_id("room-settings-button")).to_be_hidden()
+    expect(bob.page.get_by_test_id("invite-links")).to_be_hidden()
+    expect(bob.page.get_by_test_id("room-settings-dialog")).to_be_hidden()
     bob.assert_no_script_errors()
 
 
@@ -241,6 +243,11 @@ def test_the_owner_makes_bob_an_admin_and_bobs_panel_grows_the_admin_controls(pe
     expect(bob_row.get_by_role("button", name="Step down as admin")).to_be_visible()
     expect(bob_panel.get_by_role("button", name="Remove Ann from the room")).to_have_count(0)
     expect(bob_page.messages().last).to_contain_text("Ann made Bob an admin")
+    # The header's admin tools appear without a reload, and the settings open.
+    expect(bob_page.page.get_by_test_id("invite-links")).to_be_visible()
+    bob_page.page.get_by_test_id("room-settings-button").click()
+    expect(bob_page.page.get_by_test_id("room-settings-dialog")).to_be_visible()
+    bob_page.page.keyboard.press("Escape")
     # An admin deletes anyone's message: the toolbar follows the new role without a reload.
     expect(bob_page.messages().last.locator(".message-actions")).to_have_count(0)  # a timeline line has none
     with outside_playwright_loop():
@@ -253,6 +260,8 @@ def test_the_owner_makes_bob_an_admin_and_bobs_panel_grows_the_admin_controls(pe
     expect(bob_panel.get_by_test_id("member-role")).to_have_count(0)
     expect(bob_page.message("cat was here").get_by_test_id("delete-button")).to_have_count(0)
     expect(bob_page.messages().last).to_contain_text("Ann removed Bob as admin")
+    expect(bob_page.page.get_by_test_id("room-settings-button")).to_be_hidden()
+    expect(bob_page.page.get_by_test_id("invite-links")).to_be_hidden()
     with outside_playwright_loop():
         assert dict(RoomMember.objects.filter(room=group_room).values_list("user__username", "role")) == {
             "ann": "owner",
