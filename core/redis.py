@@ -31,6 +31,31 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Re
 )
 
 
+class ClosedTransportSafeConnection(aioredis.Connection):
+    """redis-py's asyncio connection, reporting a write to a transport that closed under it as the
+    ``ConnectionError`` it is.
+
+    Under uvloop such a write raises ``RuntimeError`` ("the handler is closed"),
+    which redis-py's cluster client does not take for a lost connection: it
+    escaped to the caller and failed WebSocket handshakes (seen in a burst of
+    connects on a loaded machine, while the client re-read the cluster's layout
+    and closed connections other commands were starting on). As a
+    ``ConnectionError`` the client retries the command on a fresh connection,
+    as for any other lost one.
+    """
+
+    async def send_packed_command(self, command, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except RuntimeError as error:
+            if "closed" not in str(error):
+                raise
+            await self.disconnect(nowait=True)
+            raise redis.exceptions.ConnectionError(
+                f"{self.host}:{self.port} closed while a command was written"
+            ) from error
+
+
 def is_cluster_url(url: str) -> bool:
     return url.startswith(CLUSTER_SCHEME)
 
@@ -77,14 +102,28 @@ def async_client() -> aioredis.Redis | aioredis.RedisCluster | None:
     if client is None:
         _forget_closed_loops()
         if is_cluster_url(settings.REDIS_URL):
-            client = aioredis.RedisCluster(
-                startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(settings.REDIS_URL)],
-                socket_connect_timeout=5,
-                socket_timeout=5,
-            )
+            client = async_cluster_client(cluster_nodes(settings.REDIS_URL), connect_timeout=5, timeout=5)
         else:
             client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
         _async_clients[loop] = client
+    return client
+
+
+def async_cluster_client(
+    nodes: list[tuple[str, int]], *, connect_timeout: float, timeout: float
+) -> aioredis.RedisCluster:
+    """An asyncio cluster client seeded with ``nodes``, on connections that report a closed transport
+    as a lost connection (``ClosedTransportSafeConnection``)."""
+    client = aioredis.RedisCluster(
+        startup_nodes=[aioredis.cluster.ClusterNode(host, port) for host, port in nodes],
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=timeout,
+    )
+    # RedisCluster takes no connection class; the nodes it makes (now and when it re-reads the layout)
+    # take theirs from this shared dict (redis-py 7.4, held by realtime.layers.SUPPORTED_VERSIONS).
+    client.connection_kwargs["connection_class"] = ClosedTransportSafeConnection
+    for node in client.startup_nodes:
+        node.connection_class = ClosedTransportSafeConnection
     return client
 
 

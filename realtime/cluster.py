@@ -32,11 +32,10 @@ from collections import Counter
 from typing import Any
 
 from channels_redis.utils import _wrap_close
-from redis.asyncio import Connection
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from core.redis import cluster_nodes
+from core.redis import ClosedTransportSafeConnection, async_cluster_client, cluster_nodes
 from core.throttled_log import warn_once_per
 
 from .layers import RECONNECT_PAUSE, RedisFanOutChannelLayer, _FanOutLoopLayer
@@ -61,7 +60,7 @@ class _NodeSubscriber:
     def __init__(self, owner: ShardedPubSub, host: str, port: int) -> None:
         self.owner = owner
         self.name = f"{host}:{port}"
-        self.connection = Connection(host=host, port=port, socket_connect_timeout=CONNECT_TIMEOUT)
+        self.connection = ClosedTransportSafeConnection(host=host, port=port, socket_connect_timeout=CONNECT_TIMEOUT)
         self.channels: set[str] = set()
         self.confirming: dict[str, asyncio.Future[None]] = {}
         # SUNSUBSCRIBEs sent and not yet answered: their answers are not Redis dropping the channel,
@@ -154,11 +153,7 @@ class ShardedPubSub:
     @property
     def client(self) -> RedisCluster:
         if self._client is None:
-            self._client = RedisCluster(
-                startup_nodes=[ClusterNode(host, port) for host, port in self.nodes],
-                socket_connect_timeout=CONNECT_TIMEOUT,
-                socket_timeout=COMMAND_TIMEOUT,
-            )
+            self._client = async_cluster_client(self.nodes, connect_timeout=CONNECT_TIMEOUT, timeout=COMMAND_TIMEOUT)
         return self._client
 
     async def publish(self, channel: str, message: bytes) -> None:
