@@ -36,19 +36,20 @@ class ClosedTransportSafeConnection(aioredis.Connection):
     ``ConnectionError`` it is.
 
     Under uvloop such a write raises ``RuntimeError`` ("the handler is closed"),
-    which redis-py's cluster client does not take for a lost connection: it
-    escaped to the caller and failed WebSocket handshakes (seen in a burst of
-    connects on a loaded machine, while the client re-read the cluster's layout
-    and closed connections other commands were starting on). As a
-    ``ConnectionError`` the client retries the command on a fresh connection,
-    as for any other lost one.
+    and a write after the connection was disconnected under it ``AttributeError``
+    (its writer is gone); redis-py's cluster client takes neither for a lost
+    connection: they escaped to the caller and failed WebSocket handshakes (seen
+    in bursts of connects on the bench's cluster, while the client re-read the
+    cluster's layout and closed connections other commands were starting on).
+    As a ``ConnectionError`` the client retries the command on a fresh
+    connection, as for any other lost one.
     """
 
     async def send_packed_command(self, command, check_health: bool = True) -> None:
         try:
             await super().send_packed_command(command, check_health)
-        except RuntimeError as error:
-            if "closed" not in str(error):
+        except (RuntimeError, AttributeError) as error:
+            if "closed" not in str(error) and self._writer is not None:
                 raise
             await self.disconnect(nowait=True)
             raise redis.exceptions.ConnectionError(

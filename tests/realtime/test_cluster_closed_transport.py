@@ -60,3 +60,27 @@ def test_a_write_to_a_closed_transport_raises_a_connection_error(redis_cluster):
             await connection.disconnect()
 
     assert "closed while a command was written" in str(uvloop.run(main()))
+
+
+def test_a_write_after_the_connection_was_disconnected_under_it_raises_a_connection_error(redis_cluster):
+    import redis.exceptions
+
+    host, port = cluster_nodes(redis_cluster.url)[0]
+
+    class DisconnectedWhileWaiting(ClosedTransportSafeConnection):
+        armed = False
+
+        async def check_health(self):
+            if self.armed:
+                await self.disconnect()  # what another command's disconnect() does while this one awaits
+
+    async def main():
+        connection = DisconnectedWhileWaiting(host=host, port=port)
+        await connection.connect()
+        connection.armed = True
+        try:
+            await connection.send_packed_command(connection.pack_command("PING"), check_health=True)
+        except redis.exceptions.ConnectionError as error:
+            return error
+
+    assert "closed while a command was written" in str(uvloop.run(main()))
