@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.replica.conftest import as_postgres, free_port_in  # the replica tests start PostgreSQL the same way
 
 from .common import CLOCK_TICKS
 
@@ -35,20 +36,11 @@ def pg_bin() -> Path:
     return found[-1]
 
 
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
 def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1} for the private PostgreSQL")
+    try:
+        return free_port_in(PORTS)
+    except RuntimeError as error:
+        raise SystemExit(f"{error} for the private PostgreSQL") from None
 
 
 class PrivatePostgres:
@@ -71,7 +63,7 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres")
         init = subprocess.run(
-            _as_postgres([str(binaries / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]),
+            as_postgres([str(binaries / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]),
             capture_output=True,
             text=True,
         )
@@ -92,7 +84,7 @@ class PrivatePostgres:
             f.write("".join(f"{key} = {value}\n" for key, value in conf.items()))
         log = open(self.directory / "postgres.log", "wb")  # noqa: SIM115 - the server writes to it until stop()
         self.process = subprocess.Popen(
-            _as_postgres([str(binaries / "postgres"), "-D", str(self.data)]), stdout=log, stderr=subprocess.STDOUT
+            as_postgres([str(binaries / "postgres"), "-D", str(self.data)]), stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + START_SECONDS
         while True:

@@ -71,9 +71,10 @@ def parse_choice(value: Any, what: str, choices: Iterable[str]) -> str:
     return value
 
 
-def parse_timestamp(value: Any, what: str) -> datetime:
-    """An ISO 8601 time with its offset (or ``Z``), in UTC; a ``datetime`` with its zone passes as it is."""
-    message = f"`{what}` must be an ISO 8601 time with its offset (or Z)."
+def parse_timestamp(value: Any, what: str, *, message: str = "") -> datetime:
+    """An ISO 8601 time with its offset (or ``Z``), in UTC; a ``datetime`` with its zone passes as it is.
+    ``message``: what the ``invalid`` error says instead of the generic one."""
+    message = message or f"`{what}` must be an ISO 8601 time with its offset (or Z)."
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise invalid(message)
