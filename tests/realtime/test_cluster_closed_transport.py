@@ -84,3 +84,22 @@ def test_a_write_after_the_connection_was_disconnected_under_it_raises_a_connect
             return error
 
     assert "closed while a command was written" in str(uvloop.run(main()))
+
+
+def test_presence_reads_are_answered_after_a_connection_closed_under_them(cluster_redis_url):
+    """What a connect reads (who is online, who is typing) is answered on fresh connections, not failed
+    with the RuntimeError that used to end the handshake."""
+    from core.redis import async_client
+    from presence import store
+
+    async def main():
+        client = async_client()
+        try:
+            assert await store.online_user_ids([1, 2]) == set()
+            assert await store.typing_in_rooms([1]) == []
+            assert await _abort_every_transport(client) >= 1
+            return await store.online_user_ids([1, 2]), await store.typing_in_rooms([1])
+        finally:
+            await client.aclose()
+
+    assert uvloop.run(main()) == (set(), [])
