@@ -15,9 +15,12 @@ compiler's converters (SQLite's timestamps, JSON) are kept with the SQL.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +80,16 @@ class CompiledQuery:
         params = list(compiled.params)
         for position, argument, as_hex in compiled.slots:
             params[position] = values[argument].hex if as_hex else values[argument]
-        with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
+        connection = connections[using]
+        if connection.vendor == "sqlite":
+            # The driver's own cursor, with the ``?`` form made once (``fetch_one_prepared`` says why).
+            connection.ensure_connection()
+            with _run_as_django_would(connection, compiled.sql, params):
+                rows = connection.connection.execute(qmark(compiled.sql), params).fetchall()
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(compiled.sql, params)
+                rows = cursor.fetchall()
         if compiled.converters:
             return [tuple(row) for row in compiled.compiler.apply_converters(rows, compiled.converters)]
         return rows
@@ -95,26 +105,50 @@ class _Compiled:
 
 
 def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    """One row of a hot PostgreSQL statement, bound and planned by the server, prepared once per connection.
+    """One row of a hot statement (or None), run on the driver's own cursor, prepared once per connection.
 
-    Django's psycopg cursors bind on the client: every parameter of every send
-    was quoted into the SQL text in Python (measured: a seventh of the send
-    path's samples in 10-member rooms), and PostgreSQL parsed and planned the
-    statement again each time. Here psycopg sends the parameters apart from a
-    statement the connection prepared on first use (``DB_PREPARED_STATEMENTS``). Errors are Django's
-    (``IntegrityError`` ...), as from ``connection.cursor()``; the statement
-    runs in whatever transaction the connection is in. ``sql`` must cast any
-    parameter whose type PostgreSQL cannot infer (``%s::uuid``).
+    Django's cursors rework every statement on every run: psycopg's bind on the
+    client (every parameter quoted into the SQL text in Python: a seventh of the
+    send path's samples in 10-member rooms, and PostgreSQL parsed and planned the
+    statement again each time), SQLite's rewrite ``%s`` to ``?`` with a regular
+    expression (an eighth of the embedded send). Here PostgreSQL gets the
+    parameters apart from a statement the connection prepared on first use
+    (``DB_PREPARED_STATEMENTS``), and SQLite the ``?`` form made once, which
+    ``sqlite3`` keeps compiled in its statement cache. Errors are Django's
+    (``IntegrityError`` ...), as from ``connection.cursor()``; the statement runs
+    in whatever transaction the connection is in. On PostgreSQL ``sql`` must cast
+    any parameter whose type the server cannot infer (``%s::uuid``).
     """
-    import psycopg  # only on PostgreSQL, where Django's backend has imported it already
-
     connection = connections[DEFAULT_DB_ALIAS]
     connection.ensure_connection()
-    started = time.monotonic()
-    try:
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with _run_as_django_would(connection, sql, params):
+        if connection.vendor == "sqlite":
+            return connection.connection.execute(qmark(sql), params).fetchone()
+        import psycopg  # only on PostgreSQL, where Django's backend has imported it already
+
+        with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
             return cursor.fetchone()
+
+
+@contextlib.contextmanager
+def _run_as_django_would(connection, sql: str, params: list[Any]) -> Iterator[None]:
+    """A statement on the driver's own cursor, seen as Django's cursors show one: the driver's errors as
+    Django's, and in ``queries_log`` when queries are logged (query counts in tests see it)."""
+    started = time.monotonic()
+    try:
+        with connection.wrap_database_errors:
+            yield
     finally:
-        if connection.queries_logged:  # as Django's debug cursor: query counts in tests see this statement
+        if connection.queries_logged:
             connection.queries_log.append({"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"})
+
+
+@functools.lru_cache(maxsize=256)
+def qmark(sql: str) -> str:
+    """``sql`` with ``%s`` placeholders as SQLite's ``?`` (and ``%%`` as ``%``), as Django's SQLite cursor
+    rewrites it on every run; made once per statement."""
+    return _FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
+
+
+_FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, JSONField, Subquery
+from django.db.models import BooleanField, CharField, Field, ForeignKey, IntegerField, JSONField, Subquery, TextField
 from django.utils import timezone
 
 from chat.models import Message, Room, RoomMember
@@ -320,35 +320,45 @@ def _insert_message(message: Message, membership_id: int) -> None:
 
 def _insert_message_orm(message: Message, membership_id: int) -> None:
     table = Room._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s WHERE id = %s RETURNING last_seq",
-            [message.created_at, message.room_id],
-        )
-        message.seq = cursor.fetchone()[0]
-        # Stored exactly as presented, like the PostgreSQL statement does (auto_now(_add) would replace the
-        # send's timestamps, which last_message_at above already took); the statement is built once, since
-        # building an ORM insert per send was a tenth of the embedded server's samples.
-        fields, insert = _plain_insert_sql()
-        values = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
-        cursor.execute(insert, values)
-        message.pk = cursor.fetchone()[0]
-        # The sender has read their own message.
-        cursor.execute(
-            f"UPDATE {RoomMember._meta.db_table} SET last_read_seq = %s WHERE id = %s AND last_read_seq < %s",
-            [message.seq, membership_id, message.seq],
-        )
+    room_at = [connection.ops.adapt_datetimefield_value(message.created_at), message.room_id]
+    row = fetch_one_prepared(
+        f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s WHERE id = %s RETURNING last_seq", room_at
+    )
+    if row is None:  # the room row is gone (deleted since the membership check)
+        raise not_found("Room")
+    message.seq = row[0]
+    # Stored exactly as presented, like the PostgreSQL statement does (auto_now(_add) would replace the
+    # send's timestamps, which last_message_at above already took); the statement is built once, since
+    # building an ORM insert per send was a tenth of the embedded server's samples. Values the driver
+    # takes as they are skip the field's preparation, as on PostgreSQL.
+    fields, insert = _plain_insert_sql()
+    values = [
+        value if value is None or native else field.get_db_prep_save(value, connection)
+        for field, native, value in ((field, native, getattr(message, field.attname)) for field, native in fields)
+    ]
+    message.pk = fetch_one_prepared(insert, values)[0]
+    # The sender has read their own message.
+    fetch_one_prepared(
+        f"UPDATE {RoomMember._meta.db_table} SET last_read_seq = %s WHERE id = %s AND last_read_seq < %s RETURNING id",
+        [message.seq, membership_id, message.seq],
+    )
     message._state.adding = False
     message._state.db = connection.alias
 
 
+# Fields whose Python values every driver stores as the field would prepare them (the rest: timestamps,
+# UUIDs and JSON, which SQLite stores as text the field writes).
+_NATIVE_FIELDS = (CharField, TextField, IntegerField, BooleanField, ForeignKey)
+
+
 @cache
-def _plain_insert_sql() -> tuple[list[Field], str]:
+def _plain_insert_sql() -> tuple[list[tuple[Field, bool]], str]:
     quote = connection.ops.quote_name
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    return fields, f"INSERT INTO {Message._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+    native = [(f, isinstance(f, _NATIVE_FIELDS) and not isinstance(f, JSONField)) for f in fields]
+    return native, f"INSERT INTO {Message._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
 
 
 def _insert_message_postgresql(message: Message, membership_id: int) -> None:
