@@ -135,15 +135,21 @@ def check_remove_member(actor, room_id: Any, user_id: Any) -> MemberRemoval:
         may_remove_admins = membership.role == RoomMember.Role.OWNER
     if room.kind == Room.Kind.DIRECT:
         raise forbidden("Direct rooms have exactly two members.")
-    target = RoomMember.objects.select_related("user").filter(room=room, user_id=target_id).first()
-    if target is None:
-        raise not_found("Member")
+    target = _member_of(room, target_id)
     if target.role == RoomMember.Role.OWNER:
         raise forbidden("Nobody can remove the owner from their room.")
     if target.is_admin and not may_remove_admins:
         raise forbidden("Only the owner can remove an admin.")
-    target.room = room
     return MemberRemoval(target, by_moderator_power)
+
+
+def _member_of(room: Room, user_id: int) -> RoomMember:
+    """The user's membership of ``room`` (with its user and room), or ``not_found``."""
+    member = RoomMember.objects.select_related("user").filter(room=room, user_id=user_id).first()
+    if member is None:
+        raise not_found("Member")
+    member.room = room
+    return member
 
 
 def do_remove_member(member: RoomMember, *, audit: Audit | None = None, actor: Any = None) -> None:
@@ -197,10 +203,7 @@ def check_set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> RoleC
     if room.kind == Room.Kind.DIRECT:
         raise invalid("Direct rooms have no roles to change.")
     role = parse_choice(role, "role", SETTABLE_ROLES)
-    target = RoomMember.objects.select_related("user").filter(room=room, user_id=target_id).first()
-    if target is None:
-        raise not_found("Member")
-    target.room = room
+    target = _member_of(room, target_id)
     if target.role == RoomMember.Role.OWNER:
         raise forbidden("Nobody can change the owner's role: the owner hands the room on by leaving it.")
     by_right = _may_set_role(membership, target, role)
@@ -236,12 +239,19 @@ def do_set_member_role(change: RoleChange, *, audit: Audit | None = None) -> dic
         member.role = role
         if audit is not None:
             audit()
-        publish(
-            room_group(member.room_id), "member_updated", {"room": member.room_id, "user": member.user_id, "role": role}
-        )
+        _publish_role(member)
         event = PROMOTED if role == RoomMember.Role.ADMIN else DEMOTED
         do_record_timeline_event(member.room, event, actor=change.actor, target=member.user)
     return member_payload(member)
+
+
+def _publish_role(member: RoomMember) -> None:
+    """``member_updated``: the member's role, to the room (after commit)."""
+    publish(
+        room_group(member.room_id),
+        "member_updated",
+        {"room": member.room_id, "user": member.user_id, "role": member.role},
+    )
 
 
 def set_member_role(actor, room_id: Any, user_id: Any, role: Any) -> dict[str, Any]:
@@ -327,11 +337,7 @@ def do_leave_room(membership: RoomMember) -> None:
             ):
                 successor.role = RoomMember.Role.OWNER
                 successor.save(update_fields=["role"])
-                publish(
-                    room_group(room.id),
-                    "member_updated",
-                    {"room": room.id, "user": successor.user_id, "role": successor.role},
-                )
+                _publish_role(successor)
         do_remove_member(membership)
 
 
