@@ -30,7 +30,7 @@ from core.errors import invalid
 from core.payloads import AVATAR_SIDE, AVATAR_SMALL_SIDE, user_payload
 from core.publishing import deliver_message
 from core.ratelimit import check_budget_free, take_slots
-from core.validation import clean_text
+from core.validation import clean_text, refuse_unknown_fields
 from presence.actions import presence_messages, rooms_of_users
 from uploads.actions import image_renditions
 
@@ -61,9 +61,7 @@ def check_update_profile(user, data: Any) -> ProfileChange:
     the caller uploaded, or null to remove it); within the profile limit, taken last."""
     if not isinstance(data, dict):
         raise invalid("The body must be an object with `display_name` and/or `avatar`.")
-    unknown = set(data) - set(PROFILE_FIELDS)
-    if unknown:
-        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}. Give `display_name` and/or `avatar`.")
+    refuse_unknown_fields(data, PROFILE_FIELDS, "Give `display_name` and/or `avatar`.")
     if not data:
         raise invalid("Give `display_name` and/or `avatar`.")
     change = ProfileChange(user)
@@ -140,4 +138,3 @@ def _delete_files(names: list[str]) -> None:
             default_storage.delete(name)
         except OSError as error:  # a file left behind costs disk, never the request
             logger.warning("Could not delete the avatar file %s: %s", name, error)
-

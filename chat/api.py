@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import invalid
 from core.rest import body, errors
+from core.validation import refuse_unknown_fields
 
 from . import actions, emoji, queries, schema, thread_queries
 from .actions.members import MEMBERSHIP_SETTINGS
@@ -76,9 +76,7 @@ class RoomDetailView(APIView):
         data = dict(body(request))
         # Unknown keys are refused here, before they become keyword arguments: a `user` or `room_id`
         # key would collide with the actions' own parameters (a TypeError, a 500).
-        unknown = set(data) - set(ROOM_FIELDS) - set(MEMBERSHIP_SETTINGS)
-        if unknown:
-            raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        refuse_unknown_fields(data, (*ROOM_FIELDS, *MEMBERSHIP_SETTINGS))
         personal = {key: data.pop(key) for key in MEMBERSHIP_SETTINGS if key in data}
         # One transaction: a bad personal field must not leave the room change behind.
         with transaction.atomic():
@@ -134,9 +132,7 @@ class RoomMemberDetailView(APIView):
     )
     def patch(self, request: Request, room_id: int, user_id: int) -> Response:
         data = body(request)
-        unknown = set(data) - {"role"}
-        if unknown:
-            raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        refuse_unknown_fields(data, ("role",))
         return Response(actions.set_member_role(request.user, room_id, user_id, data.get("role")))
 
     @extend_schema(responses={204: None, **WRITE_ERRORS}, summary="Remove a member, or leave (your own id)")

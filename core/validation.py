@@ -138,6 +138,13 @@ def json_nesting_depth(text: str | bytes) -> int:
     return deepest
 
 
+def refuse_unknown_fields(data: Any, allowed: Iterable[str], hint: str = "") -> None:
+    """``invalid`` naming the keys of ``data`` that are not ``allowed``: a misspelt field must not be ignored."""
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.{' ' + hint if hint else ''}")
+
+
 def check_json_depth(text: str | bytes, max_depth: int) -> None:
     """``invalid`` when arrays and objects nest deeper than ``max_depth`` (the ``JSON_MAX_DEPTH`` setting)."""
     # No more opening brackets than the bound allows cannot nest past it: two C-speed counts settle every

@@ -13,19 +13,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.schema import MessageSchema
-from core.errors import invalid
 from core.rest import body, errors
 from core.schema import ErrorSchema
+from core.validation import refuse_unknown_fields
 
 from . import actions
 from .models import AUDIT_REASON_MAX_LENGTH, REPORT_REASON_MAX_LENGTH
 
 
 def only(data: dict, *keys: str) -> dict:
-    """The body, refused (400) when it has keys other than ``keys``: a misspelt field must not be ignored."""
-    unknown = set(data) - set(keys)
-    if unknown:
-        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    """The body, refused (400) when it has keys other than ``keys``."""
+    refuse_unknown_fields(data, keys)
     return data
 
 

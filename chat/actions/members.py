@@ -23,7 +23,7 @@ from core.errors import ActionError, forbidden, invalid, not_found
 from core.payloads import user_payload
 from core.publishing import publish, publish_membership, room_group, user_group
 from core.ratelimit import take_slots
-from core.validation import parse_choice, parse_id
+from core.validation import parse_choice, parse_id, refuse_unknown_fields
 
 from .access import Audit, audit_moderator_power, get_membership, is_moderator
 from .rooms import announce_room_to
@@ -351,9 +351,7 @@ def leave_room(user, room_id: Any) -> None:
 
 def check_membership_settings(user, room_id: Any, **fields: Any) -> SettingsChange:
     membership = get_membership(user, room_id)
-    unknown = set(fields) - set(MEMBERSHIP_SETTINGS)
-    if unknown:
-        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    refuse_unknown_fields(fields, MEMBERSHIP_SETTINGS)
     if "notify_level" in fields:
         parse_choice(fields["notify_level"], "notify_level", RoomMember.NotifyLevel.values)
     if "muted" in fields and not isinstance(fields["muted"], bool):

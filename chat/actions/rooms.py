@@ -15,7 +15,7 @@ from chat.payloads import room_fields, room_payload
 from core.errors import forbidden, invalid, not_found
 from core.publishing import publish, publish_membership, room_group
 from core.ratelimit import take_slots
-from core.validation import clean_text, parse_id
+from core.validation import clean_text, parse_id, refuse_unknown_fields
 
 from .access import get_membership
 from .timeline import RENAMED, do_record_timeline_event
@@ -133,9 +133,7 @@ def check_update_room(user, room_id: Any, **fields: Any) -> RoomChange:
         raise forbidden("Direct rooms cannot be changed.")
     if not membership.is_admin:
         raise forbidden("Only room admins can change the room.")
-    unknown = set(fields) - set(ROOM_FIELDS)
-    if unknown:
-        raise invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    refuse_unknown_fields(fields, ROOM_FIELDS)
     changes = {}
     if "name" in fields:
         changes["name"] = clean_text(fields["name"], "name", 100, required=True)
