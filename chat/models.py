@@ -10,6 +10,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Room(models.Model):
@@ -89,6 +90,11 @@ class RoomMember(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+    @property
+    def is_send_muted(self) -> bool:
+        """A moderator's mute of this member is running: their sends are refused until it ends."""
+        return self.send_muted_until is not None and self.send_muted_until > timezone.now()
 
 
 class Message(models.Model):

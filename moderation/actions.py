@@ -218,7 +218,7 @@ def unmute_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> Ro
     require_moderator(moderator)
     reason = clean_reason(reason)
     member = _load_member(room_id, user_id)
-    if not is_send_muted(member):
+    if not member.is_send_muted:
         raise ActionError("conflict", "The member is not muted.")
     take_slots(moderator.pk, moderation=1)  # last: a refused unmute uses no slot
     with transaction.atomic():
@@ -228,13 +228,9 @@ def unmute_member(moderator, room_id: Any, user_id: Any, reason: Any = "") -> Ro
     return member
 
 
-def is_send_muted(member: RoomMember) -> bool:
-    return member.send_muted_until is not None and member.send_muted_until > timezone.now()
-
-
 def mute_payload(member: RoomMember) -> dict[str, Any]:
     """A member's mute as moderators see it: until when (null: not muted) and the reason the member is told."""
-    muted = is_send_muted(member)
+    muted = member.is_send_muted
     return {
         "room": member.room_id,
         "user": member.user_id,

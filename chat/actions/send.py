@@ -95,7 +95,7 @@ def check_send_message(
         _check_retry(existing, room.id)
         return OutgoingMessage(membership, retried=existing)
 
-    if membership.send_muted_until and membership.send_muted_until > timezone.now():
+    if membership.is_send_muted:
         raise forbidden(muted_message(membership))
     body = clean_text(body, "body", settings.MESSAGE_MAX_LENGTH)
     upload_ids = _parse_attachment_ids(attachments)
