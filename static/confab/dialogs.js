@@ -514,7 +514,15 @@ export function mountPicker() {
   const section = (title, emojis) =>
     emojis.length ? [h("p", { class: "emoji-section", "data-testid": "emoji-section" }, title), h("div", { class: "emoji-row" }, ...emojis.map(option))] : [];
 
+  /** Redraws the grid; an option that had the focus keeps it, so a keyboard user is not dropped to the page when the table arrives. */
   function draw() {
+    const focused = /** @type {HTMLElement} */ (document.activeElement);
+    const focusedEmoji = grid.contains(focused) ? focused.dataset.emoji : null;
+    fillGrid();
+    if (focusedEmoji) /** @type {HTMLElement | null} */ (grid.querySelector(`button[data-emoji="${CSS.escape(focusedEmoji)}"]`))?.focus();
+  }
+
+  function fillGrid() {
     const query = search.value;
     if (query.trim()) {
       const found = searchEmoji(table, query);

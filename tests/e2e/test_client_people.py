@@ -151,3 +151,31 @@ def test_the_emoji_picker_searches_the_whole_table_and_remembers_recent_picks(pe
     expect(picker.locator(".emoji-empty")).to_have_text("No emoji found.")
     ann.assert_no_script_errors()
     bob.assert_no_script_errors()
+
+
+def test_a_keyboard_user_keeps_the_focused_emoji_when_the_table_arrives_late(people):
+    from playwright.sync_api import expect
+
+    ann, bob = people()
+    held = []  # the table's answer waits until the focus is in the grid
+    ann.page.route("**/api/v1/emoji/", lambda route: held.append(route))
+    bob.send("we shipped")
+    message = ann.message("we shipped")
+    message.hover()
+    message.get_by_test_id("react-button").click()
+    options = ann.page.locator(".emoji-picker").get_by_test_id("emoji-option")
+    expect(options.first).to_be_focused()
+    ann.page.keyboard.press("ArrowRight")
+    second = options.nth(1)
+    expect(second).to_be_focused()
+    focused_emoji = second.get_attribute("data-emoji")
+
+    ann.page.wait_for_function("() => true")  # let the route handler record the request
+    assert len(held) == 1
+    held[0].continue_()
+    expect(ann.page.locator(".emoji-picker").get_by_test_id("emoji-section")).to_have_text(["Frequent", "All"])
+
+    expect(ann.page.locator(f'.emoji-picker [data-emoji="{focused_emoji}"]')).to_be_focused()
+    ann.page.keyboard.press("Enter")
+    expect(message.get_by_test_id("reaction")).to_have_attribute("data-emoji", focused_emoji)
+    ann.assert_no_script_errors()
