@@ -22,12 +22,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DEFAULT_DB_ALIAS, router
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken, Token
+
+from core.compiled import CompiledQuery, attnames
 
 from .models import SignedOutToken, User
 
@@ -50,6 +53,11 @@ def refresh_token_for(user: AbstractBaseUser) -> RefreshToken:
     return token
 
 
+# Every authenticated request and socket asks these: compiled once per process (``core.compiled``).
+_USER_BY_ID = CompiledQuery(lambda user_id: User.objects.filter(pk=user_id).values_list(*attnames(User)))
+_SIGNED_OUT = CompiledQuery(lambda sid: SignedOutToken.objects.filter(sid=sid).values_list("pk")[:1], kinds=("str",))
+
+
 def token_refusal(token: Token, user: User) -> str | None:
     """Why ``user``'s token no longer works (a key of ``REFUSALS``), or None when it does."""
     if not user.is_active:
@@ -57,15 +65,22 @@ def token_refusal(token: Token, user: User) -> str | None:
     if token.get(GENERATION_CLAIM, 0) != user.token_generation:
         return "session_ended"
     session_id = token.get(SESSION_CLAIM)
-    if session_id and SignedOutToken.objects.filter(sid=session_id).exists():
+    if session_id and _SIGNED_OUT.rows(str(session_id)):
         return "signed_out"
     return None
 
 
 def token_user(token: Token) -> User | None:
     """The user a validated token names, if the token is still good for them."""
-    user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM)).first()
-    if user is None or token_refusal(token, user) is not None:
+    try:
+        user_id = int(token.get(api_settings.USER_ID_CLAIM))
+    except (TypeError, ValueError):
+        return None
+    rows = _USER_BY_ID.rows(user_id)
+    if not rows:
+        return None
+    user = User.from_db(router.db_for_read(User) or DEFAULT_DB_ALIAS, attnames(User), rows[0])
+    if token_refusal(token, user) is not None:
         return None
     return user
 

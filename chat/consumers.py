@@ -53,8 +53,8 @@ def handles(event_type: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _load_ready(user) -> tuple[dict[str, Any], set[int]]:
-    """Everything ``ready`` needs, and the user's co-members for presence, in one worker-thread call."""
+def _load_ready(user) -> tuple[dict[str, Any], presence_actions.PresenceRows]:
+    """Everything ``ready`` needs, and the user's co-members' presence columns, in one worker-thread call."""
     server_time = timezone.now()  # before reading, so no change slips between
     rooms = queries.rooms_for_user(user)
     ready = {
@@ -63,7 +63,7 @@ def _load_ready(user) -> tuple[dict[str, Any], set[int]]:
         "rooms": rooms,
         "notifications_unread": unread_notification_count(user),
     }
-    return ready, presence_actions.co_members_of(user.id)
+    return ready, presence_actions.co_member_presence_rows(user.id)
 
 
 class ChatConsumer(RealtimeConsumer):
@@ -99,7 +99,7 @@ class ChatConsumer(RealtimeConsumer):
             self._auth_timer.cancel()
             self._auth_timer = None
         self.user = user
-        ready, co_members = await database_call(_load_ready, user)
+        ready, co_member_rows = await database_call(_load_ready, user)
         self.room_ids = {room["id"] for room in ready["rooms"]}
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
@@ -113,7 +113,7 @@ class ChatConsumer(RealtimeConsumer):
             for room in ready["rooms"]:
                 expect_seq(room_group(room["id"]), room["last_seq"] + 1)
         ready["session"] = self.session_id
-        ready.update(await presence.connection_opened(self, co_members))
+        ready.update(await presence.connection_opened(self, co_member_rows))
         await self.send(text_data=encode_frame("ready", ready))
         return ready
 

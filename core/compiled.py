@@ -31,6 +31,7 @@ from django.db.models import QuerySet
 # Stand for the caller's values while compiling: no row has a negative id, and no client made this UUID.
 MARKER = -7_314_159_265
 UUID_MARKER = uuid.UUID("00000000-7314-4159-8265-358979323846")
+STR_MARKER = "\x1fconfab-compiled-marker-7314159265"  # no client sends a unit separator in a key
 
 
 def attnames(model) -> list[str]:
@@ -42,12 +43,15 @@ class CompiledQuery:
     """A ``values_list`` queryset of ids (and UUIDs), compiled at its first run on each database.
 
     ``build`` takes one marker per argument: ints (``MARKER``, ``MARKER - 1``
-    ...) unless ``kinds`` says ``uuid`` for an argument.
+    ...) unless ``kinds`` says ``uuid`` or ``str`` for an argument.
     """
 
     def __init__(self, build: Callable[..., QuerySet], kinds: tuple[str, ...] = ("int",)) -> None:
         self._build = build
-        self._markers = tuple(UUID_MARKER if kind == "uuid" else MARKER - index for index, kind in enumerate(kinds))
+        self._markers = tuple(
+            {"uuid": UUID_MARKER, "str": f"{STR_MARKER}{index}"}.get(kind, MARKER - index)
+            for index, kind in enumerate(kinds)
+        )
         self._compiled: dict[str, _Compiled] = {}
         self._model: Any = None
 

@@ -69,14 +69,14 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]], layer=None) -> N
 # --- Hooks called by the consumer -------------------------------------------------------
 
 
-async def connection_opened(consumer, co_members: set[int] | None = None) -> dict[str, Any]:
+async def connection_opened(consumer, co_member_rows: actions.PresenceRows | None = None) -> dict[str, Any]:
     """A connection authenticated: record it, announce the user if new, return ``presence`` and ``typing``.
 
     ``presence`` lists the presence objects of the online users who share a
     room with this user (the user included); ``typing`` lists
     ``{"room", "user"}`` for every other user typing now in its rooms.
-    ``co_members`` (``actions.co_members_of``), when the caller read them
-    with its own database work, saves a trip to a database thread.
+    ``co_member_rows`` (``actions.co_member_presence_rows``), when the caller
+    read them with its own database work, saves a trip to a database thread.
     """
     user = consumer.user
     conn_id = consumer.channel_name
@@ -84,11 +84,11 @@ async def connection_opened(consumer, co_members: set[int] | None = None) -> dic
     store.register_local(conn_id, user.id, consumer)
     came_online = await store.add_connection(user.id, conn_id)
     room_ids = set(consumer.room_ids)
-    if co_members is None:
-        co_members = await database_call(actions.co_member_ids, room_ids)
-    online = await store.online_user_ids(co_members | {user.id})
+    if co_member_rows is None:
+        co_member_rows = await database_call(actions.co_member_presence_rows, user.id)
+    online = await store.online_user_ids(co_member_rows.keys() | {user.id})
     typing_pairs = await store.typing_in_rooms(room_ids)
-    snapshot = await database_call(actions.connection_snapshot, user, online, typing_pairs)
+    snapshot = actions.snapshot_from_rows(user.id, co_member_rows, online, typing_pairs)
     if came_online:
         mine = next(p for p in snapshot["presence"] if p["user"]["id"] == user.id)
         await _send_all(

@@ -1,12 +1,21 @@
-"""Who a connecting user shares a live room with, read once with the room list."""
+"""Who a connecting user shares a live room with, read once with the room list, with their presence columns."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chat import actions as chat
 from chat.models import Room
-from presence.actions import co_member_ids, co_members_of
+from presence.actions import (
+    co_member_ids,
+    co_member_presence_rows,
+    connection_snapshot,
+    presences,
+    snapshot_from_rows,
+)
+from presence.models import Presence
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +27,32 @@ def test_the_co_members_of_a_user_are_the_members_of_their_live_rooms(ann, bob, 
     Room.objects.filter(pk=old).update(archived=True)
     chat.create_group_room(eve, name="Elsewhere", members=[cat.id])
 
-    assert co_members_of(ann.id) == {ann.id, bob.id}
+    assert set(co_member_presence_rows(ann.id)) == {ann.id, bob.id}
     live_rooms = Room.objects.filter(memberships__user=ann, archived=False).values_list("id", flat=True)
-    assert co_members_of(ann.id) == co_member_ids(live_rooms)
+    assert set(co_member_presence_rows(ann.id)) == co_member_ids(live_rooms)
 
 
-def test_a_user_without_rooms_has_no_co_members(cat):
-    assert co_members_of(cat.id) == set()
+def test_a_user_without_rooms_is_their_own_only_co_member(cat):
+    assert set(co_member_presence_rows(cat.id)) == {cat.id}
+
+
+def test_the_co_member_rows_are_read_in_one_query(ann, bob, cat, django_assert_num_queries):
+    chat.create_group_room(ann, name="Live", members=[bob.id, cat.id])
+    with django_assert_num_queries(1):
+        co_member_presence_rows(ann.id)
+
+
+def test_presence_objects_built_from_rows_are_those_built_from_users(ann, bob, cat):
+    room = chat.create_group_room(ann, name="Live", members=[bob.id, cat.id])["id"]
+    now = datetime.now(UTC)
+    Presence.objects.create(user=bob, status="busy", status_text="in a call", last_seen=now - timedelta(hours=1))
+    Presence.objects.create(user=cat, status="away", status_text="gone", status_expires_at=now - timedelta(minutes=1))
+    bob.display_name = "Bob B."
+    bob.save()
+
+    from_rows = snapshot_from_rows(ann.id, co_member_presence_rows(ann.id), {bob.id, cat.id}, [(room, bob.id)])
+
+    assert from_rows == connection_snapshot(ann, {bob.id, cat.id}, [(room, bob.id)])
+    assert from_rows["presence"] == presences([ann.id, bob.id, cat.id], {ann.id, bob.id, cat.id})
+    assert [p["status"] for p in from_rows["presence"]] == ["online", "busy", "online"]  # cat's status has expired
+    assert from_rows["typing"] == [{"room": room, "user": from_rows["presence"][1]["user"]}]

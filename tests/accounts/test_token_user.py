@@ -1,0 +1,53 @@
+"""The user a socket's access token names: read with SQL compiled once, refused as the REST check refuses."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.authentication import GENERATION_CLAIM, refresh_token_for
+from accounts.queries import user_for_access_token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_session_token_names_its_user_and_session_in_two_queries(bob, django_assert_num_queries):
+    refresh = refresh_token_for(bob)
+    access = str(refresh.access_token)
+
+    with django_assert_num_queries(2):  # the user, and whether the session was signed out
+        user, session = user_for_access_token(access)
+
+    assert (user.pk, user.username, user.token_generation) == (bob.pk, "bob", bob.token_generation)
+    assert session == refresh["sid"]
+
+
+def test_a_signed_out_sessions_token_names_nobody(bob):
+    refresh = refresh_token_for(bob)
+
+    assert APIClient().post("/api/v1/auth/logout/", {"refresh": str(refresh)}, format="json").status_code == 204
+
+    assert user_for_access_token(str(refresh.access_token)) is None
+
+
+def test_a_token_of_an_older_generation_names_nobody(bob):
+    token = AccessToken.for_user(bob)
+    token[GENERATION_CLAIM] = bob.token_generation - 1
+
+    assert user_for_access_token(str(token)) is None
+
+
+@pytest.mark.parametrize("claimed", [None, "", "bob", "12x"])
+def test_a_token_whose_user_claim_is_not_an_id_names_nobody(bob, claimed):
+    token = AccessToken.for_user(bob)
+    token["user_id"] = claimed
+
+    assert user_for_access_token(str(token)) is None
+
+
+def test_a_token_of_a_deleted_user_names_nobody(bob):
+    token = str(AccessToken.for_user(bob))
+    bob.delete()
+
+    assert user_for_access_token(token) is None
