@@ -1,0 +1,77 @@
+"""An open socket's parser lets go of the handshake request (realtime.uvicorn_sansio.release_parsed_request).
+
+Driven through websockets' own sans-I/O server protocol, as uvicorn drives it:
+bytes in, events out.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from websockets.frames import Frame, Opcode
+from websockets.server import ServerProtocol
+
+from realtime.uvicorn_sansio import release_parsed_request
+
+HANDSHAKE = (
+    b"GET /ws/chat/ HTTP/1.1\r\nHost: confab.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Cookie: sessionid=" + b"x" * 400 + b"\r\n\r\n"
+)
+
+
+def _open_connection() -> tuple[ServerProtocol, weakref.ref]:
+    conn = ServerProtocol()
+    conn.receive_data(HANDSHAKE)
+    [request] = conn.events_received()
+    conn.send_response(conn.accept(request))
+    conn.data_to_send()
+    return conn, weakref.ref(request)
+
+
+def _client_text(text: str) -> bytes:
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=True, extensions=[])
+
+
+def test_the_handshake_request_is_freed_once_the_parser_is_swapped():
+    conn, request = _open_connection()
+    gc.collect()
+    assert request() is not None  # held by the server parser's suspended frame
+
+    assert release_parsed_request(conn) is True
+    gc.collect()
+
+    assert request() is None
+
+
+def test_frames_after_the_swap_are_read_as_before():
+    conn, _ = _open_connection()
+    release_parsed_request(conn)
+
+    second = _client_text("second")
+    conn.receive_data(_client_text("first") + second[:3])
+    conn.receive_data(second[3:])
+
+    assert [frame.data for frame in conn.events_received()] == [b"first", b"second"]
+
+
+def test_a_half_read_frame_keeps_the_parser_it_is_in():
+    conn, request = _open_connection()
+    frame = _client_text("hello")
+    conn.receive_data(frame[:4])
+
+    assert release_parsed_request(conn) is False
+    conn.receive_data(frame[4:])
+
+    assert [event.data for event in conn.events_received()] == [b"hello"]
+    assert request() is not None
+
+
+def test_a_connection_still_in_its_handshake_is_left_alone():
+    conn = ServerProtocol()
+    conn.receive_data(HANDSHAKE[:40])
+    parser = conn.parser
+
+    assert release_parsed_request(conn) is False
+    assert conn.parser is parser
