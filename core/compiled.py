@@ -92,6 +92,7 @@ class CompiledQuery:
                 rows = connection.connection.execute(qmark(compiled.sql), params).fetchall()
         else:
             with connection.cursor() as cursor:
+                load_timestamps_compiled(cursor.cursor, connection)
                 cursor.execute(compiled.sql, params)
                 rows = cursor.fetchall()
         if compiled.converters:
@@ -131,8 +132,36 @@ def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
         import psycopg  # only on PostgreSQL, where Django's backend has imported it already
 
         with psycopg.Cursor(connection.connection) as cursor:
+            load_timestamps_compiled(cursor, connection)
             cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
             return cursor.fetchone()
+
+
+def load_timestamps_compiled(cursor, connection) -> None:
+    """Let a psycopg ``cursor`` read ``timestamptz`` with psycopg's compiled loader, as Django's would read it.
+
+    Django registers, per connection, a Python subclass of that loader which
+    parses each value again and sets its ``tzinfo`` to the connection's time
+    zone: 2.7 µs a value, 0.5 ms of a connect's hundred presence rows (against
+    0.1 ms compiled, measured in-process). When that time zone is UTC, the
+    session's zone Django set at connect time, the compiled loader returns the
+    same values (aware, ``timezone.utc``). Only this cursor changes: Django's
+    own cursors compare the connection's loader with their zone and would
+    register theirs again.
+    """
+    if connection.timezone_name != "UTC" or not settings.USE_TZ:
+        return
+    cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _compiled_timestamptz_loader())
+
+
+_TIMESTAMPTZ_OID = 1184
+
+
+@functools.cache
+def _compiled_timestamptz_loader() -> type:
+    import psycopg  # only on PostgreSQL, where Django's backend has imported it already
+
+    return psycopg.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
 
 
 @contextlib.contextmanager

@@ -10,9 +10,12 @@ was deleted, an empty room, and an archived room (left out).
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from chat import actions
 from chat.models import Room
@@ -93,3 +96,21 @@ def test_the_room_list_is_two_queries_for_group_rooms(bob, ann, cat):
 
     assert len(rooms) == 3
     assert len(captured) == 2
+
+
+def test_compiled_rows_read_timestamps_as_the_orm_reads_them(bob, bobs_rooms):
+    from django.contrib.auth import get_user_model
+
+    from core.compiled import CompiledQuery
+    from presence.models import Presence
+
+    Presence.objects.create(user=bob, last_seen=timezone.now().replace(microsecond=0))  # isoformat drops µs at 0
+    columns = ("date_joined", "presence__last_seen")
+    users = get_user_model().objects
+    compiled = CompiledQuery(lambda user_id: users.filter(pk=user_id).values_list(*columns))
+
+    [row] = compiled.rows(bob.pk)
+
+    assert row == users.filter(pk=bob.pk).values_list(*columns).get()
+    assert [value.tzinfo for value in row] == [UTC, UTC]
+    assert [value.isoformat() for value in row] == [value.isoformat() for value in (bob.date_joined, row[1])]
