@@ -40,7 +40,7 @@ def attnames(model) -> list[str]:
 
 
 class CompiledQuery:
-    """A ``values_list`` queryset of ids (and UUIDs), compiled at its first run on each database.
+    """A ``values_list`` queryset taking ids (and UUIDs or strings), compiled at its first run on each database.
 
     ``build`` takes one marker per argument: ints (``MARKER``, ``MARKER - 1``
     ...) unless ``kinds`` says ``uuid`` or ``str`` for an argument.
