@@ -117,23 +117,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         allows it, as layer events do: the server's ``send`` builds each frame through websockets' state
         machine (a connect's ``ready`` and ack, every send's ack). Only with nothing of this connection
         waiting to be written, so frames keep their order."""
-        if text_data is not None and not close and self._backlog is None:
-            if self._write_ready_made(text_data) is not False:
+        if text_data is not None and not close and self._write_frame is not None and self._backlog is None:
+            try:
+                if self._write_frame(text_data):
+                    return
+            except Exception:
+                logger.exception("Writing to %s failed", self.channel_name)
                 return
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
-
-    def _write_ready_made(self, text: str) -> bool | None:
-        """``text`` as a ready-made frame, when the server allows it (``release_handshake``): True if
-        written, False if the caller must use the server's ``send``, None if the write failed (logged;
-        the socket's disconnect follows)."""
-        write_frame = self._write_frame
-        if write_frame is None:
-            return False
-        try:
-            return write_frame(text)
-        except Exception:
-            logger.exception("Writing to %s failed", self.channel_name)
-            return None
 
     async def __call__(self, scope, receive, send) -> None:
         """Channels' consumer loop, with events written as they arrive and no task per connection.
@@ -280,12 +271,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _write_now(self, text: str) -> None:
         """Write one frame at once: ready-made where the server allows it, else through the server's
         ``send``, run to its end here if it does not wait (it rarely does)."""
-        written = self._write_ready_made(text)
-        if written:
-            counts.frames_delivered += 1
-            return
-        if written is None:
-            return
+        write_frame = self._write_frame
+        if write_frame is not None:
+            try:
+                if write_frame(text):
+                    counts.frames_delivered += 1
+                    return
+            except Exception:
+                logger.exception("Writing to %s failed", self.channel_name)
+                return
         sending = self.base_send({"type": "websocket.send", "text": text})
         try:
             awaited = sending.send(None)
