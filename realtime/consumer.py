@@ -112,20 +112,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
         await self.send(text_data=encode_frame("error", error.as_data(), request_id=request_id))
 
-    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
-        """Channels' ``send``; a text frame (an ack, ``ready``, an error) goes out ready-made when the server
-        allows it, as layer events do: the server's ``send`` builds each frame through websockets' state
-        machine (a connect's ``ready`` and ack, every send's ack). Only with nothing of this connection
-        waiting to be written, so frames keep their order."""
-        if text_data is not None and not close and self._write_frame is not None and self._backlog is None:
-            try:
-                if self._write_frame(text_data):
-                    return
-            except Exception:
-                logger.exception("Writing to %s failed", self.channel_name)
-                return
-        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
-
     async def __call__(self, scope, receive, send) -> None:
         """Channels' consumer loop, with events written as they arrive and no task per connection.
 
