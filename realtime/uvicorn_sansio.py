@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import OPEN, Protocol
@@ -72,19 +73,22 @@ def write_text_frame(protocol: WebSocketsSansIOProtocol, text: str) -> bool:
 
 
 def slim_protocol(protocol) -> None:
-    """Let go of what the handshake left behind in a sansio ``protocol`` (about 4 KiB per connection).
+    """Let go of what the handshake left behind in a sansio ``protocol`` (about 5 KiB per connection).
 
     uvicorn's websockets-sansio protocol (``send`` is its bound method) keeps the
     handshake's request and response, with their header maps, for the life
     of the connection, but reads them only until the accept; and its receive
     queue and write flag are asyncio's ``Queue`` and ``Event``, four deques
     (2.6 KiB) for at most a few messages and one waiter: ``SlimQueue`` and
-    ``SlimEvent`` do the same with none. Called while the consumer handles a
-    message, so nothing is waiting on the queue; what it holds moves over.
+    ``SlimEvent`` do the same with none. Its attributes that hold the server's
+    values move to its class (``share_server_attributes``). Called while the
+    consumer handles a message, so nothing is waiting on the queue; what it
+    holds moves over.
     """
     if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
         protocol.request = protocol.response = None
         release_parsed_request(protocol.conn)
+        share_server_attributes(protocol)
         if type(protocol.queue) is asyncio.Queue and not protocol.queue._getters:
             slim = SlimQueue()
             while not protocol.queue.empty():
@@ -95,6 +99,82 @@ def slim_protocol(protocol) -> None:
             if protocol.writable.is_set():
                 slim_event.set()
             protocol.writable = slim_event
+
+
+# The protocol's attributes that hold its server's values, the same objects on every connection.
+SERVER_ATTRIBUTES = (
+    "config",
+    "app",
+    "loop",
+    "logger",
+    "root_path",
+    "asgi_version",
+    "app_state",
+    "connections",
+    "tasks",
+    "close_timeout",
+    "ping_interval",
+    "ping_timeout",
+)
+# Connection state that stays at these values from the accept until the connection ends: whatever
+# writes one later (a close, a disconnect) writes it on the instance. (``read_paused`` is not one:
+# it flips with every message received.)
+OPEN_CONNECTION_STATE: dict[str, Any] = {
+    "request": None,
+    "response": None,
+    "initial_response": None,
+    "handshake_initiated": True,
+    "handshake_complete": True,
+    "close_sent": False,
+    "close_timer": None,
+    "disconnected": False,
+}
+# One subclass per server (its config), whose class attributes are that server's values.
+_server_classes: dict[int, type] = {}
+
+
+def share_server_attributes(protocol) -> bool:
+    """Move the attributes an open connection shares with every other to a class of its server.
+
+    uvicorn's protocol sets 37 attributes per connection, past the 30 that
+    CPython's shared-key instance dicts hold, so each connection has a whole
+    dict of its own (1.6 KiB). Twelve of them are its server's (config,
+    loop, logger, the connection set...; not ``default_headers``, which the
+    server renews every second with its ``Date``), and eight are state that,
+    while the connection is open, holds the same immutable value on every
+    connection. Those are read from a subclass made once per server, and the
+    instance keeps the other seventeen in a dict sized for them (0.4 KiB). Reading an
+    attribute gives the same value as before; writing one (a close) sets it
+    on the instance, as it always did. False (nothing
+    changes) when a value is not the server's or not in its open state.
+    """
+    state = protocol.__dict__
+    config = state.get("config")
+    server_class = _server_classes.get(id(config))
+    if server_class is None or server_class.config is not config:
+        if any(name not in state for name in SERVER_ATTRIBUTES):
+            return False
+        server_class = type(
+            "SharedSansIOProtocol",
+            (type(protocol),),
+            {
+                "__module__": __name__,
+                "__doc__": "uvicorn's sansio protocol with its server's values as class attributes.",
+                **{name: state[name] for name in SERVER_ATTRIBUTES},
+                **OPEN_CONNECTION_STATE,
+            },
+        )
+        _server_classes[id(config)] = server_class
+    if type(protocol) is not server_class.__base__:
+        return False
+    if any(state.get(name) is not getattr(server_class, name) for name in SERVER_ATTRIBUTES):
+        return False
+    if any(state.get(name, value) != value for name, value in OPEN_CONNECTION_STATE.items()):
+        return False
+    moved = SERVER_ATTRIBUTES + tuple(OPEN_CONNECTION_STATE)
+    protocol.__class__ = server_class
+    protocol.__dict__ = {name: value for name, value in state.items() if name not in moved}
+    return True
 
 
 def release_parsed_request(conn) -> bool:

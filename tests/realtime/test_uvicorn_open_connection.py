@@ -1,0 +1,131 @@
+"""An open connection under uvicorn's sansio protocol keeps only its own state (realtime.uvicorn_sansio).
+
+A real uvicorn server runs the application in the test's loop, so its
+protocol objects and scopes can be looked at; a real WebSocket client talks
+to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from realtime.consumer import SCOPE_KEYS_KEPT
+from realtime.uvicorn_sansio import OPEN_CONNECTION_STATE, SERVER_ATTRIBUTES, share_server_attributes
+from tests.conftest import free_port
+from tests.wsclient import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest_asyncio.fixture
+async def sansio_server():
+    from config.asgi import application
+
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=free_port(),
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.ensure_future(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    server.ws_url = f"ws://127.0.0.1:{config.port}/ws/chat/"
+    yield server
+    server.should_exit = True
+    await asyncio.wait_for(serving, 10)
+
+
+def _open_protocol(server):
+    [protocol] = [p for p in server.server_state.connections if getattr(p, "handshake_complete", False)]
+    return protocol
+
+
+async def test_an_open_connection_holds_none_of_its_servers_values_itself(sansio_server, ann):
+    client = await Client.open(sansio_server, ann)
+    protocol = _open_protocol(sansio_server)
+
+    assert set(protocol.__dict__) & {*SERVER_ATTRIBUTES, *OPEN_CONNECTION_STATE} == set()
+    assert protocol.config is sansio_server.config
+    assert protocol.connections is sansio_server.server_state.connections
+    assert (protocol.handshake_complete, protocol.close_sent, protocol.request) == (True, False, None)
+    assert sys.getsizeof(protocol.__dict__) <= 600  # 1,584 bytes with all 37 attributes
+    await client.socket.close()
+
+
+async def test_a_connection_opened_after_the_servers_date_changed_is_slimmed_too(sansio_server, ann, bob):
+    first = await Client.open(sansio_server, ann)
+    headers = sansio_server.server_state.default_headers
+    async with asyncio.timeout(5):
+        while sansio_server.server_state.default_headers is headers:  # renewed each second (its Date)
+            await asyncio.sleep(0.05)
+    second = await Client.open(sansio_server, bob)
+
+    assert {type(protocol).__name__ for protocol in sansio_server.server_state.connections} == {"SharedSansIOProtocol"}
+    await first.socket.close()
+    await second.socket.close()
+
+
+async def test_an_open_connections_scope_keeps_only_what_the_consumer_reads(sansio_server, ann):
+    client = await Client.open(sansio_server, ann)
+    protocol = _open_protocol(sansio_server)
+
+    assert set(protocol.scope) == {"type", "client", "user"}
+    assert set(protocol.scope) <= set(SCOPE_KEYS_KEPT)
+    await client.socket.close()
+
+
+async def test_a_slimmed_connection_sends_acks_takes_events_and_closes(sansio_server, ann, bob, group_room):
+    room = group_room
+    sender = await Client.open(sansio_server, ann)
+    reader = await Client.open(sansio_server, bob)
+
+    ack = await sender.request("send_message", {"room": room.id, "body": "after the slimming"})
+    [event] = await reader.collect("new_message", 1)
+
+    assert ack["type"] == "ack"
+    assert event["data"]["message"]["body"] == "after the slimming"
+    await reader.socket.close()
+    await sender.socket.close()
+    async with asyncio.timeout(5):
+        while sansio_server.server_state.connections:
+            await asyncio.sleep(0.01)
+
+
+def test_a_protocol_whose_value_is_not_its_servers_is_left_whole():
+    config = object()
+    shared = {name: object() for name in SERVER_ATTRIBUTES} | {"config": config}
+    first = _protocol_like({**shared, **OPEN_CONNECTION_STATE, "transport": "one"})
+    odd = _protocol_like({**shared, **OPEN_CONNECTION_STATE, "loop": object(), "transport": "two"})
+
+    assert share_server_attributes(first) is True
+    assert share_server_attributes(odd) is False
+    assert odd.__dict__["transport"] == "two" and "loop" in odd.__dict__
+
+
+def test_a_protocol_in_another_state_than_open_is_left_whole():
+    shared = {name: object() for name in SERVER_ATTRIBUTES}
+    closing = _protocol_like({**shared, **OPEN_CONNECTION_STATE, "close_sent": True})
+
+    assert share_server_attributes(closing) is False
+    assert closing.__dict__["close_sent"] is True
+
+
+class _Protocol:
+    """Stands in for uvicorn's protocol: a plain class with an instance dict."""
+
+
+def _protocol_like(attributes: dict) -> _Protocol:
+    protocol = _Protocol()
+    protocol.__dict__.update(attributes)
+    return protocol
