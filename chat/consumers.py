@@ -80,7 +80,7 @@ class ChatConsumer(RealtimeConsumer):
         self.room_ids = set()
         self.session_id = uuid.uuid4().hex
         await self.accept()
-        self._write_frame = release_handshake(self.scope, self.base_send)
+        self._connection = release_handshake(self.scope, self.base_send)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
             await self._start(user, self.scope.get("session_key"))

@@ -14,9 +14,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-import types
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from channels.consumer import get_handler_name
@@ -78,7 +77,17 @@ def abort_connection(send: Callable[..., Any]) -> None:
         abort()
 
 
-def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> Callable[[str], bool] | None:
+class ServerConnection(Protocol):
+    """What a consumer can do on its connection past the server's ``send``, where the server allows it."""
+
+    def write_text(self, text: str) -> bool:
+        """Write a ready-made text frame at once; False: use ``send`` (flow control, closing...)."""
+
+    def forget_read_frame(self) -> bool:
+        """Let go of what the server's parser keeps of the last frame read, between frames."""
+
+
+def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> ServerConnection | None:
     """Let go of what the handshake left behind once the socket is accepted; say how to write frames fast.
 
     The scope's headers were read (origin, cookie) before the consumer
@@ -86,19 +95,19 @@ def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> Callab
     (the rest, with the headers, was 1.4 KiB per connection). uvicorn's sansio protocol
     keeps more; its tweak is imported only when that is the running server's
     protocol, so a server without it (or a uvicorn that renamed it) never
-    imports uvicorn's internals. Under that protocol the answer is a writer of
-    ready-made frames (``realtime.uvicorn_sansio.write_text_frame``, bound to
-    the connection); under any other server, None.
+    imports uvicorn's internals. Under that protocol the answer is the
+    connection's ``realtime.uvicorn_sansio.SansIOConnection`` (ready-made
+    frames, the parser's last frame let go); under any other server, None.
     """
     kept = {key: scope[key] for key in SCOPE_KEYS_KEPT if key in scope}
     scope.clear()  # the server holds this same dict: cleared, its table goes too
     scope.update(kept)
     protocol = getattr(send, "__self__", None)
     if protocol is not None and type(protocol).__module__ == "uvicorn.protocols.websockets.websockets_sansio_impl":
-        from .uvicorn_sansio import slim_protocol, write_text_frame  # lazily: only under that server
+        from .uvicorn_sansio import SansIOConnection, slim_protocol  # lazily: only under that server
 
         slim_protocol(protocol)
-        return types.MethodType(write_text_frame, protocol)
+        return SansIOConnection(protocol)
     return None
 
 
@@ -111,8 +120,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     _drainer: asyncio.Future | None = None
     _stall_timer: asyncio.TimerHandle | None = None
     _shed = False  # closed for being too slow: layer events are dropped from then on
-    # Writes a ready-made frame straight to the connection when the server allows it (``release_handshake``).
-    _write_frame: Callable[[str], bool] | None = None
+    # The connection past the server's ``send``, when the server allows it (``release_handshake``).
+    _connection: ServerConnection | None = None
 
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
         await self.send(text_data=encode_frame("error", error.as_data(), request_id=request_id))
@@ -151,6 +160,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     message = None  # not kept alive while the socket is idle
                     if self._backlog:
                         await self._drain()
+                if self._connection is not None:
+                    self._connection.forget_read_frame()  # nor is the frame the server read it from
         except StopConsumer:
             pass
         finally:
@@ -262,10 +273,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _write_now(self, text: str) -> None:
         """Write one frame at once: ready-made where the server allows it, else through the server's
         ``send``, run to its end here if it does not wait (it rarely does)."""
-        write_frame = self._write_frame
-        if write_frame is not None:
+        connection = self._connection
+        if connection is not None:
             try:
-                if write_frame(text):
+                if connection.write_text(text):
                     counts.frames_delivered += 1
                     return
             except Exception:

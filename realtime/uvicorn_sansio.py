@@ -87,7 +87,7 @@ def slim_protocol(protocol) -> None:
     """
     if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
         protocol.request = protocol.response = None
-        release_parsed_request(protocol.conn)
+        restart_frame_parser(protocol.conn)
         share_server_attributes(protocol)
         if type(protocol.queue) is asyncio.Queue and not protocol.queue._getters:
             slim = SlimQueue()
@@ -177,25 +177,29 @@ def share_server_attributes(protocol) -> bool:
     return True
 
 
-def release_parsed_request(conn) -> bool:
-    """Swap websockets' server parser for the frame parser it has handed over to, between frames.
+def restart_frame_parser(conn) -> bool:
+    """Start websockets' frame parser afresh between frames, so it holds nothing it has read.
 
     ``ServerProtocol.parse`` reads the handshake request into a local, then
     delegates to ``Protocol.parse`` for the life of the connection, so its
     suspended frame keeps the request and its header map alive (1.6 KiB per
     idle socket with the bench's few headers; a browser's cookies and agent
-    strings make it more). The frame parser keeps no state of its own between
-    frames (it lives in the reader's buffer and the protocol), so a new one,
-    started while the old waits for a next frame with nothing buffered, reads
-    exactly what the old would have. Anywhere else (a frame half read, another
-    websockets' parser), nothing changes: False.
+    strings make it more). ``Protocol.parse`` in turn keeps the last frame it
+    read in a local until the next one arrives: an idle socket held its
+    client's last message (the ``authenticate`` frame with its token, or a
+    message body up to the frame limit). The frame parser keeps no state of
+    its own between frames (it lives in the reader's buffer and the
+    protocol), so a new one, started while the old waits for a next frame
+    with nothing buffered, reads exactly what the old would have. Anywhere
+    else (a frame half read, another websockets' parser), nothing changes:
+    False.
     """
-    outer = conn.parser
-    inner = getattr(outer, "gi_yieldfrom", None)
-    waiting = getattr(inner, "gi_yieldfrom", None)
+    parser = conn.parser
+    if getattr(parser, "gi_code", None) is ServerProtocol.parse.__code__:
+        parser = parser.gi_yieldfrom  # the handshake's parser, delegating to the frame parser
+    waiting = getattr(parser, "gi_yieldfrom", None)
     if (
-        getattr(outer, "gi_code", None) is not ServerProtocol.parse.__code__
-        or getattr(inner, "gi_code", None) is not Protocol.parse.__code__
+        getattr(parser, "gi_code", None) is not Protocol.parse.__code__
         or getattr(waiting, "gi_code", None) is not StreamReader.at_eof.__code__
         or conn.reader.buffer
         or conn.reader.eof
@@ -205,6 +209,27 @@ def release_parsed_request(conn) -> bool:
     next(fresh)  # runs to the same place: waiting in ``at_eof`` for data
     conn.parser = fresh
     return True
+
+
+class SansIOConnection:
+    """What the consumer does on a uvicorn sansio connection beside its ``send``.
+
+    One per open socket (``realtime.consumer.release_handshake``), holding
+    only the protocol.
+    """
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+        self.protocol = protocol
+
+    def write_text(self, text: str) -> bool:
+        """``write_text_frame`` on this connection."""
+        return write_text_frame(self.protocol, text)
+
+    def forget_read_frame(self) -> bool:
+        """After a message is handled: the parser lets go of its frame (``restart_frame_parser``)."""
+        return restart_frame_parser(self.protocol.conn)
 
 
 class SlimQueue:

@@ -83,7 +83,11 @@ async def test_a_socket_past_its_backlog_bound_is_closed_and_the_others_get_ever
     reader = await Client.open(slow_server, cat)
     rss_before = server_rss_kib(slow_server)
 
-    seqs = await flood(sender, group_room.id, FLOOD)
+    try:
+        seqs = await flood(sender, group_room.id, FLOOD)
+    except TimeoutError:  # an ack that never came: say which sockets the server closed, and why
+        shed = [line for line in slow_server.log().splitlines() if "too slow" in line or "Error" in line]
+        raise AssertionError(f"a send was not acked; the server's log says: {shed}") from None
 
     delivered = await reader.collect("new_message", FLOOD, timeout=60)
     assert [frame["data"]["message"]["seq"] for frame in delivered] == seqs

@@ -85,6 +85,15 @@ async def test_an_open_connections_scope_keeps_only_what_the_consumer_reads(sans
     await client.socket.close()
 
 
+async def test_an_idle_connections_parser_holds_no_frame_it_has_read(sansio_server, ann, group_room):
+    client = await Client.open(sansio_server, ann)  # its authenticate frame carried a token
+    await client.request("send_message", {"room": group_room.id, "body": "a body the parser read"})
+    protocol = _open_protocol(sansio_server)
+
+    assert "frame" not in protocol.conn.parser.gi_frame.f_locals
+    await client.socket.close()
+
+
 async def test_a_slimmed_connection_sends_acks_takes_events_and_closes(sansio_server, ann, bob, group_room):
     room = group_room
     sender = await Client.open(sansio_server, ann)

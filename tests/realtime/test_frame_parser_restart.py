@@ -1,4 +1,5 @@
-"""An open socket's parser lets go of the handshake request (realtime.uvicorn_sansio.release_parsed_request).
+"""An open socket's parser lets go of what it has read (realtime.uvicorn_sansio.restart_frame_parser):
+the handshake request, and each frame once the next is awaited.
 
 Driven through websockets' own sans-I/O server protocol, as uvicorn drives it:
 bytes in, events out.
@@ -12,7 +13,7 @@ import weakref
 from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 
-from realtime.uvicorn_sansio import release_parsed_request
+from realtime.uvicorn_sansio import restart_frame_parser
 
 HANDSHAKE = (
     b"GET /ws/chat/ HTTP/1.1\r\nHost: confab.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -39,7 +40,7 @@ def test_the_handshake_request_is_freed_once_the_parser_is_swapped():
     gc.collect()
     assert request() is not None  # held by the server parser's suspended frame
 
-    assert release_parsed_request(conn) is True
+    assert restart_frame_parser(conn) is True
     gc.collect()
 
     assert request() is None
@@ -47,7 +48,7 @@ def test_the_handshake_request_is_freed_once_the_parser_is_swapped():
 
 def test_frames_after_the_swap_are_read_as_before():
     conn, _ = _open_connection()
-    release_parsed_request(conn)
+    restart_frame_parser(conn)
 
     second = _client_text("second")
     conn.receive_data(_client_text("first") + second[:3])
@@ -56,12 +57,39 @@ def test_frames_after_the_swap_are_read_as_before():
     assert [frame.data for frame in conn.events_received()] == [b"first", b"second"]
 
 
+def test_the_last_frame_read_is_freed_once_the_parser_restarts():
+    conn, _ = _open_connection()
+    restart_frame_parser(conn)
+    conn.receive_data(_client_text("authenticate with a token"))
+    [frame] = conn.events_received()
+    last_frame = weakref.ref(frame)
+    del frame
+    gc.collect()
+    assert last_frame() is not None  # held by the frame parser's suspended frame
+
+    assert restart_frame_parser(conn) is True
+    gc.collect()
+
+    assert last_frame() is None
+
+
+def test_frames_after_each_restart_are_read_as_before():
+    conn, _ = _open_connection()
+    received = []
+    for text in ("first", "second", "third"):
+        assert restart_frame_parser(conn) is True
+        conn.receive_data(_client_text(text))
+        received += [frame.data for frame in conn.events_received()]
+
+    assert received == [b"first", b"second", b"third"]
+
+
 def test_a_half_read_frame_keeps_the_parser_it_is_in():
     conn, request = _open_connection()
     frame = _client_text("hello")
     conn.receive_data(frame[:4])
 
-    assert release_parsed_request(conn) is False
+    assert restart_frame_parser(conn) is False
     conn.receive_data(frame[4:])
 
     assert [event.data for event in conn.events_received()] == [b"hello"]
@@ -73,5 +101,5 @@ def test_a_connection_still_in_its_handshake_is_left_alone():
     conn.receive_data(HANDSHAKE[:40])
     parser = conn.parser
 
-    assert release_parsed_request(conn) is False
+    assert restart_frame_parser(conn) is False
     assert conn.parser is parser
