@@ -35,15 +35,19 @@ def _client_text(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=True, extensions=[])
 
 
+def _held_then_freed_by_a_restart(conn: ServerProtocol, read: weakref.ref) -> bool:
+    """Whether what ``read`` names is kept alive by the parser's suspended frame, and let go by a restart."""
+    gc.collect()
+    held = read() is not None
+    restarted = restart_frame_parser(conn)
+    gc.collect()
+    return held and restarted and read() is None
+
+
 def test_the_handshake_request_is_freed_once_the_parser_is_swapped():
     conn, request = _open_connection()
-    gc.collect()
-    assert request() is not None  # held by the server parser's suspended frame
 
-    assert restart_frame_parser(conn) is True
-    gc.collect()
-
-    assert request() is None
+    assert _held_then_freed_by_a_restart(conn, request)
 
 
 def test_frames_after_the_swap_are_read_as_before():
@@ -64,13 +68,8 @@ def test_the_last_frame_read_is_freed_once_the_parser_restarts():
     [frame] = conn.events_received()
     last_frame = weakref.ref(frame)
     del frame
-    gc.collect()
-    assert last_frame() is not None  # held by the frame parser's suspended frame
 
-    assert restart_frame_parser(conn) is True
-    gc.collect()
-
-    assert last_frame() is None
+    assert _held_then_freed_by_a_restart(conn, last_frame)
 
 
 def test_frames_after_each_restart_are_read_as_before():
