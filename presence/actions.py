@@ -128,19 +128,23 @@ def presence_messages(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The channel-layer messages of one presence event: one per room group of the subject.
 
-    Every copy carries the same ``eid`` so a connection that is in several of
-    these groups forwards it once. The subject's own connections get it only
-    with ``to_self`` (through their user group); otherwise they drop it.
+    Copies to several groups carry the same ``eid`` so a connection that is in
+    several of them forwards it once (``presence.realtime.frame_for``). A
+    single copy cannot arrive twice: it carries none, and the connections that
+    receive it remember nothing of it (the list of seen ids was 0.75 KiB per
+    idle socket when every event had one). The subject's own connections get
+    it only with ``to_self`` (through their user group); otherwise they drop it.
     """
     message = {
         "type": PRESENCE_MESSAGE_TYPE,
         "frame": encode_frame(event_type, data),
-        "eid": uuid.uuid4().hex,
         "exclude_user": None if to_self else subject_id,
     }
     groups = [room_group(room_id) for room_id in sorted(set(room_ids))]
     if to_self:
         groups.append(user_group(subject_id))
+    if len(groups) > 1:
+        message["eid"] = uuid.uuid4().hex
     return [(group, message) for group in groups]
 
 
