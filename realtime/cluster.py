@@ -148,6 +148,8 @@ class ShardedPubSub:
         self._client: RedisCluster | None = None
         self._lock = asyncio.Lock()
         self._repair: asyncio.Task[None] | None = None
+        # A connection of the repair's own failed or dropped a channel: the repair goes round again.
+        self._lost_during_repair = False
         self._refresh: asyncio.Task[None] | None = None
 
     @property
@@ -233,6 +235,7 @@ class ShardedPubSub:
     def lost(self, subscriber: _NodeSubscriber, error: BaseException) -> None:
         """A subscription connection failed or lost a channel: resubscribe everything, then resync."""
         warn_once_per(logger, "cluster-pubsub", 30, "Sharded subscriptions lost on %s (%s)", subscriber.name, error)
+        self._lost_during_repair = True
         self._start_repair(error)
 
     def _start_repair(self, error: BaseException) -> None:
@@ -240,15 +243,25 @@ class ShardedPubSub:
             self._repair = asyncio.create_task(self._repair_all(), name="sharded pub/sub repair")
 
     async def _repair_all(self) -> None:
+        """Subscribe every wanted channel on its slot's master afresh, until one round loses nothing.
+
+        A round that confirmed everything is not enough: a slot that moves again
+        while it subscribes (a resharding assigns a slot on each node in turn)
+        drops a channel the round already confirmed, and that connection's loss,
+        reported while this repair still runs, would otherwise start no repair.
+        """
         while True:
             try:
                 async with self._lock:
                     for subscriber in list(self.subscribers.values()):
                         await subscriber.close()
                     self.subscribers.clear()
+                    self._lost_during_repair = False  # what was lost so far was on the connections just closed
                     await self.client.nodes_manager.initialize()  # the slots as the cluster now assigns them
                     subscribers = [(await self._subscriber_for(channel), channel) for channel in sorted(self.wanted)]
                 await asyncio.gather(*(subscriber.subscribe(channel) for subscriber, channel in subscribers))
+                if self._lost_during_repair:
+                    continue
                 break
             except asyncio.CancelledError:
                 raise

@@ -161,6 +161,15 @@ class RedisCluster:
         self.wait_until_healthy()
         return target
 
+    def drop_channels_of_slot(self, key: str) -> None:
+        """Make the master of ``key``'s slot drop every sharded subscription in that slot, telling each
+        subscriber with ``sunsubscribe``, as a master does whenever a slot is assigned (``CLUSTER SETSLOT
+        <slot> NODE``), even to itself: each master is told in turn during a resharding."""
+        port = self.master_of(key)
+        master = self.client(port)
+        slot = master.cluster("keyslot", key)
+        master.execute_command("CLUSTER SETSLOT", slot, "NODE", master.execute_command("CLUSTER MYID").decode())
+
     def hang_master(self, key: str) -> int:
         """Freeze the master of ``key``'s slot (SIGSTOP: its sockets stay open and silent, as a hung machine's);
         return once its replica serves the slot. Returns the frozen port."""

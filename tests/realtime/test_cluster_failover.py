@@ -208,6 +208,54 @@ async def test_a_master_that_hangs_is_given_up_after_unanswered_pings_and_its_re
     assert [n for n in socket.numbers() if n in set(after_resync)] == after_resync
 
 
+async def test_a_channel_dropped_again_while_the_repair_confirms_the_rest_is_subscribed_once_more(
+    redis_cluster, monkeypatch
+):
+    """A resharding assigns the slot on each node in turn: the new owner drops the channel the repair has
+    just subscribed there, while the repair still waits for the process's other channels."""
+    prefix = f"redrop{uuid.uuid4().hex[:8]}"
+    group_channel = f"{prefix}__group__room.1"
+    layer = RedisClusterFanOutChannelLayer(hosts=[redis_cluster.url], prefix=prefix)
+    sender = RedisClusterFanOutChannelLayer(hosts=[redis_cluster.url], prefix=prefix)
+    socket = Socket()
+    dropped_again = asyncio.Event()
+    confirm = cluster_layer._NodeSubscriber.subscribe
+
+    async def confirm_then_drop_once(subscriber: Any, channel: str) -> None:
+        await confirm(subscriber, channel)
+        pubsub = subscriber.owner
+        if channel == group_channel and pubsub._repair is not None and not dropped_again.is_set():
+            async with asyncio.timeout(ARRIVAL_TIMEOUT):
+                while pubsub._subscribed() != pubsub.wanted:  # the round has confirmed every channel
+                    await asyncio.sleep(0.01)
+            await asyncio.to_thread(redis_cluster.drop_channels_of_slot, group_channel)
+            async with asyncio.timeout(ARRIVAL_TIMEOUT):
+                await subscriber.task  # its reader saw the ``sunsubscribe`` and reported the loss
+            dropped_again.set()
+
+    try:
+        channel = await layer.new_channel()
+        layer.attach(channel, socket)
+        await layer.group_add("room.1", channel)
+        monkeypatch.setattr(cluster_layer._NodeSubscriber, "subscribe", confirm_then_drop_once)
+        await asyncio.to_thread(redis_cluster.drop_channels_of_slot, group_channel)
+        await asyncio.wait_for(dropped_again.wait(), RESYNC_TIMEOUT)
+        await asyncio.wait_for(socket.resynced.wait(), RESYNC_TIMEOUT)
+        await sender.group_send("room.1", {"type": "test.event", "n": 1})
+        async with asyncio.timeout(ARRIVAL_TIMEOUT):
+            while not socket.numbers():
+                await asyncio.sleep(0.01)
+    finally:
+        await sender.flush()
+        await layer.flush()
+
+    # One resync, once the repair has every channel back: a client syncs once.
+    assert [message for message, _ in socket.frames] == [
+        resync_envelope("subscriptions_restored"),
+        {"type": "test.event", "n": 1},
+    ]
+
+
 async def test_a_socket_that_leaves_a_group_and_joins_again_causes_no_resync(redis_cluster):
     layer = RedisClusterFanOutChannelLayer(hosts=[redis_cluster.url], prefix=f"rejoin{uuid.uuid4().hex[:8]}")
     socket = Socket()
