@@ -8,6 +8,7 @@ to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 import pytest
@@ -22,8 +23,8 @@ from tests.wsclient import Client
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest_asyncio.fixture
-async def sansio_server():
+@contextlib.asynccontextmanager
+async def _serving(**settings):
     from config.asgi import application
 
     config = uvicorn.Config(
@@ -34,6 +35,7 @@ async def sansio_server():
         ws_per_message_deflate=False,
         lifespan="off",
         log_level="warning",
+        **settings,
     )
     server = uvicorn.Server(config)
     serving = asyncio.ensure_future(server.serve())
@@ -41,9 +43,24 @@ async def sansio_server():
         while not server.started:
             await asyncio.sleep(0.01)
     server.ws_url = f"ws://127.0.0.1:{config.port}/ws/chat/"
-    yield server
-    server.should_exit = True
-    await asyncio.wait_for(serving, 10)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+
+
+@pytest_asyncio.fixture
+async def sansio_server():
+    async with _serving() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def pinging_server():
+    """Pings every second; a ping unanswered for a second closes the connection."""
+    async with _serving(ws_ping_interval=1, ws_ping_timeout=1) as server:
+        yield server
 
 
 def _open_protocol(server):
@@ -109,6 +126,60 @@ async def test_a_slimmed_connection_sends_acks_takes_events_and_closes(sansio_se
     async with asyncio.timeout(5):
         while sansio_server.server_state.connections:
             await asyncio.sleep(0.01)
+
+
+async def test_an_open_connection_has_no_keepalive_timer_of_its_own(sansio_server, ann):
+    client = await Client.open(sansio_server, ann)
+    protocol = _open_protocol(sansio_server)
+    wheel = protocol.keepalive_wheel
+
+    assert (protocol.ping_timer, protocol.pong_timer) == (None, None)
+    assert list(wheel.tick_of) == [protocol]
+    await client.socket.close()
+    async with asyncio.timeout(5):
+        while sansio_server.server_state.connections:
+            await asyncio.sleep(0.01)
+    assert (wheel.tick_of, wheel.buckets, wheel.timer) == ({}, {}, None)  # a closed connection leaves it
+
+
+async def test_the_servers_wheel_pings_an_idle_connection_again_and_again(pinging_server, ann):
+    client = await Client.open(pinging_server, ann)  # websockets answers each ping with its pong
+    protocol = _open_protocol(pinging_server)
+    pings = []
+    async with asyncio.timeout(10):
+        while len(pings) < 3:
+            if protocol.ping_sent_at and protocol.ping_sent_at not in pings:
+                pings.append(protocol.ping_sent_at)
+            await asyncio.sleep(0.05)
+
+    assert 0.9 < pings[2] - pings[1] < 2.5  # the interval, to the wheel's tick
+    assert protocol.ping_timer is None and protocol in protocol.keepalive_wheel.tick_of
+    await client.socket.close()
+
+
+async def test_a_connection_that_answers_no_ping_is_closed_by_the_pong_timeout(pinging_server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", pinging_server.config.port)
+    writer.write(
+        b"GET /ws/chat/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    async with asyncio.timeout(10):  # under WS_AUTH_TIMEOUT: the keepalive closes it, not the sign-in wait
+        await reader.readuntil(b"\r\n\r\n")
+        received = await reader.read()  # to the server's close: it never reads a pong
+    writer.close()
+
+    opcodes = _server_frame_opcodes(received)
+    assert opcodes[0] == 0x9 and opcodes[-1] == 0x8  # a ping, then the close
+    assert received.endswith(b"\x03\xf3keepalive ping timeout")  # code 1011
+
+
+def _server_frame_opcodes(data: bytes) -> list[int]:
+    """The opcodes of the unmasked frames a server wrote (payloads under 126 bytes)."""
+    opcodes, at = [], 0
+    while at < len(data):
+        opcodes.append(data[at] & 0x0F)
+        at += 2 + (data[at + 1] & 0x7F)
+    return opcodes
 
 
 def test_a_protocol_whose_value_is_not_its_servers_is_left_whole():
