@@ -145,14 +145,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._dispatching = asyncio.Lock()
         layer = self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await layer.new_channel()
-        shutdown.socket_opened(self)
         attach = getattr(layer, "attach", None)
-        if attach is not None:
-            attach(self.channel_name, self._layer_event)
-            layer_reader = None
-        else:
-            layer_reader = asyncio.ensure_future(self._read_layer())
+        layer_reader = None
         try:
+            shutdown.socket_opened(self)  # left in the ``finally``, whatever happens from here
+            if attach is not None:
+                attach(self.channel_name, self._layer_event)
+            else:
+                layer_reader = asyncio.ensure_future(self._read_layer())
             while True:
                 message = await receive()
                 async with self._dispatching:

@@ -84,6 +84,19 @@ async def test_a_send_over_the_socket_shows_in_the_send_histogram_and_the_delive
     assert sample(after, "confab_open_sockets") >= 2
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_leaves_the_drains_open_sockets_when_it_closes(ws_connect, ann):
+    from realtime import shutdown
+
+    before = set(shutdown.state.sockets)
+    ann_ws = await ws_connect(ann)
+    [opened] = shutdown.state.sockets - before
+    await ann_ws.disconnect()
+
+    assert opened not in shutdown.state.sockets  # held by a plain set: only the consumer's exit removes it
+    assert shutdown.state.sockets == before
+
+
 @pytest.mark.django_db
 def test_an_http_response_carries_the_proxy_request_id_or_a_new_one(client):
     assert client.get("/healthz", HTTP_X_REQUEST_ID="edge-42").headers["X-Request-ID"] == "edge-42"
