@@ -88,11 +88,15 @@ def slim_protocol(protocol) -> None:
     """
     if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
         protocol.request = protocol.response = None
-        restart_frame_parser(protocol.conn)
-        if share_server_attributes(protocol) and protocol.ping_timer is not None:
-            protocol.ping_timer.cancel()  # the accept's timer: from now on the server's wheel pings it
-            protocol.ping_timer = None
-            protocol.schedule_ping()
+        if share_server_attributes(protocol):
+            # uvloop's transport calls the ``data_received`` it was handed when the protocol was set (the
+            # class's before the swap): hand it the new class's, which starts a parked parser again.
+            protocol.transport.set_protocol(protocol)
+            if protocol.ping_timer is not None:
+                protocol.ping_timer.cancel()  # the accept's timer: from now on the server's wheel pings it
+                protocol.ping_timer = None
+                protocol.schedule_ping()
+        park_frame_parser(protocol)  # the handshake's parser held the request
         if type(protocol.queue) is asyncio.Queue and not protocol.queue._getters:
             slim = SlimQueue()
             while not protocol.queue.empty():
@@ -248,6 +252,7 @@ def share_server_attributes(protocol) -> bool:
                 "keepalive_wheel": KeepaliveWheel(state["loop"]),
                 "schedule_ping": _schedule_ping_on_the_wheel,
                 "stop_keepalive": _stop_keepalive_on_the_wheel,
+                "data_received": _data_received_reviving_parser,
             },
         )
         _server_classes[id(config)] = server_class
@@ -280,21 +285,53 @@ def restart_frame_parser(conn) -> bool:
     else (a frame half read, another websockets' parser), nothing changes:
     False.
     """
+    if not _between_frames(conn):
+        return False
+    conn.parser = _fresh_frame_parser(conn)
+    return True
+
+
+def _between_frames(conn) -> bool:
+    """websockets' frame parser waits for a next frame with nothing buffered (see ``restart_frame_parser``)."""
     parser = conn.parser
     if getattr(parser, "gi_code", None) is ServerProtocol.parse.__code__:
         parser = parser.gi_yieldfrom  # the handshake's parser, delegating to the frame parser
     waiting = getattr(parser, "gi_yieldfrom", None)
-    if (
-        getattr(parser, "gi_code", None) is not Protocol.parse.__code__
-        or getattr(waiting, "gi_code", None) is not StreamReader.at_eof.__code__
-        or conn.reader.buffer
-        or conn.reader.eof
-    ):
+    return (
+        getattr(parser, "gi_code", None) is Protocol.parse.__code__
+        and getattr(waiting, "gi_code", None) is StreamReader.at_eof.__code__
+        and not conn.reader.buffer
+        and not conn.reader.eof
+    )
+
+
+def _fresh_frame_parser(conn):
+    parser = Protocol.parse(conn)
+    next(parser)  # runs to where a parser waits between frames: in ``at_eof``, for data
+    return parser
+
+
+def park_frame_parser(protocol) -> bool:
+    """Between frames, leave a connection with no parser at all until its next data arrives.
+
+    Even a fresh parser is two suspended generators (0.44 KiB per idle socket
+    by tracemalloc). A connection of a ``share_server_attributes`` class
+    starts one in its ``data_received`` when it has none, so between frames
+    it can hold none; any other gets a fresh one (``restart_frame_parser``).
+    False (nothing changes) when a frame is half read.
+    """
+    conn = protocol.conn
+    if not _between_frames(conn):
         return False
-    fresh = Protocol.parse(conn)
-    next(fresh)  # runs to the same place: waiting in ``at_eof`` for data
-    conn.parser = fresh
+    conn.parser = None if type(protocol).data_received is _data_received_reviving_parser else _fresh_frame_parser(conn)
     return True
+
+
+def _data_received_reviving_parser(protocol, data: bytes) -> None:
+    """``data_received`` of a slimmed connection: a parked parser (``park_frame_parser``) starts again first."""
+    if protocol.conn.parser is None:
+        protocol.conn.parser = _fresh_frame_parser(protocol.conn)
+    WebSocketsSansIOProtocol.data_received(protocol, data)
 
 
 class SansIOConnection:
@@ -314,8 +351,8 @@ class SansIOConnection:
         return write_text_frame(self.protocol, text)
 
     def forget_read_frame(self) -> bool:
-        """After a message is handled: the parser lets go of its frame (``restart_frame_parser``)."""
-        return restart_frame_parser(self.protocol.conn)
+        """After a message is handled: the parser lets go of its frame (``park_frame_parser``)."""
+        return park_frame_parser(self.protocol)
 
 
 class SlimQueue:

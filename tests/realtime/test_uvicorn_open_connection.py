@@ -107,7 +107,22 @@ async def test_an_idle_connections_parser_holds_no_frame_it_has_read(sansio_serv
     await client.request("send_message", {"room": group_room.id, "body": "a body the parser read"})
     protocol = _open_protocol(sansio_server)
 
-    assert "frame" not in protocol.conn.parser.gi_frame.f_locals
+    assert protocol.conn.parser is None  # parked: started again when the next frame's data arrives
+    await client.socket.close()
+
+
+async def test_a_parked_parser_reads_a_frame_that_arrives_in_pieces(sansio_server, ann, group_room):
+    client = await Client.open(sansio_server, ann)
+    protocol = _open_protocol(sansio_server)
+    data = b'{"type":"send_message","id":"p1","data":{"room":%d,"body":"in two pieces"}}' % group_room.id
+    frame = bytes([0x81, 0x80 | len(data)]) + b"\x00\x00\x00\x00" + data  # a client's frame, masked with zeros
+
+    protocol.data_received(frame[:9])
+    assert protocol.conn.parser is not None  # half a frame: the parser holds its place
+    protocol.data_received(frame[9:])
+    [ack] = await client.collect("ack", 1)
+
+    assert ack["id"] == "p1"
     await client.socket.close()
 
 
