@@ -11,12 +11,21 @@ import asyncio
 import contextlib
 import sys
 
+import orjson
 import pytest
 import pytest_asyncio
 import uvicorn
+from rest_framework_simplejwt.tokens import AccessToken
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from websockets.asyncio.client import connect
 
 from realtime.consumer import SCOPE_KEYS_KEPT
-from realtime.uvicorn_sansio import OPEN_CONNECTION_STATE, SERVER_ATTRIBUTES, share_server_attributes
+from realtime.uvicorn_sansio import (
+    OPEN_CONNECTION_STATE,
+    SERVER_ATTRIBUTES,
+    ProxyHeadersBeforeTheApp,
+    share_server_attributes,
+)
 from tests.conftest import free_port
 from tests.wsclient import Client
 
@@ -195,6 +204,39 @@ def _server_frame_opcodes(data: bytes) -> list[int]:
         opcodes.append(data[at] & 0x0F)
         at += 2 + (data[at + 1] & 0x7F)
     return opcodes
+
+
+async def test_a_connection_opened_after_the_first_accept_awaits_no_proxy_headers_middleware(sansio_server, ann, bob):
+    first = await Client.open(sansio_server, ann)  # its accept puts the rewrite before the application
+    second = await Client.open(sansio_server, bob)
+
+    chains = [_awaited_codes(task) for task in sansio_server.server_state.tasks]
+    assert sorted(ProxyHeadersMiddleware.__call__.__code__ in chain for chain in chains) == [False, True]
+    assert type(sansio_server.config.loaded_app) is ProxyHeadersBeforeTheApp
+    await first.socket.close()
+    await second.socket.close()
+
+
+async def test_a_trusted_proxys_forwarded_client_address_still_reaches_the_scope(sansio_server, ann, bob):
+    first = await Client.open(sansio_server, ann)
+    socket = await connect(sansio_server.ws_url, additional_headers={"X-Forwarded-For": "203.0.113.9"})
+    token = str(AccessToken.for_user(bob))
+    await socket.send(orjson.dumps({"type": "authenticate", "data": {"token": token}}).decode())
+    assert orjson.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "ready"
+
+    clients = sorted(protocol.scope["client"][0] for protocol in sansio_server.server_state.connections)
+    assert clients == ["127.0.0.1", "203.0.113.9"]  # the test's own peer, 127.0.0.1, is uvicorn's default trusted host
+    await first.socket.close()
+    await socket.close()
+
+
+def _awaited_codes(task: asyncio.Task) -> list:
+    """The code of every coroutine in ``task``'s await chain, outermost first."""
+    codes, awaited = [], task.get_coro()
+    while hasattr(awaited, "cr_code"):
+        codes.append(awaited.cr_code)
+        awaited = awaited.cr_await
+    return codes
 
 
 def test_a_protocol_whose_value_is_not_its_servers_is_left_whole():
