@@ -86,6 +86,7 @@ async def test_an_open_connection_holds_none_of_its_servers_values_itself(sansio
     assert protocol.connections is sansio_server.server_state.connections
     assert (protocol.handshake_complete, protocol.close_sent, protocol.request) == (True, False, None)
     assert sys.getsizeof(protocol.__dict__) <= 600  # 1,584 bytes with all 37 attributes
+    assert "server" not in protocol.__dict__ and protocol.server == ("127.0.0.1", sansio_server.config.port)
     await client.socket.close()
 
 
@@ -178,6 +179,7 @@ async def test_the_servers_wheel_pings_an_idle_connection_again_and_again(pingin
 
     assert 0.9 < pings[2] - pings[1] < 2.5  # the interval, to the wheel's tick
     assert protocol.ping_timer is None and protocol in protocol.keepalive_wheel.tick_of
+    assert protocol.conn.parser is None  # the pongs it read left no parser behind
     await client.socket.close()
 
 
