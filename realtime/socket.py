@@ -104,6 +104,11 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+# The scope's user of every socket without a session cookie (API clients, who send ``authenticate``):
+# Django's AnonymousUser holds no state, so one serves them all.
+ANONYMOUS_USER = AnonymousUser()
+
+
 class ChatSocket:
     """The WebSocket side of the application: Origin check, session user, then the chat consumer.
 
@@ -136,7 +141,7 @@ class ChatSocket:
         if not self.origins.valid_origin(scope):
             return WebsocketDenier()
         session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
-        scope["user"] = await database_call(_user_for_session, session_key) if session_key else AnonymousUser()
+        scope["user"] = await database_call(_user_for_session, session_key) if session_key else ANONYMOUS_USER
         if scope["user"].is_authenticated:
             # The consumer follows this sign-in session's group, so signing out of it closes this socket.
             scope["session_key"] = session_key

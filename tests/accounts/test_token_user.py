@@ -6,8 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.authentication import GENERATION_CLAIM, refresh_token_for
+from accounts.authentication import GENERATION_CLAIM, SOCKET_USER_FIELDS_NOT_LOADED, refresh_token_for
 from accounts.queries import user_for_access_token
+from core.payloads import user_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,17 @@ def test_a_token_of_a_deleted_user_names_nobody(bob):
     bob.delete()
 
     assert user_for_access_token(token) is None
+
+
+def test_a_sockets_user_loads_no_field_a_socket_never_reads(bob):
+    user, _ = user_for_access_token(str(refresh_token_for(bob).access_token))
+
+    assert user.get_deferred_fields() == SOCKET_USER_FIELDS_NOT_LOADED
+    assert user_payload(user) == user_payload(bob)  # what events and acks carry of a user is all there
+
+
+def test_a_field_a_socket_never_reads_is_still_loaded_when_read(bob, django_assert_num_queries):
+    user, _ = user_for_access_token(str(refresh_token_for(bob).access_token))
+
+    with django_assert_num_queries(1):
+        assert user.email == bob.email
