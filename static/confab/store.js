@@ -46,6 +46,7 @@
  *   outbox: Record<number, OutboxEntry[]>,
  *   delayedUntil: Record<number, number>,
  *   threads: FollowedThread[]|null,
+ *   threadReads: {count: number, byRoot: Record<number, {unread: number, n: number}>},
  *   moderator: boolean,
  * }} State
  *
@@ -71,6 +72,8 @@ export function initialState(boot) {
     outbox: {},
     delayedUntil: {},
     threads: null,
+    // Our read marks of threads, numbered: a list requested before one of them does not undo it.
+    threadReads: { count: 0, byRoot: {} },
     moderator: Boolean(boot.moderator), // may delete any message and remove members (the page says)
   };
   for (const room of boot.rooms || []) state.rooms[room.id] = room;
@@ -552,14 +555,23 @@ export const reducers = {
     return withMessages(state, root.room, [root, ...messages]);
   },
 
-  threads_loaded(state, { threads }) {
-    return { ...state, threads };
+  /** The followed threads (`GET threads/`), asked for when `readsBefore` of our read marks were made:
+   * a thread read since (its answer came first) keeps what that read said, not the older list's count. */
+  threads_loaded(state, { threads, readsBefore = state.threadReads.count }) {
+    const { byRoot } = state.threadReads;
+    const fresh = threads.map((thread) => {
+      const read = byRoot[thread.root.id];
+      return read && read.n > readsBefore ? { ...thread, unread: read.unread } : thread;
+    });
+    return { ...state, threads: fresh };
   },
 
-  /** Our read mark of a thread moved (`POST messages/{id}/thread/read/`). */
+  /** Our read mark of a thread moved (`POST messages/{id}/thread/read/`), whether or not the list is here. */
   thread_read(state, { message, unread }) {
-    if (!state.threads) return state;
-    return { ...state, threads: state.threads.map((thread) => (thread.root.id === message ? { ...thread, unread } : thread)) };
+    const count = state.threadReads.count + 1;
+    const threadReads = { count, byRoot: { ...state.threadReads.byRoot, [message]: { unread, n: count } } };
+    const threads = state.threads && state.threads.map((thread) => (thread.root.id === message ? { ...thread, unread } : thread));
+    return { ...state, threads, threadReads };
   },
 };
 

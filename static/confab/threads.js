@@ -136,7 +136,8 @@ export function mountThreadsList({ store, client }) {
 
   async function load() {
     try {
-      store.dispatch({ type: "threads_loaded", data: { threads: await api("threads/") } });
+      const readsBefore = store.getState().threadReads.count;
+      store.dispatch({ type: "threads_loaded", data: { threads: await api("threads/"), readsBefore } });
     } catch (error) {
       /* the list stays as it was; the next notification tries again */
     }

@@ -205,6 +205,18 @@ test("followed threads: a reply by someone else is unread there until the thread
   assert.equal(state.threads[0].unread, 0);
 });
 
+test("followed threads: a list asked for before a read mark does not bring the read replies back as unread", () => {
+  const thread = { root: message(1), thread_summary: { replies: 3, last_reply_at: "x", participants: [2] }, unread: 1, room: 3 };
+  let state = page();
+  const readsBefore = state.threadReads.count; // the list is asked for (the socket's ready) ...
+  state = apply(state, ["thread_read", { message: 101, last_read_seq: 9, unread: 0 }]); // ... the thread is read ...
+  state = apply(state, ["threads_loaded", { threads: [thread], readsBefore }]); // ... and the older list arrives
+
+  assert.equal(state.threads[0].unread, 0);
+  state = apply(state, ["threads_loaded", { threads: [{ ...thread, unread: 2 }], readsBefore: state.threadReads.count }]);
+  assert.equal(state.threads[0].unread, 2, "a list asked for after the read says what is unread now");
+});
+
 test("a thread fetched over REST is held with the room's messages", () => {
   const state = apply(page(), ["thread_loaded", { root: message(1), messages: [message(5, { thread_root: 101 })], has_more: false }]);
   assert.deepEqual(repliesOf(state, 3, 101).map((each) => each.seq), [5]);
