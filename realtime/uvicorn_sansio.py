@@ -377,9 +377,11 @@ def park_frame_parser(protocol) -> bool:
     False (nothing changes) when a frame is half read.
     """
     conn = protocol.conn
+    if type(protocol).data_received is not _data_received_reviving_parser:
+        return restart_frame_parser(conn)
     if not _between_frames(conn):
         return False
-    conn.parser = None if type(protocol).data_received is _data_received_reviving_parser else _fresh_frame_parser(conn)
+    conn.parser = None
     return True
 
 

@@ -556,14 +556,13 @@ export const reducers = {
   },
 
   /** The followed threads (`GET threads/`), asked for when `readsBefore` of our read marks were made:
-   * a thread read since (its answer came first) keeps what that read said, not the older list's count. */
+   * a thread read since (its answer came first) keeps what that read said, not the older list's count.
+   * The marks this list already counts are forgotten: the map holds only reads newer than the last list. */
   threads_loaded(state, { threads, readsBefore = state.threadReads.count }) {
-    const { byRoot } = state.threadReads;
-    const fresh = threads.map((thread) => {
-      const read = byRoot[thread.root.id];
-      return read && read.n > readsBefore ? { ...thread, unread: read.unread } : thread;
-    });
-    return { ...state, threads: fresh };
+    const newer = Object.entries(state.threadReads.byRoot).filter(([, read]) => read.n > readsBefore);
+    const byRoot = Object.fromEntries(newer);
+    const fresh = threads.map((thread) => (byRoot[thread.root.id] ? { ...thread, unread: byRoot[thread.root.id].unread } : thread));
+    return { ...state, threads: fresh, threadReads: { ...state.threadReads, byRoot } };
   },
 
   /** Our read mark of a thread moved (`POST messages/{id}/thread/read/`), whether or not the list is here. */

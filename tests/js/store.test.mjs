@@ -215,6 +215,7 @@ test("followed threads: a list asked for before a read mark does not bring the r
   assert.equal(state.threads[0].unread, 0);
   state = apply(state, ["threads_loaded", { threads: [{ ...thread, unread: 2 }], readsBefore: state.threadReads.count }]);
   assert.equal(state.threads[0].unread, 2, "a list asked for after the read says what is unread now");
+  assert.deepEqual(state.threadReads.byRoot, {}, "a read mark the lists already count is forgotten");
 });
 
 test("a thread fetched over REST is held with the room's messages", () => {
