@@ -38,7 +38,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -187,7 +187,6 @@ return 1
 class LocalConnection:
     user_id: int
     consumer: weakref.ref
-    opened_at: float = field(default_factory=time.time)
     last_ping: float | None = None
 
 

@@ -284,8 +284,17 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
                 sequencer.next_seq = next_seq
 
     def _deliver_group(self, group: str, message: dict[str, Any]) -> None:
-        for channel in list(self.groups.get(group, ())):
+        for channel in self._members(group):
             self._deliver(channel, message)
+
+    def _members(self, group_channel: str) -> tuple[str, ...] | list[str]:
+        """The group's local channels, copied: a delivery may add or remove members."""
+        members = self.groups.get(group_channel)
+        if members is None:
+            return ()
+        if type(members) is str:
+            return (members,)
+        return list(members)
 
     def _deliver(self, channel: str, message: dict[str, Any]) -> None:
         deliver = self.callbacks.get(channel)
@@ -302,16 +311,35 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
         if channel not in self.channels and channel not in self.callbacks:
             raise RuntimeError(f"group_add() takes channels of this process; {channel!r} is not one")
         group_channel = self._get_group_channel_name(group)
-        self.groups.setdefault(group_channel, set()).add(channel)
+        # A group's local members: its one channel's name while it has one, a set of two or more. Every
+        # socket has groups of one (its user's, its sign-in session's): a set of one was 0.2 KiB each.
+        members = self.groups.get(group_channel)
+        if members is None:
+            self.groups[group_channel] = channel
+        elif type(members) is str:
+            if members != channel:
+                self.groups[group_channel] = {members, channel}
+        else:
+            members.add(channel)
         await self._get_shard(group_channel).subscribe(group_channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
-        await super().group_discard(group, channel)
+        """As ``RedisPubSubLoopLayer.group_discard``, for members kept as in ``group_add``."""
         group_channel = self._get_group_channel_name(group)
-        if group_channel not in self.groups:  # its last local member left: forget where its seqs were
-            sequencer = self.sequencers.pop(group_channel, None)
-            if sequencer is not None and sequencer.timer is not None:
-                sequencer.timer.cancel()
+        members = self.groups.get(group_channel)
+        if members is None or (members != channel if type(members) is str else channel not in members):
+            return
+        if type(members) is not str:
+            members.discard(channel)
+            if len(members) == 1:
+                self.groups[group_channel] = next(iter(members))
+            return
+        del self.groups[group_channel]
+        # Its last local member left: forget where its seqs were, and stop listening.
+        sequencer = self.sequencers.pop(group_channel, None)
+        if sequencer is not None and sequencer.timer is not None:
+            sequencer.timer.cancel()
+        await self._get_shard(group_channel).unsubscribe(group_channel)
 
     async def flush(self) -> None:
         await super().flush()

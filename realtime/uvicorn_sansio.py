@@ -100,6 +100,8 @@ def slim_protocol(protocol) -> None:
                 protocol.ping_timer = None
                 protocol.schedule_ping()
         park_frame_parser(protocol)  # the handshake's parser held the request
+        # websockets' id for its own logs (a UUID and its int, 0.1 KiB): uvicorn and this server read none.
+        protocol.conn.id = None
         if type(protocol.queue) is asyncio.Queue and not protocol.queue._getters:
             slim = SlimQueue()
             while not protocol.queue.empty():

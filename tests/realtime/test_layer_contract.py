@@ -224,6 +224,44 @@ async def test_discarding_a_channel_that_is_not_a_member_is_harmless(harness):
     assert (await harness.receive(member))["n"] == "still here"
 
 
+async def test_a_channel_that_joins_a_group_twice_gets_each_message_once(harness):
+    member = await harness.channel()
+    await harness.join("room.1", member)
+    await harness.join("room.1", member)
+
+    await harness.layer.group_send("room.1", message("event"))
+    await harness.layer.send(member, message("marker"))
+
+    assert [(await harness.receive(member))["n"] for _ in range(2)] == ["event", "marker"]
+
+
+async def test_the_member_left_alone_in_a_group_still_gets_its_messages(harness):
+    first, second = await harness.channel(), await harness.channel()
+    await harness.join("room.1", first)
+    await harness.join("room.1", second)
+
+    await harness.layer.group_discard("room.1", second)
+    await harness.layer.group_discard("room.1", second)  # again: still harmless
+    await harness.layer.group_send("room.1", message("to the one left"))
+    await harness.layer.send(second, message("marker"))
+
+    assert (await harness.receive(first))["n"] == "to the one left"
+    assert (await harness.receive(second))["n"] == "marker"
+
+
+async def test_a_group_emptied_and_joined_again_delivers_to_its_new_member(harness):
+    leaving, joining = await harness.channel(), await harness.channel()
+    await harness.join("room.1", leaving)
+    await harness.layer.group_discard("room.1", leaving)
+
+    await harness.join("room.1", joining)
+    await harness.layer.group_send("room.1", message("after"))
+    await harness.layer.send(leaving, message("marker"))
+
+    assert (await harness.receive(joining))["n"] == "after"
+    assert (await harness.receive(leaving))["n"] == "marker"
+
+
 async def test_group_messages_arrive_in_the_order_sent_at_each_member(harness):
     queued, attached, recorder = await harness.channel(), await harness.channel(), Recorder()
     harness.layer.attach(attached, recorder)
@@ -479,3 +517,36 @@ async def test_redis_events_without_seq_are_not_held_behind_a_group_in_order(red
     await redis_harness.layer.group_send("room.1", message("presence"))
 
     assert [(await redis_harness.receive(channel))["n"] for _ in range(3)] == ["typing", "seq 1", "presence"]
+
+
+async def test_redis_a_group_of_one_local_member_keeps_its_channel_name_not_a_set(redis_harness):
+    """Every socket is alone in its user's group: a set per such group was 0.2 KiB per idle socket."""
+    first, second = await redis_harness.channel(), await redis_harness.channel()
+    await redis_harness.join("user.1", first)
+    await redis_harness.join("room.1", first)
+    await redis_harness.join("room.1", second)
+    groups = redis_harness.layer.groups  # the running loop's layer (RedisPubSubChannelLayer passes it on)
+
+    assert groups[f"{redis_harness.prefix}__group__user.1"] == first
+    assert groups[f"{redis_harness.prefix}__group__room.1"] == {first, second}
+    await redis_harness.layer.group_discard("room.1", first)
+    assert groups[f"{redis_harness.prefix}__group__room.1"] == second
+
+
+async def test_redis_the_last_local_member_leaving_a_group_unsubscribes_this_process(redis_url):
+    # One Redis (PUBSUB NUMSUB counts classic subscriptions; the cluster layer's are sharded).
+    prefix = f"contract{uuid.uuid4().hex[:8]}"
+    redis_harness = Harness("redis", redis_layer(redis_url, prefix), redis_url, prefix)
+    member = await redis_harness.channel()
+    await redis_harness.join("room.1", member)
+    client = aioredis.Redis.from_url(redis_harness.redis_url)
+    name = f"{redis_harness.prefix}__group__room.1"
+    try:
+        await redis_harness.layer.group_discard("room.1", member)
+        async with asyncio.timeout(ARRIVAL_TIMEOUT):
+            while (await client.pubsub_numsub(name))[0][1] != 0:
+                await asyncio.sleep(0.005)
+        assert name not in redis_harness.layer.groups
+    finally:
+        await client.aclose()
+        await redis_harness.layer.flush()
