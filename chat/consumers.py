@@ -66,6 +66,23 @@ def _load_ready(user) -> tuple[dict[str, Any], presence_actions.PresenceRows]:
     return ready, presence_actions.co_member_presence_rows(user.id)
 
 
+ReadyData = tuple[dict[str, Any], presence_actions.PresenceRows]
+
+
+def _authenticate_and_load(token: Any) -> tuple[Any, str | None, ReadyData] | None:
+    """The user a token authenticates, its sign-in session and ``_load_ready``: a connect's one worker-thread call.
+
+    A bot's API token (cfb_...) or a JWT access token: the bot token's prefix tells them apart. None
+    when the token authenticates no one.
+    """
+    by_token = user_for_bot_token if is_bot_token(token) else user_for_access_token
+    found = by_token(token)
+    if found is None:
+        return None
+    user, token_session = found
+    return user, token_session, _load_ready(user)
+
+
 class ChatConsumer(RealtimeConsumer):
     # Class-level defaults: an idle connection's instance dict holds only what it uses.
     user = None
@@ -95,12 +112,12 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error(None, ActionError("unauthenticated", "Authenticate within the time limit."))
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    async def _start(self, user, sign_in_secret: str | None) -> dict[str, Any]:
+    async def _start(self, user, sign_in_secret: str | None, loaded: ReadyData | None = None) -> dict[str, Any]:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
         self.user = user
-        ready, co_member_rows = await database_call(_load_ready, user)
+        ready, co_member_rows = loaded if loaded is not None else await database_call(_load_ready, user)
         self.room_ids = tuple(room["id"] for room in ready["rooms"])
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
@@ -203,17 +220,15 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         token = data.get("token") if isinstance(data, dict) else None
-        # A bot's API token (cfb_...) or a JWT access token: the bot token's prefix tells them apart.
-        by_token = user_for_bot_token if is_bot_token(token) else user_for_access_token
-        found = await database_call(by_token, token)
+        found = await database_call(_authenticate_and_load, token)
         if found is None:
             await self.send_error(
                 request_id, ActionError("unauthenticated", "The token is invalid, expired or its session has ended.")
             )
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        user, token_session = found
-        await self._start(user, token_session)
+        user, token_session, loaded = found
+        await self._start(user, token_session, loaded)
         if request_id is not None:
             await self.send(text_data=encode_frame("ack", {"user": user_payload(user)}, request_id=request_id))
 

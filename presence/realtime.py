@@ -82,11 +82,11 @@ async def connection_opened(consumer, co_member_rows: actions.PresenceRows | Non
     conn_id = consumer.channel_name
     await _ensure_ticker()
     store.register_local(conn_id, user.id, consumer)
-    came_online = await store.add_connection(user.id, conn_id)
     room_ids = set(consumer.room_ids)
     if co_member_rows is None:
         co_member_rows = await database_call(actions.co_member_presence_rows, user.id)
-    online = await store.online_user_ids(co_member_rows.keys() | {user.id})
+    came_online, online = await store.add_connection_and_ask(user.id, conn_id, co_member_rows.keys() - {user.id})
+    online.add(user.id)
     typing_pairs = await store.typing_in_rooms(room_ids)
     snapshot = actions.snapshot_from_rows(user.id, co_member_rows, online, typing_pairs)
     if came_online:

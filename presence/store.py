@@ -105,6 +105,20 @@ if before == 0 then return 1 end
 return 0
 """
 
+# KEYS: procs, proc:<pid>, user:<uid>, then user:<uid> of each user asked about; ARGV: as _ADD.
+# _ADD and _ONLINE in one call (a connect records itself and asks about its co-members): returns
+# whether the user came online, then a flag per user asked about.
+_ADD_AND_ASK = """
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+local before = redis.call('HLEN', KEYS[3])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+local answer = {0}
+if before == 0 then answer[1] = 1 end
+for i = 4, #KEYS do answer[i - 2] = redis.call('EXISTS', KEYS[i]) end
+return answer
+"""
+
 # KEYS: proc:<pid>, user:<uid>; ARGV: conn. Returns 1 if the user went offline.
 _REMOVE = """
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -270,6 +284,23 @@ async def add_connection(user_id: int, conn_id: str) -> bool:
     this = process_id()
     keys = (PROCS_KEY, _proc_key(this), _user_key(user_id))
     return bool(await client.eval(_ADD, 3, *keys, this, conn_id, user_id, process_deadline()))
+
+
+async def add_connection_and_ask(user_id: int, conn_id: str, user_ids: Iterable[int]) -> tuple[bool, set[int]]:
+    """``add_connection``, then ``online_user_ids(user_ids)``: one round trip for up to ``ONLINE_CHECK_SLICE``."""
+    user_ids = list(user_ids)
+    client = async_client()
+    if client is None:
+        came_online = await add_connection(user_id, conn_id)
+        return came_online, _online_local(user_ids)
+    first, rest = user_ids[:ONLINE_CHECK_SLICE], user_ids[ONLINE_CHECK_SLICE:]
+    this = process_id()
+    keys = (PROCS_KEY, _proc_key(this), _user_key(user_id), *map(_user_key, first))
+    answer = await client.eval(_ADD_AND_ASK, len(keys), *keys, this, conn_id, user_id, process_deadline())
+    online = _flagged(first, answer[1:])
+    if rest:
+        online |= await online_user_ids(rest)
+    return bool(answer[0]), online
 
 
 async def remove_connection(user_id: int, conn_id: str) -> bool:

@@ -46,6 +46,25 @@ async def test_a_jwt_authenticate_frame_gets_ready_with_the_users_rooms(ws_conne
     assert data["session"] and data["notifications_unread"] == 0
 
 
+async def test_a_token_connect_reaches_ready_with_one_worker_thread_call(ws_connect, ann, group_room, monkeypatch):
+    """The token check and everything ``ready`` reads share one trip to a database thread (a connect's cost)."""
+    from chat import consumers
+
+    calls = []
+    real_call = consumers.database_call
+
+    async def counted(function, *args, **kwargs):
+        calls.append(function.__name__)
+        return await real_call(function, *args, **kwargs)
+
+    monkeypatch.setattr(consumers, "database_call", counted)
+
+    ws = await ws_connect(ann)
+
+    assert calls == ["_authenticate_and_load"]
+    assert [room["id"] for room in ws.ready["data"]["rooms"]] == [group_room.id]
+
+
 async def test_the_session_cookie_authenticates_a_browser_socket(client, ann, group_room):
     await database_sync_to_async(client.force_login)(ann)
     cookie = client.cookies["sessionid"].value

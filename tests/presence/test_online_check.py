@@ -63,3 +63,24 @@ async def test_the_async_online_check_slices_the_same_way(many_users):
     asked = list(range(900_001, 900_001 + 2 * store.ONLINE_CHECK_SLICE + 3))
 
     assert await store.online_user_ids(asked) == set(many_users)
+
+
+async def test_a_connect_records_itself_and_asks_about_every_user_past_one_slice(many_users):
+    asked = list(range(900_001, 900_001 + 2 * store.ONLINE_CHECK_SLICE + 3))
+    try:
+        came_online, online = await store.add_connection_and_ask(899_999, "conn.asking", asked)
+
+        assert came_online is True
+        assert online == set(many_users)
+        assert await store.online_user_ids([899_999]) == {899_999}
+    finally:
+        await store.remove_connection(899_999, "conn.asking")
+
+
+async def test_a_second_connection_of_an_online_user_is_not_news_and_sees_the_first(backend):
+    try:
+        assert await store.add_connection_and_ask(899_998, "conn.first", []) == (True, set())
+        assert await store.add_connection_and_ask(899_998, "conn.second", [899_998]) == (False, {899_998})
+    finally:
+        await store.remove_connection(899_998, "conn.first")
+        await store.remove_connection(899_998, "conn.second")
