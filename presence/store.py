@@ -95,29 +95,36 @@ def process_deadline(now: float | None = None) -> float:
 
 # --- Redis scripts -------------------------------------------------------------
 
-# KEYS: procs, proc:<pid>, user:<uid>; ARGV: pid, conn, uid, deadline. Returns 1 if the user came online.
-_ADD = """
+# KEYS: procs, proc:<pid>, user:<uid>; ARGV: pid, conn, uid, deadline. Records the connection; `before`
+# is how many the user had.
+_RECORD_CONNECTION = """
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 local before = redis.call('HLEN', KEYS[3])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+"""
+
+# As _RECORD_CONNECTION. Returns 1 if the user came online.
+_ADD = (
+    _RECORD_CONNECTION
+    + """
 if before == 0 then return 1 end
 return 0
 """
+)
 
 # KEYS: procs, proc:<pid>, user:<uid>, then user:<uid> of each user asked about; ARGV: as _ADD.
 # _ADD and _ONLINE in one call (a connect records itself and asks about its co-members): returns
 # whether the user came online, then a flag per user asked about.
-_ADD_AND_ASK = """
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-local before = redis.call('HLEN', KEYS[3])
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+_ADD_AND_ASK = (
+    _RECORD_CONNECTION
+    + """
 local answer = {0}
 if before == 0 then answer[1] = 1 end
 for i = 4, #KEYS do answer[i - 2] = redis.call('EXISTS', KEYS[i]) end
 return answer
 """
+)
 
 # KEYS: proc:<pid>, user:<uid>; ARGV: conn. Returns 1 if the user went offline.
 _REMOVE = """
