@@ -289,8 +289,13 @@ async def add_connection(user_id: int, conn_id: str) -> bool:
             conns.add(conn_id)
             return before == 0
     this = process_id()
-    keys = (PROCS_KEY, _proc_key(this), _user_key(user_id))
+    keys = _record_keys(this, user_id)
     return bool(await client.eval(_ADD, 3, *keys, this, conn_id, user_id, process_deadline()))
+
+
+def _record_keys(pid: str, user_id: int) -> tuple[str, str, str]:
+    """The keys ``_RECORD_CONNECTION`` writes, in its order."""
+    return PROCS_KEY, _proc_key(pid), _user_key(user_id)
 
 
 async def add_connection_and_ask(user_id: int, conn_id: str, user_ids: Iterable[int]) -> tuple[bool, set[int]]:
@@ -302,7 +307,7 @@ async def add_connection_and_ask(user_id: int, conn_id: str, user_ids: Iterable[
         return came_online, _online_local(user_ids)
     first, rest = user_ids[:ONLINE_CHECK_SLICE], user_ids[ONLINE_CHECK_SLICE:]
     this = process_id()
-    keys = (PROCS_KEY, _proc_key(this), _user_key(user_id), *map(_user_key, first))
+    keys = (*_record_keys(this, user_id), *map(_user_key, first))
     answer = await client.eval(_ADD_AND_ASK, len(keys), *keys, this, conn_id, user_id, process_deadline())
     online = _flagged(first, answer[1:])
     if rest:
