@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
+import json
+import re
 import sys
+import time
+from pathlib import Path
 
 from .common import pin_to, raise_nofile_limit, red
 from .servers import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Target
@@ -89,6 +94,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json-out", default=None, help="write the JSON here instead of bench/results/")
 
 
+def _comparison_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("several runs (bench/comparison.py)")
+    group.add_argument(
+        "--runs", type=int, default=1, help="run the scenario this many times (per tree) and quote medians"
+    )
+    group.add_argument(
+        "--baseline",
+        default=None,
+        help="a second tree (a git revision or a directory, as --source) run alternately with --source in the"
+        " same sitting; the summary gives both trees' medians",
+    )
+
+
 def _fan_out_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--members", type=int, default=100)
@@ -105,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of light load before measuring")
     p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")
+    _comparison_options(p)
 
     p = sub.add_parser("saturation", help="step the offered rate up until p99 passes the limit")
     _common(p)
@@ -121,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=100, help="members per room")
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--profile", action="store_true", help="py-spy the server while the connections open")
+    _comparison_options(p)
 
     p = sub.add_parser("history", help="concurrent REST history pages and room lists")
     _common(p)
@@ -136,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")
+    _comparison_options(p)
 
     p = sub.add_parser("all", help="every scenario with its defaults (short runs)")
     _common(p)
@@ -188,9 +209,79 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     sub_target.cleanup()
             return max(codes)
+        if getattr(args, "runs", 1) != 1 or getattr(args, "baseline", None):
+            return _run_compared(scenarios, args)
         return _run(scenarios, args.scenario, args, target)
     finally:
         target.cleanup()
+
+
+def _run_compared(scenarios, args: argparse.Namespace) -> int:
+    """``--runs N [--baseline REV]``: the scenario N times per tree, the trees alternating, then the medians."""
+    from .common import RESULTS_DIR, write_result
+    from .comparison import alternating, key_figures, render, run_passed, summarise
+
+    if args.runs < 1:
+        raise SystemExit("--runs wants 1 or more")
+    sources = [args.source] + ([args.baseline] if args.baseline else [])
+    if len(set(sources)) != len(sources):
+        raise SystemExit("--baseline names the same tree as --source")
+    targets = {source: target_from(_with_source(args, source)) for source in sources}
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    # Each run's own document goes beside the summary (bench/results/ unless --json-out says where).
+    runs_dir = Path(args.json_out).parent if args.json_out else RESULTS_DIR
+    runs: list[dict] = []
+    try:
+        for round_index, source in alternating(sources, args.runs):
+            run_args = _with_source(args, source)
+            label = re.sub(r"[^A-Za-z0-9._-]", "_", source)
+            run_args.json_out = str(runs_dir / f"{args.scenario}-{stamp}-run{round_index + 1}-{label}.json")
+            print(f"\n=== run {round_index + 1} of {args.runs}: {source} ===", flush=True)
+            code = _run(scenarios, args.scenario, run_args, targets[source])
+            path = Path(run_args.json_out)
+            document = json.loads(path.read_text()) if path.exists() else {}
+            runs.append(
+                {"source": source, "round": round_index + 1, "json": str(path), "exit_code": code, "document": document}
+            )
+    finally:
+        for target in targets.values():
+            target.cleanup()
+    summary = summarise(args.scenario, runs)
+    print(f"\n{args.scenario}: medians over {args.runs} run(s) per tree, in alternating order", flush=True)
+    print(render(args.scenario, summary), flush=True)
+    path = write_result(
+        f"{args.scenario}-comparison",
+        {
+            "sources": sources,
+            "runs": [
+                {
+                    **{key: run[key] for key in ("source", "round", "json", "exit_code")},
+                    "passed": run_passed(args.scenario, run["document"]),
+                    "figures": key_figures(args.scenario, run["document"]),
+                    "loadavg_before": _load_before(run["document"]),
+                }
+                for run in runs
+            ],
+            "summary": summary,
+        },
+        args.json_out,
+    )
+    print(f"comparison: {path}", flush=True)
+    return max(run["exit_code"] for run in runs)
+
+
+def _with_source(args: argparse.Namespace, source: str) -> argparse.Namespace:
+    copied = copy.copy(args)
+    copied.source = source
+    return copied
+
+
+def _load_before(document: dict) -> list[float] | None:
+    for section in ("step", "figures"):
+        load = document.get(section, {}).get("loadavg_before")
+        if load:
+            return load
+    return None
 
 
 def _run(scenarios, name: str, args: argparse.Namespace, target: Target) -> int:

@@ -1,0 +1,127 @@
+"""Several runs of one scenario, alternating the code under test with a baseline, summed up as medians.
+
+On this shared machine the same command gives figures a fifth apart from one
+minute to the next (docs/benchmarks.md), so a change shows only against a
+baseline measured in the same window: runs that alternate the two trees, each
+figure quoted as the median with every run beside it. ``--runs N --baseline
+REV`` does that and prints the table the docs quote; without ``--baseline`` it
+gives the medians of N runs of one tree. Nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .common import Table
+
+Figure = Callable[[dict[str, Any]], float | None]
+
+SCENARIOS_COMPARED = ("fan-out", "connections", "history")
+
+
+def _first(values: list[float] | None) -> float | None:
+    return values[0] if values else None
+
+
+# The figures each scenario's comparison quotes, read from its JSON document (what ``write_result`` wrote).
+KEY_FIGURES: dict[str, list[tuple[str, Figure]]] = {
+    "fan-out": [
+        ("delivered/s", lambda d: d["step"]["delivered_per_s"]),
+        ("p50 ms", lambda d: d["step"]["latency"]["p50_ms"]),
+        ("p99 ms", lambda d: d["step"]["latency"]["p99_ms"]),
+        ("us/dlv", lambda d: d["step"]["server_cpu_us_per_delivery"]),
+        ("srv wait%", lambda d: max(d["step"]["server_cpu_wait_percent"] or [0])),
+    ],
+    "connections": [
+        ("connects/s", lambda d: d["figures"]["connect"]["connects_per_s"]),
+        ("ms/connect", lambda d: d["figures"]["server_cpu_ms_per_connect"]),
+        ("KiB/socket", lambda d: _first(d["figures"]["rss_per_connection_kib"])),
+    ],
+    "history": [
+        ("req/s", lambda d: d["figures"]["total_requests_per_s"]),
+        ("ms/request", lambda d: d["figures"].get("server_cpu_ms_per_request")),
+        ("srv wait%", lambda d: max(d["figures"]["server_cpu_wait_percent"] or [0])),
+    ],
+}
+
+
+def key_figures(scenario: str, document: dict[str, Any]) -> dict[str, float | None]:
+    """The figures a comparison quotes from one run's document (None where the run has none)."""
+    figures: dict[str, float | None] = {}
+    for name, read in KEY_FIGURES[scenario]:
+        try:
+            figures[name] = read(document)
+        except (KeyError, TypeError, IndexError):
+            figures[name] = None
+    return figures
+
+
+def run_passed(scenario: str, document: dict[str, Any]) -> bool:
+    """Whether a run counts: every delivery audited (fan-out), every socket still open (connections)."""
+    if scenario == "fan-out":
+        return bool(document.get("audit", {}).get("ok"))
+    if scenario == "connections":
+        figures = document.get("figures", {})
+        return figures.get("open_after_idle") == figures.get("connections")
+    return True
+
+
+def alternating(sources: list[str], runs: int) -> Iterator[tuple[int, str]]:
+    """(round, source) in the order to run them: A B, then B A, ... so drift over the sitting falls on both."""
+    for round_index in range(runs):
+        order = sources if round_index % 2 == 0 else list(reversed(sources))
+        for source in order:
+            yield round_index, source
+
+
+def _format(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def median_with_runs(values: list[float | None]) -> str:
+    """``median (run, run, ...)``, the runs in the order they ran: how docs/benchmarks.md quotes a figure."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    return f"{_format(statistics.median(known))} ({', '.join(_format(v) for v in values)})"
+
+
+def summarise(scenario: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per source (in the order first run), each key figure's median and its runs; ``runs`` are
+    ``{"source", "document", ...}`` in the order they ran."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_source.setdefault(run["source"], []).append(run)
+    summary = {}
+    for source, source_runs in by_source.items():
+        figures = [key_figures(scenario, run["document"]) for run in source_runs]
+        summary[source] = {
+            "runs": len(source_runs),
+            "failed_runs": sum(not run_passed(scenario, run["document"]) for run in source_runs),
+            "medians": {name: _median([f[name] for f in figures]) for name, _ in KEY_FIGURES[scenario]},
+            "values": {name: [f[name] for f in figures] for name, _ in KEY_FIGURES[scenario]},
+        }
+    return summary
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def render(scenario: str, summary: dict[str, Any]) -> str:
+    """The comparison as a table: one row per source, each figure as ``median (runs)``."""
+    names = [name for name, _ in KEY_FIGURES[scenario]]
+    rows = []
+    for source, entry in summary.items():
+        failed = f", {entry['failed_runs']} failed" if entry["failed_runs"] else ""
+        rows.append(
+            [f"{source} ({entry['runs']} runs{failed})"] + [median_with_runs(entry["values"][name]) for name in names]
+        )
+    return Table(["code", *[f"{name}: median (runs)" for name in names]], rows).render()

@@ -1,0 +1,145 @@
+"""``--runs N --baseline REV``: alternating runs of two trees, quoted as medians with every run beside them.
+
+The pure parts (which figures, in which order the trees run, the medians) are
+checked on documents shaped as the scenarios write them; one tiny fan-out
+against the last commit checks the whole loop with real server processes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.comparison import alternating, key_figures, median_with_runs, render, run_passed, summarise
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _connections_document(rate: float, ms: float, kib: float, *, open_after_idle: int = 5000) -> dict:
+    return {
+        "figures": {
+            "connections": 5000,
+            "open_after_idle": open_after_idle,
+            "connect": {"connects_per_s": rate},
+            "server_cpu_ms_per_connect": ms,
+            "rss_per_connection_kib": [kib],
+        }
+    }
+
+
+def test_the_trees_alternate_their_order_each_round_so_drift_falls_on_both():
+    assert list(alternating(["HEAD", "base"], 3)) == [
+        (0, "HEAD"),
+        (0, "base"),
+        (1, "base"),
+        (1, "HEAD"),
+        (2, "HEAD"),
+        (2, "base"),
+    ]
+
+
+def test_a_connections_run_is_quoted_by_its_rate_its_cpu_per_connect_and_its_memory_per_socket():
+    assert key_figures("connections", _connections_document(153.0, 5.57, 9.6)) == {
+        "connects/s": 153.0,
+        "ms/connect": 5.57,
+        "KiB/socket": 9.6,
+    }
+
+
+def test_a_figure_missing_from_a_run_is_none_not_an_error():
+    assert key_figures("fan-out", {"step": {}}) == dict.fromkeys(
+        ["delivered/s", "p50 ms", "p99 ms", "us/dlv", "srv wait%"]
+    )
+
+
+def test_each_tree_gets_the_median_of_its_own_runs_listed_in_the_order_they_ran():
+    runs = [
+        {"source": "HEAD", "document": _connections_document(194, 4.51, 9.7)},
+        {"source": "base", "document": _connections_document(159, 5.22, 9.6)},
+        {"source": "base", "document": _connections_document(195, 4.64, 10.0)},
+        {"source": "HEAD", "document": _connections_document(153, 5.57, 9.6)},
+        {"source": "HEAD", "document": _connections_document(146, 5.87, 9.6)},
+    ]
+
+    summary = summarise("connections", runs)
+
+    assert list(summary) == ["HEAD", "base"]
+    assert summary["HEAD"]["medians"] == {"connects/s": 153, "ms/connect": 5.57, "KiB/socket": 9.6}
+    assert summary["base"]["medians"] == {"connects/s": 177.0, "ms/connect": 4.93, "KiB/socket": 9.8}
+    assert summary["HEAD"]["values"]["connects/s"] == [194, 153, 146]
+    assert "153 (194, 153, 146)" in render("connections", summary)
+
+
+def test_a_run_that_lost_sockets_is_counted_as_failed_beside_the_medians():
+    runs = [
+        {"source": "HEAD", "document": _connections_document(150, 5.0, 9.5)},
+        {"source": "HEAD", "document": _connections_document(150, 5.0, 9.5, open_after_idle=4990)},
+    ]
+
+    summary = summarise("connections", runs)
+
+    assert summary["HEAD"]["failed_runs"] == 1
+    assert "HEAD (2 runs, 1 failed)" in render("connections", summary)
+
+
+def test_a_fan_out_run_counts_only_when_its_audit_passed():
+    assert run_passed("fan-out", {"audit": {"ok": True}})
+    assert not run_passed("fan-out", {"audit": {"ok": False}})
+    assert not run_passed("fan-out", {})  # a run that wrote no document
+
+
+def test_a_figure_with_no_value_in_any_run_is_a_dash():
+    assert median_with_runs([None, None]) == "-"
+    assert median_with_runs([2.5, None, 3.5]) == "3.00 (2.50, -, 3.50)"
+
+
+@pytest.mark.servers
+def test_one_round_against_the_last_commit_runs_both_trees_and_writes_the_medians(tmp_path):
+    out = tmp_path / "comparison.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "fan-out",
+            "--backend=embedded",
+            "--rooms=2",
+            "--members=5",
+            "--rate=10",
+            "--duration=1",
+            "--warmup=0",
+            "--runs=1",
+            "--baseline=HEAD",
+            "--json-out",
+            str(out),
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(out.read_text())
+    assert document["sources"] == ["worktree", "HEAD"]
+    assert [(run["source"], run["passed"]) for run in document["runs"]] == [("worktree", True), ("HEAD", True)]
+    assert all(Path(run["json"]).parent == tmp_path for run in document["runs"])
+    assert document["summary"]["HEAD"]["medians"]["delivered/s"] > 0
+    assert "medians over 1 run(s) per tree" in result.stdout
+
+
+def test_a_baseline_that_names_the_tree_under_test_is_refused():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "connections", "--source=HEAD", "--baseline=HEAD"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "--baseline names the same tree as --source" in result.stderr
