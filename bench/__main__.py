@@ -43,6 +43,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         choices=["websockets", "websockets-sansio", "wsproto"],
         help="uvicorn's --ws implementation",
     )
+    group.add_argument(
+        "--uvicorn-http",
+        default="auto",
+        choices=["auto", "h11", "httptools"],
+        help="uvicorn's --http parser (auto, as `make run` serves: httptools when installed)",
+    )
     group.add_argument("--processes", type=int, default=1, choices=[1, 2], help="server processes (redis backend)")
     group.add_argument(
         "--backend",
@@ -184,6 +190,7 @@ def target_from(args: argparse.Namespace) -> Target:
         app=args.app,
         source=args.source,
         uvicorn_ws=args.uvicorn_ws,
+        uvicorn_http=args.uvicorn_http,
     )
     target.validate()
     return target

@@ -31,6 +31,7 @@ PACKAGES = [
     "daphne",
     "uvicorn",
     "uvloop",
+    "httptools",
     "websockets",
     "orjson",
     "redis",

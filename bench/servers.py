@@ -50,6 +50,7 @@ class Target:
     app: str = "config.asgi:application"
     source: str = "worktree"
     uvicorn_ws: str = "websockets-sansio"
+    uvicorn_http: str = "auto"
     sqlite_path: str = ""
     effective_layer: str = ""
     private_pg: Any = None  # bench.privatepg.PrivatePostgres when --private-postgres
@@ -82,6 +83,7 @@ class Target:
             "extra_env": self.extra_env,
             "app": self.app,
             "uvicorn_ws": self.uvicorn_ws if self.server == "uvicorn" else None,
+            "uvicorn_http": self.uvicorn_http if self.server == "uvicorn" else None,
             "source": self.source,
             "source_revision": self.source_revision(),
         }
@@ -303,6 +305,8 @@ class ServerProcess:
                 "uvloop",
                 "--ws",
                 target.uvicorn_ws,
+                "--http",
+                target.uvicorn_http,
                 "--no-access-log",
                 "--log-level",
                 "warning",

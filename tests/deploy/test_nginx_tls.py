@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import orjson
@@ -61,8 +62,8 @@ class Deployment:
         """Trusts exactly the test's self-signed certificate (no verification switched off)."""
         return ssl.create_default_context(cafile=str(self.certificate))
 
-    def get(self, url: str) -> tuple[int, dict[str, str], bytes]:
-        """A GET that does not follow redirects: (status, headers, body)."""
+    def get(self, url: str) -> tuple[int, Message, bytes]:
+        """A GET that does not follow redirects: (status, headers, body); header names in any case, as in HTTP."""
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *args, **kwargs):
@@ -71,9 +72,9 @@ class Deployment:
         opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=self.tls()))
         try:
             with opener.open(url, timeout=20) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
+            return error.code, error.headers, error.read()
 
 
 def nginx_main_conf(prefix: Path, site: Path) -> str:

@@ -286,7 +286,10 @@ async def test_an_attached_channel_gets_its_messages_through_its_callback(harnes
     await harness.layer.send(channel, message("direct"))
     await harness.layer.group_send("room.1", message("group"))
 
-    assert await recorder.take(2) == [message("direct"), message("group")]
+    # A channel's own messages and a group's travel apart (on a cluster, through different shards): no
+    # order holds between the two, only that both arrive, whole.
+    received = await recorder.take(2)
+    assert sorted(received, key=lambda m: m["n"]) == [message("direct"), message("group")]
 
 
 async def test_messages_queued_before_attach_are_handed_to_the_callback_first_in_order(harness):

@@ -268,3 +268,12 @@ def _protocol_like(attributes: dict) -> _Protocol:
     protocol = _Protocol()
     protocol.__dict__.update(attributes)
     return protocol
+
+
+def test_the_server_make_run_starts_parses_http_in_c():
+    """``make run`` leaves uvicorn's ``--http`` on auto, which takes httptools when it is installed
+    (requirements.txt): each socket's upgrade request parsed in C, not by h11 in Python."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert AutoHTTPProtocol is HttpToolsProtocol
