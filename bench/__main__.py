@@ -241,15 +241,30 @@ def _run_compared(scenarios, args: argparse.Namespace) -> int:
     try:
         for round_index, source in alternating(sources, args.runs):
             run_args = _with_source(args, source)
-            label = re.sub(r"[^A-Za-z0-9._-]", "_", source)
+            # The tree's place on the command line keeps two trees' files apart even when their names clean alike.
+            label = f"{sources.index(source)}-{re.sub(r'[^A-Za-z0-9._-]', '_', source)}"
             run_args.json_out = str(runs_dir / f"{args.scenario}-{stamp}-run{round_index + 1}-{label}.json")
             print(f"\n=== run {round_index + 1} of {args.runs}: {source} ===", flush=True)
-            code = _run(scenarios, args.scenario, run_args, targets[source])
+            error = None
+            try:
+                code = _run(scenarios, args.scenario, run_args, targets[source])
+            except (Exception, SystemExit) as failure:  # one failed run must not lose the sitting's others
+                code, error = 1, f"{type(failure).__name__}: {failure}"
+                print(red(f"run failed: {error}"), flush=True)
             path = Path(run_args.json_out)
-            document = json.loads(path.read_text()) if path.exists() else {}
+            document = json.loads(path.read_text()) if error is None and path.exists() else {}
             runs.append(
-                {"source": source, "round": round_index + 1, "json": str(path), "exit_code": code, "document": document}
+                {
+                    "source": source,
+                    "round": round_index + 1,
+                    "json": str(path),
+                    "exit_code": code,
+                    "error": error,
+                    "document": document,
+                }
             )
+            if code == 130:  # interrupted: stop the sitting and sum up what ran
+                break
     finally:
         for target in targets.values():
             target.cleanup()
@@ -262,8 +277,8 @@ def _run_compared(scenarios, args: argparse.Namespace) -> int:
             "sources": sources,
             "runs": [
                 {
-                    **{key: run[key] for key in ("source", "round", "json", "exit_code")},
-                    "passed": run_passed(args.scenario, run["document"]),
+                    **{key: run[key] for key in ("source", "round", "json", "exit_code", "error")},
+                    "passed": run_passed(args.scenario, run),
                     "figures": key_figures(args.scenario, run["document"]),
                     "loadavg_before": _load_before(run["document"]),
                 }

@@ -58,13 +58,18 @@ def key_figures(scenario: str, document: dict[str, Any]) -> dict[str, float | No
     return figures
 
 
-def run_passed(scenario: str, document: dict[str, Any]) -> bool:
-    """Whether a run counts: every delivery audited (fan-out), every socket still open (connections)."""
+def run_passed(scenario: str, run: dict[str, Any]) -> bool:
+    """Whether a run counts: it ended well and wrote its document, every delivery was audited (fan-out),
+    every socket connected and stayed open (connections)."""
+    document = run.get("document") or {}
+    if run.get("exit_code", 0) != 0 or not document:
+        return False
     if scenario == "fan-out":
         return bool(document.get("audit", {}).get("ok"))
     if scenario == "connections":
         figures = document.get("figures", {})
-        return figures.get("open_after_idle") == figures.get("connections")
+        failed = figures.get("connect", {}).get("failed")
+        return failed == 0 and figures.get("open_after_idle") == figures.get("connections")
     return True
 
 
@@ -84,27 +89,31 @@ def _format(value: float | None) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
-def median_with_runs(values: list[float | None]) -> str:
+def median_with_runs(median: float | None, values: list[float | None]) -> str:
     """``median (run, run, ...)``, the runs in the order they ran: how docs/benchmarks.md quotes a figure."""
-    known = [v for v in values if v is not None]
-    if not known:
+    if median is None and all(v is None for v in values):
         return "-"
-    return f"{_format(statistics.median(known))} ({', '.join(_format(v) for v in values)})"
+    return f"{_format(median)} ({', '.join(_format(v) for v in values)})"
 
 
 def summarise(scenario: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per source (in the order first run), each key figure's median and its runs; ``runs`` are
-    ``{"source", "document", ...}`` in the order they ran."""
+    """Per source (in the order each first ran), each key figure's median and its runs; ``runs`` are
+    ``{"source", "document", "exit_code"}`` in the order they ran. A failed run is counted, and its figures
+    (if any) are listed, but left out of the medians."""
     by_source: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         by_source.setdefault(run["source"], []).append(run)
     summary = {}
     for source, source_runs in by_source.items():
-        figures = [key_figures(scenario, run["document"]) for run in source_runs]
+        figures = [key_figures(scenario, run.get("document") or {}) for run in source_runs]
+        passed = [run_passed(scenario, run) for run in source_runs]
         summary[source] = {
             "runs": len(source_runs),
-            "failed_runs": sum(not run_passed(scenario, run["document"]) for run in source_runs),
-            "medians": {name: _median([f[name] for f in figures]) for name, _ in KEY_FIGURES[scenario]},
+            "failed_runs": passed.count(False),
+            "medians": {
+                name: _median([f[name] for f, ok in zip(figures, passed, strict=True) if ok])
+                for name, _ in KEY_FIGURES[scenario]
+            },
             "values": {name: [f[name] for f in figures] for name, _ in KEY_FIGURES[scenario]},
         }
     return summary
@@ -121,7 +130,9 @@ def render(scenario: str, summary: dict[str, Any]) -> str:
     rows = []
     for source, entry in summary.items():
         failed = f", {entry['failed_runs']} failed" if entry["failed_runs"] else ""
+        runs = f"{entry['runs']} run{'s' if entry['runs'] != 1 else ''}"
         rows.append(
-            [f"{source} ({entry['runs']} runs{failed})"] + [median_with_runs(entry["values"][name]) for name in names]
+            [f"{source} ({runs}{failed})"]
+            + [median_with_runs(entry["medians"][name], entry["values"][name]) for name in names]
         )
     return Table(["code", *[f"{name}: median (runs)" for name in names]], rows).render()

@@ -171,7 +171,8 @@ _IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 DB_THREADS = env_int("DB_THREADS", 1 if _IS_SQLITE else 8)
 DB_MAX_PENDING = env_int("DB_MAX_PENDING", 2000)
 DB_CALL_TIMEOUT = env_float("DB_CALL_TIMEOUT", 10.0)
-# The send path's two statements are prepared once per PostgreSQL connection (core.compiled.fetch_one_prepared).
+# The send path's two statements and the compiled queries (a connect's, a sign-in's) are prepared once per
+# PostgreSQL connection (core.compiled).
 # Off behind a pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21).
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

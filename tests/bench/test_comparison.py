@@ -24,7 +24,7 @@ def _connections_document(rate: float, ms: float, kib: float, *, open_after_idle
         "figures": {
             "connections": 5000,
             "open_after_idle": open_after_idle,
-            "connect": {"connects_per_s": rate},
+            "connect": {"connects_per_s": rate, "failed": 0},
             "server_cpu_ms_per_connect": ms,
             "rss_per_connection_kib": [kib],
         }
@@ -74,27 +74,46 @@ def test_each_tree_gets_the_median_of_its_own_runs_listed_in_the_order_they_ran(
     assert "153 (194, 153, 146)" in render("connections", summary)
 
 
-def test_a_run_that_lost_sockets_is_counted_as_failed_beside_the_medians():
+def test_a_run_that_lost_sockets_is_counted_as_failed_and_left_out_of_the_medians():
     runs = [
         {"source": "HEAD", "document": _connections_document(150, 5.0, 9.5)},
-        {"source": "HEAD", "document": _connections_document(150, 5.0, 9.5, open_after_idle=4990)},
+        {"source": "HEAD", "document": _connections_document(90, 9.0, 12.0, open_after_idle=4990)},
     ]
 
     summary = summarise("connections", runs)
 
     assert summary["HEAD"]["failed_runs"] == 1
+    assert summary["HEAD"]["medians"] == {"connects/s": 150, "ms/connect": 5.0, "KiB/socket": 9.5}
     assert "HEAD (2 runs, 1 failed)" in render("connections", summary)
 
 
+def test_a_run_that_ended_in_an_error_is_failed_whatever_its_document_says():
+    assert run_passed("connections", {"document": _connections_document(150, 5.0, 9.5), "exit_code": 0})
+    assert not run_passed("connections", {"document": _connections_document(150, 5.0, 9.5), "exit_code": 1})
+    assert not run_passed("connections", {"document": {}, "exit_code": 0})  # a run that wrote no document
+
+
+def test_a_connections_run_with_failed_connects_is_failed():
+    document = _connections_document(150, 5.0, 9.5)
+    document["figures"]["connect"]["failed"] = 3
+
+    assert not run_passed("connections", {"document": document, "exit_code": 0})
+
+
 def test_a_fan_out_run_counts_only_when_its_audit_passed():
-    assert run_passed("fan-out", {"audit": {"ok": True}})
-    assert not run_passed("fan-out", {"audit": {"ok": False}})
-    assert not run_passed("fan-out", {})  # a run that wrote no document
+    assert run_passed("fan-out", {"document": {"audit": {"ok": True}}, "exit_code": 0})
+    assert not run_passed("fan-out", {"document": {"audit": {"ok": False}}, "exit_code": 0})
 
 
 def test_a_figure_with_no_value_in_any_run_is_a_dash():
-    assert median_with_runs([None, None]) == "-"
-    assert median_with_runs([2.5, None, 3.5]) == "3.00 (2.50, -, 3.50)"
+    assert median_with_runs(None, [None, None]) == "-"
+    assert median_with_runs(3.0, [2.5, None, 3.5]) == "3.00 (2.50, -, 3.50)"
+
+
+def test_one_run_is_said_in_the_singular():
+    summary = summarise("connections", [{"source": "HEAD", "document": _connections_document(150, 5.0, 9.5)}])
+
+    assert "HEAD (1 run)" in render("connections", summary)
 
 
 @pytest.mark.servers
