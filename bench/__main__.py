@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .common import pin_to, raise_nofile_limit, red
+from .comparison import SCENARIOS_COMPARED
 from .servers import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, Target
 
 
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     sub_target.cleanup()
             return max(codes)
-        if getattr(args, "runs", 1) != 1 or getattr(args, "baseline", None):
+        if args.scenario in SCENARIOS_COMPARED and (args.runs != 1 or args.baseline):
             return _run_compared(scenarios, args)
         return _run(scenarios, args.scenario, args, target)
     finally:

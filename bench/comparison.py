@@ -18,6 +18,7 @@ from .common import Table
 
 Figure = Callable[[dict[str, Any]], float | None]
 
+# The scenarios that take --runs and --baseline (saturation steps its own rate; all runs each once).
 SCENARIOS_COMPARED = ("fan-out", "connections", "history")
 
 

@@ -239,6 +239,15 @@ async def receive_until(communicator, event_type: str, *, timeout: float = 3, re
 # --- Real server processes -------------------------------------------------------------
 
 
+def prepared_statements() -> list[str]:
+    """The statements prepared on this thread's PostgreSQL connection, sorted."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements ORDER BY statement")
+        return [row[0] for row in cursor.fetchall()]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,6 +10,7 @@ from chat import actions
 from chat.actions import send
 from chat.models import Message, RoomMember
 from notifications.models import Notification
+from tests.conftest import prepared_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,29 +56,21 @@ def test_an_ordinary_send_is_two_statements_and_no_transaction_round_trips(postg
     assert group_room.last_seq == 1 and group_room.last_message_at is not None
 
 
-def _prepared_statements() -> list[str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements ORDER BY statement")
-        return [row[0] for row in cursor.fetchall()]
-
-
 def test_the_send_statements_are_prepared_once_on_the_connection(postgres, ann, group_room):
     actions.send_message(ann, group_room.id, body="hello 0")
-    prepared = _prepared_statements()
+    prepared = prepared_statements()
     assert any(statement.startswith("WITH room AS (UPDATE") for statement in prepared)
     assert any("sender_id = $1 AND client_id = $2" in statement for statement in prepared)
     for n in range(1, 4):
         actions.send_message(ann, group_room.id, body=f"hello {n}")
-    assert _prepared_statements() == prepared  # the same statements again: prepared (and planned) once
+    assert prepared_statements() == prepared  # the same statements again: prepared (and planned) once
 
 
 def test_with_prepared_statements_off_a_send_prepares_nothing(postgres, settings, ann, group_room):
     settings.DB_PREPARED_STATEMENTS = False
-    before = _prepared_statements()  # what earlier tests left on this connection
+    before = prepared_statements()  # what earlier tests left on this connection
     actions.send_message(ann, group_room.id, body="hello", client_id=str(uuid.uuid4()))
-    assert _prepared_statements() == before
+    assert prepared_statements() == before
 
 
 def test_a_send_of_every_parameter_type_stores_them_as_given(postgres, ann, group_room):

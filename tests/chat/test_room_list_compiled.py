@@ -20,6 +20,7 @@ from django.utils import timezone
 from chat import actions
 from chat.models import Room
 from chat.queries import room_summaries, rooms_for_user, user_memberships
+from tests.conftest import prepared_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -117,9 +118,7 @@ def test_compiled_rows_read_timestamps_as_the_orm_reads_them(bob, bobs_rooms):
 
 
 def _prepared_statements() -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        return {row[0] for row in cursor.fetchall()}
+    return set(prepared_statements())
 
 
 def test_the_room_list_statements_are_prepared_once_on_the_connection(postgres, bob, cat, bobs_rooms):
