@@ -26,27 +26,33 @@ def avatar_path(key: str, side: int) -> str:
     return f"/avatars/{key}/{side}.webp"
 
 
-def avatar_urls(user) -> dict[str, str | None]:
-    """The user object's avatar fields, from the user row alone (no query): null without an avatar."""
-    key = user.avatar_key
-    return {
-        "avatar_url": avatar_path(key, AVATAR_SIDE) if key else None,
-        "avatar_small_url": avatar_path(key, AVATAR_SMALL_SIDE) if key else None,
-    }
-
-
 # The user row's columns the user object reads: a query that loads users for payloads only (``.only``)
 # loads these, so a new field of the user object is added here once, not hunted down in each query.
 USER_PAYLOAD_FIELDS = ("id", "username", "display_name", "avatar_key", "is_bot")
 
 
+def user_object(user_id: int, username: str, display_name: str, avatar_key: str, is_bot: bool) -> dict[str, Any]:
+    """The user object from its columns (``USER_PAYLOAD_FIELDS``, in that order), with no model instance.
+
+    A connect's ``ready`` builds one for every online co-member straight from
+    query rows (``presence.actions.snapshot_from_rows``); ``user_payload`` is
+    this over a model. The avatar fields are null without an avatar.
+    """
+    if avatar_key:
+        avatar_url, avatar_small_url = avatar_path(avatar_key, AVATAR_SIDE), avatar_path(avatar_key, AVATAR_SMALL_SIDE)
+    else:
+        avatar_url = avatar_small_url = None
+    return {
+        "id": user_id,
+        "username": username,
+        "display_name": display_name or username,
+        "avatar_url": avatar_url,
+        "avatar_small_url": avatar_small_url,
+        "is_bot": is_bot,
+    }
+
+
 def user_payload(user) -> dict[str, Any] | None:
     if user is None:
         return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name or user.username,
-        **avatar_urls(user),
-        "is_bot": user.is_bot,
-    }
+    return user_object(user.id, user.username, user.display_name, user.avatar_key, user.is_bot)

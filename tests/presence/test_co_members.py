@@ -48,6 +48,7 @@ def test_presence_objects_built_from_rows_are_those_built_from_users(ann, bob, c
     Presence.objects.create(user=bob, status="busy", status_text="in a call", last_seen=now - timedelta(hours=1))
     Presence.objects.create(user=cat, status="away", status_text="gone", status_expires_at=now - timedelta(minutes=1))
     bob.display_name = "Bob B."
+    bob.avatar_key = "a1b2c3"  # the avatar fields are built from the row's key too
     bob.save()
 
     from_rows = snapshot_from_rows(ann.id, co_member_presence_rows(ann.id), {bob.id, cat.id}, [(room, bob.id)])
