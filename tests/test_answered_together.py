@@ -1,0 +1,117 @@
+"""``core.compiled.answered_together``: compiled queries read ahead in one round trip (psycopg's pipeline mode).
+
+A connect authenticates and loads ``ready`` with half a dozen small queries;
+on PostgreSQL they now go to the server together, and the code that asks for
+each one takes the answer read ahead.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from accounts.authentication import refresh_token_for
+from chat import actions
+from chat.consumers import _authenticate_and_load, _load_ready
+from core.compiled import CompiledQuery, answered_together
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+NAME_OF = CompiledQuery(lambda user_id: User.objects.filter(pk=user_id).values_list("username"))
+NAMES_AFTER = CompiledQuery(lambda user_id: User.objects.filter(pk__gt=user_id).order_by("pk").values_list("username"))
+
+
+def pipelines(captured: CaptureQueriesContext) -> list:
+    """Which round trip each captured statement went in (None: on its own)."""
+    return [query.get("pipeline") for query in captured.captured_queries]
+
+
+def test_the_named_calls_go_to_the_database_in_one_round_trip(postgres, ann, bob):
+    with CaptureQueriesContext(connection) as captured:
+        with answered_together([(NAME_OF, (ann.id,)), (NAMES_AFTER, (ann.id,))]):
+            read_ahead = len(captured)
+            assert NAME_OF.rows(ann.id) == [("ann",)]
+            assert NAMES_AFTER.rows(ann.id) == [("bob",)]
+
+    assert read_ahead == 2
+    assert len(captured) == 2  # the calls themselves ran nothing
+    assert pipelines(captured)[0] is not None
+    assert len(set(pipelines(captured))) == 1
+
+
+def test_the_answers_are_what_each_query_reads_on_its_own(postgres, ann, bob, cat):
+    alone = [NAME_OF.rows(bob.id), NAMES_AFTER.rows(ann.id)]
+    with answered_together([(NAME_OF, (bob.id,)), (NAMES_AFTER, (ann.id,))]):
+        assert [NAME_OF.rows(bob.id), NAMES_AFTER.rows(ann.id)] == alone
+
+
+def test_an_answer_serves_one_call_and_the_next_call_reads_again(postgres, ann):
+    with answered_together([(NAME_OF, (ann.id,))]):
+        User.objects.filter(pk=ann.id).update(username="ann2")
+        assert NAME_OF.rows(ann.id) == [("ann",)]  # as of the block's start
+        assert NAME_OF.rows(ann.id) == [("ann2",)]
+
+
+def test_a_call_the_block_did_not_name_runs_as_usual(postgres, ann, bob):
+    with answered_together([(NAME_OF, (ann.id,))]):
+        with CaptureQueriesContext(connection) as captured:
+            assert NAME_OF.rows(bob.id) == [("bob",)]
+
+    assert pipelines(captured) == [None]
+
+
+def test_a_block_inside_another_reads_only_what_the_outer_did_not_answer(postgres, ann, bob):
+    with CaptureQueriesContext(connection) as captured:
+        with answered_together([(NAME_OF, (ann.id,))]):
+            with answered_together([(NAME_OF, (ann.id,)), (NAME_OF, (bob.id,))]):
+                assert NAME_OF.rows(bob.id) == [("bob",)]
+            assert NAME_OF.rows(ann.id) == [("ann",)]
+
+    assert len(captured) == 2
+    assert len(set(pipelines(captured))) == 2
+
+
+def test_a_failed_read_raises_djangos_error_and_leaves_the_connection_usable(postgres, ann):
+    with pytest.raises(DatabaseError), transaction.atomic():  # the test's transaction goes on past the savepoint
+        with answered_together([(NAME_OF, (ann.id,)), (NAME_OF, ("not a number",))]):
+            pytest.fail("the block runs only when every answer came back")
+
+    assert NAME_OF.rows(ann.id) == [("ann",)]
+
+
+def test_a_token_connects_reads_all_go_in_one_round_trip(postgres, ann, bob):
+    room = actions.create_group_room(ann, name="Room", members=[bob.id])["id"]
+    actions.send_message(bob, room, body="hello")
+    token = str(refresh_token_for(ann).access_token)
+
+    with CaptureQueriesContext(connection) as captured:
+        user, session, (ready, presence_rows) = _authenticate_and_load(token)
+
+    assert user == ann and session is not None
+    assert [r["id"] for r in ready["rooms"]] == [room]
+    assert set(presence_rows) == {ann.id, bob.id}
+    # the user, the signed-out check, the memberships, the last messages, the unread count, the co-members
+    assert len(captured) == 6
+    assert pipelines(captured)[0] is not None
+    assert len(set(pipelines(captured))) == 1
+
+
+def test_a_sessions_ready_is_read_in_one_round_trip(postgres, ann, bob):
+    actions.create_group_room(ann, name="Room", members=[bob.id])
+
+    with CaptureQueriesContext(connection) as captured:
+        ready, _ = _load_ready(ann)
+
+    assert len(ready["rooms"]) == 1
+    assert len(captured) == 4
+    assert len(set(pipelines(captured))) == 1 and pipelines(captured)[0] is not None
+
+
+def test_a_token_whose_user_is_deactivated_authenticates_no_one(postgres, ann):
+    token = str(refresh_token_for(ann).access_token)
+    User.objects.filter(pk=ann.id).update(is_active=False)
+
+    assert _authenticate_and_load(token) is None
