@@ -75,6 +75,14 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def proc_loop_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process's main thread: for the server, its event loop (the rest of
+    ``proc_cpu_seconds`` is its other threads: database threads, the driver's pool...)."""
+    with open(f"/proc/{pid}/task/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def proc_rss_kib(pid: int) -> int:
     """Resident set size in KiB (VmRSS of /proc/<pid>/status)."""
     with open(f"/proc/{pid}/status") as status:

@@ -27,6 +27,7 @@ from .common import (
     latency_summary,
     loadavg,
     proc_cpu_seconds,
+    proc_loop_thread_cpu_seconds,
     red,
     self_cpu_seconds,
     write_result,
@@ -508,8 +509,10 @@ def connections(args: Any, target: Target) -> int:
             if stores is not None:
                 stores.begin()
             server_cpu0 = sum(proc_cpu_seconds(pid) for pid in servers.pids)
+            loop_cpu0 = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids)
             connect = _connect(main_pool, args.connect_concurrency, total - warm)
             server_cpu_connect = sum(proc_cpu_seconds(pid) for pid in servers.pids) - server_cpu0
+            loop_cpu_connect = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids) - loop_cpu0
             gen_cpu_connect = sum(main_pool.call("cpu")) - gen_cpu0
             connect_stores = stores.report(connect["connected"], "connect") if stores is not None else None
             profile = None
@@ -529,6 +532,11 @@ def connections(args: Any, target: Target) -> int:
                     f"  server CPU per connect {1000 * server_cpu_connect / connect['connected']:.2f} ms "
                     f"({members}-member rooms): one core opens at most "
                     f"{connect['connected'] / max(server_cpu_connect, 1e-9):,.0f} connections/s"
+                )
+                other_cpu_connect = server_cpu_connect - loop_cpu_connect
+                _say(
+                    f"  of which the event-loop thread {1000 * loop_cpu_connect / connect['connected']:.2f} ms, "
+                    f"other threads (database) {1000 * other_cpu_connect / connect['connected']:.2f} ms"
                 )
             _say_stores(connect_stores)
             if connect["failed"]:
@@ -563,6 +571,15 @@ def connections(args: Any, target: Target) -> int:
         "connections": added + warm,
         "connect": connect,
         "server_cpu_ms_per_connect": round(1000 * server_cpu_connect / connect["connected"], 3)
+        if connect["connected"]
+        else None,
+        # The same, split: the servers' main threads (event loops) and their other threads (database...).
+        "server_cpu_ms_per_connect_loop_thread": round(1000 * loop_cpu_connect / connect["connected"], 3)
+        if connect["connected"]
+        else None,
+        "server_cpu_ms_per_connect_other_threads": round(
+            1000 * (server_cpu_connect - loop_cpu_connect) / connect["connected"], 3
+        )
         if connect["connected"]
         else None,
         "connect_stores": connect_stores,

@@ -19,13 +19,16 @@ from bench.comparison import alternating, key_figures, median_with_runs, render,
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _connections_document(rate: float, ms: float, kib: float, *, open_after_idle: int = 5000) -> dict:
+def _connections_document(
+    rate: float, ms: float, kib: float, *, db_ms: float = 1.0, open_after_idle: int = 5000
+) -> dict:
     return {
         "figures": {
             "connections": 5000,
             "open_after_idle": open_after_idle,
             "connect": {"connects_per_s": rate, "failed": 0},
             "server_cpu_ms_per_connect": ms,
+            "server_cpu_ms_per_connect_other_threads": db_ms,
             "rss_per_connection_kib": [kib],
         }
     }
@@ -43,9 +46,10 @@ def test_the_trees_alternate_their_order_each_round_so_drift_falls_on_both():
 
 
 def test_a_connections_run_is_quoted_by_its_rate_its_cpu_per_connect_and_its_memory_per_socket():
-    assert key_figures("connections", _connections_document(153.0, 5.57, 9.6)) == {
+    assert key_figures("connections", _connections_document(153.0, 5.57, 9.6, db_ms=1.25)) == {
         "connects/s": 153.0,
         "ms/connect": 5.57,
+        "db-thread ms": 1.25,
         "KiB/socket": 9.6,
     }
 
@@ -68,8 +72,13 @@ def test_each_tree_gets_the_median_of_its_own_runs_listed_in_the_order_they_ran(
     summary = summarise("connections", runs)
 
     assert list(summary) == ["HEAD", "base"]
-    assert summary["HEAD"]["medians"] == {"connects/s": 153, "ms/connect": 5.57, "KiB/socket": 9.6}
-    assert summary["base"]["medians"] == {"connects/s": 177.0, "ms/connect": 4.93, "KiB/socket": 9.8}
+    assert summary["HEAD"]["medians"] == {"connects/s": 153, "ms/connect": 5.57, "db-thread ms": 1.0, "KiB/socket": 9.6}
+    assert summary["base"]["medians"] == {
+        "connects/s": 177.0,
+        "ms/connect": 4.93,
+        "db-thread ms": 1.0,
+        "KiB/socket": 9.8,
+    }
     assert summary["HEAD"]["values"]["connects/s"] == [194, 153, 146]
     assert "153 (194, 153, 146)" in render("connections", summary)
 
@@ -83,7 +92,7 @@ def test_a_run_that_lost_sockets_is_counted_as_failed_and_left_out_of_the_median
     summary = summarise("connections", runs)
 
     assert summary["HEAD"]["failed_runs"] == 1
-    assert summary["HEAD"]["medians"] == {"connects/s": 150, "ms/connect": 5.0, "KiB/socket": 9.5}
+    assert summary["HEAD"]["medians"] == {"connects/s": 150, "ms/connect": 5.0, "db-thread ms": 1.0, "KiB/socket": 9.5}
     assert "HEAD (2 runs, 1 failed)" in render("connections", summary)
 
 
