@@ -20,6 +20,7 @@ import contextvars
 import functools
 import itertools
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -82,9 +83,9 @@ class CompiledQuery:
         Inside ``answered_together`` that named this query with these values, the
         answer it read ahead (once: a second call reads again)."""
         using = using or self.read_alias()
-        answers = _answers.get()
-        if answers is not None:
-            answer = answers.pop((self, values, using), None)
+        held = _answers.get()
+        if held is not None and held[0] == threading.get_ident():
+            answer = held[1].pop((self, values, using), None)
             if answer is not None:
                 return answer
         compiled, params = self._bound(values, using)
@@ -123,8 +124,11 @@ class _Compiled:
 
 # A compiled query and the values to run it with: what ``answered_together`` reads ahead.
 QueryCall = tuple[CompiledQuery, tuple[Any, ...]]
-_answers: contextvars.ContextVar[dict[tuple[CompiledQuery, tuple[Any, ...], str], list] | None] = (
-    contextvars.ContextVar("compiled_query_answers", default=None)
+_AnswerKey = tuple[CompiledQuery, tuple[Any, ...], str]
+# The answers of the innermost block, with the thread that read them: a context copied into another
+# thread inside the block (an executor, ``sync_to_async``) must not take them.
+_answers: contextvars.ContextVar[tuple[int, dict[_AnswerKey, list]] | None] = contextvars.ContextVar(
+    "compiled_query_answers", default=None
 )
 
 
@@ -143,29 +147,33 @@ def answered_together(calls: Iterable[QueryCall]) -> Iterator[None]:
 
     For reads that may as well happen together: an answer is the state at the
     block's start, so a block must not write what it reads. A call the block
-    never makes just goes unused; one it did not name runs as usual. Inside
-    another block, only the calls that block has not answered are read.
-    Errors are Django's, raised here: nothing is half-answered.
+    never makes just goes unused, and goes with the block; one it did not name
+    runs as usual. Inside another block, only the calls that block has not
+    answered are read. Errors are Django's, raised here, before the block runs.
+    The answers serve the thread that read them only.
     """
-    outer = _answers.get()
-    answers = outer if outer is not None else {}
-    pending: dict[str, list[tuple[tuple[CompiledQuery, tuple[Any, ...], str], _Compiled, list[Any]]]] = {}
+    held = _answers.get()
+    outer = held[1] if held is not None and held[0] == threading.get_ident() else {}
+    pending: dict[str, dict[_AnswerKey, tuple[_Compiled, list[Any]]]] = {}
     for query, values in calls:
         using = query.read_alias()
         key = (query, values, using)
-        if key in answers or connections[using].vendor != "postgresql":
-            continue
-        pending.setdefault(using, []).append((key, *query._bound(values, using)))
+        if key not in outer and connections[using].vendor == "postgresql":
+            pending.setdefault(using, {})[key] = query._bound(values, using)
+    read: dict[_AnswerKey, list] = {}
     for using, statements in pending.items():
-        read = _run_pipelined(connections[using], [(compiled.sql, params) for _, compiled, params in statements])
-        for (key, compiled, _), rows in zip(statements, read, strict=True):
-            answers[key] = compiled.converted(rows)
-    token = _answers.set(answers) if outer is None else None
+        rows = _run_pipelined(connections[using], [(compiled.sql, params) for compiled, params in statements.values()])
+        for (key, (compiled, _)), answer in zip(statements.items(), rows, strict=True):
+            read[key] = compiled.converted(answer)
+    # The outer block's answers stay visible here; what this block read goes with it.
+    answers = {**outer, **read}
+    token = _answers.set((threading.get_ident(), answers))
     try:
         yield
     finally:
-        if token is not None:
-            _answers.reset(token)
+        _answers.reset(token)
+        for key in [key for key in outer if key not in answers]:
+            del outer[key]  # an outer answer taken in here is gone out there too: an answer serves one call
 
 
 _pipelines = itertools.count(1)
@@ -193,8 +201,9 @@ def _run_pipelined(connection, statements: list[tuple[str, list[Any]]]) -> list[
             cursor.close()
         if connection.queries_logged:  # each statement, as Django logs one, and which round trip it went in
             took, batch = f"{time.monotonic() - started:.3f}", next(_pipelines)
-            for sql, params in statements:
-                connection.queries_log.append({"sql": f"{sql} -- {params!r}", "time": took, "pipeline": batch})
+            for index, (sql, params) in enumerate(statements):  # the round trip's time counted once
+                entry = {"sql": f"{sql} -- {params!r}", "time": took if index == 0 else "0.000", "pipeline": batch}
+                connection.queries_log.append(entry)
 
 
 def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:

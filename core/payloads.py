@@ -27,7 +27,9 @@ def avatar_path(key: str, side: int) -> str:
 
 
 # The user row's columns the user object reads: a query that loads users for payloads only (``.only``)
-# loads these, so a new field of the user object is added here once, not hunted down in each query.
+# loads these, so a new field of the user object is added here (and, in the same place, to ``user_object``'s
+# parameters and ``user_payload``'s call: tests/test_user_object.py holds the three together), not hunted
+# down in each query.
 USER_PAYLOAD_FIELDS = ("id", "username", "display_name", "avatar_key", "is_bot")
 
 

@@ -7,6 +7,9 @@ each one takes the answer read ahead.
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
@@ -74,6 +77,26 @@ def test_a_block_inside_another_reads_only_what_the_outer_did_not_answer(postgre
     assert len(set(pipelines(captured))) == 2
 
 
+def test_what_an_inner_block_read_and_did_not_use_goes_with_it(postgres, ann, bob):
+    with answered_together([(NAME_OF, (ann.id,))]):
+        with answered_together([(NAME_OF, (bob.id,))]):
+            pass
+        with CaptureQueriesContext(connection) as captured:
+            assert NAME_OF.rows(bob.id) == [("bob",)]
+
+    assert pipelines(captured) == [None]
+
+
+def test_an_outer_answer_taken_inside_an_inner_block_is_gone_after_it(postgres, ann):
+    with answered_together([(NAME_OF, (ann.id,))]):
+        with answered_together([(NAME_OF, (ann.id,))]):
+            assert NAME_OF.rows(ann.id) == [("ann",)]
+        with CaptureQueriesContext(connection) as captured:
+            assert NAME_OF.rows(ann.id) == [("ann",)]
+
+    assert pipelines(captured) == [None]
+
+
 def test_a_failed_read_raises_djangos_error_and_leaves_the_connection_usable(postgres, ann):
     with pytest.raises(DatabaseError), transaction.atomic():  # the test's transaction goes on past the savepoint
         with answered_together([(NAME_OF, (ann.id,)), (NAME_OF, ("not a number",))]):
@@ -115,3 +138,35 @@ def test_a_token_whose_user_is_deactivated_authenticates_no_one(postgres, ann):
     User.objects.filter(pk=ann.id).update(is_active=False)
 
     assert _authenticate_and_load(token) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_as_on_a_database_thread_a_token_connect_reads_the_same_twice(postgres, ann, bob):
+    actions.create_group_room(ann, name="Room", members=[bob.id])
+    token = str(refresh_token_for(ann).access_token)
+
+    first = _authenticate_and_load(token)
+    second = _authenticate_and_load(token)  # the statements prepared by the first run again
+
+    assert connection.get_autocommit()
+    assert first[0] == second[0] == ann
+    assert first[2][0]["rooms"] == second[2][0]["rooms"]
+    assert set(first[2][1]) == set(second[2][1]) == {ann.id, bob.id}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_handed_the_blocks_context_reads_for_itself(postgres, ann):
+    def in_another_thread() -> list:
+        try:
+            return NAME_OF.rows(ann.id)
+        finally:
+            connection.close()
+
+    with answered_together([(NAME_OF, (ann.id,))]):
+        User.objects.filter(pk=ann.id).update(username="ann2")
+        with ThreadPoolExecutor(1) as pool:
+            elsewhere = pool.submit(contextvars.copy_context().run, in_another_thread).result()
+        here = NAME_OF.rows(ann.id)
+
+    assert elsewhere == [("ann2",)]
+    assert here == [("ann",)]
