@@ -189,12 +189,19 @@ def _run_pipelined(connection, statements: list[tuple[str, list[Any]]]) -> list[
     started = time.monotonic()
     try:
         with connection.wrap_database_errors:
-            with driver.pipeline():
+            with driver.pipeline() as pipeline:
                 for sql, params in statements:
                     cursor = psycopg.Cursor(driver)
                     cursors.append(cursor)
                     load_timestamps_compiled(cursor, connection)
                     cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
+                    if not driver.autocommit:
+                        continue  # inside the caller's transaction: it holds the locks anyway
+                    # A sync after each statement (queued, not waited for) ends its implicit transaction
+                    # there, as autocommit would: one transaction for the batch would keep each table's
+                    # lock until the last statement, and a TRUNCATE or ALTER TABLE taking the same tables in
+                    # another order would deadlock with a connect (seen: a test's teardown flush).
+                    pipeline._enqueue_sync()  # psycopg's own queue (tests/test_answered_together.py)
             return [cursor.fetchall() for cursor in cursors]
     finally:
         for cursor in cursors:

@@ -8,8 +8,10 @@ each one takes the answer read ahead.
 from __future__ import annotations
 
 import contextvars
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
@@ -18,7 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.authentication import refresh_token_for
 from chat import actions
 from chat.consumers import _authenticate_and_load, _load_ready
+from chat.models import Room
 from core.compiled import CompiledQuery, answered_together
+from tests.conftest import database_url_for_subprocess
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +174,42 @@ def test_a_thread_handed_the_blocks_context_reads_for_itself(postgres, ann):
 
     assert elsewhere == [("ann2",)]
     assert here == [("ann",)]
+
+
+ROOM_NAME = CompiledQuery(lambda room_id: Room.objects.filter(pk=room_id).values_list("name"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_statement_of_a_batch_lets_go_of_its_locks_before_the_next_so_a_lock_in_another_order_gets_through(
+    postgres, ann
+):
+    """A batch reads users, then rooms. Another session holds the rooms table and then asks for the users
+    table: had the batch kept its lock on users until its last statement, the two would deadlock."""
+    room = actions.create_group_room(ann, name="Room", members=[])["id"]
+    url = database_url_for_subprocess()
+    with psycopg.connect(url) as locker:
+        locker.execute("SET lock_timeout = '5s'")
+        locker.execute(f"LOCK TABLE {Room._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+
+        def batch() -> tuple[list, list]:
+            try:
+                with answered_together([(NAME_OF, (ann.id,)), (ROOM_NAME, (room,))]):
+                    return NAME_OF.rows(ann.id), ROOM_NAME.rows(room)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(1) as pool:
+            reading = pool.submit(batch)
+            with psycopg.connect(url, autocommit=True) as watcher:
+                for _ in range(100):  # until the batch waits for the rooms table
+                    waiting = watcher.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+                        [locker.info.backend_pid],
+                    ).fetchone()[0]
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+            assert waiting == 1
+            locker.execute(f"LOCK TABLE {User._meta.db_table} IN ACCESS EXCLUSIVE MODE")  # no deadlock
+            locker.commit()
+            assert reading.result(timeout=10) == ([("ann",)], [("Room",)])
