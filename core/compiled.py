@@ -139,11 +139,12 @@ def answered_together(calls: Iterable[QueryCall]) -> Iterator[None]:
     A connect's ``ready`` runs half a dozen small queries, one after another on
     the database thread: each round trip cost about 80 us of CPU here (the
     driver's call, its wait, a hand of the GIL and three system calls), more
-    than most of the statements took to run. On PostgreSQL the calls go out in
-    psycopg's pipeline mode, every statement prepared as ``rows`` would run it,
-    and one sync brings every answer back: in-process, five queries went from
-    about 480 to 260 us of CPU and from 930 to 300 us of waiting. SQLite has
-    no round trip to save, and reads nothing ahead.
+    than most of the statements took to run. On PostgreSQL the calls go out
+    together in psycopg's pipeline mode, every statement prepared as ``rows``
+    would run it, and the answers come back together: one wait where there
+    were five or six. In autocommit each statement still ends its own
+    transaction (``_run_pipelined``). SQLite has no round trip to save, and
+    reads nothing ahead.
 
     For reads that may as well happen together: an answer is the state at the
     block's start, so a block must not write what it reads. A call the block
