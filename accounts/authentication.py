@@ -31,7 +31,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
-from core.compiled import CompiledQuery, QueryCall, attnames
+from core.compiled import CompiledQuery, attnames
 
 from .models import SignedOutToken, User
 
@@ -81,28 +81,12 @@ def token_refusal(token: Token, user: User) -> str | None:
     return None
 
 
-def claimed_user_id(token: Token) -> int | None:
-    """The user id a validated token names (not yet checked against the user), or None if it names none."""
-    try:
-        return int(token.get(api_settings.USER_ID_CLAIM))
-    except (TypeError, ValueError):
-        return None
-
-
-def token_user_queries(token: Token) -> list[QueryCall]:
-    """The queries ``token_user`` may run for ``token``, to read along with others (``answered_together``)."""
-    user_id = claimed_user_id(token)
-    if user_id is None:
-        return []
-    session_id = token.get(SESSION_CLAIM)
-    return [(_USER_BY_ID, (user_id,)), *([(_SIGNED_OUT, (str(session_id),))] if session_id else [])]
-
-
 def token_user(token: Token) -> User | None:
     """The user a validated token names, if the token is still good for them (for a socket: without
     ``SOCKET_USER_FIELDS_NOT_LOADED``)."""
-    user_id = claimed_user_id(token)
-    if user_id is None:
+    try:
+        user_id = int(token.get(api_settings.USER_ID_CLAIM))
+    except (TypeError, ValueError):
         return None
     rows = _USER_BY_ID.rows(user_id)
     if not rows:

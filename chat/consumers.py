@@ -14,23 +14,21 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.queries import access_token_of, claimed_user_id, session_group, token_user_queries, user_for_access
+from accounts.queries import session_group, user_for_access_token
 from core import logs
-from core.compiled import QueryCall, answered_together
 from core.errors import ActionError, invalid
 from core.metrics import SEND_SECONDS
 from core.payloads import iso, user_payload
 from core.publishing import FRAME_MESSAGE_TYPE, PRESENCE_MESSAGE_TYPE, encode_frame, room_group, user_group
 from core.validation import check_json_depth, parse_id
 from integrations.queries import is_bot_token, user_for_bot_token
-from notifications.queries import unread_count_queries, unread_notification_count
+from notifications.queries import unread_notification_count
 from presence import actions as presence_actions
 from presence import realtime as presence
 from realtime.consumer import RealtimeConsumer, release_handshake, request_id_of
@@ -55,29 +53,17 @@ def handles(event_type: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _load_ready(user, server_time: datetime | None = None) -> tuple[dict[str, Any], presence_actions.PresenceRows]:
-    """Everything ``ready`` needs, and the user's co-members' presence columns, in one worker-thread call
-    and one round trip to the database. ``server_time`` is taken before anything is read (by the caller,
-    if it read ahead), so no change slips between it and the reads."""
-    server_time = server_time or timezone.now()
-    with answered_together(_ready_queries(user.id)):
-        rooms = queries.rooms_for_user(user)
-        ready = {
-            "server_time": iso(server_time),
-            "user": user_payload(user),
-            "rooms": rooms,
-            "notifications_unread": unread_notification_count(user),
-        }
-        return ready, presence_actions.co_member_presence_rows(user.id)
-
-
-def _ready_queries(user_id: int) -> list[QueryCall]:
-    """The queries ``_load_ready`` runs (each app names its own)."""
-    return [
-        *queries.room_list_queries(user_id),
-        *unread_count_queries(user_id),
-        *presence_actions.co_member_presence_queries(user_id),
-    ]
+def _load_ready(user) -> tuple[dict[str, Any], presence_actions.PresenceRows]:
+    """Everything ``ready`` needs, and the user's co-members' presence columns, in one worker-thread call."""
+    server_time = timezone.now()  # before reading, so no change slips between
+    rooms = queries.rooms_for_user(user)
+    ready = {
+        "server_time": iso(server_time),
+        "user": user_payload(user),
+        "rooms": rooms,
+        "notifications_unread": unread_notification_count(user),
+    }
+    return ready, presence_actions.co_member_presence_rows(user.id)
 
 
 ReadyData = tuple[dict[str, Any], presence_actions.PresenceRows]
@@ -87,21 +73,14 @@ def _authenticate_and_load(token: Any) -> tuple[Any, str | None, ReadyData] | No
     """The user a token authenticates, its sign-in session and ``_load_ready``: a connect's one worker-thread call.
 
     A bot's API token (cfb_...) or a JWT access token: the bot token's prefix tells them apart. None
-    when the token authenticates no one. A JWT names its user, so the token's checks and ``ready``'s
-    reads go to the database together, in one round trip; they are wasted only on a token that
-    verifies but whose user or session has ended since.
+    when the token authenticates no one.
     """
-    if is_bot_token(token):
-        found = user_for_bot_token(token)
-        return None if found is None else (*found, _load_ready(found[0]))
-    access = access_token_of(token)
-    if access is None:
+    by_token = user_for_bot_token if is_bot_token(token) else user_for_access_token
+    found = by_token(token)
+    if found is None:
         return None
-    user_id = claimed_user_id(access)
-    server_time = timezone.now()
-    with answered_together([*token_user_queries(access), *(_ready_queries(user_id) if user_id is not None else ())]):
-        found = user_for_access(access)
-        return None if found is None else (*found, _load_ready(found[0], server_time))
+    user, token_session = found
+    return user, token_session, _load_ready(user)
 
 
 class ChatConsumer(RealtimeConsumer):

@@ -18,10 +18,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
-from core.compiled import CompiledQuery, QueryCall, attnames
+from core.compiled import CompiledQuery, attnames
 from core.errors import invalid
 from core.payloads import iso
-from core.replica import fingerprint_matches, read_on_replica, replica_usable
+from core.replica import fingerprint_matches, read_on_replica
 from core.validation import MAX_ID, clean_text, parse_id, parse_timestamp, parse_whole_number
 
 from . import history_cache
@@ -141,14 +141,6 @@ def rooms_for_user(user) -> list[dict[str, Any]]:
     """The user's room list (what ``ready`` and ``GET rooms/`` carry), from a replica that has replayed
     the user's rooms (``core.replica``) or the primary."""
     return read_on_replica(replica_has_user_rooms(user.pk), lambda: _rooms_for_user(user))
-
-
-def room_list_queries(user_id: int) -> list[QueryCall]:
-    """The queries ``rooms_for_user`` runs, to read along with others (``core.compiled.answered_together``);
-    none while a replica would serve the room list (it probes the replica first)."""
-    if replica_usable():
-        return []
-    return [(_MEMBERSHIP_ROWS, (user_id,)), (_LAST_MESSAGE_ROWS, (user_id,))]
 
 
 def _rooms_for_user(user) -> list[dict[str, Any]]:

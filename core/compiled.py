@@ -16,14 +16,11 @@ compiler's converters (SQLite's timestamps, JSON) are kept with the SQL.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
-import itertools
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,33 +75,21 @@ class CompiledQuery:
 
     def rows(self, *values: Any, using: str | None = None) -> list[tuple[Any, ...]]:
         """The queryset's rows for ``values`` in place of the markers it was built with, read where
-        the database routers send reads of its model (as the queryset would be) unless ``using`` says.
-
-        Inside ``answered_together`` that named this query with these values, the
-        answer it read ahead (once: a second call reads again)."""
-        using = using or self.read_alias()
-        held = _answers.get()
-        if held is not None and held[0] == threading.get_ident():
-            answer = held[1].pop((self, values, using), None)
-            if answer is not None:
-                return answer
-        compiled, params = self._bound(values, using)
-        # The driver's own cursor: a prepared statement on PostgreSQL, the ``?`` form made once on SQLite
-        # (``fetch_one_prepared`` says why; here a quarter of each query's CPU, measured in-process).
-        return compiled.converted(_run_prepared(connections[using], compiled.sql, params, fetch_all=True))
-
-    def read_alias(self) -> str:
-        """Where the database routers send reads of the queryset's model."""
-        if self._model is None:
-            self._model = self._build(*self._markers).model
-        return router.db_for_read(self._model) or DEFAULT_DB_ALIAS
-
-    def _bound(self, values: tuple[Any, ...], using: str) -> tuple[_Compiled, list[Any]]:
+        the database routers send reads of its model (as the queryset would be) unless ``using`` says."""
+        if using is None:
+            if self._model is None:
+                self._model = self._build(*self._markers).model
+            using = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
         compiled = self.compile(using)
         params = list(compiled.params)
         for position, argument, as_hex in compiled.slots:
             params[position] = values[argument].hex if as_hex else values[argument]
-        return compiled, params
+        # The driver's own cursor: a prepared statement on PostgreSQL, the ``?`` form made once on SQLite
+        # (``fetch_one_prepared`` says why; here a quarter of each query's CPU, measured in-process).
+        rows = _run_prepared(connections[using], compiled.sql, params, fetch_all=True)
+        if compiled.converters:
+            return [tuple(row) for row in compiled.compiler.apply_converters(rows, compiled.converters)]
+        return rows
 
 
 @dataclass(frozen=True)
@@ -114,104 +99,6 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, int, bool], ...]  # (where in params, which argument, written as hex)
     converters: dict[int, Any]
-
-    def converted(self, rows: list[Any]) -> list[tuple[Any, ...]]:
-        """The driver's rows as the ``values_list`` queryset gives them."""
-        if self.converters:
-            return [tuple(row) for row in self.compiler.apply_converters(rows, self.converters)]
-        return rows
-
-
-# A compiled query and the values to run it with: what ``answered_together`` reads ahead.
-QueryCall = tuple[CompiledQuery, tuple[Any, ...]]
-_AnswerKey = tuple[CompiledQuery, tuple[Any, ...], str]
-# The answers of the innermost block, with the thread that read them: a context copied into another
-# thread inside the block (an executor, ``sync_to_async``) must not take them.
-_answers: contextvars.ContextVar[tuple[int, dict[_AnswerKey, list]] | None] = contextvars.ContextVar(
-    "compiled_query_answers", default=None
-)
-
-
-@contextlib.contextmanager
-def answered_together(calls: Iterable[QueryCall]) -> Iterator[None]:
-    """Read these queries' rows now, in one round trip; their ``rows`` calls inside the block take them.
-
-    A connect's ``ready`` runs half a dozen small queries, one after another on
-    the database thread: each round trip cost about 80 us of CPU here (the
-    driver's call, its wait, a hand of the GIL and three system calls), more
-    than most of the statements took to run. On PostgreSQL the calls go out
-    together in psycopg's pipeline mode, every statement prepared as ``rows``
-    would run it, and the answers come back together: one wait where there
-    were five or six. In autocommit each statement still ends its own
-    transaction (``_run_pipelined``). SQLite has no round trip to save, and
-    reads nothing ahead.
-
-    For reads that may as well happen together: an answer is the state at the
-    block's start, so a block must not write what it reads. A call the block
-    never makes just goes unused, and goes with the block; one it did not name
-    runs as usual. Inside another block, only the calls that block has not
-    answered are read. Errors are Django's, raised here, before the block runs.
-    The answers serve the thread that read them only.
-    """
-    held = _answers.get()
-    outer = held[1] if held is not None and held[0] == threading.get_ident() else {}
-    pending: dict[str, dict[_AnswerKey, tuple[_Compiled, list[Any]]]] = {}
-    for query, values in calls:
-        using = query.read_alias()
-        key = (query, values, using)
-        if key not in outer and connections[using].vendor == "postgresql":
-            pending.setdefault(using, {})[key] = query._bound(values, using)
-    read: dict[_AnswerKey, list] = {}
-    for using, statements in pending.items():
-        rows = _run_pipelined(connections[using], [(compiled.sql, params) for compiled, params in statements.values()])
-        for (key, (compiled, _)), answer in zip(statements.items(), rows, strict=True):
-            read[key] = compiled.converted(answer)
-    # The outer block's answers stay visible here; what this block read goes with it.
-    answers = {**outer, **read}
-    token = _answers.set((threading.get_ident(), answers))
-    try:
-        yield
-    finally:
-        _answers.reset(token)
-        for key in [key for key in outer if key not in answers]:
-            del outer[key]  # an outer answer taken in here is gone out there too: an answer serves one call
-
-
-_pipelines = itertools.count(1)
-
-
-def _run_pipelined(connection, statements: list[tuple[str, list[Any]]]) -> list[list[Any]]:
-    """Every row of each statement, sent together in psycopg's pipeline mode with one sync (PostgreSQL only)."""
-    import psycopg  # only on PostgreSQL, where Django's backend has imported it already
-
-    connection.ensure_connection()
-    driver = connection.connection
-    cursors: list[Any] = []
-    started = time.monotonic()
-    try:
-        with connection.wrap_database_errors:
-            with driver.pipeline() as pipeline:
-                for sql, params in statements:
-                    cursor = psycopg.Cursor(driver)
-                    cursors.append(cursor)
-                    load_timestamps_compiled(cursor, connection)
-                    cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
-                    if not driver.autocommit:
-                        continue  # inside the caller's transaction: it holds the locks anyway
-                    # A sync after each statement (queued, not waited for) ends its implicit transaction
-                    # there, as autocommit would: one transaction for the batch would keep each table's
-                    # lock until the last statement, and a TRUNCATE or ALTER TABLE taking the same tables in
-                    # another order would deadlock with a connect (seen: a test's teardown flush).
-                    pipeline._enqueue_sync()  # psycopg's own queue (tests/test_answered_together.py)
-            return [cursor.fetchall() for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
-        if connection.queries_logged:  # each statement, as Django logs one, and which round trip it went in
-            took, batch = f"{time.monotonic() - started:.3f}", next(_pipelines)
-            for index, (sql, params) in enumerate(statements):  # the round trip's time counted once
-                entry = {"sql": f"{sql} -- {params!r}", "time": took if index == 0 else "0.000", "pipeline": batch}
-                connection.queries_log.append(entry)
 
 
 def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from chat.models import RoomMember
-from core.compiled import CompiledQuery, QueryCall
+from core.compiled import CompiledQuery
 from core.errors import invalid
 from core.validation import optional_id
 
@@ -49,11 +49,6 @@ _UNREAD_COUNT = CompiledQuery(_unread_count_rows)
 def unread_notification_count(user) -> int:
     rows = _UNREAD_COUNT.rows(user.pk)
     return rows[0][0] if rows else 0
-
-
-def unread_count_queries(user_id: int) -> list[QueryCall]:
-    """The query ``unread_notification_count`` runs, to read along with others (``core.compiled.answered_together``)."""
-    return [(_UNREAD_COUNT, (user_id,))]
 
 
 def notification_page(user, *, unread: Any = None, before: Any = None, limit: Any = None) -> dict[str, Any]:

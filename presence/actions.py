@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chat.models import RoomMember
-from core.compiled import CompiledQuery, QueryCall
+from core.compiled import CompiledQuery
 from core.errors import ActionError, invalid
 from core.payloads import USER_PAYLOAD_FIELDS, iso, user_object, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
@@ -275,11 +275,6 @@ def co_member_presence_rows(user_id: int) -> PresenceRows:
     co-members, nearly all of it in the ORM's row handling).
     """
     return {row[0]: row for row in _CO_MEMBER_PRESENCE.rows(user_id)}
-
-
-def co_member_presence_queries(user_id: int) -> list[QueryCall]:
-    """The query ``co_member_presence_rows`` runs, to read along with others (``core.compiled.answered_together``)."""
-    return [(_CO_MEMBER_PRESENCE, (user_id,))]
 
 
 def snapshot_from_rows(
