@@ -527,16 +527,24 @@ def connections(args: Any, target: Target) -> int:
                 f"connected {connect['connected'] + warm}/{total}: {connect['connected']} in {connect['seconds']} s "
                 f"= {connect['connects_per_s']}/s (generator CPU {100 * gen_cpu_connect / connect['seconds']:.0f}%)"
             )
+            # Server CPU ms per connect: all threads, the event-loop threads, the others (database threads...).
+            cpu_ms = {
+                key: round(1000 * seconds / connect["connected"], 3) if connect["connected"] else None
+                for key, seconds in (
+                    ("all", server_cpu_connect),
+                    ("loop", loop_cpu_connect),
+                    ("other", server_cpu_connect - loop_cpu_connect),
+                )
+            }
             if connect["connected"]:
                 _say(
-                    f"  server CPU per connect {1000 * server_cpu_connect / connect['connected']:.2f} ms "
+                    f"  server CPU per connect {cpu_ms['all']:.2f} ms "
                     f"({members}-member rooms): one core opens at most "
                     f"{connect['connected'] / max(server_cpu_connect, 1e-9):,.0f} connections/s"
                 )
-                other_cpu_connect = server_cpu_connect - loop_cpu_connect
                 _say(
-                    f"  of which the event-loop thread {1000 * loop_cpu_connect / connect['connected']:.2f} ms, "
-                    f"other threads (database) {1000 * other_cpu_connect / connect['connected']:.2f} ms"
+                    f"  of which the event-loop thread {cpu_ms['loop']:.2f} ms, "
+                    f"other threads (database) {cpu_ms['other']:.2f} ms"
                 )
             _say_stores(connect_stores)
             if connect["failed"]:
@@ -570,18 +578,10 @@ def connections(args: Any, target: Target) -> int:
     figures = {
         "connections": added + warm,
         "connect": connect,
-        "server_cpu_ms_per_connect": round(1000 * server_cpu_connect / connect["connected"], 3)
-        if connect["connected"]
-        else None,
+        "server_cpu_ms_per_connect": cpu_ms["all"],
         # The same, split: the servers' main threads (event loops) and their other threads (database...).
-        "server_cpu_ms_per_connect_loop_thread": round(1000 * loop_cpu_connect / connect["connected"], 3)
-        if connect["connected"]
-        else None,
-        "server_cpu_ms_per_connect_other_threads": round(
-            1000 * (server_cpu_connect - loop_cpu_connect) / connect["connected"], 3
-        )
-        if connect["connected"]
-        else None,
+        "server_cpu_ms_per_connect_loop_thread": cpu_ms["loop"],
+        "server_cpu_ms_per_connect_other_threads": cpu_ms["other"],
         "connect_stores": connect_stores,
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,

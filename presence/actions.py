@@ -78,7 +78,7 @@ _ONLINE = Presence.Status.ONLINE.value
 
 
 def _presence_object(
-    user_object: dict[str, Any] | None,
+    user: dict[str, Any] | None,
     online: bool,
     status: str | None,
     text: str,
@@ -94,7 +94,7 @@ def _presence_object(
     if status is None or _has_passed(expires_at, now or timezone.now()):
         status, text, expires_at = _ONLINE, "", None
     return {
-        "user": user_object,
+        "user": user,
         "online": online,
         "status": status,
         "status_text": text,

@@ -117,23 +117,19 @@ def test_compiled_rows_read_timestamps_as_the_orm_reads_them(bob, bobs_rooms):
     assert [value.isoformat() for value in row] == [value.isoformat() for value in (bob.date_joined, row[1])]
 
 
-def _prepared_statements() -> set[str]:
-    return set(prepared_statements())
-
-
 def test_the_room_list_statements_are_prepared_once_on_the_connection(postgres, bob, cat, bobs_rooms):
-    before = _prepared_statements()  # what earlier tests left on this connection
+    before = set(prepared_statements())  # what earlier tests left on this connection
     rooms_for_user(bob)
-    prepared = _prepared_statements() - before
+    prepared = set(prepared_statements()) - before
     assert len(prepared) == 2 and all('"chat_roommember"' in statement for statement in prepared)
     rooms_for_user(cat)
     rooms_for_user(bob)
-    assert _prepared_statements() - before == prepared  # the same two again, for any user: prepared once
+    assert set(prepared_statements()) - before == prepared  # the same two again, for any user: prepared once
 
 
 def test_with_prepared_statements_off_the_room_list_prepares_nothing(postgres, settings, bob, bobs_rooms):
     settings.DB_PREPARED_STATEMENTS = False
-    before = _prepared_statements()
+    before = set(prepared_statements())
     rooms = rooms_for_user(bob)
-    assert _prepared_statements() == before
+    assert set(prepared_statements()) == before
     assert rooms == room_summaries(user_memberships(bob))
