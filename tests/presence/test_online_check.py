@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -21,11 +22,12 @@ def _record_online(user_ids: list[int]) -> None:
 
 
 def _online_scripts_seen(run) -> list[int]:
-    """The key counts of the online-check scripts Redis ran during ``run()`` (from its slow log, set to log all)."""
+    """How many users each online-check script Redis ran during ``run()`` asked about (from its slow log,
+    set to log all: a script's own ``EXISTS`` calls are logged before the script)."""
     client = sync_client()
     kept = client.config_get("slowlog-*")
     client.config_set("slowlog-log-slower-than", 0)
-    client.config_set("slowlog-max-len", 10_000)  # the scripts' own EXISTS calls are logged too
+    client.config_set("slowlog-max-len", 10_000)
     client.slowlog_reset()
     try:
         run()
@@ -33,9 +35,15 @@ def _online_scripts_seen(run) -> list[int]:
     finally:
         for name, value in kept.items():
             client.config_set(name, value)
-    # An entry is the command's words joined by spaces: the script's text, then the number of keys.
-    scripts = [entry["command"] for entry in entries if entry["command"].lower().startswith(b"eval")]
-    return sorted(int(text.split(b"return flags", 1)[1].split()[0]) for text in scripts if b"return flags" in text)
+    asked_per_script, asked = [], 0
+    for entry in sorted(entries, key=lambda entry: entry["id"]):
+        command = entry["command"]
+        if command.startswith(b"EXISTS "):
+            asked += 1
+        elif command.lower().startswith(b"eval") and b"EXISTS" in command:
+            asked_per_script.append(asked)
+            asked = 0
+    return sorted(asked_per_script)
 
 
 @pytest.fixture
@@ -84,3 +92,47 @@ async def test_a_second_connection_of_an_online_user_is_not_news_and_sees_the_fi
     finally:
         await store.remove_connection(899_998, "conn.first")
         await store.remove_connection(899_998, "conn.second")
+
+
+def test_a_connect_names_three_keys_whatever_how_many_co_members_it_asks_about(redis_url):
+    """The ids asked about travel in one argument (packing a key per co-member cost a connect 70 us)."""
+    asked = list(range(900_001, 900_101))
+
+    async def connect_and_leave():
+        await store.add_connection_and_ask(899_997, "conn.keys", asked)
+        await store.remove_connection(899_997, "conn.keys")
+
+    client = sync_client()
+    client.slowlog_reset()
+    kept = client.config_get("slowlog-*")
+    client.config_set("slowlog-log-slower-than", 0)
+    try:
+        asyncio.run(connect_and_leave())
+        # Each entry's words as sent (id, time, duration, words, ...): the script's text is cut short.
+        entries = client.execute_command("SLOWLOG", "GET", 1_000)
+    finally:
+        for name, value in kept.items():
+            client.config_set(name, value)
+    connects = [entry[3] for entry in entries if entry[3][0] == b"EVAL" and b"ZADD" in entry[3][1]]
+
+    assert [words[2] for words in connects] == [b"3"]
+
+
+def test_who_is_online_is_answered_alike_on_one_redis_and_on_a_cluster(any_redis):
+    online = [900_201, 900_203]
+
+    async def main():
+        from core.redis import async_client
+
+        try:
+            for user_id in online:
+                await store.add_connection(user_id, f"conn.{user_id}")
+            came_online, seen = await store.add_connection_and_ask(900_200, "conn.asker", range(900_201, 900_205))
+            return came_online, seen, await store.online_user_ids(range(900_200, 900_205))
+        finally:
+            for user_id in online:
+                await store.remove_connection(user_id, f"conn.{user_id}")
+            await store.remove_connection(900_200, "conn.asker")
+            await async_client().aclose()
+
+    assert asyncio.run(main()) == (True, set(online), {900_200, *online})
