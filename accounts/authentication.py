@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DEFAULT_DB_ALIAS, router
+from django.db.models import Exists, QuerySet
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -65,18 +66,33 @@ def _socket_user_columns() -> list[str]:
     return [name for name in attnames(User) if name not in SOCKET_USER_FIELDS_NOT_LOADED]
 
 
-_USER_BY_ID = CompiledQuery(lambda user_id: User.objects.filter(pk=user_id).values_list(*_socket_user_columns()))
-_SIGNED_OUT = CompiledQuery(lambda sid: SignedOutToken.objects.filter(sid=sid).values_list("pk")[:1], kinds=("str",))
+def _signed_out(sid: str) -> QuerySet:
+    return SignedOutToken.objects.filter(sid=sid)
 
 
-def token_refusal(token: Token, user: User) -> str | None:
-    """Why ``user``'s token no longer works (a key of ``REFUSALS``), or None when it does."""
+_SIGNED_OUT = CompiledQuery(lambda sid: _signed_out(sid).values_list("pk")[:1], kinds=("str",))
+# A socket's sign-in reads its user and whether its token session was signed out in one statement: a
+# round trip fewer on every connect (a query's own cost in the driver is 70-90 us of CPU here).
+_USER_AND_SIGNED_OUT = CompiledQuery(
+    lambda user_id, sid: User.objects.filter(pk=user_id)
+    .annotate(signed_out=Exists(_signed_out(sid)))
+    .values_list(*_socket_user_columns(), "signed_out"),
+    kinds=("int", "str"),
+)
+
+
+def token_refusal(token: Token, user: User, *, signed_out: bool | None = None) -> str | None:
+    """Why ``user``'s token no longer works (a key of ``REFUSALS``), or None when it does.
+
+    ``signed_out``: whether the token's session was signed out, when the caller
+    read it with the user (None: it is read here, if the token names a session).
+    """
     if not user.is_active:
         return "user_inactive"
     if token.get(GENERATION_CLAIM, 0) != user.token_generation:
         return "session_ended"
     session_id = token.get(SESSION_CLAIM)
-    if session_id and _SIGNED_OUT.rows(str(session_id)):
+    if session_id and (signed_out if signed_out is not None else bool(_SIGNED_OUT.rows(str(session_id)))):
         return "signed_out"
     return None
 
@@ -88,11 +104,13 @@ def token_user(token: Token) -> User | None:
         user_id = int(token.get(api_settings.USER_ID_CLAIM))
     except (TypeError, ValueError):
         return None
-    rows = _USER_BY_ID.rows(user_id)
+    session_id = token.get(SESSION_CLAIM)
+    rows = _USER_AND_SIGNED_OUT.rows(user_id, str(session_id) if session_id else "")
     if not rows:
         return None
-    user = User.from_db(router.db_for_read(User) or DEFAULT_DB_ALIAS, _socket_user_columns(), rows[0])
-    if token_refusal(token, user) is not None:
+    *columns, signed_out = rows[0]
+    user = User.from_db(router.db_for_read(User) or DEFAULT_DB_ALIAS, _socket_user_columns(), columns)
+    if token_refusal(token, user, signed_out=signed_out) is not None:
         return None
     return user
 

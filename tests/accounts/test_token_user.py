@@ -13,11 +13,11 @@ from core.payloads import user_payload
 pytestmark = pytest.mark.django_db
 
 
-def test_a_session_token_names_its_user_and_session_in_two_queries(bob, django_assert_num_queries):
+def test_a_session_token_names_its_user_and_session_in_one_query(bob, django_assert_num_queries):
     refresh = refresh_token_for(bob)
     access = str(refresh.access_token)
 
-    with django_assert_num_queries(2):  # the user, and whether the session was signed out
+    with django_assert_num_queries(1):  # the user, with whether the session was signed out
         user, session = user_for_access_token(access)
 
     assert (user.pk, user.username, user.token_generation) == (bob.pk, "bob", bob.token_generation)
@@ -30,6 +30,22 @@ def test_a_signed_out_sessions_token_names_nobody(bob):
     assert APIClient().post("/api/v1/auth/logout/", {"refresh": str(refresh)}, format="json").status_code == 204
 
     assert user_for_access_token(str(refresh.access_token)) is None
+
+
+def test_another_signed_out_session_leaves_this_sessions_token_good(bob):
+    ended, kept = refresh_token_for(bob), refresh_token_for(bob)
+    assert APIClient().post("/api/v1/auth/logout/", {"refresh": str(ended)}, format="json").status_code == 204
+
+    user, session = user_for_access_token(str(kept.access_token))
+
+    assert (user.pk, session) == (bob.pk, kept["sid"])
+
+
+def test_a_token_without_a_session_names_its_user_in_one_query(bob, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        user, session = user_for_access_token(str(AccessToken.for_user(bob)))
+
+    assert (user.pk, session) == (bob.pk, None)
 
 
 def test_a_token_of_an_older_generation_names_nobody(bob):
