@@ -165,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")
     _comparison_options(p)
 
+    p = sub.add_parser(
+        "connect-steps", help="a connect's steps (token, database load, presence ask, snapshot) timed in one process"
+    )
+    _common(p)
+    p.add_argument("--members", type=int, default=100, help="members of the one room")
+    p.add_argument("--iterations", type=int, default=300, help="calls per step per round")
+    p.add_argument("--rounds", type=int, default=5, help="rounds, the steps taken in turn; the median is quoted")
+    _comparison_options(p)
+
     p = sub.add_parser("all", help="every scenario with its defaults (short runs)")
     _common(p)
     return parser
@@ -327,6 +336,7 @@ def _run_scenario(scenarios, name: str, args: argparse.Namespace, target: Target
         "saturation": scenarios.saturation,
         "connections": scenarios.connections,
         "history": scenarios.history,
+        "connect-steps": scenarios.connect_steps_scenario,
     }[name]
     try:
         return runner(args, target)

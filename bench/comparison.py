@@ -19,7 +19,7 @@ from .common import Table
 Figure = Callable[[dict[str, Any]], float | None]
 
 # The scenarios that take --runs and --baseline (saturation steps its own rate; all runs each once).
-SCENARIOS_COMPARED = ("fan-out", "connections", "history")
+SCENARIOS_COMPARED = ("fan-out", "connections", "history", "connect-steps")
 
 
 def _first(values: list[float] | None) -> float | None:
@@ -40,6 +40,10 @@ KEY_FIGURES: dict[str, list[tuple[str, Figure]]] = {
         ("ms/connect", lambda d: d["figures"]["server_cpu_ms_per_connect"]),
         ("other-threads ms", lambda d: d["figures"].get("server_cpu_ms_per_connect_other_threads")),
         ("KiB/socket", lambda d: _first(d["figures"]["rss_per_connection_kib"])),
+    ],
+    "connect-steps": [
+        (f"{step} us", lambda d, step=step: d["figures"]["steps"][step]["us_per_call"])
+        for step in ("token", "load", "presence_ask", "snapshot")
     ],
     "history": [
         ("req/s", lambda d: d["figures"]["total_requests_per_s"]),

@@ -34,7 +34,7 @@ from .common import (
     yellow,
 )
 from .generator import ConnSpec, GeneratorPool
-from .servers import ServerSet, Target, prepare_stores, seed
+from .servers import ServerSet, Target, connect_steps, prepare_stores, seed
 
 GENERATOR_BUSY = 85.0  # % of its core above which the generator, not the server, may be the limit
 SERVER_BUSY = 90.0
@@ -773,3 +773,34 @@ def history(args: Any, target: Target) -> int:
     )
     _say(f"result: {path}")
     return 0 if not bad else 1
+
+
+# --- connect-steps --------------------------------------------------------------------
+
+
+def connect_steps_scenario(args: Any, target: Target) -> int:
+    """A connect's steps in one process (``bench.connect_steps``): CPU per call of each, no sockets."""
+    prepare_stores(target)
+    _header(
+        "connect-steps",
+        target,
+        f", one room of {args.members}, {args.rounds} rounds of {args.iterations} calls per step",
+    )
+    load_before = loadavg()
+    measured = connect_steps(target, members=args.members, iterations=args.iterations, rounds=args.rounds)
+    rows = [
+        [name, f"{step['us_per_call']:.0f}", ", ".join(f"{value:.0f}" for value in step["rounds"])]
+        for name, step in measured["steps"].items()
+    ]
+    _say(Table(["step", "us CPU per call (median)", "rounds"], rows).render())
+    figures = {**measured, "loadavg_before": load_before, "loadavg_after": loadavg()}
+    path = write_result(
+        "connect-steps",
+        {
+            "settings": _settings(args, target, members=args.members, iterations=args.iterations, rounds=args.rounds),
+            "figures": figures,
+        },
+        args.json_out,
+    )
+    _say(f"result: {path}")
+    return 0

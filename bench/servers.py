@@ -280,6 +280,23 @@ def seed(target: Target, **spec: Any) -> dict[str, Any]:
         os.unlink(out_path)
 
 
+def connect_steps(target: Target, **spec: Any) -> dict[str, Any]:
+    """``bench.connect_steps`` in the server's environment, pinned to the server's cores."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as out:
+        out_path = out.name
+    command = [sys.executable, "-m", "bench.connect_steps", "--spec", json.dumps(spec), "--out", out_path]
+    if target.server_cpus and shutil.which("taskset"):
+        command = ["taskset", "-c", ",".join(map(str, target.server_cpus)), *command]
+    try:
+        result = subprocess.run(command, cwd=target.source_dir, env=target.env(), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"connect-steps failed:\n{result.stdout}\n{result.stderr}")
+        with open(out_path) as f:
+            return json.load(f)
+    finally:
+        os.unlink(out_path)
+
+
 # --- Server processes ------------------------------------------------------------------
 
 

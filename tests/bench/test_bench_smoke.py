@@ -159,3 +159,15 @@ def test_a_failed_audit_is_not_ok_and_names_the_failure():
     assert report["acked_messages"] == 3
     assert report["examples"] == ["user 7 in room 1 missed 2"]
     assert report["other_frames"] == {"user_online": 3}
+
+
+def test_connect_steps_times_each_step_of_a_connect_in_every_round(tmp_path):
+    result, document = run_bench(
+        tmp_path, "connect-steps", "--backend=embedded", "--members=4", "--iterations=3", "--rounds=2"
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = document["figures"]
+    assert (figures["members"], figures["iterations"], figures["rounds"], figures["online_co_members"]) == (4, 3, 2, 2)
+    assert sorted(figures["steps"]) == ["load", "presence_ask", "snapshot", "token"]
+    assert all(len(step["rounds"]) == 2 and step["us_per_call"] > 0 for step in figures["steps"].values())

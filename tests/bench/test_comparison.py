@@ -181,3 +181,14 @@ def test_a_baseline_that_names_the_tree_under_test_is_refused():
 
     assert result.returncode != 0
     assert "--baseline names the same tree as --source" in result.stderr
+
+
+def test_a_connect_steps_run_is_quoted_by_the_cpu_of_each_step():
+    steps = {
+        name: {"us_per_call": value, "rounds": [value]}
+        for name, value in (("token", 290.0), ("load", 1100.0), ("presence_ask", 210.0), ("snapshot", 60.0))
+    }
+
+    figures = key_figures("connect-steps", {"figures": {"steps": steps}})
+
+    assert figures == {"token us": 290.0, "load us": 1100.0, "presence_ask us": 210.0, "snapshot us": 60.0}

@@ -1,0 +1,105 @@
+"""A connect's steps timed in one process: CPU per call of each, without sockets (run by the harness).
+
+Runs as ``python -m bench.connect_steps --spec JSON --out FILE`` in the server's environment (the code
+under test on ``PYTHONPATH``, its database and Redis), pinned to the server's cores. It seeds one room of
+``members`` members, records every other member online, and times, as one connect of the first member
+would run them:
+
+- ``token``: the access token to its user (``accounts.queries.user_for_access_token``);
+- ``load``: a connect's one database-thread call (``chat.consumers._authenticate_and_load``: the token,
+  ``ready``'s rooms and unread count, the co-members' presence rows);
+- ``presence_ask``: recording the connection and asking which co-members are online
+  (``presence.store.add_connection_and_ask``, on an event loop, one Redis round trip);
+- ``snapshot``: ``ready``'s presence objects from the rows (``presence.actions.snapshot_from_rows``).
+
+Each figure is the thread's CPU (``time.thread_time``) per call over ``iterations`` calls, in
+``rounds`` rounds that take the steps in turn, and the median of the rounds. The whole connect
+(handshake, frames, fan-out of ``user_online``) is ``connections``' figure; these steps are a part of it
+that a sitting's machine noise moves much less, so a change of a tenth of a millisecond shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    spec = json.loads(args.spec)
+
+    sys.path.insert(0, os.getcwd())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    result = measure(members=int(spec["members"]), iterations=int(spec["iterations"]), rounds=int(spec["rounds"]))
+    with open(args.out, "w") as f:
+        json.dump(result, f)
+
+
+def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
+    from chat import consumers
+    from presence import actions, store
+
+    from .seed import seed
+
+    room = seed(rooms=1, members=members, history=20, prefix="steps")["rooms"][0]
+    me, co_members = room["members"][0], [member["user"] for member in room["members"][1:]]
+    token, user_id = me["token"], me["user"]
+    loop = asyncio.new_event_loop()
+    for other in co_members[::2]:
+        loop.run_until_complete(store.add_connection(other, f"steps.{other}"))
+
+    from accounts.queries import user_for_access_token
+
+    rows = actions.co_member_presence_rows(user_id)
+    online = set(co_members[::2]) | {user_id}
+
+    async def ask_repeatedly(times: int) -> None:
+        for _ in range(times):
+            await store.add_connection_and_ask(user_id, "steps.me", co_members)
+
+    steps: dict[str, Callable[[int], None]] = {
+        "token": lambda times: _repeat(times, lambda: user_for_access_token(token)),
+        "load": lambda times: _repeat(times, lambda: consumers._authenticate_and_load(token)),
+        "presence_ask": lambda times: loop.run_until_complete(ask_repeatedly(times)),
+        "snapshot": lambda times: _repeat(times, lambda: actions.snapshot_from_rows(user_id, rows, online, [])),
+    }
+    for run in steps.values():
+        run(max(10, iterations // 10))  # warm: prepared statements, compiled queries, connections
+    per_round: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, run in steps.items():
+            started = time.thread_time()
+            run(iterations)
+            per_round[name].append(round(1e6 * (time.thread_time() - started) / iterations, 1))
+    loop.close()
+    return {
+        "members": members,
+        "iterations": iterations,
+        "rounds": rounds,
+        "online_co_members": len(co_members[::2]),
+        "steps": {
+            name: {"us_per_call": statistics.median(values), "rounds": values} for name, values in per_round.items()
+        },
+    }
+
+
+def _repeat(times: int, call: Callable[[], object]) -> None:
+    for _ in range(times):
+        call()
+
+
+if __name__ == "__main__":
+    main()
