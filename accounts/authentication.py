@@ -72,7 +72,7 @@ def _signed_out(sid: str) -> QuerySet:
 
 _SIGNED_OUT = CompiledQuery(lambda sid: _signed_out(sid).values_list("pk")[:1], kinds=("str",))
 # A socket's sign-in reads its user and whether its token session was signed out in one statement: a
-# round trip fewer on every connect (a query's own cost in the driver is 70-90 us of CPU here).
+# round trip fewer on every connect (`python -m bench connect-steps`, token: 427 -> 286 us, docs/benchmarks.md).
 _USER_AND_SIGNED_OUT = CompiledQuery(
     lambda user_id, sid: User.objects.filter(pk=user_id)
     .annotate(signed_out=Exists(_signed_out(sid)))

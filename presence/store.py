@@ -15,7 +15,7 @@ the next sweep by any other process (or ``manage.py sweep_presence``)
 removes its connections and reports the users left with none.
 
 Redis layout (prefix ``confab:{presence}:``). The scripts touch several of
-these keys, and the sweep keys it computes: on a Redis Cluster the hash tag
+these keys, and the sweep and the online checks build the keys they read: on a Redis Cluster the hash tag
 ``{presence}`` puts them all in one slot, so every script runs on one shard
 (presence is then one shard's work: a write per connect and disconnect and
 one per process per heartbeat, not per message).
@@ -117,11 +117,12 @@ return 0
 )
 
 # Asks which users are online: one argument holds their ids joined by commas (``_packed_ids``), and each
-# id's user:<uid> key is made here. One argument, not a key per user: a connect asks about
-# every co-member, and packing a hundred keys (and Redis reading them) cost the server process 70 us of a
-# connect's CPU, measured. A script may build keys it was not given only where they share the slot of
-# the keys it was: every presence key carries the {presence} hash tag (as _SWEEP's do), so on a Redis
-# Cluster the script still runs on the one node that holds them all. Appends a 1 or 0 per id to `answer`.
+# id's user:<uid> key is made here. One argument, not a key per user: a connect asks about every
+# co-member, and packing a hundred keys cost the server process a third of the call's CPU (`python -m
+# bench connect-steps`, presence_ask: 324 -> 210 us in rooms of 100, docs/benchmarks.md). A script may
+# build keys it was not given only where they share the slot of the keys it was: every presence key
+# carries the {presence} hash tag (as _SWEEP's do), so on a Redis Cluster the script still runs on the
+# one node that holds them all. Appends a 1 or 0 per id to `answer`.
 _ASK = """
 for uid in string.gmatch(ARGV[%(argv)d], '[^,]+') do answer[#answer + 1] = redis.call('EXISTS', '%(prefix)s' .. uid) end
 return answer
