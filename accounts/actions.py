@@ -29,7 +29,7 @@ from core.publishing import deliver_message, disconnect_envelope, user_group
 from .authentication import SESSION_CLAIM
 from .invites import get_live_invite, use_invite
 from .models import SignedOutToken
-from .queries import session_group
+from .queries import session_tag
 
 User = get_user_model()
 
@@ -131,11 +131,11 @@ def close_user_sockets(user_id: int, reason: str) -> None:
     transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
 
 
-def close_session_sockets(session_secret: str, reason: str) -> None:
-    """After commit, close the sockets opened with one sign-in session (its key, or a token's ``sid``)."""
-    message = disconnect_envelope(reason)
-    group = session_group(session_secret)
-    transaction.on_commit(lambda: deliver_message(group, message))
+def close_session_sockets(user_id: int, session_secret: str, reason: str) -> None:
+    """After commit, close the sockets ``user_id`` opened with one sign-in session (its key, or a token's
+    ``sid``): the user's sockets are told the session's tag, and those opened with it close."""
+    message = disconnect_envelope(reason, session=session_tag(session_secret))
+    transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
 
 
 def do_sign_out_token(refresh: RefreshToken) -> None:
@@ -156,7 +156,7 @@ def do_sign_out_token(refresh: RefreshToken) -> None:
                 "expires_at": datetime_from_epoch(refresh["exp"]),
             },
         )
-        close_session_sockets(session_id, SIGNED_OUT)
+        close_session_sockets(refresh[jwt_settings.USER_ID_CLAIM], session_id, SIGNED_OUT)
 
 
 # --- Password changes ------------------------------------------------------------------

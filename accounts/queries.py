@@ -12,11 +12,15 @@ from .authentication import SESSION_CLAIM, token_user
 from .models import User
 
 
-def session_group(session_secret: str) -> str:
-    """The channel group of the sockets opened with one sign-in session (a page session or a token session).
+def session_tag(session_secret: str) -> str:
+    """What marks the sockets opened with one sign-in session (a page session or a token session).
 
-    Named by a hash: the session key is a credential, and group names travel
-    through Redis and logs.
+    A socket keeps it, and ending the session tells the user's sockets this
+    tag (``accounts.actions.close_session_sockets``): those with it close. Not
+    a channel group of its own: subscribing one per socket was a Redis round
+    trip on every connect, for an event that comes once in a session's life.
+    A hash: the session key is a credential, and events travel through Redis
+    and logs.
     """
     digest = hashlib.blake2s(session_secret.encode(), digest_size=16, person=b"confabss").hexdigest()
     return f"session.{digest}"

@@ -62,5 +62,5 @@ def delete_avatar_of_deleted_user(sender, instance: User, **kwargs: Any) -> None
 def close_sockets_of_signed_out_session(sender, request: HttpRequest, user, **kwargs: Any) -> None:
     """Signing out of a page closes the sockets that browser session opened, and only those."""
     session_key = getattr(getattr(request, "session", None), "session_key", None)
-    if session_key:
-        actions.close_session_sockets(session_key, actions.SIGNED_OUT)
+    if session_key and user is not None:
+        actions.close_session_sockets(user.pk, session_key, actions.SIGNED_OUT)

@@ -20,7 +20,7 @@ import orjson
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.queries import session_group, user_for_access_token
+from accounts.queries import session_tag, user_for_access_token
 from core import logs
 from core.errors import ActionError, invalid
 from core.metrics import SEND_SECONDS
@@ -91,8 +91,8 @@ class ChatConsumer(RealtimeConsumer):
     # 0.2 KiB per idle socket; a membership check runs once per request, never per delivered event.
     room_ids: tuple[int, ...] = ()
     session_id: str
-    # The group of the sign-in session this socket was opened with (a page session or a token session), if any.
-    sign_in_group: str | None = None
+    # The tag of the sign-in session this socket was opened with (a page session or a token session), if any.
+    sign_in_session: str | None = None
     _auth_timer: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
@@ -122,8 +122,7 @@ class ChatConsumer(RealtimeConsumer):
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
         if sign_in_secret:
-            self.sign_in_group = session_group(sign_in_secret)
-            await layer.group_add(self.sign_in_group, self.channel_name)
+            self.sign_in_session = session_tag(sign_in_secret)
         for room_id in self.room_ids:
             await layer.group_add(room_group(room_id), self.channel_name)
         expect_seq = getattr(layer, "expect_seq", None)
@@ -145,8 +144,6 @@ class ChatConsumer(RealtimeConsumer):
             for room_id in self.room_ids:
                 await layer.group_discard(room_group(room_id), self.channel_name)
             await layer.group_discard(user_group(self.user.id), self.channel_name)
-            if self.sign_in_group is not None:
-                await layer.group_discard(self.sign_in_group, self.channel_name)
         finally:
             # A failed group_discard must not leave the user online until the next sweep.
             await presence.connection_closed(self)
@@ -271,7 +268,13 @@ class ChatConsumer(RealtimeConsumer):
         await self.send(text_data=event["frame"])
 
     async def chat_disconnect(self, event: dict[str, Any]) -> None:
-        """The user's sessions, or this socket's sign-in session, ended: end this connection now."""
+        """The user's sessions, or this socket's sign-in session, ended: end this connection now.
+
+        Sent to the user's group; one naming a ``session`` closes only the sockets opened with it.
+        """
+        session = event.get("session")
+        if session is not None and session != self.sign_in_session:
+            return
         await self.send(text_data=encode_frame("error", {"code": "forbidden", "message": event.get("reason", "")}))
         await self.close(code=CLOSE_SUSPENDED)
 

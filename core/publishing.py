@@ -110,9 +110,12 @@ def resync_envelope(reason: str) -> dict[str, Any]:
     return frame_envelope("resync", {"reason": reason})
 
 
-def disconnect_envelope(reason: str) -> dict[str, Any]:
-    """A ``chat.disconnect`` envelope: every socket of the group it is sent to closes with 4403."""
-    return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason}
+def disconnect_envelope(reason: str, session: str | None = None) -> dict[str, Any]:
+    """A ``chat.disconnect`` envelope: every socket of the group it is sent to closes with 4403, or with
+    ``session`` (a sign-in session's tag, ``accounts.queries.session_tag``) only the sockets opened with it."""
+    if session is None:
+        return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason}
+    return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason, "session": session}
 
 
 def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, dict[str, Any]]) -> None:

@@ -165,7 +165,7 @@ def do_revoke_token(token: BotToken) -> None:
     """Refused from the next request on; the sockets it opened close (4403) after commit."""
     with transaction.atomic():
         BotToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
-        close_session_sockets(bot_token_session(token), TOKEN_REVOKED)
+        close_session_sockets(token.bot_id, bot_token_session(token), TOKEN_REVOKED)
 
 
 def revoke_token(user, token_id: Any) -> None:

@@ -18,7 +18,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def bot_token_session(token: BotToken) -> str:
-    """The sign-in session a bot token is (accounts.queries.session_group): revoking it closes its sockets."""
+    """The sign-in session a bot token is (accounts.queries.session_tag): revoking it closes its sockets."""
     return f"bot-token:{token.pk}"
 
 

@@ -137,3 +137,18 @@ async def test_a_token_of_an_ended_session_cannot_open_a_socket(api_for, bob):
     error = await receive_until(socket, "error")
     assert error["data"]["code"] == "unauthenticated"
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_socket_follows_no_channel_group_of_its_sign_in_session(bob):
+    """Ending a session tells the user's group which session ended: a group per session was a Redis
+    subscription and a round trip on every connect."""
+    from channels.layers import get_channel_layer
+
+    tokens = await call(sign_in, "bob")
+    socket = await token_socket(tokens["access"])
+    layer = get_channel_layer()
+
+    followed = [name for name, members in layer.groups.items() if members]
+
+    assert not [name for name in followed if "session" in name]
+    await socket.disconnect()

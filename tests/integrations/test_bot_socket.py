@@ -49,3 +49,18 @@ async def test_revoking_a_token_closes_the_sockets_it_opened(ann, ann_bot, bot_t
     error = await receive_until(ws, "error")
     assert error["data"] == {"code": "forbidden", "message": "This API token was revoked."}
     assert (await ws.receive_output(timeout=3))["code"] == 4403
+
+
+async def test_revoking_one_token_leaves_the_bots_socket_of_another_token_open(ann, ann_bot, bot_token):
+    other_token = await database_sync_to_async(lambda: actions.create_token(ann, ann_bot.id, "other")["token"])()
+    revoked_ws, _ = await authenticate(bot_token)
+    kept_ws, _ = await authenticate(other_token)
+    revoked_id = await database_sync_to_async(lambda: BotToken.objects.get(name="ci").id)()
+
+    await database_sync_to_async(actions.revoke_token)(ann, revoked_id)
+
+    assert (await receive_until(revoked_ws, "error"))["data"]["message"] == "This API token was revoked."
+    assert (await revoked_ws.receive_output(timeout=3))["code"] == 4403
+    await kept_ws.send_json_to({"type": "ping", "id": "p1", "data": {}})
+    assert (await receive_until(kept_ws, "ack", request_id="p1"))["type"] == "ack"
+    await kept_ws.disconnect()
