@@ -20,32 +20,21 @@ that a sitting's machine noise moves much less, so a change of a tenth of a mill
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from . import in_server
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    spec = json.loads(args.spec)
-
-    sys.path.insert(0, os.getcwd())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    result = measure(members=int(spec["members"]), iterations=int(spec["iterations"]), rounds=int(spec["rounds"]))
-    with open(args.out, "w") as f:
-        json.dump(result, f)
+    in_server.main(
+        lambda spec: measure(
+            members=int(spec["members"]), iterations=int(spec["iterations"]), rounds=int(spec["rounds"])
+        )
+    )
 
 
 def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:

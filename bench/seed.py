@@ -8,32 +8,18 @@ what the server does afterwards.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
+from . import in_server
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    spec = json.loads(args.spec)
-
-    sys.path.insert(0, os.getcwd())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    result = seed(
-        rooms=int(spec["rooms"]),
-        members=int(spec["members"]),
-        history=int(spec.get("history", 0)),
-        prefix=str(spec.get("prefix", "bench")),
+    in_server.main(
+        lambda spec: seed(
+            rooms=int(spec["rooms"]),
+            members=int(spec["members"]),
+            history=int(spec.get("history", 0)),
+            prefix=str(spec.get("prefix", "bench")),
+        )
     )
-    with open(args.out, "w") as f:
-        json.dump(result, f)
 
 
 def seed(*, rooms: int, members: int, history: int, prefix: str) -> dict:

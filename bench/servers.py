@@ -262,35 +262,25 @@ def manage(*args: str, target: Target) -> str:
 
 def seed(target: Target, **spec: Any) -> dict[str, Any]:
     """Users, rooms, memberships and tokens, created by ``bench.seed`` in the server's environment."""
-    with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as out:
-        out_path = out.name
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.seed", "--spec", json.dumps(spec), "--out", out_path],
-            cwd=target.source_dir,
-            env=target.env(),
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise SystemExit(f"seeding failed:\n{result.stdout}\n{result.stderr}")
-        with open(out_path) as f:
-            return json.load(f)
-    finally:
-        os.unlink(out_path)
+    return run_in_server_env(target, "bench.seed", spec)
 
 
 def connect_steps(target: Target, **spec: Any) -> dict[str, Any]:
     """``bench.connect_steps`` in the server's environment, pinned to the server's cores."""
+    return run_in_server_env(target, "bench.connect_steps", spec, cpus=target.server_cpus)
+
+
+def run_in_server_env(target: Target, module: str, spec: dict[str, Any], cpus: list[int] | None = None) -> Any:
+    """``python -m <module>`` of ``bench.in_server``'s kind, in the server's environment (on ``cpus``)."""
     with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as out:
         out_path = out.name
-    command = [sys.executable, "-m", "bench.connect_steps", "--spec", json.dumps(spec), "--out", out_path]
-    if target.server_cpus and shutil.which("taskset"):
-        command = ["taskset", "-c", ",".join(map(str, target.server_cpus)), *command]
+    command = [sys.executable, "-m", module, "--spec", json.dumps(spec), "--out", out_path]
+    if cpus and shutil.which("taskset"):
+        command = ["taskset", "-c", ",".join(map(str, cpus)), *command]
     try:
         result = subprocess.run(command, cwd=target.source_dir, env=target.env(), capture_output=True, text=True)
         if result.returncode != 0:
-            raise SystemExit(f"connect-steps failed:\n{result.stdout}\n{result.stderr}")
+            raise SystemExit(f"{module} failed:\n{result.stdout}\n{result.stderr}")
         with open(out_path) as f:
             return json.load(f)
     finally:
