@@ -156,7 +156,7 @@ def do_sign_out_token(refresh: RefreshToken) -> None:
                 "expires_at": datetime_from_epoch(refresh["exp"]),
             },
         )
-        close_session_sockets(refresh[jwt_settings.USER_ID_CLAIM], session_id, SIGNED_OUT)
+        close_session_sockets(int(refresh[jwt_settings.USER_ID_CLAIM]), session_id, SIGNED_OUT)
 
 
 # --- Password changes ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Reads other apps need of accounts: who a socket's token names, and a sign-in session's group."""
+"""Reads other apps need of accounts: who a socket's token names, and a sign-in session's tag."""
 
 from __future__ import annotations
 

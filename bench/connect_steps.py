@@ -65,15 +65,18 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
         "presence_ask": lambda times: loop.run_until_complete(ask_repeatedly(times)),
         "snapshot": lambda times: _repeat(times, lambda: actions.snapshot_from_rows(user_id, rows, online, [])),
     }
-    for run in steps.values():
-        run(max(10, iterations // 10))  # warm: prepared statements, compiled queries, connections
     per_round: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, run in steps.items():
-            started = time.thread_time()
-            run(iterations)
-            per_round[name].append(round(1e6 * (time.thread_time() - started) / iterations, 1))
-    loop.close()
+    try:
+        for run in steps.values():
+            run(max(10, iterations // 10))  # warm: prepared statements, compiled queries, connections
+        for _ in range(rounds):
+            for name, run in steps.items():
+                started = time.thread_time()
+                run(iterations)
+                per_round[name].append(round(1e6 * (time.thread_time() - started) / iterations, 1))
+    finally:
+        loop.run_until_complete(_forget_connections(user_id, co_members[::2]))
+        loop.close()
     return {
         "members": members,
         "iterations": iterations,
@@ -83,6 +86,19 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
             name: {"us_per_call": statistics.median(values), "rounds": values} for name, values in per_round.items()
         },
     }
+
+
+async def _forget_connections(user_id: int, others: list[int]) -> None:
+    """Leave presence as found: the connections recorded here go, and the loop's Redis client closes."""
+    from core.redis import async_client
+    from presence import store
+
+    await store.remove_connection(user_id, "steps.me")
+    for other in others:
+        await store.remove_connection(other, f"steps.{other}")
+    client = async_client()
+    if client is not None:
+        await client.aclose()
 
 
 def _repeat(times: int, call: Callable[[], object]) -> None:

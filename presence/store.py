@@ -122,7 +122,8 @@ return 0
 # bench connect-steps`, presence_ask: 324 -> 210 us in rooms of 100, docs/benchmarks.md). A script may
 # build keys it was not given only where they share the slot of the keys it was: every presence key
 # carries the {presence} hash tag (as _SWEEP's do), so on a Redis Cluster the script still runs on the
-# one node that holds them all. Appends a 1 or 0 per id to `answer`.
+# one node that holds them all. Appends a 1 or 0 per id to `answer`. The key is _user_key's, from
+# USER_KEY_PREFIX (as _SWEEP's, from PREFIX and 'user:').
 _ASK = """
 for uid in string.gmatch(ARGV[%(argv)d], '[^,]+') do answer[#answer + 1] = redis.call('EXISTS', '%(prefix)s' .. uid) end
 return answer
@@ -443,8 +444,8 @@ def _slices(user_ids: list[int]) -> list[list[int]]:
 
 
 def _packed_ids(user_ids: list[int]) -> str:
-    """Ids as the scripts' ``_ASK`` reads them: one argument, joined by commas."""
-    return ",".join(map(str, user_ids))
+    """Ids as the scripts' ``_ASK`` reads them: one argument, decimal ids joined by commas."""
+    return ",".join(str(int(user_id)) for user_id in user_ids)
 
 
 def _flagged(user_ids: list[int], flags: list[int]) -> set[int]:

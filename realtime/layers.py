@@ -312,7 +312,7 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
             raise RuntimeError(f"group_add() takes channels of this process; {channel!r} is not one")
         group_channel = self._get_group_channel_name(group)
         # A group's local members: its one channel's name while it has one, a set of two or more. Every
-        # socket has groups of one (its user's, its sign-in session's): a set of one was 0.2 KiB each.
+        # socket has a group of one (its user's): a set of one was 0.2 KiB each.
         members = self.groups.get(group_channel)
         if members is None:
             self.groups[group_channel] = channel

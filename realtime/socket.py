@@ -143,7 +143,7 @@ class ChatSocket:
         session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
         scope["user"] = await database_call(_user_for_session, session_key) if session_key else ANONYMOUS_USER
         if scope["user"].is_authenticated:
-            # The consumer follows this sign-in session's group, so signing out of it closes this socket.
+            # The consumer keeps this sign-in session's tag, so signing out of it closes this socket.
             scope["session_key"] = session_key
         return self.consumer_class()
 
