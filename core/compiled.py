@@ -132,11 +132,11 @@ def _run_prepared(connection, sql: str, params: list[Any], *, fetch_all: bool) -
 
 
 # One driver cursor per open PostgreSQL connection (by the connection's id), its timestamp loader
-# registered once: a new cursor and its loader per statement were a fifth of each compiled query's
-# CPU in the driver. A connection is used by one thread at a time (Django's per-thread connections,
-# the pool's checkout), and so is its cursor. Kept while the connection is open; the cursors of
-# connections closed since are let go whenever another is made, so there are never more than the
-# open connections and the one just closed.
+# registered once: a new cursor and its loader per statement were a fifth of each compiled query's CPU
+# in the driver (`python -m bench connect-steps`, docs/benchmarks.md). A connection is used by one
+# thread at a time (Django's per-thread connections, the pool's checkout), and so is its cursor. Kept
+# while the connection is open; the cursors of connections closed since are let go whenever another is
+# made, so there are never more than the open connections and the one just closed.
 _driver_cursors: dict[int, Any] = {}
 
 
