@@ -136,7 +136,7 @@ def _run_prepared(connection, sql: str, params: list[Any], *, fetch_all: bool) -
 # in the driver (`python -m bench connect-steps`, docs/benchmarks.md). A connection is used by one
 # thread at a time (Django's per-thread connections, the pool's checkout), and so is its cursor. Kept
 # while the connection is open; the cursors of connections closed since are let go whenever another is
-# made, so there are never more than the open connections and the one just closed.
+# made, so there are never more cursors than connections were open when the last one was made.
 _driver_cursors: dict[int, Any] = {}
 
 
