@@ -125,17 +125,17 @@ def do_end_sessions(user: User, reason: str) -> None:
         close_user_sockets(user.pk, reason)
 
 
-def close_user_sockets(user_id: int, reason: str) -> None:
-    """After commit, close every open socket of the user with 4403 and ``reason``."""
-    message = disconnect_envelope(reason)
+def close_user_sockets(user_id: int, reason: str, *, session: str | None = None) -> None:
+    """After commit, close every open socket of the user with 4403 and ``reason``; with ``session`` (a
+    sign-in session's tag), only the sockets opened with that session."""
+    message = disconnect_envelope(reason, session=session)
     transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
 
 
 def close_session_sockets(user_id: int, session_secret: str, reason: str) -> None:
     """After commit, close the sockets ``user_id`` opened with one sign-in session (its key, or a token's
     ``sid``): the user's sockets are told the session's tag, and those opened with it close."""
-    message = disconnect_envelope(reason, session=session_tag(session_secret))
-    transaction.on_commit(lambda: deliver_message(user_group(user_id), message))
+    close_user_sockets(user_id, reason, session=session_tag(session_secret))
 
 
 def do_sign_out_token(refresh: RefreshToken) -> None:

@@ -38,6 +38,7 @@ def main() -> None:
 
 
 def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
+    from accounts.queries import user_for_access_token
     from chat import consumers
     from presence import actions, store
 
@@ -49,8 +50,6 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
     loop = asyncio.new_event_loop()
     for other in co_members[::2]:
         loop.run_until_complete(store.add_connection(other, f"steps.{other}"))
-
-    from accounts.queries import user_for_access_token
 
     rows = actions.co_member_presence_rows(user_id)
     online = set(co_members[::2]) | {user_id}

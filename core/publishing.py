@@ -113,9 +113,10 @@ def resync_envelope(reason: str) -> dict[str, Any]:
 def disconnect_envelope(reason: str, session: str | None = None) -> dict[str, Any]:
     """A ``chat.disconnect`` envelope: every socket of the group it is sent to closes with 4403, or with
     ``session`` (a sign-in session's tag, ``accounts.queries.session_tag``) only the sockets opened with it."""
-    if session is None:
-        return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason}
-    return {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason, "session": session}
+    message = {"type": DISCONNECT_MESSAGE_TYPE, "reason": reason}
+    if session is not None:
+        message["session"] = session
+    return message
 
 
 def publish_to_members(room_id: int, event_type: str, data_by_user: dict[int, dict[str, Any]]) -> None:
