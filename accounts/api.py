@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer as SimpleTokenRefreshSerializer
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat.models import RoomMember
@@ -39,8 +38,7 @@ from .actions import (
     do_sign_out_token,
     record_sign_in_failure,
 )
-from .authentication import client_ip, refresh_token_for, refused, token_refusal
-from .models import User as UserModel
+from .authentication import checked_token_user, client_ip, refresh_token_for
 
 User = get_user_model()
 
@@ -143,7 +141,6 @@ def server_invite_payload(request: Request, invite) -> dict:
 
 
 class ServerInviteListView(APIView):
-
     @extend_schema(
         responses={200: ServerInviteSchema(many=True), 401: ErrorSchema, 403: ErrorSchema},
         summary="Live server invitations, newest first (staff)",
@@ -198,12 +195,7 @@ class TokenRefreshSerializer(SimpleTokenRefreshSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         refresh = self.token_class(attrs["refresh"])  # TokenError: the view answers 401 token_not_valid
-        user = UserModel.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
-        if user is None:
-            raise AuthenticationFailed({"detail": "The account no longer exists.", "code": "user_not_found"})
-        reason = token_refusal(refresh, user)
-        if reason is not None:
-            raise refused(reason)
+        checked_token_user(refresh)
         return super().validate(attrs)
 
 

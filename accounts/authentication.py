@@ -19,6 +19,7 @@ refresh and the WebSocket ``authenticate`` (through accounts.queries) apply it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +42,7 @@ SESSION_CLAIM = "sid"
 
 # Why a correctly signed, unexpired token is refused: the reason code API clients see, and the message.
 REFUSALS = {
+    "user_not_found": "The account no longer exists.",
     "user_inactive": "The account is deactivated.",
     "session_ended": "This session has ended (password changed, or signed out everywhere). Sign in again.",
     "signed_out": "This session was signed out. Sign in again.",
@@ -70,48 +72,76 @@ def _signed_out(sid: str) -> QuerySet:
     return SignedOutToken.objects.filter(sid=sid)
 
 
-_SIGNED_OUT = CompiledQuery(lambda sid: _signed_out(sid).values_list("pk")[:1], kinds=("str",))
-# A socket's sign-in reads its user and whether its token session was signed out in one statement: a
-# round trip fewer on every connect (`python -m bench connect-steps`, token: 427 -> 286 us, docs/benchmarks.md).
-_USER_AND_SIGNED_OUT = CompiledQuery(
-    lambda user_id, sid: User.objects.filter(pk=user_id)
-    .annotate(signed_out=Exists(_signed_out(sid)))
-    .values_list(*_socket_user_columns(), "signed_out"),
-    kinds=("int", "str"),
-)
+def _user_and_signed_out(columns: Callable[[], list[str]]) -> CompiledQuery:
+    """The user's ``columns`` and whether a token session was signed out, in one statement."""
+    return CompiledQuery(
+        lambda user_id, sid: (
+            User.objects.filter(pk=user_id)
+            .annotate(signed_out=Exists(_signed_out(sid)))
+            .values_list(*columns(), "signed_out")
+        ),
+        kinds=("int", "str"),
+    )
 
 
-def token_refusal(token: Token, user: User, *, signed_out: bool | None = None) -> str | None:
+# A token's user and its session's sign-out are read in one statement: a round trip fewer on every
+# connect (`python -m bench connect-steps`, token: 427 -> 286 us, docs/benchmarks.md) and REST request.
+_SOCKET_USER_AND_SIGNED_OUT = _user_and_signed_out(_socket_user_columns)
+_USER_AND_SIGNED_OUT = _user_and_signed_out(lambda: attnames(User))
+
+
+def token_refusal(token: Token, user: User, *, signed_out: bool) -> str | None:
     """Why ``user``'s token no longer works (a key of ``REFUSALS``), or None when it does.
 
-    ``signed_out``: whether the token's session was signed out, when the caller
-    read it with the user (None: it is read here, if the token names a session).
+    ``signed_out``: whether the token's session was signed out (read with the user, ``_named_user``).
     """
     if not user.is_active:
         return "user_inactive"
     if token.get(GENERATION_CLAIM, 0) != user.token_generation:
         return "session_ended"
-    session_id = token.get(SESSION_CLAIM)
-    if session_id and (signed_out if signed_out is not None else bool(_SIGNED_OUT.rows(str(session_id)))):
+    if signed_out and token.get(SESSION_CLAIM):
         return "signed_out"
     return None
 
 
-def token_user(token: Token) -> User | None:
-    """The user a validated token names, if the token is still good for them (for a socket: without
-    ``SOCKET_USER_FIELDS_NOT_LOADED``)."""
+def _named_user(token: Token, query: CompiledQuery, columns: list[str]) -> tuple[User, bool] | None:
+    """The user a validated token names (its ``columns`` loaded) and whether the token's session was
+    signed out, or None when the token names no existing user."""
     try:
         user_id = int(token.get(api_settings.USER_ID_CLAIM))
     except (TypeError, ValueError):
         return None
     session_id = token.get(SESSION_CLAIM)
-    rows = _USER_AND_SIGNED_OUT.rows(user_id, str(session_id) if session_id else "")
+    rows = query.rows(user_id, str(session_id) if session_id else "")
     if not rows:
         return None
-    *columns, signed_out = rows[0]
-    user = User.from_db(router.db_for_read(User) or DEFAULT_DB_ALIAS, _socket_user_columns(), columns)
+    *values, signed_out = rows[0]
+    return User.from_db(router.db_for_read(User) or DEFAULT_DB_ALIAS, columns, values), signed_out
+
+
+def token_user(token: Token) -> User | None:
+    """The user a validated token names, if the token is still good for them (for a socket: without
+    ``SOCKET_USER_FIELDS_NOT_LOADED``)."""
+    found = _named_user(token, _SOCKET_USER_AND_SIGNED_OUT, _socket_user_columns())
+    if found is None:
+        return None
+    user, signed_out = found
     if token_refusal(token, user, signed_out=signed_out) is not None:
         return None
+    return user
+
+
+def checked_token_user(token: Token) -> User:
+    """The user a validated token names, every field loaded, if the token is still good for them;
+    else ``AuthenticationFailed`` (401) naming why. REST requests and token refreshes ask this: the user
+    and the session's sign-out in one statement (SimpleJWT's own lookup, then the sign-out, were two)."""
+    found = _named_user(token, _USER_AND_SIGNED_OUT, attnames(User))
+    if found is None:
+        raise refused("user_not_found")
+    user, signed_out = found
+    reason = token_refusal(token, user, signed_out=signed_out)
+    if reason is not None:
+        raise refused(reason)
     return user
 
 
@@ -124,11 +154,7 @@ class RevocableJWTAuthentication(JWTAuthentication):
     """SimpleJWT's bearer authentication, refusing tokens of ended sessions."""
 
     def get_user(self, validated_token: Token) -> User:
-        user = super().get_user(validated_token)  # unknown or inactive users are refused here
-        reason = token_refusal(validated_token, user)
-        if reason is not None:
-            raise refused(reason)
-        return user
+        return checked_token_user(validated_token)
 
 
 class RevocableJWTScheme(SimpleJWTScheme):

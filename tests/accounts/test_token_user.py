@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.authentication import GENERATION_CLAIM, SOCKET_USER_FIELDS_NOT_LOADED, refresh_token_for
+from accounts.authentication import (
+    GENERATION_CLAIM,
+    SOCKET_USER_FIELDS_NOT_LOADED,
+    RevocableJWTAuthentication,
+    refresh_token_for,
+)
 from accounts.queries import user_for_access_token
 from core.payloads import user_payload
 
@@ -82,3 +89,48 @@ def test_a_field_a_socket_never_reads_is_still_loaded_when_read(bob, django_asse
 
     with django_assert_num_queries(1):
         assert user.email == bob.email
+
+
+def _bearer_request(token: str):
+    return Request(APIRequestFactory().get("/api/v1/rooms/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+
+
+def test_a_rest_request_reads_its_tokens_user_and_session_in_one_query(bob, django_assert_num_queries):
+    access = str(refresh_token_for(bob).access_token)
+
+    with django_assert_num_queries(1):  # the user, with whether the session was signed out
+        user, _ = RevocableJWTAuthentication().authenticate(_bearer_request(access))
+
+    assert (user.pk, user.email) == (bob.pk, bob.email)
+    assert user.get_deferred_fields() == set()  # a REST view may read any field of request.user
+
+
+def test_a_rest_request_with_a_token_of_a_deleted_user_is_refused_as_user_not_found(bob):
+    access = str(refresh_token_for(bob).access_token)
+    bob.delete()
+
+    with pytest.raises(AuthenticationFailed) as refused:
+        RevocableJWTAuthentication().authenticate(_bearer_request(access))
+
+    assert refused.value.detail["code"] == "user_not_found"
+
+
+def test_a_rest_request_whose_token_names_no_user_id_is_refused_as_user_not_found(bob):
+    token = refresh_token_for(bob).access_token
+    token["user_id"] = "bob"
+
+    with pytest.raises(AuthenticationFailed) as refused:
+        RevocableJWTAuthentication().authenticate(_bearer_request(str(token)))
+
+    assert refused.value.detail["code"] == "user_not_found"
+
+
+def test_a_token_refresh_checks_the_session_with_the_user_in_one_query(bob, django_assert_num_queries):
+    refresh = refresh_token_for(bob)
+
+    # Ours: the user, with whether the session was signed out. SimpleJWT's serializer then reads the user
+    # again for its own is-active check.
+    with django_assert_num_queries(2):
+        response = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": str(refresh)}, format="json")
+
+    assert response.status_code == 200
