@@ -171,3 +171,21 @@ def test_connect_steps_times_each_step_of_a_connect_in_every_round(tmp_path):
     assert (figures["members"], figures["iterations"], figures["rounds"], figures["online_co_members"]) == (4, 3, 2, 2)
     assert sorted(figures["steps"]) == ["load", "presence_ask", "snapshot", "token"]
     assert all(len(step["rounds"]) == 2 and step["us_per_call"] > 0 for step in figures["steps"].values())
+
+
+def test_the_connect_floor_app_answers_every_socket_with_a_ready_naming_its_room(tmp_path):
+    result, document = run_bench(
+        tmp_path,
+        "connections",
+        "--backend=embedded",
+        "--connections=60",
+        "--members=3",
+        "--idle-seconds=1",
+        "--app=bench.floor_app:application",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = document["figures"]
+    assert (figures["connect"]["failed"], figures["connect"]["failures"]) == (0, [])  # a ready lacking the room fails
+    assert figures["open_after_idle"] == 60
+    assert document["settings"]["target"]["app"] == "bench.floor_app:application"
