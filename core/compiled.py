@@ -32,6 +32,9 @@ from django.db.models import QuerySet
 MARKER = -7_314_159_265
 UUID_MARKER = uuid.UUID("00000000-7314-4159-8265-358979323846")
 STR_MARKER = "\x1fconfab-compiled-marker-7314159265"  # no client sends a unit separator in a key
+# For a column that holds no negative number (a seq): Django turns a comparison with a value outside
+# the column's range into an empty or an unconditional one, so its marker must lie inside every range.
+NATURAL_MARKER = 2_031_415_926
 
 
 def attnames(model) -> list[str]:
@@ -43,13 +46,16 @@ class CompiledQuery:
     """A ``values_list`` queryset taking ids (and UUIDs or strings), compiled at its first run on each database.
 
     ``build`` takes one marker per argument: ints (``MARKER``, ``MARKER - 1``
-    ...) unless ``kinds`` says ``uuid`` or ``str`` for an argument.
+    ...) unless ``kinds`` says ``uuid``, ``str`` or ``natural`` (a whole number
+    compared with a column that holds no negative one, such as a seq) for an argument.
     """
 
     def __init__(self, build: Callable[..., QuerySet], kinds: tuple[str, ...] = ("int",)) -> None:
         self._build = build
         self._markers = tuple(
-            {"uuid": UUID_MARKER, "str": f"{STR_MARKER}{index}"}.get(kind, MARKER - index)
+            {"uuid": UUID_MARKER, "str": f"{STR_MARKER}{index}", "natural": NATURAL_MARKER + index}.get(
+                kind, MARKER - index
+            )
             for index, kind in enumerate(kinds)
         )
         self._compiled: dict[str, _Compiled] = {}
