@@ -30,6 +30,7 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
@@ -154,6 +155,8 @@ class RevocableJWTAuthentication(JWTAuthentication):
     """SimpleJWT's bearer authentication, refusing tokens of ended sessions."""
 
     def get_user(self, validated_token: Token) -> User:
+        if api_settings.USER_ID_CLAIM not in validated_token:  # as SimpleJWT answers it: token_not_valid
+            raise InvalidToken("Token contained no recognizable user identification")
         return checked_token_user(validated_token)
 
 

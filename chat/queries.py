@@ -13,13 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connection, router
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
-from core.compiled import CompiledQuery, attnames
+from core.compiled import CompiledQuery, attnames, instances_from_row
 from core.errors import invalid
 from core.payloads import iso
 from core.replica import fingerprint_matches, read_on_replica
@@ -67,6 +67,45 @@ def user_memberships(user_id: int) -> QuerySet[RoomMember]:
     )
 
 
+def live_membership(room_id: int, user_id: int) -> QuerySet[RoomMember]:
+    """The user's membership of the room, if the room is live (not archived): what every room-scoped
+    request is checked by (``get_membership``, and the send path's own statements)."""
+    return RoomMember.objects.filter(room_id=room_id, user_id=user_id, room__archived=False)
+
+
+def membership_columns() -> list[str]:
+    """A membership's columns, then its room's: what ``membership_from_row`` takes back."""
+    return [*attnames(RoomMember), *[f"room__{name}" for name in attnames(Room)]]
+
+
+def membership_from_row(row: tuple[Any, ...], using: str) -> RoomMember:
+    """The membership, its ``room`` loaded, from a row of ``membership_columns`` (and the caller's after)."""
+    membership, membership.room = instances_from_row(row, (RoomMember, Room), using)
+    return membership
+
+
+# Nearly every room-scoped REST and socket request starts here, and every send on a database without
+# the send path's hand-written statement: compiled once per process (``core.compiled``), not built and
+# compiled by the ORM per call (a tenth of the history scenario's samples; a third of the embedded
+# server's on the send path).
+LIVE_MEMBERSHIP_ROWS = CompiledQuery(
+    lambda room_id, user_id: live_membership(room_id, user_id).values_list(*membership_columns()),
+    kinds=("int", "int"),
+)
+
+
+def message_with_sender(row: tuple[Any, ...], using: str) -> Message:
+    """A message and its sender from a row of the message's columns, then the sender's (``_sender_columns``)."""
+    message, sender = instances_from_row(row, (Message, get_user_model()), using)
+    # A timeline line has no sender: its sender columns are the outer join's NULLs.
+    message.sender = sender if message.sender_id is not None else None
+    return message
+
+
+def _sender_columns() -> list[str]:
+    return [f"sender__{name}" for name in attnames(get_user_model())]
+
+
 def _newest_main_seq():
     """The seq of the last message of a room's main history (a thread-only reply is not the room's last)."""
     newest_first = Message.objects.filter(MAIN_HISTORY, room_id=OuterRef("room_id")).order_by("-seq")
@@ -74,17 +113,15 @@ def _newest_main_seq():
 
 
 def _membership_rows(user_id: int) -> QuerySet:
-    """``user_memberships`` as rows: the membership's columns, its room's, and the unread count."""
-    room = attnames(Room)
-    return user_memberships(user_id).values_list(*attnames(RoomMember), *[f"room__{name}" for name in room], "unread")
+    """``user_memberships`` as rows: ``membership_columns``, then the unread count."""
+    return user_memberships(user_id).values_list(*membership_columns(), "unread")
 
 
 def _last_message_rows(user_id: int) -> QuerySet:
     """The last main-history message of each of the user's live rooms, with its sender's columns."""
-    sender = attnames(get_user_model())
     return Message.objects.filter(
         room__memberships__user_id=user_id, room__archived=False, seq=_newest_main_seq()
-    ).values_list(*attnames(Message), *[f"sender__{name}" for name in sender])
+    ).values_list(*attnames(Message), *_sender_columns())
 
 
 _MEMBERSHIP_ROWS = CompiledQuery(_membership_rows)
@@ -151,26 +188,17 @@ def _rooms_for_user(user) -> list[dict[str, Any]]:
     connect's CPU (``core.compiled``). The rows are turned back into the
     models ``room_summaries`` takes, so both build the same payloads.
     """
-    member_names, room_names = attnames(RoomMember), attnames(Room)
-    message_names, sender_names = attnames(Message), attnames(get_user_model())
-    split = len(member_names)
     memberships = []
+    using = _MEMBERSHIP_ROWS.database()
     for row in _MEMBERSHIP_ROWS.rows(user.id):
-        membership = RoomMember.from_db(connection.alias, member_names, row[:split])
-        membership.room = Room.from_db(connection.alias, room_names, row[split:-1])
+        membership = membership_from_row(row, using)
         membership.unread = row[-1]
         memberships.append(membership)
     if not memberships:
         return []
-    split = len(message_names)
     last_by_room = {}
     for row in _LAST_MESSAGE_ROWS.rows(user.id):
-        message = Message.from_db(connection.alias, message_names, row[:split])
-        # A timeline line has no sender: its sender columns are the outer join's NULLs.
-        if message.sender_id is not None:
-            message.sender = get_user_model().from_db(connection.alias, sender_names, row[split:])
-        else:
-            message.sender = None
+        message = message_with_sender(row, _LAST_MESSAGE_ROWS.database())
         last_by_room[message.room_id] = message
     return _summaries(memberships, last_by_room)
 
@@ -278,28 +306,24 @@ def history_page_from_database(
     process for each shape of page (``_compiled_history_window``): older pages
     are read on every scroll back, and the ORM building and compiling their
     query and its model rows were a fifth of the history scenario's samples.
+    A page size is part of the statement (its ``LIMIT``), so only the sizes
+    clients use are compiled (the default, and the largest the browser asks
+    for when it catches up); any other is built by the ORM, as before.
     """
+    if limit not in (DEFAULT_PAGE_SIZE, settings.HISTORY_PAGE_MAX):  # a size no client of ours asks for
+        messages = Message.objects.filter(MAIN_HISTORY, room_id=room_id).select_related("sender")
+        rows, has_more = seq_page(messages, before=before, after=after, limit=limit)
+        return {"messages": message_payloads(rows), "has_more": has_more}
     bounds = [bound for bound in (before, after) if bound is not None]
-    rows = _compiled_history_window(before is not None, after is not None, limit).rows(room_id, *bounds)
-    alias = router.db_for_read(Message) or DEFAULT_DB_ALIAS
-    message_columns, sender_columns = attnames(Message), attnames(get_user_model())
-    split = len(message_columns)
-    messages = []
-    for row in rows:
-        message = Message.from_db(alias, message_columns, row[:split])
-        # A timeline line has no sender: its sender columns are the outer join's NULLs.
-        sender = get_user_model().from_db(alias, sender_columns, row[split:]) if message.sender_id else None
-        message.sender = sender
-        messages.append(message)
+    window = _compiled_history_window(before is not None, after is not None, limit)
+    messages = [message_with_sender(row, window.database()) for row in window.rows(room_id, *bounds)]
     messages, has_more = page_of(messages, limit=limit, forward=after is not None)
     return {"messages": message_payloads(messages), "has_more": has_more}
 
 
-@functools.lru_cache(maxsize=16)  # a few shapes in use: newest, before, after, each at a page size or two
+@functools.lru_cache(maxsize=8)  # every shape: newest, before, after, both; at each of the two page sizes
 def _compiled_history_window(before: bool, after: bool, limit: int) -> CompiledQuery:
     """The main-history window of a room (``seq_window``) with each message's sender columns, compiled."""
-    sender_columns = [f"sender__{name}" for name in attnames(get_user_model())]
-
     def window(room_id: int, *bounds: int) -> QuerySet:
         given = iter(bounds)
         return seq_window(
@@ -307,16 +331,19 @@ def _compiled_history_window(before: bool, after: bool, limit: int) -> CompiledQ
             before=next(given) if before else None,
             after=next(given) if after else None,
             limit=limit,
-        ).values_list(*attnames(Message), *sender_columns)
+        ).values_list(*attnames(Message), *_sender_columns())
 
     return CompiledQuery(window, kinds=("int",) + ("natural",) * (before + after))
 
 
+DEFAULT_PAGE_SIZE = 50
+
+
 def parse_page(before: Any, after: Any, limit: Any) -> tuple[int | None, int | None, int]:
-    """The ``before``/``after`` seqs and the page size of a paged read (50 by default)."""
+    """The ``before``/``after`` seqs and the page size of a paged read (``DEFAULT_PAGE_SIZE`` by default)."""
     before = parse_cursor(before, "before")
     after = parse_cursor(after, "after")
-    limit = parse_cursor(limit, "limit") if limit not in (None, "") else 50
+    limit = parse_cursor(limit, "limit") if limit not in (None, "") else DEFAULT_PAGE_SIZE
     if not limit or limit > settings.HISTORY_PAGE_MAX:
         raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
     return before, after, limit

@@ -79,13 +79,17 @@ class CompiledQuery:
             compiled = self._compiled[using] = _Compiled(compiler, sql, tuple(params), tuple(slots), converters)
         return compiled
 
+    def database(self) -> str:
+        """Where ``rows`` reads now: where the database routers send reads of the queryset's model."""
+        if self._model is None:
+            self._model = self._build(*self._markers).model
+        return router.db_for_read(self._model) or DEFAULT_DB_ALIAS
+
     def rows(self, *values: Any, using: str | None = None) -> list[tuple[Any, ...]]:
         """The queryset's rows for ``values`` in place of the markers it was built with, read where
         the database routers send reads of its model (as the queryset would be) unless ``using`` says."""
         if using is None:
-            if self._model is None:
-                self._model = self._build(*self._markers).model
-            using = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
+            using = self.database()
         compiled = self.compile(using)
         params = list(compiled.params)
         for position, argument, as_hex in compiled.slots:
@@ -96,6 +100,17 @@ class CompiledQuery:
         if compiled.converters:
             return [tuple(row) for row in compiled.compiler.apply_converters(rows, compiled.converters)]
         return rows
+
+
+def instances_from_row(row: tuple[Any, ...] | list[Any], models: tuple[type, ...], using: str) -> list[Any]:
+    """Model instances from a row holding each model's ``attnames`` columns in turn (columns after
+    theirs are the caller's), as ``from_db`` builds them for a queryset read from ``using``."""
+    instances, start = [], 0
+    for model in models:
+        names = attnames(model)
+        instances.append(model.from_db(using, names, row[start : start + len(names)]))
+        start += len(names)
+    return instances
 
 
 @dataclass(frozen=True)

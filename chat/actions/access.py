@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, router
-from django.db.models import QuerySet
 from django.dispatch import Signal
 
-from chat.models import Message, Room, RoomMember
+from chat import queries
+from chat.models import Message, RoomMember
 from chat.permissions import is_moderator
-from core.compiled import CompiledQuery, attnames
 from core.errors import not_found
 from core.validation import parse_id
 
@@ -44,30 +42,13 @@ def audit_moderator_power(actor, action: str, **target: Any) -> Audit:
     return send
 
 
-def _live_membership_row(room_id: int, user_id: int) -> QuerySet:
-    """A user's membership of a live room as at most one row: the membership's columns, then its room's."""
-    room_columns = [f"room__{name}" for name in attnames(Room)]
-    return RoomMember.objects.filter(room_id=room_id, user_id=user_id, room__archived=False).values_list(
-        *attnames(RoomMember), *room_columns
-    )[:1]
-
-
-# Nearly every room-scoped REST request and socket request starts here: compiled once per process
-# (``core.compiled``), not built and compiled by the ORM on each call.
-_LIVE_MEMBERSHIP = CompiledQuery(_live_membership_row, kinds=("int", "int"))
-
-
 def get_membership(user, room_id: Any) -> RoomMember:
     """The caller's membership of a live room (its ``room`` loaded), or ``not_found`` (never say a room exists)."""
     room_id = parse_id(room_id, "room")
-    rows = _LIVE_MEMBERSHIP.rows(room_id, user.pk) if user.pk is not None else []
+    rows = queries.LIVE_MEMBERSHIP_ROWS.rows(room_id, user.pk) if user.pk is not None else []
     if not rows:
         raise not_found("Room")
-    alias = router.db_for_read(RoomMember) or DEFAULT_DB_ALIAS
-    member_columns, room_columns = attnames(RoomMember), attnames(Room)
-    membership = RoomMember.from_db(alias, member_columns, rows[0][: len(member_columns)])
-    membership.room = Room.from_db(alias, room_columns, rows[0][len(member_columns) :])
-    return membership
+    return queries.membership_from_row(rows[0], queries.LIVE_MEMBERSHIP_ROWS.database())
 
 
 def get_visible_message(user, message_id: Any) -> tuple[Message, RoomMember | None]:

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from chat.models import Message, Room, RoomMember
 from chat.payloads import message_payloads
+from chat.queries import LIVE_MEMBERSHIP_ROWS, live_membership, membership_columns, membership_from_row
 from chat.rendering import extract_mentions, render_body
-from core.compiled import CompiledQuery, attnames, fetch_one_prepared
+from core.compiled import CompiledQuery, fetch_one_prepared
 from core.errors import ActionError, forbidden, invalid, not_found
 from core.publishing import publish, room_group
 from core.ratelimit import take_slots
@@ -232,66 +233,47 @@ def _membership_for_send(user, room_id: Any, client_id: uuid.UUID | None) -> Roo
 
 def _membership_for_send_orm(user_id: int, room_id: int, client_id: uuid.UUID | None) -> RoomMember | None:
     if client_id is None:
-        rows = _MEMBERSHIP_ROWS.rows(room_id, user_id)
-        retried_message_id = None
+        query, rows, retried_message_id = LIVE_MEMBERSHIP_ROWS, LIVE_MEMBERSHIP_ROWS.rows(room_id, user_id), None
     else:
-        rows = _MEMBERSHIP_RETRY_ROWS.rows(room_id, user_id, client_id)
+        query = _MEMBERSHIP_RETRY_ROWS
+        rows = query.rows(room_id, user_id, client_id)
         retried_message_id = rows[0][-1] if rows else None
     if not rows:
         return None
-    member_names, room_names = attnames(RoomMember), attnames(Room)
-    split = len(member_names)
-    row = rows[0]
-    membership = RoomMember.from_db(connection.alias, member_names, row[:split])
-    membership.room = Room.from_db(connection.alias, room_names, row[split : split + len(room_names)])
+    membership = membership_from_row(rows[0], query.database())
     membership.retried_message_id = retried_message_id
     return membership
-
-
-def _membership_query(room_id: int, user_id: int):
-    return RoomMember.objects.filter(room_id=room_id, user_id=user_id, room__archived=False)
-
-
-def _membership_columns() -> list[str]:
-    return [*attnames(RoomMember), *[f"room__{name}" for name in attnames(Room)]]
-
-
-def _membership_rows(room_id: int, user_id: int):
-    return _membership_query(room_id, user_id).values_list(*_membership_columns())
 
 
 def _membership_retry_rows(room_id: int, user_id: int, client_id: uuid.UUID):
     stored = Message.objects.filter(sender_id=user_id, client_id=client_id).values("id")[:1]
     return (
-        _membership_query(room_id, user_id)
+        live_membership(room_id, user_id)
         .annotate(retried_message_id=Subquery(stored))
-        .values_list(*_membership_columns(), "retried_message_id")
+        .values_list(*membership_columns(), "retried_message_id")
     )
 
 
-# Every send on a database without the hand-written statement (SQLite, the embedded default) runs one of
-# these: building the queryset per send was a third of the embedded server's samples (core.compiled).
-_MEMBERSHIP_ROWS = CompiledQuery(_membership_rows, kinds=("int", "int"))
+# A send with a client_id on a database without the hand-written statement (SQLite, the embedded
+# default) runs this: building the queryset per send was a third of the embedded server's samples.
 _MEMBERSHIP_RETRY_ROWS = CompiledQuery(_membership_retry_rows, kinds=("int", "int", "uuid"))
 
 
 def _membership_for_send_postgresql(user_id: int, room_id: int, client_id: uuid.UUID | None) -> RoomMember | None:
     """``_membership_for_send_orm`` written out: the ORM took longer to build
     it than PostgreSQL to run it (measured: 0.8 of 1.2 ms), on every send."""
-    member_fields, room_fields, sql = _membership_for_send_sql()
-    row = fetch_one_prepared(sql, [user_id, client_id, room_id, user_id])
+    row = fetch_one_prepared(_membership_for_send_sql(), [user_id, client_id, room_id, user_id])
     if row is None:
         return None
-    split = len(member_fields)
     # psycopg returns these columns as the ORM would store them (no converters).
-    membership = RoomMember.from_db(connection.alias, member_fields, row[:split])
-    membership.room = Room.from_db(connection.alias, room_fields, row[split:-1])
+    membership = membership_from_row(row, connection.alias)
     membership.retried_message_id = row[-1]
     return membership
 
 
 @cache
-def _membership_for_send_sql() -> tuple[list[str], list[str], str]:
+def _membership_for_send_sql() -> str:
+    """``membership_columns`` (``membership_from_row`` reads them back), then the retried message's id."""
     quote = connection.ops.quote_name
     member_fields = RoomMember._meta.concrete_fields
     room_fields = Room._meta.concrete_fields
@@ -302,7 +284,7 @@ def _membership_for_send_sql() -> tuple[list[str], list[str], str]:
         f"FROM {RoomMember._meta.db_table} m JOIN {Room._meta.db_table} r ON r.id = m.room_id "
         "WHERE m.room_id = %s AND m.user_id = %s AND NOT r.archived"
     )
-    return [f.attname for f in member_fields], [f.attname for f in room_fields], sql
+    return sql
 
 
 # --- The insert: seq, row and the sender's read mark ------------------------------------------

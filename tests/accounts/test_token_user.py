@@ -134,3 +134,13 @@ def test_a_token_refresh_checks_the_session_with_the_user_in_one_query(bob, djan
         response = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": str(refresh)}, format="json")
 
     assert response.status_code == 200
+
+
+def test_a_rest_request_whose_token_lacks_the_user_claim_is_refused_as_token_not_valid(bob):
+    token = refresh_token_for(bob).access_token
+    del token["user_id"]
+
+    response = APIClient().get("/api/v1/rooms/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 401
+    assert response.json()["reason"] == "token_not_valid"

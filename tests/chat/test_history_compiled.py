@@ -1,8 +1,8 @@
 """A page of history read from the database runs SQL compiled once per page shape, and says what the ORM would.
 
 ``history_page_from_database`` executes ``seq_window`` compiled (``core.compiled``)
-and rebuilds the messages and senders from its rows; ``seq_page`` over the
-same queryset through the ORM is the reference. The room holds each kind of
+and rebuilds the messages and senders from its rows; the reference is the
+page written out here with the ORM. The room holds each kind of
 row a page can show: messages with reactions, a deleted one, a thread-only
 reply (never in the room's history), a reply also sent to the room, and a
 timeline line (no sender).
@@ -35,23 +35,35 @@ def busy_room(ann, bob, cat) -> int:
     return room
 
 
-def _orm_page(room_id: int, **bounds) -> dict:
+def _orm_page(room_id: int, *, before: int | None, after: int | None, limit: int) -> dict:
+    """The page written out with the ORM, apart from the code under test: the oracle."""
     messages = Message.objects.filter(MAIN_HISTORY, room_id=room_id).select_related("sender")
-    rows, has_more = queries.seq_page(messages, **bounds)
-    return {"messages": message_payloads(rows), "has_more": has_more}
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    if after is not None:
+        rows = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+    else:
+        rows = list(messages.order_by("-seq")[: limit + 1])[::-1]
+    has_more = len(rows) > limit
+    page = rows[:limit] if after is not None else rows[-limit:]
+    return {"messages": message_payloads(page), "has_more": has_more}
 
 
 @pytest.mark.parametrize(
     "bounds",
     [
         {"before": None, "after": None, "limit": 50},
-        {"before": None, "after": None, "limit": 3},
+        {"before": None, "after": None, "limit": 100},
+        {"before": None, "after": None, "limit": 3},  # a size not compiled: the ORM builds it
+        {"before": 6, "after": None, "limit": 50},
         {"before": 6, "after": None, "limit": 2},
-        {"before": 100, "after": None, "limit": 4},
+        {"before": 100, "after": None, "limit": 100},
+        {"before": None, "after": 2, "limit": 50},
         {"before": None, "after": 2, "limit": 3},
-        {"before": None, "after": 0, "limit": 50},
+        {"before": None, "after": 0, "limit": 100},
+        {"before": 9, "after": 3, "limit": 50},
         {"before": 9, "after": 3, "limit": 2},
-        {"before": 1, "after": None, "limit": 5},
+        {"before": 1, "after": None, "limit": 50},
     ],
 )
 def test_a_compiled_history_page_is_what_the_orm_builds(busy_room, bounds):
@@ -70,11 +82,13 @@ def test_a_compiled_history_page_leaves_out_thread_only_replies_and_keeps_the_re
     assert page["has_more"] is False
 
 
-def test_history_pages_of_many_sizes_keep_a_bounded_number_of_compiled_statements(busy_room):
+def test_only_the_page_sizes_clients_use_are_compiled_and_every_shape_of_them_is_kept(busy_room):
     queries._compiled_history_window.cache_clear()
 
-    for limit in range(1, 41):
-        queries.history_page_from_database(busy_room, before=5, limit=limit)
+    for limit in range(1, 101):
+        for bounds in ({}, {"before": 5}, {"after": 2}, {"before": 9, "after": 2}):
+            queries.history_page_from_database(busy_room, limit=limit, **bounds)
 
     kept = queries._compiled_history_window.cache_info()
-    assert (kept.currsize, kept.maxsize) == (16, 16)
+    assert (kept.currsize, kept.maxsize) == (8, 8)  # four shapes at 50 and at 100, no more
+    assert kept.misses == 8

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from chat.actions.access import get_membership
 from chat.models import Room, RoomMember
@@ -13,13 +17,19 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_membership_and_its_room_are_read_in_one_query(bob, group_room, django_assert_num_queries):
+    RoomMember.objects.filter(room=group_room, user=bob).update(send_muted_until=timezone.now() + timedelta(hours=1))
+    stored = RoomMember.objects.select_related("room").get(room=group_room, user=bob)
+
     with django_assert_num_queries(1):
         membership = get_membership(bob, group_room.id)
-        room_name = membership.room.name  # loaded with the membership: no second query
+        room_values = model_to_dict(membership.room)  # loaded with the membership: no second query
 
-    stored = RoomMember.objects.get(room=group_room, user=bob)
-    assert (membership.pk, membership.role, membership.last_read_seq) == (stored.pk, stored.role, stored.last_read_seq)
-    assert (membership.room_id, room_name, membership.room.last_seq) == (group_room.id, "General", group_room.last_seq)
+    assert model_to_dict(membership) == model_to_dict(stored)
+    assert membership.send_muted_until == stored.send_muted_until  # a timestamp, as the ORM reads it
+    assert room_values == model_to_dict(stored.room)
+    assert membership.room.created_at == stored.room.created_at
+    assert (membership._state.db, membership._state.adding) == ("default", False)
+    assert membership.get_deferred_fields() == set() and membership.room.get_deferred_fields() == set()
 
 
 def test_a_membership_can_be_saved_as_the_orm_would_save_it(bob, group_room):
