@@ -158,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--endpoints",
         default="both",
-        choices=["both", "rooms", "messages"],
-        help="both: alternate history pages and room lists; rooms or messages: only one of them",
+        choices=["both", "rooms", "messages", "older"],
+        help="both: alternate history pages and room lists; rooms or messages: only one of them; older: only"
+        " pages before a seq (a scroll back, which the history cache does not answer)",
     )
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--profile", action="store_true", help="py-spy the (first) server process during the run")

@@ -645,9 +645,9 @@ async def _history_load(
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         n = 0
         while time.monotonic() < end:
-            if endpoints == "messages" or (endpoints == "both" and n % 2 == 0):
+            if endpoints in ("messages", "older") or (endpoints == "both" and n % 2 == 0):
                 kind, path = "messages", f"/api/v1/rooms/{room}/messages/"
-                if rng.random() < 0.3:
+                if endpoints == "older" or rng.random() < 0.3:
                     path += f"?before={rng.randint(60, 500)}"
             else:
                 kind, path = "rooms", "/api/v1/rooms/"

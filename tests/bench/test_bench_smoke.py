@@ -189,3 +189,23 @@ def test_the_connect_floor_app_answers_every_socket_with_a_ready_naming_its_room
     assert (figures["connect"]["failed"], figures["connect"]["failures"]) == (0, [])  # a ready lacking the room fails
     assert figures["open_after_idle"] == 60
     assert document["settings"]["target"]["app"] == "bench.floor_app:application"
+
+
+def test_the_older_pages_history_run_asks_only_for_pages_before_a_seq_and_gets_each(tmp_path):
+    result, document = run_bench(
+        tmp_path,
+        "history",
+        "--backend=embedded",
+        "--endpoints=older",
+        "--rooms=1",
+        "--members=2",
+        "--history-messages=80",
+        "--concurrency=2",
+        "--duration=1",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = document["figures"]
+    assert "rooms" not in figures  # no room list asked for
+    assert figures["messages"]["count"] > 0
+    assert figures["statuses"] == {"200": figures["messages"]["count"]}
