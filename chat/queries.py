@@ -198,7 +198,7 @@ def _rooms_for_user(user) -> list[dict[str, Any]]:
         return []
     last_by_room = {}
     for row in _LAST_MESSAGE_ROWS.rows(user.id):
-        message = message_with_sender(row, _LAST_MESSAGE_ROWS.database())
+        message = message_with_sender(row, using)
         last_by_room[message.room_id] = message
     return _summaries(memberships, last_by_room)
 
@@ -316,7 +316,8 @@ def history_page_from_database(
         return {"messages": message_payloads(rows), "has_more": has_more}
     bounds = [bound for bound in (before, after) if bound is not None]
     window = _compiled_history_window(before is not None, after is not None, limit)
-    messages = [message_with_sender(row, window.database()) for row in window.rows(room_id, *bounds)]
+    using = window.database()
+    messages = [message_with_sender(row, using) for row in window.rows(room_id, *bounds)]
     messages, has_more = page_of(messages, limit=limit, forward=after is not None)
     return {"messages": message_payloads(messages), "has_more": has_more}
 
