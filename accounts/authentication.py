@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Exists, QuerySet
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
@@ -94,7 +93,7 @@ _USER_AND_SIGNED_OUT = _user_and_signed_out(lambda: attnames(User))
 def token_refusal(token: Token, user: User, *, signed_out: bool) -> str | None:
     """Why ``user``'s token no longer works (a key of ``REFUSALS``), or None when it does.
 
-    ``signed_out``: whether the token's session was signed out (read with the user, ``_named_user``).
+    ``signed_out``: whether the token's session was signed out (read with the user, ``_user_and_refusal``).
     """
     if not user.is_active:
         return "user_inactive"
@@ -105,44 +104,36 @@ def token_refusal(token: Token, user: User, *, signed_out: bool) -> str | None:
     return None
 
 
-def _named_user(token: Token, query: CompiledQuery, columns: list[str]) -> tuple[User, bool] | None:
-    """The user a validated token names (its ``columns`` loaded) and whether the token's session was
-    signed out, or None when the token names no existing user."""
+def _user_and_refusal(token: Token, query: CompiledQuery, columns: list[str]) -> tuple[User | None, str | None]:
+    """The user a validated token names (its ``columns`` loaded) and why the token no longer works for
+    them (``token_refusal``; ``user_not_found`` when it names no existing user), or None when it does."""
     try:
         user_id = int(token.get(api_settings.USER_ID_CLAIM))
     except (TypeError, ValueError):
-        return None
+        return None, "user_not_found"
     session_id = token.get(SESSION_CLAIM)
     rows = query.rows(user_id, str(session_id) if session_id else "")
     if not rows:
-        return None
+        return None, "user_not_found"
     *values, signed_out = rows[0]
-    return User.from_db(router.db_for_read(User) or DEFAULT_DB_ALIAS, columns, values), signed_out
+    user = User.from_db(query.database(), columns, values)
+    return user, token_refusal(token, user, signed_out=signed_out)
 
 
 def token_user(token: Token) -> User | None:
     """The user a validated token names, if the token is still good for them (for a socket: without
     ``SOCKET_USER_FIELDS_NOT_LOADED``)."""
-    found = _named_user(token, _SOCKET_USER_AND_SIGNED_OUT, _socket_user_columns())
-    if found is None:
-        return None
-    user, signed_out = found
-    if token_refusal(token, user, signed_out=signed_out) is not None:
-        return None
-    return user
+    user, refusal = _user_and_refusal(token, _SOCKET_USER_AND_SIGNED_OUT, _socket_user_columns())
+    return None if refusal is not None else user
 
 
 def checked_token_user(token: Token) -> User:
     """The user a validated token names, every field loaded, if the token is still good for them;
     else ``AuthenticationFailed`` (401) naming why. REST requests and token refreshes ask this: the user
     and the session's sign-out in one statement (SimpleJWT's own lookup, then the sign-out, were two)."""
-    found = _named_user(token, _USER_AND_SIGNED_OUT, attnames(User))
-    if found is None:
-        raise refused("user_not_found")
-    user, signed_out = found
-    reason = token_refusal(token, user, signed_out=signed_out)
-    if reason is not None:
-        raise refused(reason)
+    user, refusal = _user_and_refusal(token, _USER_AND_SIGNED_OUT, attnames(User))
+    if refusal is not None:
+        raise refused(refusal)
     return user
 
 

@@ -270,6 +270,10 @@ def connect_steps(target: Target, **spec: Any) -> dict[str, Any]:
     return run_in_server_env(target, "bench.connect_steps", spec, cpus=target.server_cpus)
 
 
+# Seconds a seeding or connect-steps process may take (seeding 20,000 users takes about a minute here).
+IN_SERVER_TIMEOUT = 1800
+
+
 def run_in_server_env(target: Target, module: str, spec: dict[str, Any], cpus: list[int] | None = None) -> Any:
     """``python -m <module>`` of ``bench.in_server``'s kind, in the server's environment (on ``cpus``)."""
     with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as out:
@@ -278,7 +282,17 @@ def run_in_server_env(target: Target, module: str, spec: dict[str, Any], cpus: l
     if cpus and shutil.which("taskset"):
         command = ["taskset", "-c", ",".join(map(str, cpus)), *command]
     try:
-        result = subprocess.run(command, cwd=target.source_dir, env=target.env(), capture_output=True, text=True)
+        try:
+            result = subprocess.run(
+                command,
+                cwd=target.source_dir,
+                env=target.env(),
+                capture_output=True,
+                text=True,
+                timeout=IN_SERVER_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as expired:
+            raise SystemExit(f"{module} did not finish within {IN_SERVER_TIMEOUT} s") from expired
         if result.returncode != 0:
             raise SystemExit(f"{module} failed:\n{result.stdout}\n{result.stderr}")
         with open(out_path) as f:

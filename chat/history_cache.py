@@ -33,6 +33,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 from redis.exceptions import RedisError
 
+from chat.paging import seq_page
 from chat.payloads import message_payloads
 from core.payloads import USER_PAYLOAD_FIELDS, user_payload
 from core.redis import sync_client
@@ -89,14 +90,10 @@ def _key(room: Room) -> str:
 
 
 def _build(room: Room, size: int) -> dict[str, Any]:
-    rows = list(
-        Message.objects.filter(MAIN_HISTORY, room_id=room.pk).select_related("sender").order_by("-seq")[: size + 1]
-    )
-    complete = len(rows) <= size
-    rows = rows[:size]
-    rows.reverse()
+    messages = Message.objects.filter(MAIN_HISTORY, room_id=room.pk).select_related("sender")
+    rows, has_more = seq_page(messages, before=None, after=None, limit=size)
     messages = [_without_sender(p) for p in message_payloads(rows)]
-    return {"upto": _upto(room, messages), "complete": complete, "messages": messages}
+    return {"upto": _upto(room, messages), "complete": not has_more, "messages": messages}
 
 
 def _extend(entry: dict[str, Any], room: Room, size: int) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from core.validation import MAX_ID, clean_text, parse_id, parse_timestamp, parse
 
 from . import history_cache
 from .models import MAIN_HISTORY, Message, MessageEdit, Room, RoomMember
+from .paging import page_of, seq_page, seq_window
 
 
 def _unread_subquery():
@@ -348,33 +349,6 @@ def parse_page(before: Any, after: Any, limit: Any) -> tuple[int | None, int | N
     if not limit or limit > settings.HISTORY_PAGE_MAX:
         raise invalid(f"`limit` must be between 1 and {settings.HISTORY_PAGE_MAX}.")
     return before, after, limit
-
-
-def seq_window(messages: QuerySet[Message], *, before: int | None, after: int | None, limit: int) -> QuerySet:
-    """The rows of a page of ``messages`` by seq, as the database returns them: the newest by default,
-    ``before`` pages back, ``after`` forward, ``limit + 1`` of them to tell whether more lie beyond."""
-    if before is not None:
-        messages = messages.filter(seq__lt=before)
-    if after is not None:
-        return messages.filter(seq__gt=after).order_by("seq")[: limit + 1]
-    return messages.order_by("-seq")[: limit + 1]
-
-
-def page_of(rows: list[Message], *, limit: int, forward: bool) -> tuple[list[Message], bool]:
-    """``seq_window``'s rows as a page, oldest first, and whether more lie in the paging direction."""
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if not forward:
-        rows.reverse()
-    return rows, has_more
-
-
-def seq_page(
-    messages: QuerySet[Message], *, before: int | None, after: int | None, limit: int
-) -> tuple[list[Message], bool]:
-    """A page of ``messages`` by seq, oldest first (``seq_window``, ``page_of``): one query, ``limit + 1`` rows."""
-    rows = list(seq_window(messages, before=before, after=after, limit=limit))
-    return page_of(rows, limit=limit, forward=after is not None)
 
 
 def room_positions(room_ids: set[int]) -> dict[int, int]:

@@ -14,7 +14,8 @@ from django.db.models.functions import Coalesce
 from chat.payloads import message_payloads, thread_summary
 
 from .models import Message, ThreadFollow
-from .queries import parse_page, seq_page
+from .paging import seq_page
+from .queries import parse_page
 
 FOLLOWED_THREADS_MAX = 100
 LATEST_REPLY_FIRST = F("root__thread_last_reply_at").desc(nulls_last=True)

@@ -233,15 +233,14 @@ def _membership_for_send(user, room_id: Any, client_id: uuid.UUID | None) -> Roo
 
 def _membership_for_send_orm(user_id: int, room_id: int, client_id: uuid.UUID | None) -> RoomMember | None:
     if client_id is None:
-        query, rows, retried_message_id = LIVE_MEMBERSHIP_ROWS, LIVE_MEMBERSHIP_ROWS.rows(room_id, user_id), None
+        query, arguments = LIVE_MEMBERSHIP_ROWS, (room_id, user_id)
     else:
-        query = _MEMBERSHIP_RETRY_ROWS
-        rows = query.rows(room_id, user_id, client_id)
-        retried_message_id = rows[0][-1] if rows else None
+        query, arguments = _MEMBERSHIP_RETRY_ROWS, (room_id, user_id, client_id)
+    rows = query.rows(*arguments)
     if not rows:
         return None
     membership = membership_from_row(rows[0], query.database())
-    membership.retried_message_id = retried_message_id
+    membership.retried_message_id = rows[0][-1] if client_id is not None else None
     return membership
 
 
