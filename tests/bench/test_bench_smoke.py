@@ -173,7 +173,8 @@ def test_connect_steps_times_each_step_of_a_connect_in_every_round(tmp_path):
     assert all(len(step["rounds"]) == 2 and step["us_per_call"] > 0 for step in figures["steps"].values())
 
 
-def test_the_connect_floor_app_answers_every_socket_with_a_ready_naming_its_room(tmp_path):
+@pytest.mark.parametrize("app", ["bench.floor_app:application", "bench.floor_app:announcing_application"])
+def test_the_connect_floor_app_answers_every_socket_with_a_ready_naming_its_room(tmp_path, app):
     result, document = run_bench(
         tmp_path,
         "connections",
@@ -181,14 +182,14 @@ def test_the_connect_floor_app_answers_every_socket_with_a_ready_naming_its_room
         "--connections=60",
         "--members=3",
         "--idle-seconds=1",
-        "--app=bench.floor_app:application",
+        f"--app={app}",
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
     figures = document["figures"]
     assert (figures["connect"]["failed"], figures["connect"]["failures"]) == (0, [])  # a ready lacking the room fails
     assert figures["open_after_idle"] == 60
-    assert document["settings"]["target"]["app"] == "bench.floor_app:application"
+    assert document["settings"]["target"]["app"] == app
 
 
 def test_the_older_pages_history_run_asks_only_for_pages_before_a_seq_and_gets_each(tmp_path):
