@@ -40,11 +40,9 @@ def two_rooms(monkeypatch):
     monkeypatch.setattr(floor_app, "_connects", 0)
 
 
-async def open_socket(tasks: list[asyncio.Task]) -> Socket:
+async def open_socket(tasks: list[asyncio.Task], app=floor_app.announcing_application) -> Socket:
     socket = Socket()
-    tasks.append(
-        asyncio.ensure_future(floor_app.announcing_application({"type": "websocket"}, socket.receive, socket.send))
-    )
+    tasks.append(asyncio.ensure_future(app({"type": "websocket"}, socket.receive, socket.send)))
     socket.incoming.put_nowait({"type": "websocket.receive", "text": '{"type":"authenticate"}'})
     for _ in range(5):
         await asyncio.sleep(0)
@@ -74,4 +72,18 @@ async def test_a_closed_socket_is_told_nothing_more(two_rooms):
     assert first_a.frame_types() == ["ready"]
     assert floor_app._open_by_room[0] == [third.send]
     for task in tasks[1:]:
+        task.cancel()
+
+
+async def test_the_plain_floor_app_answers_the_first_frame_with_ready_and_tells_no_one(two_rooms):
+    tasks: list[asyncio.Task] = []
+    first, second = [await open_socket(tasks, floor_app.application) for _ in range(2)]
+    first.incoming.put_nowait({"type": "websocket.receive", "text": '{"type":"ping"}'})
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    assert first.sent[0] == {"type": "websocket.accept"}
+    assert first.frame_types() == ["ready"]
+    assert second.frame_types() == ["ready"]
+    for task in tasks:
         task.cancel()
