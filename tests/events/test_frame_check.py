@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from core.publishing import encode_frame
 from tests.conftest import PROJECT_DIR
 from tests.event_schema import frame_problem
@@ -44,13 +46,28 @@ def test_every_encoded_frame_is_recorded(produced_events):
     assert produced_events == {"ack"}
 
 
-def _run_pytest_on(tmp_path, source: str) -> subprocess.CompletedProcess:
-    """A pytest session of its own with the plugin (a nested session would reset this one's observer)."""
-    test_file = tmp_path / "test_frames.py"
-    test_file.write_text(textwrap.dedent(source))
+@pytest.fixture(scope="module")
+def session_of_two_tests(tmp_path_factory) -> subprocess.CompletedProcess:
+    """One pytest session of its own with the plugin (a nested session would reset this one's observer),
+    holding a test that encodes a bad frame and one that encodes only valid frames: one Django start-up
+    for both (8 s each on a slow machine)."""
+    test_file = tmp_path_factory.mktemp("frames") / "test_frames.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """
+            from core.publishing import encode_frame
+
+            def test_sends_an_unknown_event():
+                encode_frame("message_exploded", {})
+
+            def test_sends_a_deletion():
+                encode_frame("message_deleted", {"room": 1, "message": 2, "seq": 3})
+            """
+        )
+    )
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(PROJECT_DIR / "pyproject.toml"), "-p", "tests.event_schema"]
-        + ["-q", str(test_file)],
+        + ["-v", str(test_file)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -58,29 +75,12 @@ def _run_pytest_on(tmp_path, source: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_test_that_encodes_a_bad_frame_fails_naming_the_frame(tmp_path):
-    result = _run_pytest_on(
-        tmp_path,
-        """
-        from core.publishing import encode_frame
-
-        def test_sends_an_unknown_event():
-            encode_frame("message_exploded", {})
-        """,
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "FAILED" in result.stdout and "test_sends_an_unknown_event" in result.stdout
-    assert "'message_exploded' is not a registered event (core.events)" in result.stdout
+def test_a_test_that_encodes_a_bad_frame_fails_naming_the_frame(session_of_two_tests):
+    output = session_of_two_tests.stdout
+    assert "::test_sends_an_unknown_event FAILED" in output, output + session_of_two_tests.stderr
+    assert "'message_exploded' is not a registered event (core.events)" in output
 
 
-def test_a_test_that_encodes_only_valid_frames_passes(tmp_path):
-    result = _run_pytest_on(
-        tmp_path,
-        """
-        from core.publishing import encode_frame
-
-        def test_sends_a_deletion():
-            encode_frame("message_deleted", {"room": 1, "message": 2, "seq": 3})
-        """,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_a_test_that_encodes_only_valid_frames_passes(session_of_two_tests):
+    output = session_of_two_tests.stdout
+    assert "::test_sends_a_deletion PASSED" in output, output + session_of_two_tests.stderr
