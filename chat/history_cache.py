@@ -33,14 +33,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 from redis.exceptions import RedisError
 
-from chat.paging import seq_page
+from chat.paging import main_history, seq_page
 from chat.payloads import message_payloads
 from core.payloads import USER_PAYLOAD_FIELDS, user_payload
 from core.redis import sync_client
 from core.throttled_log import warn_once_per
 from uploads.models import Upload
 
-from .models import MAIN_HISTORY, Message, Room
+from .models import Message, Room
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +90,14 @@ def _key(room: Room) -> str:
 
 
 def _build(room: Room, size: int) -> dict[str, Any]:
-    messages = Message.objects.filter(MAIN_HISTORY, room_id=room.pk).select_related("sender")
-    rows, has_more = seq_page(messages, before=None, after=None, limit=size)
+    rows, has_more = seq_page(main_history(room.pk), before=None, after=None, limit=size)
     messages = [_without_sender(p) for p in message_payloads(rows)]
     return {"upto": _upto(room, messages), "complete": not has_more, "messages": messages}
 
 
 def _extend(entry: dict[str, Any], room: Room, size: int) -> dict[str, Any]:
     """The cached page with the messages sent since it was stored."""
-    rows = list(
-        Message.objects.filter(MAIN_HISTORY, room_id=room.pk, seq__gt=entry["upto"])
-        .select_related("sender")
-        .order_by("seq")[:size]
-    )
+    rows = list(main_history(room.pk).filter(seq__gt=entry["upto"]).order_by("seq")[:size])
     if len(rows) == size:
         return _build(room, size)
     messages = entry["messages"] + [_without_sender(p) for p in message_payloads(rows)]

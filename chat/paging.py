@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import Message
+from .models import MAIN_HISTORY, Message
+
+
+def main_history(room_id: int) -> QuerySet[Message]:
+    """A room's main history (no thread-only replies), each message with its sender: what the room's
+    pages are cut from, by the history cache, the compiled page statements and the ORM alike."""
+    return Message.objects.filter(MAIN_HISTORY, room_id=room_id).select_related("sender")
 
 
 def seq_window(messages: QuerySet[Message], *, before: int | None, after: int | None, limit: int) -> QuerySet:

@@ -27,7 +27,7 @@ from core.validation import MAX_ID, clean_text, parse_id, parse_timestamp, parse
 
 from . import history_cache
 from .models import MAIN_HISTORY, Message, MessageEdit, Room, RoomMember
-from .paging import page_of, seq_page, seq_window
+from .paging import main_history, page_of, seq_page, seq_window
 
 
 def _unread_subquery():
@@ -312,8 +312,7 @@ def history_page_from_database(
     for when it catches up); any other is built by the ORM, as before.
     """
     if limit not in (DEFAULT_PAGE_SIZE, settings.HISTORY_PAGE_MAX):  # a size no client of ours asks for
-        messages = Message.objects.filter(MAIN_HISTORY, room_id=room_id).select_related("sender")
-        rows, has_more = seq_page(messages, before=before, after=after, limit=limit)
+        rows, has_more = seq_page(main_history(room_id), before=before, after=after, limit=limit)
         return {"messages": message_payloads(rows), "has_more": has_more}
     bounds = [bound for bound in (before, after) if bound is not None]
     window = _compiled_history_window(before is not None, after is not None, limit)
@@ -329,7 +328,7 @@ def _compiled_history_window(before: bool, after: bool, limit: int) -> CompiledQ
     def window(room_id: int, *bounds: int) -> QuerySet:
         given = iter(bounds)
         return seq_window(
-            Message.objects.filter(MAIN_HISTORY, room_id=room_id),
+            main_history(room_id),
             before=next(given) if before else None,
             after=next(given) if after else None,
             limit=limit,
