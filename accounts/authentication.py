@@ -33,7 +33,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
-from core.compiled import CompiledQuery, attnames
+from core.compiled import CompiledQuery, Read, attnames
 
 from .models import SignedOutToken, User
 
@@ -104,15 +104,24 @@ def token_refusal(token: Token, user: User, *, signed_out: bool) -> str | None:
     return None
 
 
-def _user_and_refusal(token: Token, query: CompiledQuery, columns: list[str]) -> tuple[User | None, str | None]:
-    """The user a validated token names (its ``columns`` loaded) and why the token no longer works for
-    them (``token_refusal``; ``user_not_found`` when it names no existing user), or None when it does."""
+def _lookup_values(token: Token) -> tuple[int, str] | None:
+    """What a validated token's user is looked up by: its user id and session id ("" for none); None
+    when the token's user id is not a number."""
     try:
         user_id = int(token.get(api_settings.USER_ID_CLAIM))
     except (TypeError, ValueError):
-        return None, "user_not_found"
+        return None
     session_id = token.get(SESSION_CLAIM)
-    rows = query.rows(user_id, str(session_id) if session_id else "")
+    return user_id, str(session_id) if session_id else ""
+
+
+def _user_and_refusal(token: Token, query: CompiledQuery, columns: list[str]) -> tuple[User | None, str | None]:
+    """The user a validated token names (its ``columns`` loaded) and why the token no longer works for
+    them (``token_refusal``; ``user_not_found`` when it names no existing user), or None when it does."""
+    values = _lookup_values(token)
+    if values is None:
+        return None, "user_not_found"
+    rows = query.rows(*values)
     if not rows:
         return None, "user_not_found"
     *values, signed_out = rows[0]
@@ -125,6 +134,12 @@ def token_user(token: Token) -> User | None:
     ``SOCKET_USER_FIELDS_NOT_LOADED``)."""
     user, refusal = _user_and_refusal(token, _SOCKET_USER_AND_SIGNED_OUT, _socket_user_columns())
     return None if refusal is not None else user
+
+
+def token_user_read(token: Token) -> Read | None:
+    """The read ``token_user`` makes, for ``core.compiled.read_together`` (None when it makes none)."""
+    values = _lookup_values(token)
+    return None if values is None else (_SOCKET_USER_AND_SIGNED_OUT, values)
 
 
 def checked_token_user(token: Token) -> User:

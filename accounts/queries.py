@@ -9,6 +9,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from .authentication import SESSION_CLAIM, token_user
+from .authentication import token_user_read as token_user_read  # public: a connect reads it ahead
 from .models import User
 
 
@@ -32,12 +33,22 @@ def user_for_access_token(token: Any) -> tuple[User, str | None] | None:
     None for anything but a valid, unexpired access token of an active user
     whose sessions have not been ended since it was issued.
     """
+    access = valid_access_token(token)
+    return None if access is None else user_for_valid_access_token(access)
+
+
+def valid_access_token(token: Any) -> AccessToken | None:
+    """The access token ``token`` is, its signature and expiry checked (not yet its user), or None."""
     if not isinstance(token, str) or not token:
         return None
     try:
-        access = AccessToken(token)
+        return AccessToken(token)
     except TokenError:
         return None
+
+
+def user_for_valid_access_token(access: AccessToken) -> tuple[User, str | None] | None:
+    """``user_for_access_token`` for a token ``valid_access_token`` gave: its user and token session, or None."""
     user = token_user(access)
     if user is None:
         return None

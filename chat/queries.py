@@ -19,10 +19,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.payloads import edit_payload, member_payload, message_payloads, room_payload
-from core.compiled import CompiledQuery, attnames, instances_from_row
+from core.compiled import CompiledQuery, Read, attnames, instances_from_row
 from core.errors import invalid
 from core.payloads import iso
-from core.replica import fingerprint_matches, read_on_replica
+from core.replica import fingerprint_matches, read_on_replica, replica_usable
 from core.validation import MAX_ID, clean_text, parse_id, parse_timestamp, parse_whole_number
 
 from . import history_cache
@@ -180,6 +180,14 @@ def rooms_for_user(user) -> list[dict[str, Any]]:
     """The user's room list (what ``ready`` and ``GET rooms/`` carry), from a replica that has replayed
     the user's rooms (``core.replica``) or the primary."""
     return read_on_replica(replica_has_user_rooms(user.pk), lambda: _rooms_for_user(user))
+
+
+def room_list_reads(user_id: int) -> list[Read]:
+    """The reads ``rooms_for_user`` makes on the primary, for ``core.compiled.read_together``.
+
+    None when the replica may answer instead: the list is then read there, after its probe.
+    """
+    return [] if replica_usable() else [(_MEMBERSHIP_ROWS, (user_id,)), (_LAST_MESSAGE_ROWS, (user_id,))]
 
 
 def _rooms_for_user(user) -> list[dict[str, Any]]:

@@ -20,7 +20,8 @@ import functools
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +92,12 @@ class CompiledQuery:
         if using is None:
             using = self.database()
         compiled = self.compile(using)
-        params = list(compiled.params)
-        for position, argument, as_hex in compiled.slots:
-            params[position] = values[argument].hex if as_hex else values[argument]
-        # The driver's own cursor: a prepared statement on PostgreSQL, the ``?`` form made once on SQLite
-        # (``fetch_one_prepared`` says why; here a quarter of each query's CPU, measured in-process).
-        rows = _run_prepared(connections[using], compiled.sql, params, fetch_all=True)
+        read_ahead = _read_ahead.get()
+        rows = read_ahead.pop((self, using, values), None) if read_ahead is not None else None
+        if rows is None:
+            # The driver's own cursor: a prepared statement on PostgreSQL, the ``?`` form made once on SQLite
+            # (``fetch_one_prepared`` says why; here a quarter of each query's CPU, measured in-process).
+            rows = _run_prepared(connections[using], compiled.sql, compiled.params_for(values), fetch_all=True)
         if compiled.converters:
             return [tuple(row) for row in compiled.compiler.apply_converters(rows, compiled.converters)]
         return rows
@@ -120,6 +121,72 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, int, bool], ...]  # (where in params, which argument, written as hex)
     converters: dict[int, Any]
+
+    def params_for(self, values: tuple[Any, ...]) -> list[Any]:
+        """The statement's parameters with ``values`` in place of the markers it was compiled with."""
+        params = list(self.params)
+        for position, argument, as_hex in self.slots:
+            params[position] = values[argument].hex if as_hex else values[argument]
+        return params
+
+
+Read = tuple[CompiledQuery, tuple[Any, ...]]  # a compiled query and the values of one run
+
+# The rows ``read_together`` read ahead, by (query, database, values), until a ``rows`` call takes them.
+_read_ahead: ContextVar[dict[tuple[CompiledQuery, str, tuple[Any, ...]], list[Any]] | None] = ContextVar(
+    "compiled_read_ahead", default=None
+)
+
+
+@contextlib.contextmanager
+def read_together(reads: Iterable[Read]) -> Iterator[None]:
+    """Run ``reads`` in one round trip to PostgreSQL; inside the block, ``query.rows(*values)`` of each
+    is answered with the rows read (once), with no statement of its own.
+
+    A connect's ``ready`` is five small reads, and on this machine each round
+    trip cost the worker thread 80-190 µs of CPU in the driver and the kernel
+    whatever the statement (``SELECT 1`` included): more than the reads
+    themselves. In a pipeline (psycopg's pipeline mode) the statements go out
+    together and their results come back together; each is still its own
+    statement in autocommit, as it would be run alone, and is still logged
+    (query counts see them all). A read that ``rows`` would send elsewhere
+    (another database, or the replica when ``core.replica`` reads there at the
+    time) is not taken from here and runs as it would have. On SQLite, where
+    there is no round trip, nothing is read ahead. The rows a block never asks
+    for are dropped at its end.
+    """
+    by_database: dict[str, list[tuple[Read, _Compiled]]] = {}
+    for query, values in reads:
+        using = query.database()
+        if connections[using].vendor == "postgresql":
+            by_database.setdefault(using, []).append(((query, values), query.compile(using)))
+    read_ahead = {}
+    for using, runs in by_database.items():
+        for ((query, values), _), rows in zip(runs, _run_pipelined(connections[using], runs), strict=True):
+            read_ahead[(query, using, values)] = rows
+    token = _read_ahead.set(read_ahead)
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
+
+
+def _run_pipelined(connection, runs: list[tuple[Read, _Compiled]]) -> list[list[Any]]:
+    """Every statement of ``runs`` on ``connection`` in one pipeline, prepared; their rows in order."""
+    connection.ensure_connection()
+    cursors = [_driver_cursor(connection, slot) for slot in range(len(runs))]
+    started = time.monotonic()
+    statements = [(compiled.sql, compiled.params_for(values)) for (_, values), compiled in runs]
+    try:
+        with connection.wrap_database_errors:
+            with connection.connection.pipeline():
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
+            return [cursor.fetchall() for cursor in cursors]
+    finally:
+        if connection.queries_logged:
+            took = f"{time.monotonic() - started:.3f}"
+            connection.queries_log.extend({"sql": f"{sql} -- {params!r}", "time": took} for sql, params in statements)
 
 
 def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
@@ -152,18 +219,19 @@ def _run_prepared(connection, sql: str, params: list[Any], *, fetch_all: bool) -
         return cursor.fetchall() if fetch_all else cursor.fetchone()
 
 
-# One driver cursor per open PostgreSQL connection (by the connection's id), its timestamp loader
-# registered once: a new cursor and its loader per statement were a fifth of each compiled query's CPU
-# in the driver (`python -m bench connect-steps`, docs/benchmarks.md). A connection is used by one
-# thread at a time (Django's per-thread connections, the pool's checkout), and so is its cursor. Kept
-# while the connection is open; the cursors of connections closed since are let go whenever another is
-# made, so there are never more cursors than connections were open when the last one was made.
-_driver_cursors: dict[int, Any] = {}
+# The driver cursors of each open PostgreSQL connection, by (the connection's id, slot), their timestamp
+# loader registered once: a new cursor and its loader per statement were a fifth of each compiled query's
+# CPU in the driver (`python -m bench connect-steps`, docs/benchmarks.md). Slot 0 runs single statements;
+# a pipeline (``read_together``) takes one slot per statement, since each cursor holds one result. A
+# connection is used by one thread at a time (Django's per-thread connections, the pool's checkout), and
+# so are its cursors. Kept while the connection is open; the cursors of connections closed since are let go
+# whenever another is made, so there are never more than a few cursors for each connection open then.
+_driver_cursors: dict[tuple[int, int], Any] = {}
 
 
-def _driver_cursor(connection) -> Any:
+def _driver_cursor(connection, slot: int = 0) -> Any:
     raw = connection.connection
-    cursor = _driver_cursors.get(id(raw))
+    cursor = _driver_cursors.get((id(raw), slot))
     if cursor is not None and cursor.connection is raw and not cursor.closed:
         return cursor
     import psycopg  # only on PostgreSQL, where Django's backend has imported it already
@@ -171,7 +239,7 @@ def _driver_cursor(connection) -> Any:
     for key, kept in list(_driver_cursors.items()):
         if kept.closed or kept.connection.closed:
             _driver_cursors.pop(key, None)
-    cursor = _driver_cursors[id(raw)] = psycopg.Cursor(raw)
+    cursor = _driver_cursors[(id(raw), slot)] = psycopg.Cursor(raw)
     load_timestamps_compiled(cursor, connection)
     return cursor
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from chat.models import RoomMember
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, Read
 from core.errors import invalid
 from core.validation import optional_id
 
@@ -44,6 +44,11 @@ def _unread_count_rows(user_id: int) -> QuerySet:
 
 # Every connect asks (``ready``): compiled once per process (``core.compiled``).
 _UNREAD_COUNT = CompiledQuery(_unread_count_rows)
+
+
+def unread_count_read(user_id: int) -> Read:
+    """The read ``unread_notification_count`` makes, for ``core.compiled.read_together``."""
+    return _UNREAD_COUNT, (user_id,)
 
 
 def unread_notification_count(user) -> int:

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chat.models import RoomMember
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, Read
 from core.errors import ActionError, invalid
 from core.payloads import USER_PAYLOAD_FIELDS, iso, user_object, user_payload
 from core.publishing import PRESENCE_MESSAGE_TYPE, deliver_message, encode_frame, room_group, user_group
@@ -265,6 +265,11 @@ def _co_member_presence_rows(user_id: int) -> QuerySet:
 _CO_MEMBER_PRESENCE = CompiledQuery(_co_member_presence_rows)
 
 PresenceRows = dict[int, tuple[Any, ...]]
+
+
+def co_member_presence_read(user_id: int) -> Read:
+    """The read ``co_member_presence_rows`` makes, for ``core.compiled.read_together``."""
+    return _CO_MEMBER_PRESENCE, (user_id,)
 
 
 def co_member_presence_rows(user_id: int) -> PresenceRows:

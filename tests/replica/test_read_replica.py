@@ -15,8 +15,10 @@ from collections.abc import Iterator
 import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
+from rest_framework_simplejwt.tokens import AccessToken
 
 from chat import actions
+from chat.consumers import _authenticate_and_load
 from core.metrics import counts
 from core.replica import REPLICA, read_on_replica
 from tests.replica.conftest import repoint_replica
@@ -159,6 +161,18 @@ def test_the_room_list_is_read_on_the_replica_once_it_has_replayed_the_users_roo
 
     assert (on_replica, stale) == (1, 0)
     assert [room["id"] for room in rooms] == [group_room.id]
+
+
+def test_a_connects_room_list_is_read_on_the_replica_once_it_has_replayed_the_users_rooms(replica_db, ann, group_room):
+    """A connect sends its reads ahead together (``core.compiled.read_together``); the room list still
+    goes to the replica when it may."""
+    caught_up(replica_db)
+    token = str(AccessToken.for_user(ann))
+
+    (_, _, (ready, _)), on_replica, stale = where_reads_went(lambda: _authenticate_and_load(token))
+
+    assert (on_replica, stale) == (1, 0)
+    assert [room["id"] for room in ready["rooms"]] == [group_room.id]
 
 
 def test_the_room_list_shows_a_room_created_while_the_replica_lags(replica_db, api_for, ann, bob, group_room):
