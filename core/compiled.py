@@ -147,9 +147,9 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
     trip cost the worker thread 80-190 µs of CPU in the driver and the kernel
     whatever the statement (``SELECT 1`` included): more than the reads
     themselves. In a pipeline (psycopg's pipeline mode) the statements go out
-    together and their results come back together; each is still its own
-    statement in autocommit, as it would be run alone, and is still logged
-    (query counts see them all). A read that ``rows`` would send elsewhere
+    together and their results come back together; each still ends its own
+    transaction (a sync after each), holding its locks no longer than it
+    would alone, and is still logged (query counts see them all). A read that ``rows`` would send elsewhere
     (another database, or the replica when ``core.replica`` reads there at the
     time) is not taken from here and runs as it would have. On SQLite, where
     there is no round trip, nothing is read ahead. The rows a block never asks
@@ -179,9 +179,15 @@ def _run_pipelined(connection, runs: list[tuple[Read, _Compiled]]) -> list[list[
     statements = [(compiled.sql, compiled.params_for(values)) for (_, values), compiled in runs]
     try:
         with connection.wrap_database_errors:
-            with connection.connection.pipeline():
+            with connection.connection.pipeline() as pipeline:
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
+                    # A sync after each statement, queued and not waited for: the statements between two
+                    # syncs are one transaction, and one for the whole batch held each table's lock until
+                    # its last statement (a TRUNCATE taking them in another order deadlocked on it).
+                    # ``Pipeline.sync()`` would wait for the answers, a round trip each; psycopg has no
+                    # public call that only queues one (pinned in requirements.txt; the tests would see it go).
+                    pipeline._enqueue_sync()
             return [cursor.fetchall() for cursor in cursors]
     finally:
         if connection.queries_logged:

@@ -1,13 +1,15 @@
 """Compiled reads sent together in one round trip (``core.compiled.read_together``), and a connect's use of it.
 
-Round trips are counted on the wire: libpq's protocol trace of the connection
-shows one ``ReadyForQuery`` from the server for each round trip.
+Round trips are counted on the wire, in libpq's protocol trace of the connection:
+each run of messages from the client (F) that the server's (B) then answer is one.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -17,33 +19,102 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from chat.consumers import _authenticate_and_load
+from chat.models import Room
 from core.compiled import CompiledQuery, read_together
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("postgres")]
 
 USERNAMES = CompiledQuery(lambda user_id: User.objects.filter(pk=user_id).values_list("username"))
+ROOM_NAMES = CompiledQuery(lambda room_id: Room.objects.filter(pk=room_id).values_list("name"))
 
 
 @contextmanager
-def round_trips() -> Iterator[list[int]]:
-    """Count the round trips the connection makes in the block (into the one-item list given)."""
+def table_locked(table: str) -> Iterator[Callable[[], None]]:
+    """``table`` locked by another connection (ACCESS EXCLUSIVE) until the callable given is called."""
+    import psycopg
+
+    locker = psycopg.connect(connection.connection.info.dsn)
+    try:
+        locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        yield locker.rollback
+    finally:
+        locker.close()
+
+
+def when_waiting_for_a_lock(backend_pid: int, then: Callable[[], None]) -> threading.Thread:
+    """Call ``then`` (in a thread) once the backend ``backend_pid`` waits for a lock; bounded to 10 s."""
+    import psycopg
+
+    dsn = connection.connection.info.dsn  # read here: the connection is busy (and locked) while it waits
+
+    def watch() -> None:
+        with psycopg.connect(dsn, autocommit=True) as watcher:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                row = watcher.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [backend_pid])
+                if row.fetchone()[0]:
+                    break
+                time.sleep(0.01)
+            then(watcher)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def executes_sent_before_the_first_answer(run: Callable[[], object], first_table: str) -> int:
+    """How many statements ``run`` sent before the server answered any, while ``first_table`` (which its
+    first statement reads) is locked: libpq's protocol trace, client messages (F) before server ones (B)."""
     connection.ensure_connection()
-    counted = [0]
-    with tempfile.TemporaryFile() as trace:
+    with tempfile.TemporaryFile() as trace, table_locked(first_table) as release:
+        watcher = when_waiting_for_a_lock(connection.connection.info.backend_pid, lambda _: release())
         connection.connection.pgconn.trace(trace.fileno())
         try:
-            yield counted
+            run()
         finally:
             connection.connection.pgconn.untrace()
-            trace.seek(0)
-            counted[0] = sum("\tB\t" in line and "ReadyForQuery" in line for line in trace.read().decode().splitlines())
+            watcher.join()
+        trace.seek(0)
+        messages = [line.split("\t")[1:4:2] for line in trace.read().decode().splitlines() if line]
+    first_answer = next(index for index, (direction, _) in enumerate(messages) if direction == "B")
+    return sum(1 for direction, kind in messages[:first_answer] if kind.startswith("Execute"))
 
 
-def test_reads_sent_together_take_one_round_trip(ann, bob):
-    with round_trips() as counted, read_together([(USERNAMES, (ann.id,)), (USERNAMES, (bob.id,))]):
-        pass
+@pytest.mark.django_db(transaction=True)
+def test_reads_sent_together_all_go_out_before_the_first_answer(ann, group_room):
+    reads = [(USERNAMES, (ann.id,)), (ROOM_NAMES, (group_room.id,))]
+    USERNAMES.rows(ann.id), ROOM_NAMES.rows(group_room.id)  # prepared, as on a connection's later runs
 
-    assert counted == [1]
+    def run() -> None:
+        with read_together(reads):
+            pass
+
+    assert executes_sent_before_the_first_answer(run, "accounts_user") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_read_sent_together_ends_its_own_transaction(ann, group_room):
+    """No read holds its table's lock while a later one of the batch waits (one transaction for the
+    whole batch did, and a TRUNCATE taking the tables in another order deadlocked on it)."""
+    connection.ensure_connection()
+    reader = connection.connection.info.backend_pid
+    held_while_waiting = []
+
+    def look(watcher) -> None:
+        row = watcher.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = %s AND granted AND relation = 'accounts_user'::regclass",
+            [reader],
+        )
+        held_while_waiting.append(row.fetchone()[0])
+
+    with table_locked("chat_room") as release:
+        watcher = when_waiting_for_a_lock(reader, lambda watcher: (look(watcher), release()))
+        with read_together([(USERNAMES, (ann.id,)), (ROOM_NAMES, (group_room.id,))]):
+            rows = USERNAMES.rows(ann.id), ROOM_NAMES.rows(group_room.id)
+        watcher.join()
+
+    assert held_while_waiting == [0]
+    assert rows == ([("ann",)], [(group_room.name,)])
 
 
 def test_a_read_sent_ahead_is_answered_with_its_rows_and_no_statement(ann, bob):
@@ -107,14 +178,16 @@ def test_a_failing_read_raises_djangos_error_and_the_connection_goes_on(ann):
 # --- A connect ----------------------------------------------------------------------------------
 
 
-def test_a_token_connect_reads_its_user_and_ready_in_one_round_trip(ann, bob, group_room):
+@pytest.mark.django_db(transaction=True)
+def test_a_token_connect_sends_its_user_read_and_readys_four_together(ann, bob, group_room):
     token = str(AccessToken.for_user(ann))
     _authenticate_and_load(token)  # the statements are prepared on a connection's first run
+    found = []
 
-    with round_trips() as counted:
-        user, _, (ready, co_member_rows) = _authenticate_and_load(token)
+    sent = executes_sent_before_the_first_answer(lambda: found.append(_authenticate_and_load(token)), "accounts_user")
 
-    assert counted == [1]
+    assert sent == 5
+    user, _, (ready, co_member_rows) = found[0]
     assert user == ann
     assert [room["id"] for room in ready["rooms"]] == [group_room.id]
     assert set(co_member_rows) == {ann.id, bob.id}
