@@ -7,7 +7,8 @@ would run them:
 
 - ``token``: the access token to its user (``accounts.queries.user_for_access_token``);
 - ``load``: a connect's one database-thread call (``chat.consumers._authenticate_and_load``: the token,
-  ``ready``'s rooms and unread count, the co-members' presence rows);
+  then its user's row, ``ready``'s rooms and unread count and the co-members' presence rows, sent to
+  PostgreSQL together, ``core.compiled.read_together``);
 - ``presence_ask``: recording the connection and asking which co-members are online
   (``presence.store.add_connection_and_ask``, on an event loop, one Redis round trip);
 - ``snapshot``: ``ready``'s presence objects from the rows (``presence.actions.snapshot_from_rows``).
