@@ -143,17 +143,17 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
     """Run ``reads`` in one round trip to PostgreSQL; inside the block, ``query.rows(*values)`` of each
     is answered with the rows read (once), with no statement of its own.
 
-    A connect's ``ready`` is five small reads, and on this machine each round
-    trip cost the worker thread 80-190 µs of CPU in the driver and the kernel
-    whatever the statement (``SELECT 1`` included): more than the reads
+    A token connect is five small reads, and on this project's machine each
+    round trip cost the worker thread 80-190 µs of CPU in the driver and the
+    kernel whatever the statement (``SELECT 1`` included): more than the reads
     themselves. In a pipeline (psycopg's pipeline mode) the statements go out
     together and their results come back together; each still ends its own
-    transaction (a sync after each), holding its locks no longer than it
-    would alone, and is still logged (query counts see them all). A read that ``rows`` would send elsewhere
-    (another database, or the replica when ``core.replica`` reads there at the
-    time) is not taken from here and runs as it would have. On SQLite, where
-    there is no round trip, nothing is read ahead. The rows a block never asks
-    for are dropped at its end.
+    transaction (a sync after each), holding its locks no longer than it would
+    alone, and is still logged (query counts see them all). A read that
+    ``rows`` would send elsewhere (another database, or the replica when
+    ``core.replica`` reads there at the time) is not taken from here and runs
+    as it would have. On SQLite, where there is no round trip, nothing is read
+    ahead. The rows a block never asks for are dropped at its end.
     """
     by_database: dict[str, list[tuple[Read, _Compiled]]] = {}
     for query, values in reads:
