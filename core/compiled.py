@@ -158,7 +158,7 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
     by_database: dict[str, list[tuple[Read, _Compiled]]] = {}
     for query, values in reads:
         using = query.database()
-        if connections[using].vendor == "postgresql":
+        if connections[using].vendor == "postgresql" and _can_queue_syncs():
             by_database.setdefault(using, []).append(((query, values), query.compile(using)))
     read_ahead = {}
     for using, runs in by_database.items():
@@ -169,6 +169,18 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
         yield
     finally:
         _read_ahead.reset(token)
+
+
+@functools.cache
+def _can_queue_syncs() -> bool:
+    """Whether psycopg's pipeline can queue a sync without waiting (a private call, see ``_run_pipelined``).
+
+    If a psycopg upgrade takes it away, nothing is read ahead and every read runs on its own, as before
+    ``read_together``: slower, never one transaction for a batch.
+    """
+    import psycopg
+
+    return callable(getattr(psycopg.Pipeline, "_enqueue_sync", None))
 
 
 def _run_pipelined(connection, runs: list[tuple[Read, _Compiled]]) -> list[list[Any]]:

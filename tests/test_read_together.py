@@ -209,3 +209,23 @@ def test_a_token_naming_no_user_authenticates_no_one_and_reads_nothing(ann):
 
     assert found is None
     assert len(captured) == 0
+
+
+def test_without_psycopgs_sync_queueing_each_read_runs_on_its_own(ann, monkeypatch):
+    """A psycopg upgrade that drops the private call must not make a batch one transaction."""
+    import psycopg
+
+    from core import compiled
+
+    defining = next(cls for cls in psycopg.Pipeline.__mro__ if "_enqueue_sync" in vars(cls))
+    monkeypatch.delattr(defining, "_enqueue_sync")
+    compiled._can_queue_syncs.cache_clear()
+    try:
+        with read_together([(USERNAMES, (ann.id,))]), CaptureQueriesContext(connection) as captured:
+            rows = USERNAMES.rows(ann.id)
+    finally:
+        monkeypatch.undo()
+        compiled._can_queue_syncs.cache_clear()
+
+    assert rows == [("ann",)]
+    assert len(captured) == 1
