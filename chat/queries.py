@@ -185,7 +185,7 @@ def rooms_for_user(user) -> list[dict[str, Any]]:
 def room_list_reads(user_id: int) -> list[Read]:
     """The reads ``rooms_for_user`` makes on the primary, for ``core.compiled.read_together``.
 
-    None when the replica may answer instead: the list is then read there, after its probe.
+    No reads when the replica may answer instead: the list is then read there, after its probe.
     """
     return [] if replica_usable() else [(_MEMBERSHIP_ROWS, (user_id,)), (_LAST_MESSAGE_ROWS, (user_id,))]
 

@@ -155,10 +155,12 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
     as it would have. On SQLite, where there is no round trip, nothing is read
     ahead. The rows a block never asks for are dropped at its end.
     """
+    if not _can_queue_syncs():
+        reads = ()
     by_database: dict[str, list[tuple[Read, _Compiled]]] = {}
     for query, values in reads:
         using = query.database()
-        if connections[using].vendor == "postgresql" and _can_queue_syncs():
+        if connections[using].vendor == "postgresql":
             by_database.setdefault(using, []).append(((query, values), query.compile(using)))
     read_ahead = {}
     for using, runs in by_database.items():

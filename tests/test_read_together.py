@@ -197,7 +197,11 @@ def test_a_token_of_an_inactive_user_authenticates_no_one_though_ready_was_read_
     token = str(AccessToken.for_user(ann))
     User.objects.filter(pk=ann.pk).update(is_active=False)
 
-    assert _authenticate_and_load(token) is None
+    with CaptureQueriesContext(connection) as captured:
+        found = _authenticate_and_load(token)
+
+    assert found is None
+    assert len(captured) == 5  # the user's row and ready's four, sent together; nothing after
 
 
 def test_a_token_naming_no_user_authenticates_no_one_and_reads_nothing(ann):
