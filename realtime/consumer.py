@@ -126,6 +126,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
         await self.send(text_data=encode_frame("error", error.as_data(), request_id=request_id))
 
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Channels' ``send``, with a text frame written ready-made where the server allows it.
+
+        ``ready``, acks and errors then skip the server's per-frame encoding, as
+        events do (``_write_now``). The order is the same: the server's ``send``
+        also writes at once unless the socket's buffer is full, and then the
+        ready-made path stands aside too.
+        """
+        connection = self._connection
+        if text_data is not None and not close and connection is not None and connection.write_text(text_data):
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
     async def __call__(self, scope, receive, send) -> None:
         """Channels' consumer loop, with events written as they arrive and no task per connection.
 

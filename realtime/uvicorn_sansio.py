@@ -142,6 +142,9 @@ OPEN_CONNECTION_STATE: dict[str, Any] = {
     "close_timer": None,
     "disconnected": False,
 }
+# What moves to the class, as sets: the instance's dict (some forty names) is filtered through one.
+_MOVED = frozenset(SERVER_ATTRIBUTES) | frozenset(OPEN_CONNECTION_STATE)
+_MOVED_WITH_SERVER = _MOVED | {"server"}
 
 
 async def _returns_at_once(scope, receive, send) -> None:
@@ -318,9 +321,8 @@ def share_server_attributes(protocol) -> bool:
         return False
     if any(state.get(name, value) != value for name, value in OPEN_CONNECTION_STATE.items()):
         return False
-    moved = SERVER_ATTRIBUTES + tuple(OPEN_CONNECTION_STATE)
-    if state.get("server") == server_class.server:  # the address it was accepted on: the server's, mostly
-        moved += ("server",)
+    # The address it was accepted on is the server's, mostly.
+    moved = _MOVED_WITH_SERVER if state.get("server") == server_class.server else _MOVED
     protocol.__class__ = server_class
     protocol.__dict__ = {name: value for name, value in state.items() if name not in moved}
     return True

@@ -153,6 +153,17 @@ async def test_a_slimmed_connection_sends_acks_takes_events_and_closes(sansio_se
             await asyncio.sleep(0.01)
 
 
+async def test_a_consumers_own_ack_goes_out_as_a_ready_made_frame(sansio_server, ann, group_room):
+    from realtime import uvicorn_sansio
+
+    client = await Client.open(sansio_server, ann)
+    ack = await client.request("ping", {})
+
+    # The frame cache holds the last text written ready-made: the ack's, not passed through uvicorn's send.
+    assert orjson.loads(uvicorn_sansio._last_text) == ack
+    await client.socket.close()
+
+
 async def test_an_open_connection_has_no_keepalive_timer_of_its_own(sansio_server, ann):
     client = await Client.open(sansio_server, ann)
     protocol = _open_protocol(sansio_server)
