@@ -109,3 +109,21 @@ def test_a_scaling_setting_the_rest_of_the_configuration_cannot_honour_is_refuse
     result = run_manage("check", DEBUG="1", **env)
     assert result.returncode != 0
     assert refusal in result.stderr
+
+
+def test_the_asgi_server_collects_young_objects_every_gc_young_threshold_allocations():
+    probe = "import config.asgi, gc; print(gc.get_threshold()[0])"
+    env = {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings", "GC_YOUNG_THRESHOLD": "12345"}
+    clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_DIR, env=clean_env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "12345", result.stderr
+
+
+def test_a_young_threshold_that_would_switch_the_collector_off_is_refused_at_startup():
+    result = run_manage("check", DEBUG="1", GC_YOUNG_THRESHOLD="0")
+
+    assert result.returncode != 0
+    assert "GC_YOUNG_THRESHOLD must be at least 1" in result.stderr
