@@ -43,7 +43,7 @@ async def application(scope, receive, send):
     raise ValueError(f"No application configured for scope type {scope['type']!r}")
 
 
-gc.set_threshold(settings.GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # see config/settings.py
+gc.set_threshold(*settings.GC_THRESHOLDS)  # see config/settings.py
 # Everything loaded so far (Django, the apps, their modules: ~120,000 objects) lives as long as the
 # process: out of the collector's sight, each full collection stops the loop for a third of the time
 # (measured: 55-80 ms pauses with 1,000 sockets, the p99 of a 10,000 deliveries/s run).

@@ -111,19 +111,20 @@ def test_a_scaling_setting_the_rest_of_the_configuration_cannot_honour_is_refuse
     assert refusal in result.stderr
 
 
-def test_the_asgi_server_collects_young_objects_every_gc_young_threshold_allocations():
-    probe = "import config.asgi, gc; print(gc.get_threshold()[0])"
-    env = {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings", "GC_YOUNG_THRESHOLD": "12345"}
+def test_the_asgi_server_sets_the_collectors_thresholds_from_gc_thresholds():
+    probe = "import config.asgi, gc; print(gc.get_threshold())"
+    env = {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings", "GC_THRESHOLDS": "900,11,123"}
     clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT_DIR, env=clean_env, capture_output=True, text=True, timeout=120
     )
 
-    assert result.stdout.strip().splitlines()[-1] == "12345", result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "(900, 11, 123)", result.stderr
 
 
-def test_a_young_threshold_that_would_switch_the_collector_off_is_refused_at_startup():
-    result = run_manage("check", DEBUG="1", GC_YOUNG_THRESHOLD="0")
+@pytest.mark.parametrize("value", ["0,10,100", "700,10", "700,10,100,5", "700,ten,100"])
+def test_collector_thresholds_that_would_switch_it_off_or_are_not_three_are_refused_at_startup(value):
+    result = run_manage("check", DEBUG="1", GC_THRESHOLDS=value)
 
     assert result.returncode != 0
-    assert "GC_YOUNG_THRESHOLD must be at least 1" in result.stderr
+    assert "GC_THRESHOLDS must be three whole numbers of at least 1" in result.stderr
