@@ -39,6 +39,7 @@ KEY_FIGURES: dict[str, list[tuple[str, Figure]]] = {
         ("connects/s", lambda d: d["figures"]["connect"]["connects_per_s"]),
         ("ms/connect", lambda d: d["figures"]["server_cpu_ms_per_connect"]),
         ("other-threads ms", lambda d: d["figures"].get("server_cpu_ms_per_connect_other_threads")),
+        ("gc ms", lambda d: d["figures"].get("server_cpu_ms_per_connect_gc")),
         ("KiB/socket", lambda d: _first(d["figures"]["rss_per_connection_kib"])),
     ],
     "connect-steps": [

@@ -508,11 +508,13 @@ def connections(args: Any, target: Target) -> int:
             stores = _stores(target)
             if stores is not None:
                 stores.begin()
+            gc_seconds0 = servers.gc_seconds()  # read outside the measured window: its request costs CPU too
             server_cpu0 = sum(proc_cpu_seconds(pid) for pid in servers.pids)
             loop_cpu0 = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids)
             connect = _connect(main_pool, args.connect_concurrency, total - warm)
             server_cpu_connect = sum(proc_cpu_seconds(pid) for pid in servers.pids) - server_cpu0
             loop_cpu_connect = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids) - loop_cpu0
+            gc_seconds1 = servers.gc_seconds()
             gen_cpu_connect = sum(main_pool.call("cpu")) - gen_cpu0
             connect_stores = stores.report(connect["connected"], "connect") if stores is not None else None
             profile = None
@@ -528,12 +530,16 @@ def connections(args: Any, target: Target) -> int:
                 f"= {connect['connects_per_s']}/s (generator CPU {100 * gen_cpu_connect / connect['seconds']:.0f}%)"
             )
             # Server CPU ms per connect: all threads, the event-loop threads, the others (database threads...).
+            gc_connect = None if gc_seconds0 is None or gc_seconds1 is None else gc_seconds1 - gc_seconds0
             cpu_ms = {
-                key: round(1000 * seconds / connect["connected"], 3) if connect["connected"] else None
+                key: round(1000 * seconds / connect["connected"], 3)
+                if connect["connected"] and seconds is not None
+                else None
                 for key, seconds in (
                     ("all", server_cpu_connect),
                     ("loop", loop_cpu_connect),
                     ("other", server_cpu_connect - loop_cpu_connect),
+                    ("gc", gc_connect),
                 )
             }
             if connect["connected"]:
@@ -546,6 +552,11 @@ def connections(args: Any, target: Target) -> int:
                     f"  of which the event-loop thread {cpu_ms['loop']:.2f} ms, "
                     f"other threads (database) {cpu_ms['other']:.2f} ms"
                 )
+                if cpu_ms["gc"] is not None:
+                    _say(
+                        f"  the cyclic garbage collector (any thread) {cpu_ms['gc']:.2f} ms "
+                        f"({100 * gc_connect / max(server_cpu_connect, 1e-9):.1f} % of the server's CPU)"
+                    )
             _say_stores(connect_stores)
             if connect["failed"]:
                 _say(red(f"  {connect['failed']} connections failed: {connect['failures']}"))
@@ -582,6 +593,8 @@ def connections(args: Any, target: Target) -> int:
         # The same, split: the servers' main threads (event loops) and their other threads (database...).
         "server_cpu_ms_per_connect_loop_thread": cpu_ms["loop"],
         "server_cpu_ms_per_connect_other_threads": cpu_ms["other"],
+        # Of all threads' CPU, the cyclic garbage collector's (its /metrics; None: the code reports none).
+        "server_cpu_ms_per_connect_gc": cpu_ms["gc"],
         "connect_stores": connect_stores,
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,

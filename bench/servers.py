@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from .common import PROJECT_DIR, proc_rss_kib
 
 BIN_DIR = Path(sys.executable).parent
 BENCH_SECRET_KEY = "confab-benchmark-secret-key-not-for-production-0123456789abcdef"
+# The servers' /metrics (read for the cyclic collector's seconds) answers this token only.
+BENCH_METRICS_TOKEN = "confab-benchmark-metrics-token"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/confab_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 
@@ -102,6 +106,7 @@ class Target:
             JWT_ACCESS_MINUTES="240",
             CHANNEL_CAPACITY=str(self.capacity),
             LOG_LEVEL="WARNING",
+            METRICS_TOKEN=BENCH_METRICS_TOKEN,
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="config.settings",
             # The code under test, and the harness's own package (bench.seed) from a
@@ -367,6 +372,20 @@ class ServerProcess:
     def rss_kib(self) -> int:
         return proc_rss_kib(self.pid)
 
+    def gc_seconds(self) -> float | None:
+        """CPU seconds of the process's cyclic garbage collector so far (its ``/metrics``), or None when
+        the code under test reports none (a revision from before ``confab_gc_seconds``)."""
+        request = urllib.request.Request(
+            f"{self.http_base}/metrics", headers={"Authorization": f"Bearer {BENCH_METRICS_TOKEN}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode()
+        except (OSError, urllib.error.URLError):
+            return None
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("confab_gc_seconds_total{")]
+        return sum(values) if values else None
+
     def wait_listening(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -431,6 +450,11 @@ class ServerSet:
 
     def rss_kib(self) -> list[int]:
         return [s.rss_kib() for s in self.servers]
+
+    def gc_seconds(self) -> float | None:
+        """The cyclic collector's CPU seconds so far, all processes together (None: not reported)."""
+        readings = [s.gc_seconds() for s in self.servers]
+        return None if None in readings else sum(readings)
 
     def check_alive(self) -> None:
         for server in self.servers:

@@ -11,6 +11,8 @@ Each process has its own numbers; behind a balancer, scrape each process.
 
 from __future__ import annotations
 
+import gc
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -57,6 +59,34 @@ COUNTER_HELP = {
 
 _gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
+
+class CollectorTimes:
+    """The cyclic garbage collector's runs and the CPU time they took, by generation (``gc.callbacks``).
+
+    Full collections stop the event loop for tens of milliseconds once a
+    process holds thousands of sockets, and their share of a process's CPU
+    is what ``GC_THRESHOLDS`` trades (config/settings.py); the bench reads it
+    here. Two calls of this per collection, so it costs nothing a run sees.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        # A collection runs in one thread, holding the GIL from its start to its stop: the pairs never nest.
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        generation = info["generation"]
+        self.seconds[generation] += time.thread_time() - self._started
+        self.runs[generation] += 1
+
+
+collector_times = CollectorTimes()
+gc.callbacks.append(collector_times)
+
 registry = CollectorRegistry(auto_describe=False)
 
 SEND_SECONDS = Histogram(
@@ -82,6 +112,17 @@ class _Collector:
         for budget, value in sorted(rate_limited.items()):
             limited.add_metric([budget], value)
         yield limited
+        gc_seconds = CounterMetricFamily(
+            "confab_gc_seconds", "CPU seconds of the cyclic garbage collector's runs", labels=["generation"]
+        )
+        gc_runs = CounterMetricFamily(
+            "confab_gc_collections", "Runs of the cyclic garbage collector", labels=["generation"]
+        )
+        for generation in range(3):
+            gc_seconds.add_metric([str(generation)], collector_times.seconds[generation])
+            gc_runs.add_metric([str(generation)], collector_times.runs[generation])
+        yield gc_seconds
+        yield gc_runs
         for name, (help_text, read) in sorted(_gauges.items()):
             gauge = GaugeMetricFamily(f"confab_{name}", help_text)
             gauge.add_metric([], read())

@@ -20,7 +20,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def _connections_document(
-    rate: float, ms: float, kib: float, *, db_ms: float = 1.0, open_after_idle: int = 5000
+    rate: float, ms: float, kib: float, *, db_ms: float = 1.0, gc_ms: float = 0.1, open_after_idle: int = 5000
 ) -> dict:
     return {
         "figures": {
@@ -29,6 +29,7 @@ def _connections_document(
             "connect": {"connects_per_s": rate, "failed": 0},
             "server_cpu_ms_per_connect": ms,
             "server_cpu_ms_per_connect_other_threads": db_ms,
+            "server_cpu_ms_per_connect_gc": gc_ms,
             "rss_per_connection_kib": [kib],
         }
     }
@@ -46,10 +47,11 @@ def test_the_trees_alternate_their_order_each_round_so_drift_falls_on_both():
 
 
 def test_a_connections_run_is_quoted_by_its_rate_its_cpu_per_connect_and_its_memory_per_socket():
-    assert key_figures("connections", _connections_document(153.0, 5.57, 9.6, db_ms=1.25)) == {
+    assert key_figures("connections", _connections_document(153.0, 5.57, 9.6, db_ms=1.25, gc_ms=0.11)) == {
         "connects/s": 153.0,
         "ms/connect": 5.57,
         "other-threads ms": 1.25,
+        "gc ms": 0.11,
         "KiB/socket": 9.6,
     }
 
@@ -76,12 +78,14 @@ def test_each_tree_gets_the_median_of_its_own_runs_listed_in_the_order_they_ran(
         "connects/s": 153,
         "ms/connect": 5.57,
         "other-threads ms": 1.0,
+        "gc ms": 0.1,
         "KiB/socket": 9.6,
     }
     assert summary["base"]["medians"] == {
         "connects/s": 177.0,
         "ms/connect": 4.93,
         "other-threads ms": 1.0,
+        "gc ms": 0.1,
         "KiB/socket": 9.8,
     }
     assert summary["HEAD"]["values"]["connects/s"] == [194, 153, 146]
@@ -101,6 +105,7 @@ def test_a_run_that_lost_sockets_is_counted_as_failed_and_left_out_of_the_median
         "connects/s": 150,
         "ms/connect": 5.0,
         "other-threads ms": 1.0,
+        "gc ms": 0.1,
         "KiB/socket": 9.5,
     }
     assert "HEAD (2 runs, 1 failed)" in render("connections", summary)

@@ -130,6 +130,23 @@ def test_a_json_log_line_has_the_message_level_logger_and_request_id():
     assert line["time"].endswith("Z")
 
 
+@pytest.mark.django_db
+def test_a_full_collection_shows_in_the_collectors_runs_and_seconds(client, metrics_on):
+    import gc
+
+    before = scrape(client)
+    cycle: list = []
+    cycle.append(cycle)  # something for it to find
+    del cycle
+    gc.collect()
+    after = scrape(client)
+
+    runs = 'confab_gc_collections_total{generation="2"}'
+    seconds = 'confab_gc_seconds_total{generation="2"}'
+    assert sample(after, runs) == sample(before, runs) + 1
+    assert sample(after, seconds) > sample(before, seconds)
+
+
 def test_counts_start_as_whole_numbers():
     assert all(isinstance(getattr(counts, name), int) for name in counts.__slots__)
 
