@@ -147,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=100, help="members per room")
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--profile", action="store_true", help="py-spy the server while the connections open")
+    p.add_argument(
+        "--gc-seconds",
+        action="store_true",
+        help="read the cyclic garbage collector's CPU from each server's /metrics around the connect window "
+        "(its HTTP requests leave the servers about 0.3 KiB a socket more: compare memory only between runs "
+        "without it)",
+    )
     _comparison_options(p)
 
     p = sub.add_parser("history", help="concurrent REST history pages and room lists")
