@@ -259,6 +259,7 @@ GIL_SWITCH_INTERVAL = float(os.environ.get("GIL_SWITCH_INTERVAL", "0.0005"))
 # closed socket's) wait longer for it; young pauses stay as short as Python's (a young threshold of
 # 10,000 saved a point more, but its 6 ms pauses showed in the fan-out's p99).
 _gc_thresholds = env_list("GC_THRESHOLDS", ["700", "10", "100"])
+# Anything but a whole number reads as 0, which the check below refuses with the rest.
 GC_THRESHOLDS = tuple(int(part) if part.isdigit() else 0 for part in _gc_thresholds)
 if len(GC_THRESHOLDS) != 3 or min(GC_THRESHOLDS) < 1:
     raise ImproperlyConfigured(

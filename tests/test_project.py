@@ -11,16 +11,21 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python *args`` in the project, with ``env`` and nothing else of this process's environment."""
     clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=PROJECT_DIR,
         env=clean_env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return run_python("manage.py", *args, **env)
 
 
 def production_env(**extra: str) -> dict[str, str]:
@@ -113,11 +118,7 @@ def test_a_scaling_setting_the_rest_of_the_configuration_cannot_honour_is_refuse
 
 def test_the_asgi_server_sets_the_collectors_thresholds_from_gc_thresholds():
     probe = "import config.asgi, gc; print(gc.get_threshold())"
-    env = {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings", "GC_THRESHOLDS": "900,11,123"}
-    clean_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=PROJECT_DIR, env=clean_env, capture_output=True, text=True, timeout=120
-    )
+    result = run_python("-c", probe, DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings", GC_THRESHOLDS="900,11,123")
 
     assert result.stdout.strip().splitlines()[-1] == "(900, 11, 123)", result.stderr
 

@@ -153,7 +153,7 @@ async def test_a_slimmed_connection_sends_acks_takes_events_and_closes(sansio_se
             await asyncio.sleep(0.01)
 
 
-async def test_a_consumers_own_ack_goes_out_as_a_ready_made_frame(sansio_server, ann, group_room):
+async def test_a_consumers_own_ack_goes_out_as_a_ready_made_frame(sansio_server, ann):
     from realtime import uvicorn_sansio
 
     client = await Client.open(sansio_server, ann)
