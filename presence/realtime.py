@@ -85,9 +85,10 @@ async def connection_opened(consumer, co_member_rows: actions.PresenceRows | Non
     room_ids = set(consumer.room_ids)
     if co_member_rows is None:
         co_member_rows = await database_call(actions.co_member_presence_rows, user.id)
-    came_online, online = await store.add_connection_and_ask(user.id, conn_id, co_member_rows.keys() - {user.id})
+    came_online, online, typing_pairs = await store.add_connection_and_ask(
+        user.id, conn_id, co_member_rows.keys() - {user.id}, room_ids
+    )
     online.add(user.id)
-    typing_pairs = await store.typing_in_rooms(room_ids)
     snapshot = actions.snapshot_from_rows(user.id, co_member_rows, online, typing_pairs)
     if came_online:
         mine = next(p for p in snapshot["presence"] if p["user"]["id"] == user.id)

@@ -22,7 +22,8 @@ one per process per heartbeat, not per message).
 - ``procs``: sorted set, process id -> deadline (unix seconds).
 - ``proc:<pid>``: hash, connection id -> user id (what a sweep must undo).
 - ``user:<uid>``: hash, connection id -> process id (online iff not empty).
-- ``typing:<room>``: sorted set, user id -> deadline of their typing state.
+- ``typing:<room>``: sorted set, user id -> deadline of their typing state. In the same slot, so a
+  connect's one script also reads who is typing in its rooms (a round trip fewer per connect).
 
 Without ``REDIS_URL`` everything lives in this process (the embedded,
 single-process mode): a dead process takes its connections with it, so there
@@ -39,7 +40,7 @@ import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -47,7 +48,7 @@ from core.redis import async_client, sync_client
 
 PREFIX = "confab:{presence}:"
 PROCS_KEY = PREFIX + "procs"
-TYPING_PREFIX = "confab:typing:"
+TYPING_PREFIX = PREFIX + "typing:"
 
 _process_id: tuple[int, str] | None = None  # (the pid it was made for, the id)
 
@@ -129,15 +130,28 @@ for uid in string.gmatch(ARGV[%(argv)d], '[^,]+') do answer[#answer + 1] = redis
 return answer
 """
 
-# KEYS: procs, proc:<pid>, user:<uid>; ARGV: as _ADD, then the ids asked about (_ASK). _ADD and _ONLINE
-# in one call (a connect records itself and asks about its co-members): returns whether the user came
-# online, then a flag per user asked about.
+# Reads who is typing in rooms: ARGV[%(argv)d] holds the room ids joined by commas, ARGV[%(argv)d + 1] the
+# time now. Appends, for each room in turn, how many users type there and then their ids. The key is
+# _typing_key's, from TYPING_PREFIX (in the {presence} slot, as every key this script builds).
+_TYPING_IN = """
+for room in string.gmatch(ARGV[%(argv)d], '[^,]+') do
+  local typists = redis.call('ZRANGEBYSCORE', '%(prefix)s' .. room, '(' .. ARGV[%(argv)d + 1], '+inf')
+  answer[#answer + 1] = #typists
+  for i = 1, #typists do answer[#answer + 1] = typists[i] end
+end
+"""
+
+# KEYS: procs, proc:<pid>, user:<uid>; ARGV: as _ADD, then the ids asked about (_ASK), then the rooms
+# whose typists it reads and the time now (_TYPING_IN). A connect records itself, asks about its
+# co-members and reads who is typing in its rooms in one call: returns whether the user came online, the
+# typists of each room, then a flag per user asked about.
 _ADD_AND_ASK = (
     _RECORD_CONNECTION
     + """
 local answer = {0}
 if before == 0 then answer[1] = 1 end
 """
+    + _TYPING_IN % {"argv": 6, "prefix": TYPING_PREFIX}
     + _ASK % {"argv": 5, "prefix": USER_KEY_PREFIX}
 )
 
@@ -308,23 +322,52 @@ def _record_keys(pid: str, user_id: int) -> tuple[str, str, str]:
     return PROCS_KEY, _proc_key(pid), _user_key(user_id)
 
 
-async def add_connection_and_ask(user_id: int, conn_id: str, user_ids: Iterable[int]) -> tuple[bool, set[int]]:
-    """``add_connection``, then ``online_user_ids(user_ids)``: one round trip for up to ``ONLINE_CHECK_SLICE``."""
+class ConnectionRecorded(NamedTuple):
+    """What ``add_connection_and_ask`` learnt: the user came online, who of those asked about is, who types."""
+
+    came_online: bool
+    online: set[int]
+    typing: list[tuple[int, int]]  # (room, user), as ``typing_in_rooms``
+
+
+async def add_connection_and_ask(
+    user_id: int, conn_id: str, user_ids: Iterable[int], typing_rooms: Iterable[int] = ()
+) -> ConnectionRecorded:
+    """``add_connection``, ``online_user_ids(user_ids)`` and ``typing_in_rooms(typing_rooms)``: one round trip
+    for up to ``ONLINE_CHECK_SLICE`` users and as many rooms (a connect's whole presence read)."""
     user_ids = list(user_ids)
+    rooms = sorted(typing_rooms)
     client = async_client()
     if client is None:
         came_online = await add_connection(user_id, conn_id)
-        return came_online, _online_local(user_ids)
+        return ConnectionRecorded(came_online, _online_local(user_ids), await typing_in_rooms(rooms))
     first, rest = user_ids[:ONLINE_CHECK_SLICE], user_ids[ONLINE_CHECK_SLICE:]
+    rooms_now, rooms_later = rooms[:ONLINE_CHECK_SLICE], rooms[ONLINE_CHECK_SLICE:]
     this = process_id()
     keys = _record_keys(this, user_id)
     answer = await client.eval(
-        _ADD_AND_ASK, len(keys), *keys, this, conn_id, user_id, process_deadline(), _packed_ids(first)
+        _ADD_AND_ASK,
+        len(keys),
+        *keys,
+        this,
+        conn_id,
+        user_id,
+        process_deadline(),
+        _packed_ids(first),
+        _packed_ids(rooms_now),
+        time.time(),
     )
-    online = _flagged(first, answer[1:])
+    typing, at = [], 1
+    for room_id in rooms_now:
+        count = int(answer[at])
+        typing += [(room_id, int(typist)) for typist in answer[at + 1 : at + 1 + count]]
+        at += 1 + count
+    online = _flagged(first, answer[at:])
     if rest:
         online |= await online_user_ids(rest)
-    return bool(answer[0]), online
+    if rooms_later:
+        typing += await typing_in_rooms(rooms_later)
+    return ConnectionRecorded(bool(answer[0]), online, typing)
 
 
 async def remove_connection(user_id: int, conn_id: str) -> bool:

@@ -76,7 +76,7 @@ async def test_the_async_online_check_slices_the_same_way(many_users):
 async def test_a_connect_records_itself_and_asks_about_every_user_past_one_slice(many_users):
     asked = list(range(900_001, 900_001 + 2 * store.ONLINE_CHECK_SLICE + 3))
     try:
-        came_online, online = await store.add_connection_and_ask(899_999, "conn.asking", asked)
+        came_online, online, _ = await store.add_connection_and_ask(899_999, "conn.asking", asked)
 
         assert came_online is True
         assert online == set(many_users)
@@ -87,8 +87,8 @@ async def test_a_connect_records_itself_and_asks_about_every_user_past_one_slice
 
 async def test_a_second_connection_of_an_online_user_is_not_news_and_sees_the_first(backend):
     try:
-        assert await store.add_connection_and_ask(899_998, "conn.first", []) == (True, set())
-        assert await store.add_connection_and_ask(899_998, "conn.second", [899_998]) == (False, {899_998})
+        assert await store.add_connection_and_ask(899_998, "conn.first", []) == (True, set(), [])
+        assert await store.add_connection_and_ask(899_998, "conn.second", [899_998]) == (False, {899_998}, [])
     finally:
         await store.remove_connection(899_998, "conn.first")
         await store.remove_connection(899_998, "conn.second")
@@ -124,7 +124,7 @@ def test_a_connect_names_three_keys_whatever_how_many_co_members_it_asks_about(r
     assert [words[2] for words in connects] == [b"3"]
 
 
-def test_who_is_online_is_answered_alike_on_one_redis_and_on_a_cluster(any_redis):
+def test_who_is_online_and_typing_is_answered_alike_on_one_redis_and_on_a_cluster(any_redis):
     online = [900_201, 900_203]
 
     async def main():
@@ -133,15 +133,79 @@ def test_who_is_online_is_answered_alike_on_one_redis_and_on_a_cluster(any_redis
         try:
             for user_id in online:
                 await store.add_connection(user_id, f"conn.{user_id}")
-            came_online, seen = await store.add_connection_and_ask(900_200, "conn.asker", range(900_201, 900_205))
+            await store.typing_start(990_010, online[0])
+            came_online, seen, typing = await store.add_connection_and_ask(
+                900_200, "conn.asker", range(900_201, 900_205), [990_010, 990_011]
+            )
             # Ten times: a script that named no key would go to a random slot each call, and on a cluster
             # of three masters would reach the {presence} node by luck a third of the time.
             answers = [await store.online_user_ids(range(900_200, 900_205)) for _ in range(10)]
-            return came_online, seen, answers
+            return came_online, seen, typing, answers
         finally:
+            await store.typing_stop(990_010, online[0])
             for user_id in online:
                 await store.remove_connection(user_id, f"conn.{user_id}")
             await store.remove_connection(900_200, "conn.asker")
             await async_client().aclose()
 
-    assert asyncio.run(main()) == (True, set(online), [{900_200, *online}] * 10)
+    assert asyncio.run(main()) == (True, set(online), [(990_010, online[0])], [{900_200, *online}] * 10)
+
+
+def _commands_sent_while(run) -> list[str]:
+    """The commands clients sent Redis while ``run()`` ran, as MONITOR shows them (those a script
+    itself calls left out), up to a marker sent after it."""
+    client = sync_client()
+    with client.monitor() as monitor:
+        run()
+        client.echo("monitor-end")
+        commands = []
+        while (seen := monitor.next_command())["command"] != "ECHO monitor-end":
+            if seen["client_type"] != "lua":
+                commands.append(seen["command"].split(" ", 1)[0].upper())
+    return commands
+
+
+TYPING_ROOMS = [990_001, 990_002, 990_003]
+
+
+def test_a_connect_reads_who_types_in_its_rooms_within_its_one_script(redis_url):
+    """A round trip fewer per connect: the typists of its rooms come back with its own record."""
+
+    async def type_then_connect():
+        from core.redis import async_client
+
+        try:
+            await store.typing_start(TYPING_ROOMS[0], 900_301)
+            await store.typing_start(TYPING_ROOMS[2], 900_302)
+            await store.typing_start(TYPING_ROOMS[2], 900_303)
+            return await store.add_connection_and_ask(900_300, "conn.typing", [900_301], TYPING_ROOMS)
+        finally:
+            await store.remove_connection(900_300, "conn.typing")
+            for room_id, user_id in [
+                (TYPING_ROOMS[0], 900_301),
+                (TYPING_ROOMS[2], 900_302),
+                (TYPING_ROOMS[2], 900_303),
+            ]:
+                await store.typing_stop(room_id, user_id)
+            await async_client().aclose()
+
+    found = []
+    sent = _commands_sent_while(lambda: found.append(asyncio.run(type_then_connect())))
+
+    came_online, online, typing = found[0]
+    assert (came_online, online) == (True, set())
+    assert sorted(typing) == [(TYPING_ROOMS[0], 900_301), (TYPING_ROOMS[2], 900_302), (TYPING_ROOMS[2], 900_303)]
+    # Three typing_starts, the connect, its removal and three typing_stops: no read of its own for typing.
+    assert [command for command in sent if command in {"EVAL", "EVALSHA", "ZRANGEBYSCORE"}] == ["EVAL"] * 8
+
+
+async def test_a_connect_in_more_rooms_than_one_slice_reads_the_typists_of_every_room(redis_url, monkeypatch):
+    monkeypatch.setattr(store, "ONLINE_CHECK_SLICE", 2)
+    try:
+        await store.typing_start(TYPING_ROOMS[2], 900_311)
+        recorded = await store.add_connection_and_ask(900_310, "conn.rooms", [], TYPING_ROOMS)
+    finally:
+        await store.remove_connection(900_310, "conn.rooms")
+        await store.typing_stop(TYPING_ROOMS[2], 900_311)
+
+    assert recorded.typing == [(TYPING_ROOMS[2], 900_311)]
