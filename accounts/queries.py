@@ -6,11 +6,11 @@ import hashlib
 from typing import Any
 
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
 
 from .authentication import SESSION_CLAIM, token_user
 from .authentication import token_user_read as token_user_read  # public: a connect reads it ahead
 from .models import User
+from .tokens import AccessToken
 
 
 def session_tag(session_secret: str) -> str:
