@@ -9,8 +9,9 @@ would run them:
 - ``load``: a connect's one database-thread call (``chat.consumers._authenticate_and_load``: the token,
   then its user's row, ``ready``'s rooms and unread count and the co-members' presence rows, sent to
   PostgreSQL together, ``core.compiled.read_together``);
-- ``presence_ask``: recording the connection and asking which co-members are online
-  (``presence.store.add_connection_and_ask``, on an event loop, one Redis round trip);
+- ``presence_ask``: recording the connection, asking which co-members are online and reading who
+  types in its room (``presence.store.add_connection_and_ask``, on an event loop: one Redis round trip,
+  two for code before the typists were read by the same script);
 - ``snapshot``: ``ready``'s presence objects from the rows (``presence.actions.snapshot_from_rows``).
 
 Each figure is the thread's CPU (``time.thread_time``) per call over ``iterations`` calls, in
@@ -22,6 +23,7 @@ that a sitting's machine noise moves much less, so a change of a tenth of a mill
 from __future__ import annotations
 
 import asyncio
+import inspect
 import statistics
 import time
 from collections.abc import Callable
@@ -55,9 +57,17 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
     rows = actions.co_member_presence_rows(user_id)
     online = set(co_members[::2]) | {user_id}
 
+    # Who types in the connect's rooms: read by the same script where the code under test does that (since
+    # 93712f4), else by its own round trip after it, as a connect of that code did.
+    reads_typing_itself = "typing_rooms" in inspect.signature(store.add_connection_and_ask).parameters
+
     async def ask_repeatedly(times: int) -> None:
         for _ in range(times):
-            await store.add_connection_and_ask(user_id, "steps.me", co_members)
+            if reads_typing_itself:
+                await store.add_connection_and_ask(user_id, "steps.me", co_members, [room["id"]])
+            else:
+                await store.add_connection_and_ask(user_id, "steps.me", co_members)
+                await store.typing_in_rooms({room["id"]})
 
     steps: dict[str, Callable[[int], None]] = {
         "token": lambda times: _repeat(times, lambda: user_for_access_token(token)),
