@@ -282,6 +282,11 @@ def co_member_presence_rows(user_id: int) -> PresenceRows:
     return {row[0]: row for row in _CO_MEMBER_PRESENCE.rows(user_id)}
 
 
+def online_presence_from_row(row: tuple[Any, ...], now: datetime | None = None) -> dict[str, Any]:
+    """The presence object of an online user from its presence row (``co_member_presence_rows``)."""
+    return _presence_object(user_object(*row[:_USER_WIDTH]), True, *row[_USER_WIDTH:], now)
+
+
 def snapshot_from_rows(
     user_id: int, rows: PresenceRows, online_ids: set[int], typing_pairs: list[tuple[int, int]]
 ) -> dict[str, Any]:
@@ -294,7 +299,7 @@ def snapshot_from_rows(
     now = timezone.now()
     return {
         "presence": [
-            _presence_object(user_object(*row[:_USER_WIDTH]), True, *row[_USER_WIDTH:], now)
+            online_presence_from_row(row, now)
             for uid in sorted(online_ids | {user_id})
             if (row := rows.get(uid)) is not None
         ],

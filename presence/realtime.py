@@ -85,16 +85,28 @@ async def connection_opened(consumer, co_member_rows: actions.PresenceRows | Non
     room_ids = set(consumer.room_ids)
     if co_member_rows is None:
         co_member_rows = await database_call(actions.co_member_presence_rows, user.id)
-    came_online, online, typing_pairs = await store.add_connection_and_ask(
-        user.id, conn_id, co_member_rows.keys() - {user.id}, room_ids
+    layer = consumer.channel_layer
+    own_row = co_member_rows.get(user.id)
+    # Its user_online, should it come online: published by the store's script itself where the layer
+    # publishes on the same Redis (one round trip for the whole connect's presence), else sent below.
+    announcement = (
+        actions.presence_messages(
+            "user_online", actions.online_presence_from_row(own_row), room_ids, subject_id=user.id
+        )
+        if own_row is not None
+        else []
+    )
+    publication = getattr(layer, "publication", None)
+    published = [publication(group, message) for group, message in announcement] if publication else []
+    if None in published:
+        published = []
+    came_online, online, typing_pairs, announced = await store.add_connection_and_ask(
+        user.id, conn_id, co_member_rows.keys() - {user.id}, room_ids, published
     )
     online.add(user.id)
     snapshot = actions.snapshot_from_rows(user.id, co_member_rows, online, typing_pairs)
-    if came_online:
-        mine = next(p for p in snapshot["presence"] if p["user"]["id"] == user.id)
-        await _send_all(
-            actions.presence_messages("user_online", mine, room_ids, subject_id=user.id), consumer.channel_layer
-        )
+    if came_online and not announced:
+        await _send_all(announcement, layer)
     return snapshot
 
 

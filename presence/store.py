@@ -142,14 +142,18 @@ end
 """
 
 # KEYS: procs, proc:<pid>, user:<uid>; ARGV: as _ADD, then the ids asked about (_ASK), then the rooms
-# whose typists it reads and the time now (_TYPING_IN). A connect records itself, asks about its
-# co-members and reads who is typing in its rooms in one call: returns whether the user came online, the
-# typists of each room, then a flag per user asked about.
+# whose typists it reads and the time now (_TYPING_IN), then channel and payload pairs to PUBLISH if the
+# user came online (its user_online, as the channel layer would publish it). A connect records itself,
+# announces itself, asks about its co-members and reads who is typing in its rooms in one call: returns
+# whether the user came online, the typists of each room, then a flag per user asked about.
 _ADD_AND_ASK = (
     _RECORD_CONNECTION
     + """
 local answer = {0}
-if before == 0 then answer[1] = 1 end
+if before == 0 then
+  answer[1] = 1
+  for i = 8, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+end
 """
     + _TYPING_IN % {"argv": 6, "prefix": TYPING_PREFIX}
     + _ASK % {"argv": 5, "prefix": USER_KEY_PREFIX}
@@ -323,24 +327,35 @@ def _record_keys(pid: str, user_id: int) -> tuple[str, str, str]:
 
 
 class ConnectionRecorded(NamedTuple):
-    """What ``add_connection_and_ask`` learnt: the user came online, who of those asked about is, who types."""
+    """What ``add_connection_and_ask`` did and learnt: the user came online, who of those asked about is,
+    who types, and whether it published the announcement it was given."""
 
     came_online: bool
     online: set[int]
     typing: list[tuple[int, int]]  # (room, user), as ``typing_in_rooms``
+    announced: bool = False
 
 
 async def add_connection_and_ask(
-    user_id: int, conn_id: str, user_ids: Iterable[int], typing_rooms: Iterable[int] = ()
+    user_id: int,
+    conn_id: str,
+    user_ids: Iterable[int],
+    typing_rooms: Iterable[int] = (),
+    announce: Iterable[tuple[str, bytes]] = (),
 ) -> ConnectionRecorded:
     """``add_connection``, ``online_user_ids(user_ids)`` and ``typing_in_rooms(typing_rooms)``: one round trip
-    for up to ``ONLINE_CHECK_SLICE`` users and as many rooms (a connect's whole presence read)."""
+    for up to ``ONLINE_CHECK_SLICE`` users and as many rooms (a connect's whole presence read).
+
+    ``announce``: (channel, payload) pairs published on this Redis, in the same script, if and only if the
+    user came online (``announced``). Without Redis nothing is published: the caller announces.
+    """
     user_ids = list(user_ids)
     rooms = sorted(typing_rooms)
     client = async_client()
     if client is None:
         came_online = await add_connection(user_id, conn_id)
         return ConnectionRecorded(came_online, _online_local(user_ids), await typing_in_rooms(rooms))
+    announce = [part for publication in announce for part in publication]
     first, rest = user_ids[:ONLINE_CHECK_SLICE], user_ids[ONLINE_CHECK_SLICE:]
     rooms_now, rooms_later = rooms[:ONLINE_CHECK_SLICE], rooms[ONLINE_CHECK_SLICE:]
     this = process_id()
@@ -356,6 +371,7 @@ async def add_connection_and_ask(
         _packed_ids(first),
         _packed_ids(rooms_now),
         time.time(),
+        *announce,
     )
     typing, at = [], 1
     for room_id in rooms_now:
@@ -367,7 +383,8 @@ async def add_connection_and_ask(
         online |= await online_user_ids(rest)
     if rooms_later:
         typing += await typing_in_rooms(rooms_later)
-    return ConnectionRecorded(bool(answer[0]), online, typing)
+    came_online = bool(answer[0])
+    return ConnectionRecorded(came_online, online, typing, came_online and bool(announce))
 
 
 async def remove_connection(user_id: int, conn_id: str) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
+from django.conf import settings
 
 from core.publishing import resync_envelope
 from core.throttled_log import warn_once_per
@@ -282,6 +283,18 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
             sequencer = self._sequencer(group_channel)
             if sequencer.next_seq is None:
                 sequencer.next_seq = next_seq
+
+    def publication(self, group: str, message: dict[str, Any]) -> tuple[str, bytes] | None:
+        """The channel and payload ``group_send(group, message)`` would PUBLISH, for a caller that publishes
+        them from a script of its own on ``REDIS_URL``'s server (``presence.store``: a connect's record and its
+        ``user_online`` in one round trip). None where the layer publishes elsewhere: on several servers
+        (each group on the one its name hashes to), on a cluster (sharded channels), or not on ``REDIS_URL``.
+        """
+        if len(self._shards) != 1 or type(self._shards[0]) is not _FanOutShard:
+            return None
+        if self._shards[0].host.get("address") != settings.REDIS_URL:
+            return None
+        return self._get_group_channel_name(group), self.channel_layer.serialize(message)
 
     def _deliver_group(self, group: str, message: dict[str, Any]) -> None:
         for channel in self._members(group):

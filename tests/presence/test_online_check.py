@@ -76,7 +76,7 @@ async def test_the_async_online_check_slices_the_same_way(many_users):
 async def test_a_connect_records_itself_and_asks_about_every_user_past_one_slice(many_users):
     asked = list(range(900_001, 900_001 + 2 * store.ONLINE_CHECK_SLICE + 3))
     try:
-        came_online, online, _ = await store.add_connection_and_ask(899_999, "conn.asking", asked)
+        came_online, online, *_ = await store.add_connection_and_ask(899_999, "conn.asking", asked)
 
         assert came_online is True
         assert online == set(many_users)
@@ -87,8 +87,8 @@ async def test_a_connect_records_itself_and_asks_about_every_user_past_one_slice
 
 async def test_a_second_connection_of_an_online_user_is_not_news_and_sees_the_first(backend):
     try:
-        assert await store.add_connection_and_ask(899_998, "conn.first", []) == (True, set(), [])
-        assert await store.add_connection_and_ask(899_998, "conn.second", [899_998]) == (False, {899_998}, [])
+        assert await store.add_connection_and_ask(899_998, "conn.first", []) == (True, set(), [], False)
+        assert await store.add_connection_and_ask(899_998, "conn.second", [899_998]) == (False, {899_998}, [], False)
     finally:
         await store.remove_connection(899_998, "conn.first")
         await store.remove_connection(899_998, "conn.second")
@@ -134,7 +134,7 @@ def test_who_is_online_and_typing_is_answered_alike_on_one_redis_and_on_a_cluste
             for user_id in online:
                 await store.add_connection(user_id, f"conn.{user_id}")
             await store.typing_start(990_010, online[0])
-            came_online, seen, typing = await store.add_connection_and_ask(
+            came_online, seen, typing, _ = await store.add_connection_and_ask(
                 900_200, "conn.asker", range(900_201, 900_205), [990_010, 990_011]
             )
             # Ten times: a script that named no key would go to a random slot each call, and on a cluster
@@ -192,7 +192,7 @@ def test_a_connect_reads_who_types_in_its_rooms_within_its_one_script(redis_url)
     found = []
     sent = _commands_sent_while(lambda: found.append(asyncio.run(type_then_connect())))
 
-    came_online, online, typing = found[0]
+    came_online, online, typing, _ = found[0]
     assert (came_online, online) == (True, set())
     assert sorted(typing) == [(TYPING_ROOMS[0], 900_301), (TYPING_ROOMS[2], 900_302), (TYPING_ROOMS[2], 900_303)]
     # Three typing_starts, the connect, its removal and three typing_stops: no read of its own for typing.
@@ -209,3 +209,58 @@ async def test_a_connect_in_more_rooms_than_one_slice_reads_the_typists_of_every
         await store.typing_stop(TYPING_ROOMS[2], 900_311)
 
     assert recorded.typing == [(TYPING_ROOMS[2], 900_311)]
+
+
+def _published_while(channel: str, run) -> list[bytes]:
+    """What was published on ``channel`` while ``run()`` ran (a subscriber of its own, on the same Redis)."""
+    pubsub = sync_client().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel)
+    try:
+        pubsub.get_message(timeout=1)  # the subscription's confirmation
+        run()
+        received = []
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            received.append(message["data"])
+        return received
+    finally:
+        pubsub.close()
+
+
+def test_a_connect_publishes_the_announcement_it_is_given_only_when_its_user_comes_online(redis_url):
+    """The user_online goes out from the script that records the connection: exactly once per real
+    transition, with no round trip of its own."""
+    announce = [("test.announce.room", b"user 900_400 online")]
+
+    async def two_tabs():
+        from core.redis import async_client
+
+        try:
+            first = await store.add_connection_and_ask(900_400, "conn.tab1", [], (), announce)
+            second = await store.add_connection_and_ask(900_400, "conn.tab2", [], (), announce)
+            return first.announced, second.announced
+        finally:
+            await store.remove_connection(900_400, "conn.tab1")
+            await store.remove_connection(900_400, "conn.tab2")
+            await async_client().aclose()
+
+    outcome = []
+    published = _published_while("test.announce.room", lambda: outcome.append(asyncio.run(two_tabs())))
+
+    assert outcome == [(True, False)]
+    assert published == [b"user 900_400 online"]
+
+
+def test_a_connect_sends_no_publish_of_its_own_for_its_announcement(redis_url):
+    async def connect():
+        from core.redis import async_client
+
+        try:
+            await store.add_connection_and_ask(900_410, "conn.quiet", [], (), [("test.announce.quiet", b"online")])
+        finally:
+            await store.remove_connection(900_410, "conn.quiet")
+            await async_client().aclose()
+
+    sent = _commands_sent_while(lambda: asyncio.run(connect()))
+
+    assert "PUBLISH" not in sent
+    assert sent.count("EVAL") == 2  # the connect's script and the removal's

@@ -162,3 +162,30 @@ async def test_an_idle_connection_still_receives_events_after_six_seconds(redis_
     await ws_connect(ann)
     event = await receive_until(bob_ws, "user_online")
     assert event["data"]["user"]["id"] == ann.id
+
+
+async def test_a_connect_on_redis_publishes_its_user_online_from_its_presence_script(
+    redis_url, ws_connect, ann, bob, group_room, second_room
+):
+    """One round trip for a connect's presence: the script that records it publishes its user_online (one
+    per shared room), so the connect sends Redis no PUBLISH of its own, and Bob still gets it once."""
+    import redis.asyncio as aioredis
+
+    bob_ws = await ws_connect(bob)
+    watcher, marker = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
+    try:
+        async with watcher.monitor() as monitor:
+            await ws_connect(ann)
+            event = await receive_until(bob_ws, "user_online")
+            await marker.echo("monitor-end")
+            sent = []
+            while (command := await monitor.next_command())["command"] != "ECHO monitor-end":
+                sent.append((command["client_type"], command["command"].split(" ", 1)[0].upper()))
+    finally:
+        await watcher.aclose()
+        await marker.aclose()
+
+    assert event["data"]["user"]["id"] == ann.id
+    assert await bob_ws.receive_nothing(timeout=0.3)
+    assert [word for client, word in sent if word == "PUBLISH"] == ["PUBLISH", "PUBLISH"]
+    assert all(client == "lua" for client, word in sent if word == "PUBLISH")
