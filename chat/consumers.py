@@ -125,6 +125,8 @@ class ChatConsumer(RealtimeConsumer):
     # The tag of the sign-in session this socket was opened with (a page session or a token session), if any.
     sign_in_session: str | None = None
     _auth_timer: asyncio.TimerHandle | None = None
+    # Presence changes may wait a moment to share a write with others to the same socket (WS_EVENT_HOLD_SECONDS).
+    HOLDABLE_TYPES = frozenset({PRESENCE_MESSAGE_TYPE})
 
     async def connect(self) -> None:
         self.session_id = uuid.uuid4().hex

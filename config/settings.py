@@ -368,6 +368,13 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 # stall: past either it is closed with 4008 (reconnect and sync) and its memory let go.
 WS_BACKLOG_MAX_BYTES = env_int("WS_BACKLOG_MAX_BYTES", 1024 * 1024)
 WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 15.0)
+# Presence events (user_online, user_offline, status_changed) may wait this long before they are written, so
+# that those reaching one connection meanwhile go out in one write (realtime.consumer.HeldEvents): each
+# write to a socket is a system call, and the co-members' writes were a fifth of a connect's server CPU
+# (docs/benchmarks.md). 0 writes each at once. Other events never wait, and follow the held ones in order.
+WS_EVENT_HOLD_SECONDS = env_float("WS_EVENT_HOLD_SECONDS", 0.25)
+if not 0 <= WS_EVENT_HOLD_SECONDS <= 5:
+    raise ImproperlyConfigured("WS_EVENT_HOLD_SECONDS must be between 0 (write at once) and 5 seconds.")
 # On SIGTERM, how long requests in flight may take to finish before sockets close with 1012 (realtime.shutdown).
 SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 10.0)
 WS_AUTH_TIMEOUT = env_int("WS_AUTH_TIMEOUT", 10)  # seconds to send `authenticate`

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
@@ -83,6 +84,9 @@ class ServerConnection(Protocol):
     def write_text(self, text: str) -> bool:
         """Write a ready-made text frame at once; False: use ``send`` (flow control, closing...)."""
 
+    def write_texts(self, texts: list[str]) -> bool:
+        """Write ready-made text frames, in order, in one write; False: use ``send``, as for ``write_text``."""
+
     def forget_read_frame(self) -> bool:
         """Let go of what the server's parser keeps of the last frame read, between frames."""
 
@@ -111,6 +115,49 @@ def release_handshake(scope: dict[str, Any], send: Callable[..., Any]) -> Server
     return None
 
 
+# A socket holds at most this many events (``HeldEvents``); one more writes them all at once.
+HELD_EVENTS_MAX = 32
+
+
+class HeldEvents:
+    """The connections of one event loop holding events that may wait (``RealtimeConsumer.HOLDABLE_TYPES``),
+    and the one timer that writes them all ``WS_EVENT_HOLD_SECONDS`` after the first was held.
+
+    A presence change reaches every online co-member: a connect wrote to some fifty sockets, one system
+    call each. Held a moment, the changes that reach a socket meanwhile go out in one write. The timer is
+    one for the loop, not one per socket; a held event waits at most the hold, and any other event for the
+    socket takes the held ones with it, in order.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.holders: set[RealtimeConsumer] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, consumer: RealtimeConsumer) -> None:
+        self.holders.add(consumer)
+        if self.timer is None:
+            self.timer = self.loop.call_later(settings.WS_EVENT_HOLD_SECONDS, self.write_all)
+
+    def write_all(self) -> None:
+        self.timer = None
+        holders, self.holders = self.holders, set()
+        for consumer in holders:
+            consumer._write_held()
+
+
+_held_events: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HeldEvents] = weakref.WeakKeyDictionary()
+
+
+def held_events() -> HeldEvents:
+    """The running loop's ``HeldEvents``."""
+    loop = asyncio.get_running_loop()
+    held = _held_events.get(loop)
+    if held is None:
+        held = _held_events[loop] = HeldEvents(loop)
+    return held
+
+
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """A WebSocket consumer that handles one message at a time, with direct layer delivery."""
 
@@ -122,6 +169,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     _shed = False  # closed for being too slow: layer events are dropped from then on
     # The connection past the server's ``send``, when the server allows it (``release_handshake``).
     _connection: ServerConnection | None = None
+    # Layer message types whose frames may wait up to WS_EVENT_HOLD_SECONDS to share a write (``HeldEvents``).
+    HOLDABLE_TYPES: frozenset[str] = frozenset()
+    _held: list[str] | None = None  # frames held, in arrival order
 
     async def send_error(self, request_id: str | None, error: ActionError) -> None:
         await self.send(text_data=encode_frame("error", error.as_data(), request_id=request_id))
@@ -181,6 +231,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             shutdown.socket_closed(self)
             if attach is not None:
                 layer.detach(self.channel_name)
+            self._drop_held()
             if self._backlog is not None:
                 self._backlog.clear()
                 self._backlog_emptied()
@@ -216,11 +267,63 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if item is None:
             return
         if type(item) is str and self._backlog is None and not self._dispatching.locked():
-            self._write_now(item)
+            if message["type"] in self.HOLDABLE_TYPES and self._connection is not None:
+                self._hold(item)
+            else:
+                self._write_now(item)
             return
+        self._move_held_to_backlog()
         self._enqueue(item, len(item) if type(item) is str else QUEUED_EVENT_BYTES)
         if not self._dispatching.locked() and (self._drainer is None or self._drainer.done()):
             self._drainer = asyncio.ensure_future(self._drain_when_free())
+
+    def _hold(self, text: str) -> None:
+        """Keep a frame that may wait for the loop's next write of held events (``HeldEvents``)."""
+        held = self._held
+        if held is None:
+            if settings.WS_EVENT_HOLD_SECONDS <= 0:
+                self._write_now(text)
+                return
+            self._held = [text]
+            held_events().add(self)
+        else:
+            held.append(text)
+            if len(held) >= HELD_EVENTS_MAX:
+                self._write_held()
+
+    def _write_held(self) -> None:
+        """Write the frames held, in one write where the server allows it, else through the backlog in order."""
+        held = self._held
+        if not held or self._shed:
+            self._held = None
+            return
+        if self._backlog is None and not self._dispatching.locked():
+            self._held = None
+            try:
+                if self._connection is not None and self._connection.write_texts(held):
+                    counts.frames_delivered += len(held)
+                    return
+            except Exception:
+                logger.exception("Writing to %s failed", self.channel_name)
+                return
+            self._held = held
+        self._move_held_to_backlog()
+        if not self._dispatching.locked() and (self._drainer is None or self._drainer.done()):
+            self._drainer = asyncio.ensure_future(self._drain_when_free())
+
+    def _move_held_to_backlog(self) -> None:
+        """Queue the frames held ahead of what comes next (an event that cannot be written at once)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            for text in held:
+                self._enqueue(text, len(text))
+
+    def _drop_held(self) -> None:
+        self._held = None
+        held = _held_events.get(asyncio.get_running_loop())
+        if held is not None:
+            held.holders.discard(self)
 
     def _enqueue(self, item: Any, size: int) -> None:
         """Queue ``item`` behind what waits; a socket past its backlog bound is shed."""
@@ -252,6 +355,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self._shed:
             return
         self._shed = True
+        self._held = None
         counts.sockets_shed += 1
         logger.warning(
             "Closing %s: too slow to read its events (%s, %d bytes queued)", self.channel_name, why, self._backlog_bytes
@@ -284,8 +388,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return message
 
     def _write_now(self, text: str) -> None:
-        """Write one frame at once: ready-made where the server allows it, else through the server's
-        ``send``, run to its end here if it does not wait (it rarely does)."""
+        """Write one frame at once, after any held (in the same write): ready-made where the server allows
+        it, else through the server's ``send``, run to its end here if it does not wait (it rarely does)."""
+        if self._held is not None:
+            self._held.append(text)
+            self._write_held()
+            return
         connection = self._connection
         if connection is not None:
             try:

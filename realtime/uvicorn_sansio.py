@@ -58,20 +58,30 @@ def write_text_frame(protocol: WebSocketsSansIOProtocol, text: str) -> bool:
     compress per connection), the same bytes go to every transport. False:
     the caller uses the server's ``send`` (flow control, closing, extensions).
     """
+    if not _takes_ready_made_frames(protocol):
+        return False
+    protocol.transport.write(text_frame(text))
+    return True
+
+
+def _takes_ready_made_frames(protocol: WebSocketsSansIOProtocol) -> bool:
     conn = protocol.conn
-    if (
+    return not (
         conn.state is not OPEN
         or conn.extensions
         or conn.expect_continuation_frame
         or protocol.close_sent
         or not protocol.handshake_complete
         or not protocol.writable.is_set()
-    ):
+        or protocol.transport.is_closing()
+    )
+
+
+def write_text_frames(protocol: WebSocketsSansIOProtocol, texts: list[str]) -> bool:
+    """``write_text_frame`` for several texts in order, in one write (one system call, not one per frame)."""
+    if not _takes_ready_made_frames(protocol):
         return False
-    transport = protocol.transport
-    if transport.is_closing():
-        return False
-    transport.write(text_frame(text))
+    protocol.transport.write(b"".join(text_frame(text) for text in texts))
     return True
 
 
@@ -417,6 +427,10 @@ class SansIOConnection:
     def write_text(self, text: str) -> bool:
         """``write_text_frame`` on this connection."""
         return write_text_frame(self.protocol, text)
+
+    def write_texts(self, texts: list[str]) -> bool:
+        """``write_text_frames`` on this connection."""
+        return write_text_frames(self.protocol, texts)
 
     def forget_read_frame(self) -> bool:
         """After a message is handled: the parser lets go of its frame (``park_frame_parser``)."""

@@ -129,3 +129,11 @@ def test_collector_thresholds_that_would_switch_it_off_or_are_not_three_are_refu
 
     assert result.returncode != 0
     assert "GC_THRESHOLDS must be three whole numbers of at least 1" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["-0.1", "6"])
+def test_an_event_hold_below_zero_or_past_five_seconds_is_refused_at_startup(value):
+    result = run_manage("check", DEBUG="1", WS_EVENT_HOLD_SECONDS=value)
+
+    assert result.returncode != 0
+    assert "WS_EVENT_HOLD_SECONDS must be between 0 (write at once) and 5 seconds." in result.stderr

@@ -288,3 +288,107 @@ def test_the_server_make_run_starts_parses_http_in_c():
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     assert AutoHTTPProtocol is HttpToolsProtocol
+
+
+# --- Presence changes held a moment to share a write (realtime.consumer.HeldEvents) ------------------------
+
+
+class CountingTransport:
+    """A connection's real transport, keeping what each ``write`` carried (each is one system call)."""
+
+    def __init__(self, transport) -> None:
+        self._transport = transport
+        self.writes: list[bytes] = []
+
+    def write(self, data) -> None:
+        self.writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+
+async def _open_counted(server, user) -> tuple[Client, CountingTransport]:
+    """``user``'s socket, its writes counted from just after its ``ready``."""
+    before = set(server.server_state.connections)
+    client = await Client.open(server, user)
+    [protocol] = [p for p in server.server_state.connections if p not in before]
+    counting = protocol.transport = CountingTransport(protocol.transport)
+    return client, counting
+
+
+@pytest.fixture
+def four_members(ann, bob, cat, make_user):
+    """A room of Ann, Bob, Cat and Dan."""
+    from chat import actions
+    from chat.models import Room
+
+    dan = make_user("dan")
+    room = Room.objects.get(pk=actions.create_group_room(ann, name="Four", members=[bob.id, cat.id, dan.id])["id"])
+    return room, dan
+
+
+def _writes_of(counting: CountingTransport, word: bytes) -> list[bytes]:
+    return [data for data in counting.writes if word in data]
+
+
+async def test_presence_changes_within_the_hold_reach_a_socket_in_one_write(
+    sansio_server, settings, four_members, bob, cat
+):
+    settings.WS_EVENT_HOLD_SECONDS = 1.0
+    _, dan = four_members
+    reader, counting = await _open_counted(sansio_server, bob)
+    await Client.open(sansio_server, cat)
+    await Client.open(sansio_server, dan)
+
+    online = await reader.collect("user_online", 2)
+
+    assert {event["data"]["user"]["id"] for event in online} == {cat.id, dan.id}
+    assert len(_writes_of(counting, b"user_online")) == 1
+
+
+async def test_with_no_hold_each_presence_change_is_written_at_once(sansio_server, settings, four_members, bob, cat):
+    settings.WS_EVENT_HOLD_SECONDS = 0
+    _, dan = four_members
+    reader, counting = await _open_counted(sansio_server, bob)
+    await Client.open(sansio_server, cat)
+    await Client.open(sansio_server, dan)
+
+    await reader.collect("user_online", 2)
+
+    assert len(_writes_of(counting, b"user_online")) == 2
+
+
+async def test_an_event_that_cannot_wait_takes_the_held_ones_with_it_in_order(
+    sansio_server, settings, four_members, ann, bob
+):
+    settings.WS_EVENT_HOLD_SECONDS = 5  # longer than the test waits for anything below
+    room, _ = four_members
+    reader, counting = await _open_counted(sansio_server, bob)
+    sender = await Client.open(sansio_server, ann)  # Ann's user_online is held at Bob's socket
+
+    await sender.request("send_message", {"room": room.id, "body": "now"})
+    first, second = [await asyncio.wait_for(reader.events.get(), 3) for _ in range(2)]
+
+    assert (first["type"], first["data"]["user"]["id"]) == ("user_online", ann.id)
+    assert (second["type"], second["data"]["message"]["body"]) == ("new_message", "now")
+    assert len(_writes_of(counting, b"user_online")) == 1
+    assert b"new_message" in _writes_of(counting, b"user_online")[0]
+
+
+async def test_a_socket_holding_as_many_events_as_it_may_writes_them_at_once(
+    sansio_server, settings, monkeypatch, four_members, bob, cat
+):
+    from realtime import consumer
+
+    settings.WS_EVENT_HOLD_SECONDS = 5
+    monkeypatch.setattr(consumer, "HELD_EVENTS_MAX", 2)
+    _, dan = four_members
+    reader, counting = await _open_counted(sansio_server, bob)
+    await Client.open(sansio_server, cat)
+    await Client.open(sansio_server, dan)
+
+    online = await reader.collect("user_online", 2, timeout=3)
+
+    assert len(online) == 2
+    assert len(_writes_of(counting, b"user_online")) == 1
