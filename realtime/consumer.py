@@ -143,7 +143,11 @@ class HeldEvents:
         self.timer = None
         holders, self.holders = self.holders, set()
         for consumer in holders:
-            consumer._write_held()
+            try:
+                consumer._write_held()
+            except Exception:  # one socket's failure must not leave the others' events held
+                logger.exception("Writing the held events of %s failed", consumer.channel_name)
+                consumer._held = None
 
 
 _held_events: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HeldEvents] = weakref.WeakKeyDictionary()

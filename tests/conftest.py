@@ -7,6 +7,7 @@ reason when it is missing, and fail instead when ``CONFAB_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
@@ -22,7 +23,17 @@ from unittest import mock
 
 import pytest
 import pytest_asyncio
+import schemathesis.reporting.html.writer  # noqa: F401 -- see below
+import schemathesis.reporting.junitxml  # noqa: F401
 from django.conf import settings
+
+# schemathesis's pytest plugin imports its report writers only when the session finishes, and pytest's
+# assertion rewriter then parses them. Python 3.11's AST constructor keeps its recursion counter in state that
+# all threads share (around CPython gh-106905), and that parse failed the whole run twice in local runs
+# (2026-12-03, "AST constructor recursion depth mismatch", with a test's server threads still running).
+# Imported here, at collection, they are parsed while nothing else runs.
+with contextlib.suppress(ImportError):  # the Allure writer needs allure-pytest, which is not installed
+    import schemathesis.reporting.allure  # noqa: F401
 
 # tests.event_schema: every frame the tests encode is checked against its schema; tests.redis_cluster: a real
 # Redis Cluster (session fixture `redis_cluster`), started only for the tests that ask for it.
