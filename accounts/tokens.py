@@ -30,7 +30,6 @@ from rest_framework_simplejwt.tokens import AccessToken as SimpleJWTAccessToken
 # The header SimpleJWT writes on an HS256 token (PyJWT's compact JSON), as it appears in the token.
 HS256_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")  # base64url without padding, as PyJWT writes each segment
-_CHECKED_CLAIMS = frozenset({"exp", "iat", "jti"})
 _UNCHECKED_HERE = frozenset({"nbf", "aud", "iss", "sub"})  # PyJWT's checks of these are left to PyJWT
 
 

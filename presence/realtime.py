@@ -96,12 +96,10 @@ async def connection_opened(consumer, co_member_rows: actions.PresenceRows | Non
         if own_row is not None
         else []
     )
-    publication = getattr(layer, "publication", None)
-    published = [publication(group, message) for group, message in announcement] if publication else []
-    if None in published:
-        published = []
+    publications = getattr(layer, "publications", None)
+    scripted = publications(announcement) if publications is not None else None
     came_online, online, typing_pairs, announced = await store.add_connection_and_ask(
-        user.id, conn_id, co_member_rows.keys() - {user.id}, room_ids, published
+        user.id, conn_id, co_member_rows.keys() - {user.id}, room_ids, scripted or ()
     )
     online.add(user.id)
     snapshot = actions.snapshot_from_rows(user.id, co_member_rows, online, typing_pairs)

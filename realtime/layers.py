@@ -284,17 +284,19 @@ class _FanOutLoopLayer(RedisPubSubLoopLayer):
             if sequencer.next_seq is None:
                 sequencer.next_seq = next_seq
 
-    def publication(self, group: str, message: dict[str, Any]) -> tuple[str, bytes] | None:
-        """The channel and payload ``group_send(group, message)`` would PUBLISH, for a caller that publishes
-        them from a script of its own on ``REDIS_URL``'s server (``presence.store``: a connect's record and its
-        ``user_online`` in one round trip). None where the layer publishes elsewhere: on several servers
-        (each group on the one its name hashes to), on a cluster (sharded channels), or not on ``REDIS_URL``.
+    def publications(self, messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, bytes]] | None:
+        """The channel and payload ``group_send(group, message)`` would PUBLISH for each (group, message), for a
+        caller that publishes them from a script of its own on ``REDIS_URL``'s server (``presence.store``: a
+        connect's record and its ``user_online`` in one round trip). None where the layer publishes elsewhere:
+        on several servers (each group on the one its name hashes to), on a cluster (sharded channels), or not
+        on ``REDIS_URL``.
         """
         if len(self._shards) != 1 or type(self._shards[0]) is not _FanOutShard:
             return None
         if self._shards[0].host.get("address") != settings.REDIS_URL:
             return None
-        return self._get_group_channel_name(group), self.channel_layer.serialize(message)
+        serialize = self.channel_layer.serialize
+        return [(self._get_group_channel_name(group), serialize(message)) for group, message in messages]
 
     def _deliver_group(self, group: str, message: dict[str, Any]) -> None:
         for channel in self._members(group):

@@ -561,7 +561,7 @@ async def test_redis_the_last_local_member_leaving_a_group_unsubscribes_this_pro
 async def test_redis_a_publication_published_by_another_client_reaches_the_group_as_group_send_would(
     redis_url, settings
 ):
-    """``publication`` is what ``group_send`` would PUBLISH (presence publishes a connect's user_online from
+    """``publications`` are what ``group_send`` would PUBLISH (presence publishes a connect's user_online from
     its own script with it): published by any client on that Redis, it reaches the members as a group_send."""
     settings.REDIS_URL = redis_url
     prefix = f"contract{uuid.uuid4().hex[:8]}"
@@ -571,7 +571,7 @@ async def test_redis_a_publication_published_by_another_client_reaches_the_group
     await harness.join("room.7", member)
     client = aioredis.Redis.from_url(redis_url)
     try:
-        channel, payload = harness.layer.publication("room.7", message("scripted"))
+        [(channel, payload)] = harness.layer.publications([("room.7", message("scripted"))])
         await client.publish(channel, payload)
 
         assert await recorder.next() == message("scripted")
@@ -580,23 +580,23 @@ async def test_redis_a_publication_published_by_another_client_reaches_the_group
         await harness.layer.flush()
 
 
-async def test_redis_a_layer_on_another_server_than_redis_url_hands_no_publication(redis_url, settings):
+async def test_redis_a_layer_on_another_server_than_redis_url_hands_no_publications(redis_url, settings):
     settings.REDIS_URL = "redis://elsewhere.invalid:6379/0"
     layer = redis_layer(redis_url, "contract-elsewhere")
 
-    assert layer.publication("room.7", message(1)) is None
+    assert layer.publications([("room.7", message(1))]) is None
 
 
-async def test_redis_a_layer_on_several_servers_hands_no_publication(redis_url, settings):
+async def test_redis_a_layer_on_several_servers_hands_no_publications(redis_url, settings):
     settings.REDIS_URL = redis_url
     layer = RedisFanOutChannelLayer(hosts=[redis_url, redis_url.rsplit("/", 1)[0] + "/1"], prefix="contract-two")
 
-    assert layer.publication("room.7", message(1)) is None
+    assert layer.publications([("room.7", message(1))]) is None
 
 
-async def test_cluster_the_layer_hands_no_publication(redis_cluster, settings):
+async def test_cluster_the_layer_hands_no_publications(redis_cluster, settings):
     """Its channels are sharded: a script on the presence node cannot publish to another slot's channel."""
     settings.REDIS_URL = redis_cluster.url
     layer = redis_layer(redis_cluster.url, "contract-cluster")
 
-    assert layer.publication("room.7", message(1)) is None
+    assert layer.publications([("room.7", message(1))]) is None
