@@ -371,8 +371,11 @@ WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 15.0)
 # Presence events (user_online, user_offline, status_changed) may wait this long before they are written, so
 # that those reaching one connection meanwhile go out in one write (realtime.consumer.HeldEvents): each
 # write to a socket is a system call, and the co-members' writes were a fifth of a connect's server CPU
-# (docs/benchmarks.md). 0 writes each at once. Other events never wait, and follow the held ones in order.
-WS_EVENT_HOLD_SECONDS = env_float("WS_EVENT_HOLD_SECONDS", 0.25)
+# (docs/benchmarks.md). A second, not a quarter: at a quarter the writes were still about 0.1 ms of a connect's
+# 1.6 ms with 100-member rooms, at a second about nothing, and presence a second late is still live (clients
+# that poll presence see it a minute late). 0 writes each at once. Other events never wait, and follow the
+# held ones in order.
+WS_EVENT_HOLD_SECONDS = env_float("WS_EVENT_HOLD_SECONDS", 1.0)
 if not 0 <= WS_EVENT_HOLD_SECONDS <= 5:
     raise ImproperlyConfigured("WS_EVENT_HOLD_SECONDS must be between 0 (write at once) and 5 seconds.")
 # On SIGTERM, how long requests in flight may take to finish before sockets close with 1012 (realtime.shutdown).

@@ -79,6 +79,10 @@ def _clean_shared_state() -> Iterator[None]:
     _reset_presence_store()
     yield
     channel_layers.backends.clear()
+    # The database threads hand their kept connections back: none outlives its test (nor the test database).
+    from realtime.database import close_gateway
+
+    close_gateway(wait=5)
 
 
 def _reset_presence_store() -> None:

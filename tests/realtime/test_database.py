@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from core.errors import ActionError
+from realtime import database
 from realtime.database import DatabaseGateway
 
 
@@ -88,3 +89,104 @@ async def test_a_lane_is_forgotten_when_its_last_call_ends():
     await gateway.call(lambda: None, lane=("room", 7))
     assert gateway._lanes == {}
     gateway.shutdown()
+
+
+# --- Each thread's connection, kept between calls -------------------------------------------------
+
+
+def _state_of_this_threads_connection() -> dict:
+    """What a call finds of its thread's connection before touching it, then its server's process id."""
+    from django.db import connection
+
+    found = connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return {"open_before": found is not None, "pid": pid, "wrapper": connection}
+
+
+def _leave_a_transaction_open() -> None:
+    from django.db import transaction
+
+    transaction.set_autocommit(False)
+    _state_of_this_threads_connection()
+
+
+def _break_own_connection() -> None:
+    from django.db import DatabaseError, connection
+
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        except DatabaseError:
+            pass
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_thread_keeps_its_connection_from_one_call_to_the_next(postgres):
+    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
+    first = await gateway.call(_state_of_this_threads_connection)
+    second = await gateway.call(_state_of_this_threads_connection)
+    assert second["open_before"] is True
+    assert second["pid"] == first["pid"]
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_thread_hands_its_connection_back_after_a_moment_without_calls(postgres, monkeypatch):
+    monkeypatch.setattr(database, "KEEP_IDLE_SECONDS", 0.1)
+    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
+    first = await gateway.call(_state_of_this_threads_connection)
+    await asyncio.sleep(0.5)
+    assert first["wrapper"].connection is None
+    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_thread_hands_its_connection_back_after_keeping_it_its_longest(postgres, monkeypatch):
+    monkeypatch.setattr(database, "KEEP_AT_MOST_SECONDS", 0.0)
+    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
+    await gateway.call(_state_of_this_threads_connection)  # kept from here
+    await gateway.call(_state_of_this_threads_connection)  # past the longest: handed back after this call
+    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_connection_left_in_a_transaction_is_not_kept(postgres):
+    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
+    await gateway.call(_leave_a_transaction_open)
+    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_connection_that_broke_is_not_kept_and_the_next_call_works(postgres):
+    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
+    first = await gateway.call(_state_of_this_threads_connection)
+    await gateway.call(_break_own_connection)
+    after = await gateway.call(_state_of_this_threads_connection)
+    assert after["open_before"] is False
+    assert after["pid"] != first["pid"]
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_no_connection_is_kept_where_the_pool_cannot_give_every_thread_one_and_more(postgres, settings):
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if not isinstance(pool, dict):
+        pytest.skip("runs with the PostgreSQL pool (DB_POOL_MAX_SIZE > 0)")
+    settings.DB_THREADS = pool["max_size"]
+    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
+    await gateway.call(_state_of_this_threads_connection)
+    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_gateway_shut_down_leaves_no_connection_with_its_threads(postgres):
+    gateway = DatabaseGateway(threads=2, max_pending=10, timeout=10)
+    state = await gateway.call(_state_of_this_threads_connection)
+    gateway.shutdown(wait=5)
+    assert state["wrapper"].connection is None
