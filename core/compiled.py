@@ -194,19 +194,48 @@ def _run_pipelined(connection, runs: list[tuple[Read, _Compiled]]) -> list[list[
     try:
         with connection.wrap_database_errors:
             with connection.connection.pipeline() as pipeline:
-                for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
-                    # A sync after each statement, queued and not waited for: the statements between two
-                    # syncs are one transaction, and one for the whole batch held each table's lock until
-                    # its last statement (a TRUNCATE taking them in another order deadlocked on it).
-                    # ``Pipeline.sync()`` would wait for the answers, a round trip each; psycopg has no
-                    # public call that only queues one (pinned in requirements.txt; the tests would see it go).
-                    pipeline._enqueue_sync()
+                with _sent_together(pipeline):
+                    for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                        cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
+                        # A sync after each statement, queued and not waited for: the statements between two
+                        # syncs are one transaction, and one for the whole batch held each table's lock until
+                        # its last statement (a TRUNCATE taking them in another order deadlocked on it).
+                        # ``Pipeline.sync()`` would wait for the answers, a round trip each; psycopg has no
+                        # public call that only queues one (pinned in requirements.txt; the tests would see it
+                        # go).
+                        pipeline._enqueue_sync()
             return [cursor.fetchall() for cursor in cursors]
     finally:
         if connection.queries_logged:
             took = f"{time.monotonic() - started:.3f}"
             connection.queries_log.extend({"sql": f"{sql} -- {params!r}", "time": took} for sql, params in statements)
+
+
+@contextlib.contextmanager
+def _sent_together(pipeline) -> Iterator[None]:
+    """Queue what the block's ``execute`` calls would send on ``pipeline``, then hand it all to libpq at once.
+
+    psycopg sends after each ``execute`` in a pipeline, and then after each of
+    its messages, waiting until the socket takes writes before each: a connect's
+    five reads went out in about a dozen writes, each a system call and a wake-up
+    of the server, with the GIL let go and taken back around each. Queued, the
+    statements go to libpq's buffer one after another and out together (libpq
+    flushes at each sync). A private part of psycopg's pipeline, as
+    ``_enqueue_sync``: if it changes, the tests of ``read_together`` see it.
+    """
+    pipeline._communicate_gen = _send_nothing
+    try:
+        yield
+    finally:
+        del pipeline._communicate_gen
+    commands = pipeline.command_queue
+    while commands:
+        commands.popleft()()
+
+
+def _send_nothing() -> Iterator[None]:
+    return
+    yield
 
 
 def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
