@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -257,8 +257,25 @@ def _presence_rows(users: QuerySet) -> QuerySet:
 
 
 def _co_member_presence_rows(user_id: int) -> QuerySet:
-    users = get_user_model().objects.filter(Q(pk__in=_co_member_rows(user_id)) | Q(pk=user_id))
-    return _presence_rows(users)
+    User = get_user_model()
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        return _presence_rows(User.objects.filter(Q(pk__in=_co_member_rows(user_id)) | Q(pk=user_id)))
+    # On PostgreSQL ``pk IN (co-members) OR pk = user`` read the whole user table: an OR with a subquery
+    # cannot use the primary key's index, so every connect filtered every user (0.5 ms of the server's
+    # CPU at 5,300 users, and growing with them). The ids as an array, the user's own among them, are
+    # looked up in the index: the rows of the rooms' members only, whatever the number of users.
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    ids = ArraySubquery(_co_member_rows(user_id).union(User.objects.filter(pk=user_id).values_list("pk")))
+    return _presence_rows(User.objects.filter(_EqualsAny(F("pk"), ids)))
+
+
+class _EqualsAny(Func):
+    """``value = ANY(array)`` (PostgreSQL), a condition for ``filter``."""
+
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
+    output_field = BooleanField()
 
 
 # Every connect reads it (``ready``): compiled once per process.

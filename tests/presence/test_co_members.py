@@ -57,3 +57,33 @@ def test_presence_objects_built_from_rows_are_those_built_from_users(ann, bob, c
     assert from_rows["presence"] == presences([ann.id, bob.id, cat.id], {ann.id, bob.id, cat.id})
     assert [p["status"] for p in from_rows["presence"]] == ["online", "busy", "online"]  # cat's status has expired
     assert from_rows["typing"] == [{"room": room, "user": from_rows["presence"][1]["user"]}]
+
+
+def _user_rows_examined(plan: dict) -> int:
+    """How many rows of the user table a PostgreSQL plan run (EXPLAIN ANALYZE's JSON) read, kept or filtered out."""
+    examined = 0
+    if plan.get("Relation Name") == "accounts_user":
+        examined = (plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)) * plan["Actual Loops"]
+    return examined + sum(_user_rows_examined(child) for child in plan.get("Plans", ()))
+
+
+def test_the_co_member_read_looks_its_users_up_by_id_however_many_users_there_are(ann, bob, postgres):
+    """An OR of the co-member subquery and the user's own id cannot look ids up in the users' index: every
+    connect read every user of the server (by a scan or the whole index). With thousands of users, the read
+    must examine about as many user rows as it returns."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from presence.actions import _CO_MEMBER_PRESENCE
+
+    User = get_user_model()
+    User.objects.bulk_create(User(username=f"crowd{n}") for n in range(3000))
+    chat.create_group_room(ann, name="Live", members=[bob.id])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+        compiled = _CO_MEMBER_PRESENCE.compile()
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled.sql}", compiled.params_for((ann.id,)))
+        (plan,) = cursor.fetchone()[0]
+
+    assert _user_rows_examined(plan["Plan"]) <= 10  # ann and bob, and ann's id in the subquery
+    assert set(co_member_presence_rows(ann.id)) == {ann.id, bob.id}
