@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -155,7 +156,7 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
     as it would have. On SQLite, where there is no round trip, nothing is read
     ahead. The rows a block never asks for are dropped at its end.
     """
-    if not _can_queue_syncs():
+    if not _can_pipeline():
         reads = ()
     by_database: dict[str, list[tuple[Read, _Compiled]]] = {}
     for query, values in reads:
@@ -174,68 +175,116 @@ def read_together(reads: Iterable[Read]) -> Iterator[None]:
 
 
 @functools.cache
-def _can_queue_syncs() -> bool:
-    """Whether psycopg's pipeline can queue a sync without waiting (a private call, see ``_run_pipelined``).
+def _can_pipeline() -> bool:
+    """Whether psycopg has what ``_run_pipelined`` uses: its libpq wrapper's pipeline mode, its query
+    converter, its non-blocking send and fetch and its statement cache (private parts, see ``_pipelined``).
 
-    If a psycopg upgrade takes it away, nothing is read ahead and every read runs on its own, as before
+    If a psycopg upgrade takes one away, nothing is read ahead and every read runs on its own, as before
     ``read_together``: slower, never one transaction for a batch.
     """
-    import psycopg
-
-    return callable(getattr(psycopg.Pipeline, "_enqueue_sync", None))
+    try:
+        import psycopg
+        from psycopg._preparing import Prepare  # noqa: F401
+        from psycopg._queries import PostgresQuery  # noqa: F401
+        from psycopg.generators import fetch_many, send  # noqa: F401
+    except ImportError:
+        return False
+    return psycopg.Pipeline.is_supported()
 
 
 def _run_pipelined(connection, runs: list[tuple[Read, _Compiled]]) -> list[list[Any]]:
     """Every statement of ``runs`` on ``connection`` in one pipeline, prepared; their rows in order."""
     connection.ensure_connection()
-    cursors = [_driver_cursor(connection, slot) for slot in range(len(runs))]
+    raw = connection.connection
+    adapters = _driver_cursor(connection)  # its loaders (``load_timestamps_compiled``) read the rows
     started = time.monotonic()
     statements = [(compiled.sql, compiled.params_for(values)) for (_, values), compiled in runs]
     try:
-        with connection.wrap_database_errors:
-            with connection.connection.pipeline() as pipeline:
-                with _sent_together(pipeline):
-                    for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                        cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
-                        # A sync after each statement, queued and not waited for: the statements between two
-                        # syncs are one transaction, and one for the whole batch held each table's lock until
-                        # its last statement (a TRUNCATE taking them in another order deadlocked on it).
-                        # ``Pipeline.sync()`` would wait for the answers, a round trip each; psycopg has no
-                        # public call that only queues one (pinned in requirements.txt; the tests would see it
-                        # go).
-                        pipeline._enqueue_sync()
-            return [cursor.fetchall() for cursor in cursors]
+        with connection.wrap_database_errors, raw.lock:
+            return raw.wait(_pipelined(raw, adapters, statements))
     finally:
         if connection.queries_logged:
             took = f"{time.monotonic() - started:.3f}"
             connection.queries_log.extend({"sql": f"{sql} -- {params!r}", "time": took} for sql, params in statements)
 
 
-@contextlib.contextmanager
-def _sent_together(pipeline) -> Iterator[None]:
-    """Queue what the block's ``execute`` calls would send on ``pipeline``, then hand it all to libpq at once.
+def _pipelined(raw, adapters, statements: list[tuple[str, list[Any]]]) -> Iterator[Any]:
+    """psycopg's generator protocol (``Connection.wait`` drives it): ``statements`` sent in one pipeline,
+    each followed by a sync, in one write; then their rows, in order.
 
-    psycopg sends after each ``execute`` in a pipeline, and then after each of
-    its messages, waiting until the socket takes writes before each: a connect's
-    five reads went out in about a dozen writes, each a system call and a wake-up
-    of the server, with the GIL let go and taken back around each. Queued, the
-    statements go to libpq's buffer one after another and out together (libpq
-    flushes at each sync). A private part of psycopg's pipeline, as
-    ``_enqueue_sync``: if it changes, the tests of ``read_together`` see it.
+    psycopg's cursors in a pipeline wrote after each statement and each of its
+    messages (a connect's five reads: twelve writes, the GIL let go and taken
+    back around each) and ran about 40 µs of Python per statement in their
+    result bookkeeping; here the statements go to libpq's buffer together and
+    each result is read by the cursor's own loaders (measured in-process: 55 µs
+    of a connect's 410). A sync after each statement ends its transaction:
+    one transaction for the batch held each table's lock until its last
+    statement (a TRUNCATE taking them in another order deadlocked on it).
+    Statements are prepared once per connection (``DB_PREPARED_STATEMENTS``)
+    through psycopg's own cache of prepared statements, so the DEALLOCATE ALL
+    it sends after a rollback leaves none of them unknown to it. The first
+    error is raised once every result is read, so the connection is left
+    clean. Uses psycopg's private query converter, generators and statement
+    cache: psycopg is pinned (requirements.txt), and ``_can_pipeline`` and the
+    tests see them go.
     """
-    pipeline._communicate_gen = _send_nothing
+    from psycopg import errors, pq
+    from psycopg._preparing import Prepare
+    from psycopg._queries import PostgresQuery
+    from psycopg.adapt import Transformer
+    from psycopg.generators import fetch_many, send
+
+    pgconn = raw.pgconn
+    cache = raw._prepared
+    if cache._to_flush:  # a DEALLOCATE psycopg owes the server goes first, not after statements prepared anew
+        yield from cache.maintain_gen(raw)
+    prepare = settings.DB_PREPARED_STATEMENTS
+    transformer = Transformer(adapters)
+    expected: list[tuple[str, Any]] = []  # the result sets to read, in order: what, and its cache entry
+    pgconn.enter_pipeline_mode()
     try:
-        yield
+        for sql, params in statements:
+            query = PostgresQuery(transformer)
+            query.convert(sql, params)
+            kind, name = cache.get(query, prepare)
+            if kind is Prepare.NO:
+                pgconn.send_query_params(
+                    query.query, query.params, param_formats=query.formats, param_types=query.types
+                )
+            else:
+                if kind is Prepare.SHOULD:
+                    pgconn.send_prepare(name, query.query, param_types=query.types)
+                    expected.append(("prepare", None))  # its error, if any, also fails the statement's run
+                pgconn.send_query_prepared(name, query.params, param_formats=query.formats)
+            key = cache.maybe_add_to_cache(query, kind, name)
+            expected += [("rows", (key, kind, name) if key is not None else None), ("sync", None)]
+            pgconn.pipeline_sync()
+        yield from send(pgconn)
+        rows: list[Any] = []
+        error: Exception | None = None
+        for what, entry in expected:
+            results = yield from fetch_many(pgconn)
+            if what != "rows":
+                continue
+            if entry is not None:
+                cache.validate(*entry, results)  # a statement whose run failed is not kept as prepared
+            (result,) = results
+            if result.status == pq.ExecStatus.TUPLES_OK:
+                transformer.set_pgresult(result)
+                rows.append(transformer.load_rows(0, result.ntuples, tuple))
+            elif result.status == pq.ExecStatus.FATAL_ERROR:
+                error = error or errors.error_from_result(result, encoding=raw.info.encoding)
+            else:
+                error = error or errors.PipelineAborted("pipeline aborted")
+        if error is not None:
+            raise error
+        return rows
     finally:
-        del pipeline._communicate_gen
-    commands = pipeline.command_queue
-    while commands:
-        commands.popleft()()
-
-
-def _send_nothing() -> Iterator[None]:
-    return
-    yield
+        try:
+            pgconn.exit_pipeline_mode()
+        except errors.OperationalError:
+            if sys.exc_info()[1] is None:
+                raise  # results left unread: the error of the block, if any, is the one to see
 
 
 def fetch_one_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:

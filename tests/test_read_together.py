@@ -215,21 +215,35 @@ def test_a_token_naming_no_user_authenticates_no_one_and_reads_nothing(ann):
     assert len(captured) == 0
 
 
-def test_without_psycopgs_sync_queueing_each_read_runs_on_its_own(ann, monkeypatch):
-    """A psycopg upgrade that drops the private call must not make a batch one transaction."""
-    import psycopg
-
+def test_without_psycopgs_private_parts_each_read_runs_on_its_own(ann, monkeypatch):
+    """A psycopg upgrade that drops what the pipeline uses (``_can_pipeline`` then says so) must not break
+    reads, nor make a batch one transaction: each read then runs on its own."""
     from core import compiled
 
-    defining = next(cls for cls in psycopg.Pipeline.__mro__ if "_enqueue_sync" in vars(cls))
-    monkeypatch.delattr(defining, "_enqueue_sync")
-    compiled._can_queue_syncs.cache_clear()
-    try:
-        with read_together([(USERNAMES, (ann.id,))]), CaptureQueriesContext(connection) as captured:
-            rows = USERNAMES.rows(ann.id)
-    finally:
-        monkeypatch.undo()
-        compiled._can_queue_syncs.cache_clear()
+    monkeypatch.setattr(compiled, "_can_pipeline", lambda: False)
+    with read_together([(USERNAMES, (ann.id,))]), CaptureQueriesContext(connection) as captured:
+        rows = USERNAMES.rows(ann.id)
 
     assert rows == [("ann",)]
     assert len(captured) == 1
+
+
+def test_the_pipeline_finds_every_private_part_of_psycopg_it_uses():
+    from core import compiled
+
+    compiled._can_pipeline.cache_clear()
+    assert compiled._can_pipeline() is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_sent_together_still_run_after_psycopg_deallocates_every_statement_on_a_rollback(ann):
+    """psycopg sends DEALLOCATE ALL on a rollback of a connection with prepared statements. The pipeline
+    prepares through psycopg's own cache, so its statements are prepared again, never run unknown."""
+    with read_together([(USERNAMES, (ann.id,))]):
+        USERNAMES.rows(ann.id)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        USERNAMES.rows(ann.id)  # prepared by psycopg's cursor too, so the rollback deallocates
+        raise RuntimeError("rolled back")
+
+    with read_together([(USERNAMES, (ann.id,))]):
+        assert USERNAMES.rows(ann.id) == [("ann",)]
