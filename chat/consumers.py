@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -129,7 +129,7 @@ class ChatConsumer(RealtimeConsumer):
     HOLDABLE_TYPES = frozenset({PRESENCE_MESSAGE_TYPE})
 
     async def connect(self) -> None:
-        self.session_id = uuid.uuid4().hex
+        self.session_id = os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID per connect
         await self.accept()
         self._connection = release_handshake(self.scope, self.base_send)
         user = self.scope.get("user")
