@@ -505,7 +505,7 @@ def _slices(user_ids: list[int]) -> list[list[int]]:
 
 def _packed_ids(user_ids: list[int]) -> str:
     """Ids as the scripts' ``_ASK`` reads them: one argument, decimal ids joined by commas."""
-    return ",".join(str(int(user_id)) for user_id in user_ids)
+    return ",".join(map(str, map(int, user_ids)))  # no generator: a connect packs about a hundred
 
 
 def _flagged(user_ids: list[int], flags: list[int]) -> set[int]:
