@@ -207,6 +207,13 @@ CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 1000)
 # "pubsub" is channels_redis's pub/sub layer with direct delivery to the chat
 # consumers (config/layers.py); "channels-pubsub" is channels_redis's own.
 CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER", "pubsub")  # "pubsub", "channels-pubsub" or "core"
+# User groups ("user.<id>") share this many Redis channels on the pub/sub layer
+# (realtime.layers._FanOutLoopLayer._bucket_of): a connect no longer subscribes to a channel of its own
+# user's, a tenth of its server CPU (docs/benchmarks.md); a process hears the user events of the buckets it
+# follows. 0: a channel per user, as channels_redis does.
+USER_GROUP_BUCKETS = env_int("USER_GROUP_BUCKETS", 1024)
+if USER_GROUP_BUCKETS < 0:
+    raise ImproperlyConfigured("USER_GROUP_BUCKETS must be a whole number: 0 (a channel per user) or more.")
 if REDIS_URL:
     _layer_backend = {
         "core": "channels_redis.core.RedisChannelLayer",
@@ -219,6 +226,8 @@ if REDIS_URL:
             raise ImproperlyConfigured("REDIS_URL=redis+cluster://... works with CHANNEL_LAYER=pubsub only.")
         _layer_backend = "realtime.cluster.RedisClusterFanOutChannelLayer"
     _layer_config: dict = {"hosts": [REDIS_URL]}
+    if CHANNEL_LAYER_BACKEND == "pubsub" and USER_GROUP_BUCKETS:
+        _layer_config["group_buckets"] = {"user.": USER_GROUP_BUCKETS}  # core.publishing.user_group's names
     if TESTING:
         # Redis pub/sub ignores database numbers: keep concurrent test runs' groups apart.
         _layer_config["prefix"] = "asgi" + os.environ.get("CONFAB_TEST_ID", "")

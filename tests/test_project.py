@@ -137,3 +137,25 @@ def test_an_event_hold_below_zero_or_past_five_seconds_is_refused_at_startup(val
 
     assert result.returncode != 0
     assert "WS_EVENT_HOLD_SECONDS must be between 0 (write at once) and 5 seconds." in result.stderr
+
+
+def test_a_negative_number_of_user_group_buckets_is_refused_at_startup():
+    result = run_manage("check", DEBUG="1", USER_GROUP_BUCKETS="-1")
+
+    assert result.returncode != 0
+    assert "USER_GROUP_BUCKETS must be a whole number: 0 (a channel per user) or more." in result.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "{'user.': 1024}"), ("16", "{'user.': 16}"), ("0", "None")])
+def test_the_pub_sub_layer_shares_user_groups_among_the_buckets_configured(value, expected):
+    shown = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['CONFIG'].get('group_buckets'))",
+        DEBUG="1",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        USER_GROUP_BUCKETS=value,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == expected

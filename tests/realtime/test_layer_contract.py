@@ -600,3 +600,135 @@ async def test_cluster_the_layer_hands_no_publications(redis_cluster, settings):
     layer = redis_layer(redis_cluster.url, "contract-cluster")
 
     assert layer.publications([("room.7", message(1))]) is None
+
+
+# --- RedisFanOutChannelLayer: groups sharing bucket channels (group_buckets) ------------------------------
+
+BUCKETS = {"user.": 4}
+
+
+def bucketed_layer(redis_url: str, prefix: str) -> RedisFanOutChannelLayer:
+    """The layer as settings build it (USER_GROUP_BUCKETS), with four buckets so groups share them."""
+    if redis_url.startswith("redis+cluster://"):
+        return RedisClusterFanOutChannelLayer(hosts=[redis_url], prefix=prefix, group_buckets=BUCKETS)
+    return RedisFanOutChannelLayer(hosts=[redis_url], prefix=prefix, group_buckets=BUCKETS)
+
+
+@pytest_asyncio.fixture
+async def bucketed(redis_kind_and_url) -> AsyncIterator[Harness]:
+    kind, redis_url = redis_kind_and_url
+    prefix = f"contract{uuid.uuid4().hex[:8]}"
+    built = Harness(kind, bucketed_layer(redis_url, prefix), redis_url, prefix)
+    yield built
+    await built.layer.flush()
+
+
+def groups_sharing_a_bucket(layer, count: int) -> list[str]:
+    """``count`` user groups whose messages go out on one and the same bucket channel."""
+    by_bucket: dict[str, list[str]] = {}
+    for user_id in range(1, 1000):
+        group = f"user.{user_id}"
+        by_bucket.setdefault(layer._bucket_of(group), []).append(group)
+    return next(groups[:count] for groups in by_bucket.values() if len(groups) >= count)
+
+
+async def join_bucketed(harness: Harness, group: str, channel: str) -> None:
+    await harness.layer.group_add(group, channel)
+    await harness._subscribed(harness.layer._bucket_of(group))
+
+
+async def test_redis_a_bucketed_groups_message_reaches_its_members_and_no_other_group_of_the_bucket(bucketed):
+    mine, other = groups_sharing_a_bucket(bucketed.layer, 2)
+    member, stranger = await bucketed.channel(), await bucketed.channel()
+    member_got, stranger_got = Recorder(), Recorder()
+    bucketed.layer.attach(member, member_got)
+    bucketed.layer.attach(stranger, stranger_got)
+    await join_bucketed(bucketed, mine, member)
+    await join_bucketed(bucketed, other, stranger)
+
+    await bucketed.layer.group_send(mine, message("for me"))
+    await bucketed.layer.group_send(other, message("for the other"))
+
+    assert await member_got.next() == message("for me")
+    assert await stranger_got.next() == message("for the other")
+    assert member_got.waiting() == [] and stranger_got.waiting() == []
+
+
+async def test_redis_the_groups_of_a_bucket_share_one_subscription(redis_url):
+    """What bucketing is for: a process follows a bucket once, not once per user group (one classic Redis:
+    PUBSUB CHANNELS lists classic subscriptions)."""
+    prefix = f"contract{uuid.uuid4().hex[:8]}"
+    harness = Harness("redis", bucketed_layer(redis_url, prefix), redis_url, prefix)
+    groups = groups_sharing_a_bucket(harness.layer, 5)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for group in groups:
+            await join_bucketed(harness, group, await harness.channel())
+
+        subscribed = {name.decode() for name in await client.pubsub_channels(f"{prefix}*")}
+        assert subscribed - {name for name in subscribed if name.endswith("!")} == {harness.layer._bucket_of(groups[0])}
+    finally:
+        await client.aclose()
+        await harness.layer.flush()
+
+
+async def test_redis_a_bucket_is_left_when_its_last_local_group_is(redis_url):
+    prefix = f"contract{uuid.uuid4().hex[:8]}"
+    harness = Harness("redis", bucketed_layer(redis_url, prefix), redis_url, prefix)
+    first, second = groups_sharing_a_bucket(harness.layer, 2)
+    one, two = await harness.channel(), await harness.channel()
+    await join_bucketed(harness, first, one)
+    await join_bucketed(harness, second, two)
+    bucket = harness.layer._bucket_of(first)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await harness.layer.group_discard(first, one)
+        assert (await client.pubsub_numsub(bucket))[0][1] == 1  # the second group still wants it
+        await harness.layer.group_discard(second, two)
+        async with asyncio.timeout(ARRIVAL_TIMEOUT):
+            while (await client.pubsub_numsub(bucket))[0][1] != 0:
+                await asyncio.sleep(0.005)
+        assert harness.layer.bucket_groups == {}
+    finally:
+        await client.aclose()
+        await harness.layer.flush()
+
+
+async def test_redis_a_bucketed_groups_message_from_another_process_reaches_its_member_once(bucketed):
+    group, other_group = groups_sharing_a_bucket(bucketed.layer, 2)
+    member, recorder = await bucketed.channel(), Recorder()
+    bucketed.layer.attach(member, recorder)
+    await join_bucketed(bucketed, group, member)
+
+    async def publish(_) -> None:
+        layer = bucketed_layer(bucketed.redis_url, bucketed.prefix)
+        try:
+            await layer.group_send(other_group, message("not mine"))
+            await layer.group_send(group, message("mine"))
+        finally:
+            await layer.flush()
+
+    await in_other_process(bucketed, publish)
+
+    assert await recorder.next() == message("mine")
+    await asyncio.sleep(0.05)
+    assert recorder.waiting() == []
+
+
+async def test_redis_a_bucketed_groups_publication_published_by_another_client_reaches_it(redis_url, settings):
+    settings.REDIS_URL = redis_url
+    prefix = f"contract{uuid.uuid4().hex[:8]}"
+    harness = Harness("redis", bucketed_layer(redis_url, prefix), redis_url, prefix)
+    member, recorder = await harness.channel(), Recorder()
+    harness.layer.attach(member, recorder)
+    await join_bucketed(harness, "user.7", member)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        [(channel, payload)] = harness.layer.publications([("user.7", message("scripted"))])
+        assert channel == harness.layer._bucket_of("user.7")
+        await client.publish(channel, payload)
+
+        assert await recorder.next() == message("scripted")
+    finally:
+        await client.aclose()
+        await harness.layer.flush()
