@@ -317,19 +317,19 @@ def _run_prepared(connection, sql: str, params: list[Any], *, fetch_all: bool) -
         return cursor.fetchall() if fetch_all else cursor.fetchone()
 
 
-# The driver cursors of each open PostgreSQL connection, by (the connection's id, slot), their timestamp
-# loader registered once: a new cursor and its loader per statement were a fifth of each compiled query's
-# CPU in the driver (`python -m bench connect-steps`, docs/benchmarks.md). Slot 0 runs single statements;
-# a pipeline (``read_together``) takes one slot per statement, since each cursor holds one result. A
-# connection is used by one thread at a time (Django's per-thread connections, the pool's checkout), and
-# so are its cursors. Kept while the connection is open; the cursors of connections closed since are let go
-# whenever another is made, so there are never more than a few cursors for each connection open then.
-_driver_cursors: dict[tuple[int, int], Any] = {}
+# The driver cursor of each open PostgreSQL connection, by the connection's id, its timestamp loader
+# registered once: a new cursor and its loader per statement were a fifth of each compiled query's CPU in
+# the driver (`python -m bench connect-steps`, docs/benchmarks.md). It runs single statements, and a
+# pipeline (``read_together``) reads its results with the cursor's loaders. A connection is used by one
+# thread at a time (Django's per-thread connections, the pool's checkout), and so is its cursor. Kept while
+# the connection is open; the cursors of connections closed since are let go whenever another is made, so
+# there are never more than a few.
+_driver_cursors: dict[int, Any] = {}
 
 
-def _driver_cursor(connection, slot: int = 0) -> Any:
+def _driver_cursor(connection) -> Any:
     raw = connection.connection
-    cursor = _driver_cursors.get((id(raw), slot))
+    cursor = _driver_cursors.get(id(raw))
     if cursor is not None and cursor.connection is raw and not cursor.closed:
         return cursor
     import psycopg  # only on PostgreSQL, where Django's backend has imported it already
@@ -337,7 +337,7 @@ def _driver_cursor(connection, slot: int = 0) -> Any:
     for key, kept in list(_driver_cursors.items()):
         if kept.closed or kept.connection.closed:
             _driver_cursors.pop(key, None)
-    cursor = _driver_cursors[(id(raw), slot)] = psycopg.Cursor(raw)
+    cursor = _driver_cursors[id(raw)] = psycopg.Cursor(raw)
     load_timestamps_compiled(cursor, connection)
     return cursor
 

@@ -16,10 +16,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("postgres")]
 
 def test_statements_on_one_connection_share_one_driver_cursor():
     fetch_one_prepared("SELECT 1", [])
-    first = compiled._driver_cursors[(id(connection.connection), 0)]
+    first = compiled._driver_cursors[id(connection.connection)]
 
     assert fetch_one_prepared("SELECT %s::int + 1", [2]) == (3,)
-    assert compiled._driver_cursors[(id(connection.connection), 0)] is first
+    assert compiled._driver_cursors[id(connection.connection)] is first
 
 
 def test_the_shared_cursor_reads_timestamps_as_djangos_cursors_do():
@@ -46,9 +46,9 @@ def test_the_cursor_of_a_closed_connection_is_let_go_when_another_is_made():
 
         compiled._driver_cursor(wrapper(later))
 
-        assert (id(closing), 0) not in compiled._driver_cursors
-        assert compiled._driver_cursors[(id(later), 0)].connection is later
+        assert id(closing) not in compiled._driver_cursors
+        assert compiled._driver_cursors[id(later)].connection is later
     finally:
         later.close()
         for test_connection in (closing, later):  # nothing of this test stays in the module's cache
-            compiled._driver_cursors.pop((id(test_connection), 0), None)
+            compiled._driver_cursors.pop(id(test_connection), None)

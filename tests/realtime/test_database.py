@@ -122,66 +122,64 @@ def _break_own_connection() -> None:
             pass
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_a_thread_keeps_its_connection_from_one_call_to_the_next(postgres):
+@pytest.fixture
+def one_thread():
+    """A gateway of one database thread, shut down (its connection handed back) after the test."""
     gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
-    first = await gateway.call(_state_of_this_threads_connection)
-    second = await gateway.call(_state_of_this_threads_connection)
+    yield gateway
+    gateway.shutdown(wait=5)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_thread_keeps_its_connection_from_one_call_to_the_next(one_thread, postgres):
+    first = await one_thread.call(_state_of_this_threads_connection)
+    second = await one_thread.call(_state_of_this_threads_connection)
     assert second["open_before"] is True
     assert second["pid"] == first["pid"]
-    gateway.shutdown(wait=5)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_thread_hands_its_connection_back_after_a_moment_without_calls(postgres, monkeypatch):
+async def test_a_thread_hands_its_connection_back_after_a_moment_without_calls(one_thread, postgres, monkeypatch):
     monkeypatch.setattr(database, "KEEP_IDLE_SECONDS", 0.1)
-    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
-    first = await gateway.call(_state_of_this_threads_connection)
+    first = await one_thread.call(_state_of_this_threads_connection)
     await asyncio.sleep(0.5)
     assert first["wrapper"].connection is None
-    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
-    gateway.shutdown(wait=5)
+    assert (await one_thread.call(_state_of_this_threads_connection))["open_before"] is False
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_thread_hands_its_connection_back_after_keeping_it_its_longest(postgres, monkeypatch):
+async def test_a_thread_hands_its_connection_back_after_keeping_it_its_longest(one_thread, postgres, monkeypatch):
     monkeypatch.setattr(database, "KEEP_AT_MOST_SECONDS", 0.0)
-    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
-    await gateway.call(_state_of_this_threads_connection)  # kept from here
-    await gateway.call(_state_of_this_threads_connection)  # past the longest: handed back after this call
-    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
-    gateway.shutdown(wait=5)
+    await one_thread.call(_state_of_this_threads_connection)  # kept from here
+    await one_thread.call(_state_of_this_threads_connection)  # past the longest: handed back after this call
+    assert (await one_thread.call(_state_of_this_threads_connection))["open_before"] is False
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_connection_left_in_a_transaction_is_not_kept(postgres):
-    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
-    await gateway.call(_leave_a_transaction_open)
-    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
-    gateway.shutdown(wait=5)
+async def test_a_connection_left_in_a_transaction_is_not_kept(one_thread, postgres):
+    await one_thread.call(_leave_a_transaction_open)
+    assert (await one_thread.call(_state_of_this_threads_connection))["open_before"] is False
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_connection_that_broke_is_not_kept_and_the_next_call_works(postgres):
-    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
-    first = await gateway.call(_state_of_this_threads_connection)
-    await gateway.call(_break_own_connection)
-    after = await gateway.call(_state_of_this_threads_connection)
+async def test_a_connection_that_broke_is_not_kept_and_the_next_call_works(one_thread, postgres):
+    first = await one_thread.call(_state_of_this_threads_connection)
+    await one_thread.call(_break_own_connection)
+    after = await one_thread.call(_state_of_this_threads_connection)
     assert after["open_before"] is False
     assert after["pid"] != first["pid"]
-    gateway.shutdown(wait=5)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_no_connection_is_kept_where_the_pool_cannot_give_every_thread_one_and_more(postgres, settings):
+async def test_no_connection_is_kept_where_the_pool_cannot_give_every_thread_one_and_more(
+    one_thread, postgres, settings
+):
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     if not isinstance(pool, dict):
         pytest.skip("runs with the PostgreSQL pool (DB_POOL_MAX_SIZE > 0)")
     settings.DB_THREADS = pool["max_size"]
-    gateway = DatabaseGateway(threads=1, max_pending=10, timeout=10)
-    await gateway.call(_state_of_this_threads_connection)
-    assert (await gateway.call(_state_of_this_threads_connection))["open_before"] is False
-    gateway.shutdown(wait=5)
+    await one_thread.call(_state_of_this_threads_connection)
+    assert (await one_thread.call(_state_of_this_threads_connection))["open_before"] is False
 
 
 @pytest.mark.django_db(transaction=True)

@@ -414,13 +414,18 @@ def redis_kind_and_url(request) -> tuple[str, str]:
     return redis_kind(request, request.param)
 
 
-@pytest_asyncio.fixture
-async def redis_harness(redis_kind_and_url) -> AsyncIterator[Harness]:
-    kind, redis_url = redis_kind_and_url
+async def harness_of(kind: str, redis_url: str, build: Callable[[str, str], Any]) -> AsyncIterator[Harness]:
+    """A harness on the layer ``build(redis_url, prefix)`` makes, with a prefix of its own; flushed after."""
     prefix = f"contract{uuid.uuid4().hex[:8]}"
-    built = Harness(kind, redis_layer(redis_url, prefix), redis_url, prefix)
+    built = Harness(kind, build(redis_url, prefix), redis_url, prefix)
     yield built
     await built.layer.flush()
+
+
+@pytest_asyncio.fixture
+async def redis_harness(redis_kind_and_url) -> AsyncIterator[Harness]:
+    async for built in harness_of(*redis_kind_and_url, redis_layer):
+        yield built
 
 
 @pytest.fixture
@@ -616,11 +621,8 @@ def bucketed_layer(redis_url: str, prefix: str) -> RedisFanOutChannelLayer:
 
 @pytest_asyncio.fixture
 async def bucketed(redis_kind_and_url) -> AsyncIterator[Harness]:
-    kind, redis_url = redis_kind_and_url
-    prefix = f"contract{uuid.uuid4().hex[:8]}"
-    built = Harness(kind, bucketed_layer(redis_url, prefix), redis_url, prefix)
-    yield built
-    await built.layer.flush()
+    async for built in harness_of(*redis_kind_and_url, bucketed_layer):
+        yield built
 
 
 def groups_sharing_a_bucket(layer, count: int) -> list[str]:
