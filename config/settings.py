@@ -380,8 +380,8 @@ WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 15.0)
 # Presence events (user_online, user_offline, status_changed) may wait this long before they are written, so
 # that those reaching one connection meanwhile go out in one write (realtime.consumer.HeldEvents): each
 # write to a socket is a system call, and the co-members' writes were a fifth of a connect's server CPU
-# (docs/benchmarks.md). A second, not a quarter: at a quarter the writes were still about 0.1 ms of a connect's
-# 1.6 ms with 100-member rooms, at a second about nothing, and presence a second late is still live (clients
+# (docs/benchmarks.md). A second, not a quarter: at a quarter the writes still cost about 0.14 ms of a connect
+# (1.67 against 1.53 ms with 100-member rooms), and presence a second late is still live (clients
 # that poll presence see it a minute late). 0 writes each at once. Other events never wait, and follow the
 # held ones in order.
 WS_EVENT_HOLD_SECONDS = env_float("WS_EVENT_HOLD_SECONDS", 1.0)

@@ -105,7 +105,9 @@ class DatabaseThreads(Executor):
 
     ``ThreadPoolExecutor`` would do but for letting go of the connection: its
     idle threads wait on its queue with no timeout, so a kept connection would
-    stay out of the pool for as long as the process had no call.
+    stay out of the pool for as long as the process had no call. The queue
+    needs no bound of its own: ``DatabaseGateway`` admits at most
+    ``DB_MAX_PENDING`` calls at once.
     """
 
     def __init__(self, threads: int, name: str = "confab-db") -> None:
