@@ -134,6 +134,21 @@ def proc_run_wait_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def cores_busy_seconds(cpus: list[int]) -> tuple[float, float]:
+    """Seconds ``cpus`` together spent busy (any process, interrupts too) and idle (idle + iowait), from
+    /proc/stat: with a process's own CPU over the same window, how much of its cores others took."""
+    busy = idle = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *ticks = line.split()
+            if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+                continue
+            values = [int(t) for t in ticks[:8]]  # user nice system idle iowait irq softirq steal
+            idle += values[3] + values[4]
+            busy += sum(values) - values[3] - values[4]
+    return busy / CLOCK_TICKS, idle / CLOCK_TICKS
+
+
 class CpuMeter:
     """CPU used by a set of processes between start() and stop(), in % of one core,
     and the time they waited for a CPU (``waits``, same unit)."""

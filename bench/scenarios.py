@@ -10,6 +10,7 @@ prints it in red and exits non-zero.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from array import array
@@ -21,6 +22,7 @@ from .common import (
     RESULTS_DIR,
     CpuMeter,
     Table,
+    cores_busy_seconds,
     fmt_ms,
     fmt_num,
     green,
@@ -513,7 +515,10 @@ def connections(args: Any, target: Target) -> int:
                 stores.begin()
             server_cpu0 = sum(proc_cpu_seconds(pid) for pid in servers.pids)
             loop_cpu0 = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids)
+            server_cores = target.server_cpus or sorted(os.sched_getaffinity(servers.pids[0]))
+            cores0 = cores_busy_seconds(server_cores)
             connect = _connect(main_pool, args.connect_concurrency, total - warm)
+            cores1 = cores_busy_seconds(server_cores)
             server_cpu_connect = sum(proc_cpu_seconds(pid) for pid in servers.pids) - server_cpu0
             loop_cpu_connect = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids) - loop_cpu0
             gen_cpu_connect = sum(main_pool.call("cpu")) - gen_cpu0
@@ -539,6 +544,7 @@ def connections(args: Any, target: Target) -> int:
                     ("other", server_cpu_connect - loop_cpu_connect),
                 )
             }
+            cores = None
             if connect["connected"]:
                 _say(
                     f"  server CPU per connect {cpu_ms['all']:.2f} ms "
@@ -548,6 +554,18 @@ def connections(args: Any, target: Target) -> int:
                 _say(
                     f"  of which the event-loop thread {cpu_ms['loop']:.2f} ms, "
                     f"other threads (database) {cpu_ms['other']:.2f} ms"
+                )
+                # What kept the server's cores from serving more connects: other processes on them
+                # (PostgreSQL, Redis, unpinned) or nothing to run (every connect waiting on a store).
+                core_seconds = (cores1[0] - cores0[0]) + (cores1[1] - cores0[1])
+                cores = {
+                    "server": 100 * server_cpu_connect / core_seconds,
+                    "others": 100 * (cores1[0] - cores0[0] - server_cpu_connect) / core_seconds,
+                    "idle": 100 * (cores1[1] - cores0[1]) / core_seconds,
+                }
+                _say(
+                    f"  the server's core(s) {server_cores}: {cores['server']:.0f} % the server, "
+                    f"{cores['others']:.0f} % other processes, {cores['idle']:.0f} % idle"
                 )
             _say_stores(connect_stores)
             if connect["failed"]:
@@ -601,6 +619,8 @@ def connections(args: Any, target: Target) -> int:
         "server_cpu_ms_per_connect_other_threads": cpu_ms["other"],
         # Of all threads' CPU, the cyclic garbage collector's (its /metrics; None: the code reports none).
         "server_cpu_ms_per_connect_gc": cpu_ms["gc"],
+        # The server's cores during the connects, in %: the server's own use, other processes', idle.
+        "server_cores_connecting": {key: round(value, 1) for key, value in cores.items()} if cores else None,
         "connect_stores": connect_stores,
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
