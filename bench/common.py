@@ -134,6 +134,16 @@ def proc_run_wait_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def proc_write_calls(pid: int) -> int:
+    """System calls of a process that wrote (``syscw`` of /proc/<pid>/io): sockets' writes, mostly. A
+    count, not a time: it compares two runs on a machine whose speed moves between them."""
+    with open(f"/proc/{pid}/io") as io:
+        for line in io:
+            if line.startswith("syscw:"):
+                return int(line.split()[1])
+    return 0
+
+
 def cores_busy_seconds(cpus: list[int]) -> tuple[float, float]:
     """Seconds ``cpus`` together spent busy (any process, interrupts too) and idle (idle + iowait), from
     /proc/stat: with a process's own CPU over the same window, how much of its cores others took."""

@@ -30,6 +30,7 @@ from .common import (
     loadavg,
     proc_cpu_seconds,
     proc_loop_thread_cpu_seconds,
+    proc_write_calls,
     red,
     self_cpu_seconds,
     write_result,
@@ -517,7 +518,9 @@ def connections(args: Any, target: Target) -> int:
             loop_cpu0 = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids)
             server_cores = target.server_cpus or sorted(os.sched_getaffinity(servers.pids[0]))
             cores0 = cores_busy_seconds(server_cores)
+            writes0 = sum(proc_write_calls(pid) for pid in servers.pids)
             connect = _connect(main_pool, args.connect_concurrency, total - warm)
+            writes_connect = sum(proc_write_calls(pid) for pid in servers.pids) - writes0
             cores1 = cores_busy_seconds(server_cores)
             server_cpu_connect = sum(proc_cpu_seconds(pid) for pid in servers.pids) - server_cpu0
             loop_cpu_connect = sum(proc_loop_thread_cpu_seconds(pid) for pid in servers.pids) - loop_cpu0
@@ -563,6 +566,7 @@ def connections(args: Any, target: Target) -> int:
                     "others": 100 * (cores1[0] - cores0[0] - server_cpu_connect) / core_seconds,
                     "idle": 100 * (cores1[1] - cores0[1]) / core_seconds,
                 }
+                _say(f"  the server's write system calls per connect: {writes_connect / connect['connected']:.2f}")
                 _say(
                     f"  the server's core(s) {server_cores}: {cores['server']:.0f} % the server, "
                     f"{cores['others']:.0f} % other processes, {cores['idle']:.0f} % idle"
@@ -619,6 +623,7 @@ def connections(args: Any, target: Target) -> int:
         "server_cpu_ms_per_connect_other_threads": cpu_ms["other"],
         # Of all threads' CPU, the cyclic garbage collector's (its /metrics; None: the code reports none).
         "server_cpu_ms_per_connect_gc": cpu_ms["gc"],
+        "server_write_calls_per_connect": round(writes_connect / added, 2) if added else None,
         # The server's cores during the connects, in %: the server's own use, other processes', idle.
         "server_cores_connecting": {key: round(value, 1) for key, value in cores.items()} if cores else None,
         "connect_stores": connect_stores,
