@@ -145,7 +145,11 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error(None, ActionError("unauthenticated", "Authenticate within the time limit."))
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    async def _start(self, user, sign_in_secret: str | None, loaded: ReadyData | None = None) -> dict[str, Any]:
+    async def _start(
+        self, user, sign_in_secret: str | None, loaded: ReadyData | None = None, *, ack_id: str | None = None
+    ) -> dict[str, Any]:
+        """Follow the user's groups, announce the connection and send ``ready`` (and the ``ack`` of the
+        ``authenticate`` request ``ack_id`` after it, in the same write)."""
         if self._auth_timer is not None:
             self._auth_timer.cancel()
             self._auth_timer = None
@@ -164,7 +168,10 @@ class ChatConsumer(RealtimeConsumer):
                 expect_seq(room_group(room["id"]), room["last_seq"] + 1)
         ready["session"] = self.session_id
         ready.update(await presence.connection_opened(self, co_member_rows))
-        await self.send(text_data=encode_frame("ready", ready))
+        frames = [encode_frame("ready", ready)]
+        if ack_id is not None:
+            frames.append(encode_frame("ack", {"user": user_payload(user)}, request_id=ack_id))
+        await self.send_texts(frames)
         return ready
 
     async def disconnect(self, code: int) -> None:
@@ -258,9 +265,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         user, token_session, loaded = found
-        await self._start(user, token_session, loaded)
-        if request_id is not None:
-            await self.send(text_data=encode_frame("ack", {"user": user_payload(user)}, request_id=request_id))
+        await self._start(user, token_session, loaded, ack_id=request_id)
 
     # --- Messages from the channel layer ---------------------------------------
 

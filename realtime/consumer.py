@@ -84,8 +84,9 @@ class ServerConnection(Protocol):
     def write_text(self, text: str) -> bool:
         """Write a ready-made text frame at once; False: use ``send`` (flow control, closing...)."""
 
-    def write_texts(self, texts: list[str]) -> bool:
-        """Write ready-made text frames, in order, in one write; False: use ``send``, as for ``write_text``."""
+    def write_texts(self, texts: list[str], *, shared: bool = True) -> bool:
+        """Write ready-made text frames, in order, in one write; False: use ``send``, as for ``write_text``.
+        ``shared``: other sockets get the same texts (the server may keep them built)."""
 
     def forget_read_frame(self) -> bool:
         """Let go of what the server's parser keeps of the last frame read, between frames."""
@@ -192,6 +193,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if text_data is not None and not close and connection is not None and connection.write_text(text_data):
             return
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def send_texts(self, texts: list[str]) -> None:
+        """``send`` for several text frames of this socket's own, in order: in one write where the server
+        allows it (one system call and one wake-up of the client, not one per frame)."""
+        connection = self._connection
+        if connection is not None and connection.write_texts(texts, shared=False):
+            return
+        for text in texts:
+            await self.send(text_data=text)
 
     async def __call__(self, scope, receive, send) -> None:
         """Channels' consumer loop, with events written as they arrive and no task per connection.

@@ -78,11 +78,15 @@ def _takes_ready_made_frames(protocol: WebSocketsSansIOProtocol) -> bool:
     )
 
 
-def write_text_frames(protocol: WebSocketsSansIOProtocol, texts: list[str]) -> bool:
-    """``write_text_frame`` for several texts in order, in one write (one system call, not one per frame)."""
+def write_text_frames(protocol: WebSocketsSansIOProtocol, texts: list[str], *, shared: bool = True) -> bool:
+    """``write_text_frame`` for several texts in order, in one write (one system call, not one per frame).
+
+    ``shared``: other sockets get the same texts (held events), so small frames are kept built
+    (``_held_frame``); a socket's own frames (its ``ready`` and ``ack``) are built and not kept.
+    """
     if not _takes_ready_made_frames(protocol):
         return False
-    protocol.transport.write(b"".join(map(_held_frame, texts)))
+    protocol.transport.write(b"".join(map(_held_frame if shared else text_frame, texts)))
     return True
 
 
@@ -444,9 +448,9 @@ class SansIOConnection:
         """``write_text_frame`` on this connection."""
         return write_text_frame(self.protocol, text)
 
-    def write_texts(self, texts: list[str]) -> bool:
+    def write_texts(self, texts: list[str], *, shared: bool = True) -> bool:
         """``write_text_frames`` on this connection."""
-        return write_text_frames(self.protocol, texts)
+        return write_text_frames(self.protocol, texts, shared=shared)
 
     def forget_read_frame(self) -> bool:
         """After a message is handled: the parser lets go of its frame (``park_frame_parser``)."""

@@ -392,3 +392,19 @@ async def test_a_socket_holding_as_many_events_as_it_may_writes_them_at_once(
 
     assert len(online) == 2
     assert len(_writes_of(counting, b"user_online")) == 1
+
+
+async def test_a_connects_ready_and_the_ack_of_its_authenticate_go_out_in_one_write(sansio_server, bob):
+    before = set(sansio_server.server_state.connections)
+    socket = await connect(sansio_server.ws_url)
+    [protocol] = [p for p in sansio_server.server_state.connections if p not in before]
+    counting = protocol.transport = CountingTransport(protocol.transport)
+    token = str(AccessToken.for_user(bob))
+
+    await socket.send(orjson.dumps({"type": "authenticate", "id": "a1", "data": {"token": token}}).decode())
+    ready, ack = [orjson.loads(await asyncio.wait_for(socket.recv(), 10)) for _ in range(2)]
+    await socket.close()
+
+    assert (ready["type"], ack["type"], ack["id"], ack["data"]["user"]["id"]) == ("ready", "ack", "a1", bob.id)
+    [write] = _writes_of(counting, b'"ready"')
+    assert b'"ack"' in write
