@@ -560,7 +560,7 @@ def connections(args: Any, target: Target) -> int:
                 )
                 # What kept the server's cores from serving more connects: other processes on them
                 # (PostgreSQL, Redis, unpinned) or nothing to run (every connect waiting on a store).
-                core_seconds = (cores1[0] - cores0[0]) + (cores1[1] - cores0[1])
+                core_seconds = max((cores1[0] - cores0[0]) + (cores1[1] - cores0[1]), 1e-9)
                 cores = {
                     "server": 100 * server_cpu_connect / core_seconds,
                     "others": 100 * (cores1[0] - cores0[0] - server_cpu_connect) / core_seconds,

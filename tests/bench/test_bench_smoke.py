@@ -195,17 +195,45 @@ def test_the_announcing_floor_app_answers_every_socket_with_a_ready_naming_its_r
     assert figures["server_cpu_ms_per_connect_gc"] is None  # not asked for (--gc-seconds)
 
 
-def test_a_connections_run_quotes_the_cyclic_collectors_cpu_per_connect_from_the_servers_metrics(tmp_path):
-    # 250 sockets, of which the first 50 warm up: 200 measured connects take some 300 ms of server CPU,
-    # thirty of /proc's 10 ms ticks. With ten, a run could read no tick at all (CI did: 0.0 ms per connect).
-    result, document = run_bench(
-        tmp_path, "connections", "--backend=embedded", "--connections=250", "--idle-seconds=1", "--gc-seconds"
+@pytest.fixture(scope="module")
+def connections_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
+    """One connections run on the embedded backend, asked for the collector's share (``--gc-seconds``).
+
+    250 sockets, of which the first 50 warm up: 200 measured connects take some 300 ms of server CPU,
+    thirty of /proc's 10 ms ticks. With ten, a run could read no tick at all (CI did: 0.0 ms per connect).
+    """
+    return run_bench(
+        tmp_path_factory.mktemp("connections"),
+        "connections",
+        "--backend=embedded",
+        "--connections=250",
+        "--idle-seconds=1",
+        "--gc-seconds",
     )
+
+
+def test_a_connections_run_quotes_the_cyclic_collectors_cpu_per_connect_from_the_servers_metrics(connections_run):
+    result, document = connections_run
 
     assert result.returncode == 0, result.stdout + result.stderr
     figures = document["figures"]
     assert 0 <= figures["server_cpu_ms_per_connect_gc"] < figures["server_cpu_ms_per_connect"]
     assert "the cyclic garbage collector's (any thread, until 2 s after)" in result.stdout
+
+
+def test_a_connections_run_shares_out_the_servers_core_and_counts_its_writes_per_connect(connections_run):
+    result, document = connections_run
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = document["figures"]
+    shares = figures["server_cores_connecting"]
+    assert sorted(shares) == ["idle", "others", "server"]
+    # Shares of /proc's 10 ms ticks over a window of a few tenths of a second: a few % either way.
+    assert shares["server"] > 0 and shares["idle"] >= 0
+    assert abs(sum(shares.values()) - 100) < 0.5
+    # Each connect is written at least the handshake's answer and its ready (with the ack).
+    assert figures["server_write_calls_per_connect"] >= 2
+    assert "the server's write system calls per connect" in result.stdout
 
 
 def test_the_older_pages_history_run_asks_only_for_pages_before_a_seq_and_gets_each(tmp_path):
