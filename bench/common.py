@@ -83,13 +83,19 @@ def proc_loop_thread_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def proc_rss_kib(pid: int) -> int:
-    """Resident set size in KiB (VmRSS of /proc/<pid>/status)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
+def _proc_field(pid: int, name: str, field: str) -> int:
+    """The number after ``field:`` in /proc/<pid>/<name> (0 when absent)."""
+    prefix = field + ":"
+    with open(f"/proc/{pid}/{name}") as lines:
+        for line in lines:
+            if line.startswith(prefix):
                 return int(line.split()[1])
     return 0
+
+
+def proc_rss_kib(pid: int) -> int:
+    """Resident set size in KiB (VmRSS of /proc/<pid>/status)."""
+    return _proc_field(pid, "status", "VmRSS")
 
 
 def self_cpu_seconds() -> float:
@@ -137,11 +143,7 @@ def proc_run_wait_seconds(pid: int) -> float:
 def proc_write_calls(pid: int) -> int:
     """System calls of a process that wrote (``syscw`` of /proc/<pid>/io): sockets' writes, mostly. A
     count, not a time: it compares two runs on a machine whose speed moves between them."""
-    with open(f"/proc/{pid}/io") as io:
-        for line in io:
-            if line.startswith("syscw:"):
-                return int(line.split()[1])
-    return 0
+    return _proc_field(pid, "io", "syscw")
 
 
 def cores_busy_seconds(cpus: list[int]) -> tuple[float, float]:
