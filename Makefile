@@ -1,9 +1,15 @@
 # Confab: `make run` serves the chat, `make test` runs the whole suite.
 # Both build .venv from the pinned requirements when it is missing or stale.
 
-PYTHON ?= python3
+# The interpreter .venv is made from: an optimised CPython 3.11 where the machine has one (scripts/venv-python).
+PYTHON ?= $(shell scripts/venv-python)
 VENV := .venv
 BIN := $(VENV)/bin
+# .venv records the interpreter it was made from (.made-with); made from another than PYTHON, it is made again.
+MADE_WITH := $(VENV)/.made-with
+ifneq ($(shell cat $(MADE_WITH) 2>/dev/null),$(PYTHON))
+$(shell rm -f $(MADE_WITH) $(VENV)/.runtime $(VENV)/.dev)
+endif
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVER ?= uvicorn
@@ -11,15 +17,16 @@ export DEBUG ?= 1
 
 .PHONY: run test demo lint bench migrate browser clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+$(MADE_WITH):
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	echo '$(PYTHON)' > $@
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+$(VENV)/.runtime: requirements.txt | $(MADE_WITH)
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(MADE_WITH)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 

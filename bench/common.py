@@ -251,7 +251,14 @@ def machine_info() -> dict[str, Any]:
         "memory_mib": mem_kib // 1024,
         "kernel": platform.release(),
         "python": platform.python_version(),
+        "python_interpreter": interpreter(),
     }
+
+
+def interpreter() -> str:
+    """The interpreter the venv (and so every server) runs on: its build moves every CPU figure
+    (``scripts/venv-python``; docs/benchmarks.md, "The interpreter")."""
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
 def package_versions() -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import random
 import time
 from array import array
@@ -26,6 +27,7 @@ from .common import (
     fmt_ms,
     fmt_num,
     green,
+    interpreter,
     latency_summary,
     loadavg,
     proc_cpu_seconds,
@@ -322,7 +324,8 @@ def _header(title: str, target: Target, extra: str = "") -> None:
     d = target.describe()
     _say(
         f"== {title}: {d['server']} x{d['processes']}, {d['backend']} ({d['layer']} layer, capacity {d['capacity']}), "
-        f"server cpus {d['server_cpus']}, generator cpus {d['client_cpus']}{extra}; load {loadavg()}"
+        f"server cpus {d['server_cpus']}, generator cpus {d['client_cpus']}{extra}; "
+        f"Python {platform.python_version()} ({interpreter()}); load {loadavg()}"
     )
 
 

@@ -159,3 +159,69 @@ def test_the_pub_sub_layer_shares_user_groups_among_the_buckets_configured(value
 
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip().splitlines()[-1] == expected
+
+
+# --- The interpreter .venv is made from (scripts/venv-python, the Makefile) -------------------
+
+
+def venv_python(path: str) -> str:
+    """What ``scripts/venv-python`` prints with ``path`` as PATH."""
+    result = subprocess.run(
+        ["/bin/sh", str(PROJECT_DIR / "scripts" / "venv-python")],
+        env={"PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_venv_is_made_from_a_python_3_11_that_can_make_one():
+    chosen = venv_python(os.environ["PATH"])
+
+    answer = subprocess.run(
+        [chosen, "-c", "import sys, ensurepip; print(sys.version_info[:2])"], capture_output=True, text=True
+    )
+    assert answer.stdout.strip() == "(3, 11)", answer.stderr
+
+
+def test_the_distributions_python_3_11_comes_before_one_on_the_path(tmp_path):
+    distribution = Path("/usr/bin/python3.11")
+    if subprocess.run([distribution, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
+        pytest.skip("this machine's distribution has no Python 3.11 that can make a venv")
+    (tmp_path / "python3.11").symlink_to(sys.executable)  # another 3.11, first on the path
+
+    assert venv_python(f"{tmp_path}:{os.environ['PATH']}") == str(distribution)
+
+
+def make_dry_run(project: Path, made_with: str, python: str) -> str:
+    """``make -n lint`` in a copy of the project's build files whose .venv says it was made with ``made_with``."""
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+        (project / name).write_bytes((PROJECT_DIR / name).read_bytes())
+    (project / "scripts").mkdir()
+    (project / "scripts" / "venv-python").write_bytes((PROJECT_DIR / "scripts" / "venv-python").read_bytes())
+    venv = project / ".venv"
+    venv.mkdir()
+    for stamp in (".runtime", ".dev"):
+        (venv / stamp).touch()
+    (venv / ".made-with").write_text(f"{made_with}\n")
+    result = subprocess.run(
+        ["make", "-n", "lint", f"PYTHON={python}"], cwd=project, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_venv_made_from_another_interpreter_is_made_again(tmp_path):
+    planned = make_dry_run(tmp_path, made_with="/opt/elsewhere/python3.11", python=sys.executable)
+
+    assert f"{sys.executable} -m venv --clear .venv" in planned
+    assert ".venv/bin/pip install --quiet -r requirements-dev.txt" in planned
+
+
+def test_a_venv_made_from_the_chosen_interpreter_is_kept(tmp_path):
+    planned = make_dry_run(tmp_path, made_with=sys.executable, python=sys.executable)
+
+    assert "-m venv" not in planned
+    assert "pip install" not in planned
