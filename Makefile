@@ -2,14 +2,15 @@
 # Both build .venv from the pinned requirements when it is missing or stale.
 
 # The interpreter .venv is made from: an optimised CPython 3.11 where the machine has one (scripts/venv-python).
-PYTHON ?= $(shell scripts/venv-python)
+# Chosen once per make (`?=` would run the script again wherever PYTHON is read).
+ifndef PYTHON
+PYTHON := $(shell scripts/venv-python)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
-# .venv records the interpreter it was made from (.made-with); made from another than PYTHON, it is made again.
-MADE_WITH := $(VENV)/.made-with
-ifneq ($(shell cat $(MADE_WITH) 2>/dev/null),$(PYTHON))
-$(shell rm -f $(MADE_WITH) $(VENV)/.runtime $(VENV)/.dev)
-endif
+# .venv names the interpreter it was made from in a stamp (.made-with-<its path>): with no stamp for PYTHON,
+# it is made again from PYTHON (`venv --clear` takes every stamp with it, and so the requirements go in again).
+MADE_WITH := $(VENV)/.made-with-$(subst /,-,$(patsubst /%,%,$(PYTHON)))
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SERVER ?= uvicorn
@@ -20,13 +21,13 @@ export DEBUG ?= 1
 $(MADE_WITH):
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	echo '$(PYTHON)' > $@
+	touch $@
 
-$(VENV)/.runtime: requirements.txt | $(MADE_WITH)
+$(VENV)/.runtime: requirements.txt $(MADE_WITH)
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(MADE_WITH)
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(MADE_WITH)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
