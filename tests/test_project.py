@@ -181,7 +181,10 @@ def test_the_venv_is_made_from_a_python_3_11_that_can_make_one():
     chosen = venv_python(os.environ["PATH"])
 
     answer = subprocess.run(
-        [chosen, "-c", "import sys, ensurepip; print(sys.version_info[:2])"], capture_output=True, text=True
+        [chosen, "-c", "import sys, ensurepip; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert answer.stdout.strip() == "(3, 11)", answer.stderr
 
@@ -190,7 +193,8 @@ def test_the_distributions_python_3_11_comes_before_one_on_the_path(tmp_path):
     distribution = Path("/usr/bin/python3.11")
     if (
         not distribution.exists()
-        or subprocess.run([distribution, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0
+        or subprocess.run([distribution, "-c", "import ensurepip, venv"], capture_output=True, timeout=60).returncode
+        != 0
     ):
         pytest.skip("this machine's distribution has no Python 3.11 that can make a venv")
     (tmp_path / "python3.11").symlink_to(sys.executable)  # another 3.11, first on the path
