@@ -22,6 +22,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from .redis_pipeline import PipelinedRedis
+
 CLUSTER_SCHEME = "redis+cluster://"
 
 _sync_client: redis.Redis | redis.RedisCluster | None = None
@@ -29,6 +31,7 @@ _sync_client: redis.Redis | redis.RedisCluster | None = None
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis | aioredis.RedisCluster] = (
     weakref.WeakKeyDictionary()
 )
+_pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PipelinedRedis | None] = weakref.WeakKeyDictionary()
 
 
 class ClosedTransportSafeConnection(aioredis.Connection):
@@ -110,6 +113,35 @@ def async_client() -> aioredis.Redis | aioredis.RedisCluster | None:
     return client
 
 
+def async_pipeline() -> PipelinedRedis | None:
+    """The running loop's pipelined connection (``core.redis_pipeline``) to ``REDIS_URL``, for the commands
+    of every socket's connect and close; None without Redis and where only redis-py's client serves the URL
+    (a cluster, TLS, a Unix socket): use ``async_client()`` there."""
+    if not settings.REDIS_URL:
+        return None
+    loop = asyncio.get_running_loop()
+    try:
+        return _pipelines[loop]
+    except KeyError:
+        pass
+    _forget_closed_loops()
+    pipeline = None
+    if not is_cluster_url(settings.REDIS_URL):
+        options = aioredis.connection.parse_url(settings.REDIS_URL)
+        if "connection_class" not in options:  # redis://host:port/db only; rediss:// and unix:// name a class
+            pipeline = PipelinedRedis(
+                options.get("host", "localhost"),
+                int(options.get("port", 6379)),
+                db=int(options.get("db", 0)),
+                username=options.get("username"),
+                password=options.get("password"),
+                connect_timeout=5,
+                timeout=5,
+            )
+    _pipelines[loop] = pipeline
+    return pipeline
+
+
 def async_cluster_client(
     nodes: list[tuple[str, int]], *, connect_timeout: float, timeout: float
 ) -> aioredis.RedisCluster:
@@ -136,6 +168,8 @@ def _forget_closed_loops() -> None:
     """
     for loop in [loop for loop in _async_clients if loop.is_closed()]:
         del _async_clients[loop]
+    for loop in [loop for loop in _pipelines if loop.is_closed()]:
+        del _pipelines[loop]
 
 
 def reset_clients() -> None:
@@ -143,6 +177,7 @@ def reset_clients() -> None:
     global _sync_client
     _sync_client = None
     _async_clients.clear()
+    _pipelines.clear()
 
 
 def _on_setting_changed(*, setting: str, **kwargs) -> None:

@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from core.redis import async_client, sync_client
+from core.redis import async_client, async_pipeline, sync_client
 
 PREFIX = "confab:{presence}:"
 PROCS_KEY = PREFIX + "procs"
@@ -360,7 +360,7 @@ async def add_connection_and_ask(
     rooms_now, rooms_later = rooms[:ONLINE_CHECK_SLICE], rooms[ONLINE_CHECK_SLICE:]
     this = process_id()
     keys = _record_keys(this, user_id)
-    answer = await client.eval(
+    answer = await (async_pipeline() or client).eval(
         _ADD_AND_ASK,
         len(keys),
         *keys,
@@ -400,7 +400,9 @@ async def remove_connection(user_id: int, conn_id: str) -> bool:
                 return False
             del local.by_user[user_id]
             return True
-    return bool(await client.eval(_REMOVE, 2, _proc_key(process_id()), _user_key(user_id), conn_id))
+    return bool(
+        await (async_pipeline() or client).eval(_REMOVE, 2, _proc_key(process_id()), _user_key(user_id), conn_id)
+    )
 
 
 async def refresh_process() -> tuple[list[int], list[int]]:
