@@ -2,12 +2,13 @@
 
 redis-py's asyncio client takes a pooled connection per command, writes it
 through a stream writer, reads the reply under a timeout context and hands
-the connection back: about 45 us of the event loop's CPU per command
-(measured with ``bench/`` on this machine), a thirtieth of a whole WebSocket
-connect, for the one script a connect runs. Redis answers the commands of a
-connection in the order they came, so a connection can carry many commands at
-once without any of that: each command is one ``transport.write`` and one
-future, and the replies of a burst are parsed (hiredis) in one read. The
+the connection back. Redis answers the commands of a connection in the order
+they came, so a connection can carry many commands at once without any of
+that: each command is one ``transport.write`` and one future, and the replies
+of a burst are parsed (hiredis) in one read. A connect's presence script took
+123 us of the server's CPU through redis-py and takes 64 us this way (``python
+-m bench connect-steps``, ``presence_ask``), and a whole connect 8 % less
+(``docs/benchmarks.md``, fifteenth sitting). The
 connect and the close of a socket (``presence.store``) go this way; every other
 command keeps redis-py's client (``core.redis.async_client``), and so does a
 cluster, TLS or Unix-socket ``REDIS_URL`` (``async_pipeline`` gives None there).
