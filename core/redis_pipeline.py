@@ -72,6 +72,8 @@ class _Replies(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, packed: bytes) -> asyncio.Future:
+        if self.lost:  # lost between the caller's check and now: nothing could ever answer it
+            raise errors.ConnectionError("The Redis connection was lost; the command was not sent")
         future = self._loop.create_future()
         self.waiting.append((future, self._loop.time()))
         self.transport.write(packed)

@@ -118,3 +118,14 @@ async def test_a_connect_and_a_close_of_a_socket_go_through_the_pipeline(redis_u
 
     assert await store.remove_connection(1, "conn-1") is True
     assert pipeline._replies is not None and not pipeline._replies.lost
+
+
+async def test_a_connection_already_lost_refuses_a_command_instead_of_leaving_it_unanswered(redis_url):
+    pipeline = async_pipeline()
+    await pipeline.execute("PING")
+    replies = pipeline._replies
+    pipeline.close()
+
+    with pytest.raises(errors.ConnectionError, match="was not sent"):
+        replies.send(pack_command(("PING",)))
+    assert not replies.waiting
