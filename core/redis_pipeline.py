@@ -16,26 +16,34 @@ cluster, TLS or Unix-socket ``REDIS_URL`` (``async_pipeline`` gives None there).
 Bounded as every other wait:
 
 - connecting takes at most ``connect_timeout`` seconds;
-- a reply late by more than ``timeout`` seconds fails every command waiting on
-  the connection with redis-py's ``TimeoutError`` and drops the connection (later
-  replies could no longer be matched); the next command connects again;
-- at most ``max_pending`` commands wait at once; the next is refused at once
-  with ``ConnectionError``, before anything is written;
+- a command whose reply is late by ``timeout`` seconds fails with redis-py's
+  ``TimeoutError``. The connection is kept, and the command keeps its place:
+  Redis may still run it, and what is sent after it (a socket's close after its
+  connect failed) must run after it, on the same connection. Its reply, when
+  it comes, is read and dropped;
+- a connection with no reply at all for ``drop_after`` seconds is dropped
+  (every command still waiting fails); the next command connects again;
+- at most ``max_pending`` commands wait at once, late ones included; the next
+  is refused at once with ``ConnectionError``, before anything is written;
 - a lost connection fails what waits on it with ``ConnectionError``.
 
 A command is never sent twice: a script that records a connection must not
 run again after a lost reply, when it may have run already (redis-py's retries
-could). Errors are redis-py's own classes, so callers handle both clients alike.
+could). Error replies are parsed by redis-py's own parser into its classes
+(``AuthenticationError``, ``BusyLoadingError``, ``NoScriptError``, ...), so callers
+handle both clients alike.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from typing import Any
 
 import hiredis
 from redis import exceptions as errors
+from redis._parsers.base import BaseParser
 
 
 def pack_command(args: tuple[Any, ...]) -> bytes:
@@ -59,10 +67,13 @@ def pack_command(args: tuple[Any, ...]) -> bytes:
 class _Replies(asyncio.Protocol):
     """The connection: commands written in order, their futures waiting in the same order."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, drop_after: float) -> None:
         self.timeout = timeout
-        self.reader = hiredis.Reader(protocolError=errors.InvalidResponse, replyError=errors.ResponseError)
+        self.drop_after = drop_after
+        # redis-py's own error parsing (its class per error code); an error inside an array stays in the array.
+        self.reader = hiredis.Reader(protocolError=errors.InvalidResponse, replyError=BaseParser.parse_error)
         self.waiting: deque[tuple[asyncio.Future, float]] = deque()
+        self.timed_out = 0  # how many of the oldest waiting commands were already failed as late
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self._timer: asyncio.TimerHandle | None = None
@@ -75,10 +86,14 @@ class _Replies(asyncio.Protocol):
         if self.lost:  # lost between the caller's check and now: nothing could ever answer it
             raise errors.ConnectionError("The Redis connection was lost; the command was not sent")
         future = self._loop.create_future()
-        self.waiting.append((future, self._loop.time()))
+        now = self._loop.time()
+        self.waiting.append((future, now))
         self.transport.write(packed)
-        if self._timer is None:
-            self._timer = self._loop.call_at(self._loop.time() + self.timeout, self._check_late)
+        timer = self._timer
+        if timer is None or timer.when() > now + self.timeout:  # armed for the drop only: this one is due first
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(now + self.timeout, self._check_late)
         return future
 
     def data_received(self, data: bytes) -> None:
@@ -97,8 +112,10 @@ class _Replies(asyncio.Protocol):
                 self._fail(errors.ConnectionError("Redis sent a reply to no command"))
                 return
             future = waiting.popleft()[0]
-            if not future.done():  # a caller that gave up (cancelled) leaves its reply unread
-                if isinstance(reply, errors.ResponseError):
+            if self.timed_out:
+                self.timed_out -= 1
+            if not future.done():  # a caller that gave up (cancelled, or failed as late) leaves it unread
+                if isinstance(reply, errors.RedisError):
                     future.set_exception(reply)
                 else:
                     future.set_result(reply)
@@ -107,14 +124,26 @@ class _Replies(asyncio.Protocol):
         self._fail(errors.ConnectionError(f"Connection to Redis lost ({exc or 'closed by the server'})"))
 
     def _check_late(self) -> None:
+        """Fail the commands late by ``timeout``; drop the connection when the oldest is late by ``drop_after``."""
         self._timer = None
-        if not self.waiting:
+        waiting = self.waiting
+        if not waiting:
             return
-        sent_at = self.waiting[0][1]
-        if self._loop.time() - sent_at >= self.timeout:
-            self._fail(errors.TimeoutError(f"Redis did not answer within {self.timeout:g} s"))
-        else:
-            self._timer = self._loop.call_at(sent_at + self.timeout, self._check_late)
+        now = self._loop.time()
+        oldest_sent_at = waiting[0][1]
+        if now - oldest_sent_at >= self.drop_after:
+            self._fail(errors.TimeoutError(f"Redis answered nothing for {self.drop_after:g} s; connection dropped"))
+            return
+        next_check = oldest_sent_at + self.drop_after
+        late = errors.TimeoutError(f"Redis did not answer within {self.timeout:g} s")
+        for future, sent_at in itertools.islice(waiting, self.timed_out, None):
+            if now - sent_at < self.timeout:
+                next_check = min(next_check, sent_at + self.timeout)
+                break
+            self.timed_out += 1
+            if not future.done():
+                future.set_exception(late)
+        self._timer = self._loop.call_at(next_check, self._check_late)
 
     def _fail(self, error: Exception) -> None:
         """Fail everything waiting and drop the connection: no later reply can be matched to its command."""
@@ -123,6 +152,7 @@ class _Replies(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
         waiting, self.waiting = self.waiting, deque()
+        self.timed_out = 0
         for future, _ in waiting:
             if not future.done():
                 future.set_exception(error)
@@ -143,11 +173,13 @@ class PipelinedRedis:
         password: str | None = None,
         connect_timeout: float = 5.0,
         timeout: float = 5.0,
+        drop_after: float = 30.0,
         max_pending: int = 10_000,
     ) -> None:
         self.host, self.port, self.db = host, port, db
         self.username, self.password = username, password
         self.connect_timeout, self.timeout, self.max_pending = connect_timeout, timeout, max_pending
+        self.drop_after = max(drop_after, timeout)
         self._replies: _Replies | None = None
         self._connecting: asyncio.Future | None = None
 
@@ -187,7 +219,9 @@ class PipelinedRedis:
         replies: _Replies | None = None
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, replies = await loop.create_connection(lambda: _Replies(self.timeout), self.host, self.port)
+                _, replies = await loop.create_connection(
+                    lambda: _Replies(self.timeout, self.drop_after), self.host, self.port
+                )
                 hello = []
                 if self.password is not None:
                     auth = ("AUTH", self.password) if self.username is None else ("AUTH", self.username, self.password)

@@ -45,9 +45,10 @@ async def test_a_redis_that_stops_answering_fails_every_waiting_command_after_th
     assert "did not answer within 0.5 s" in str(results[0])
 
 
-async def test_after_a_timeout_the_next_command_is_answered_on_a_new_connection(private_redis):
+async def test_after_a_timeout_the_connection_is_kept_and_what_follows_runs_after_the_late_command(private_redis):
     pipeline = _pipeline(private_redis, timeout=0.5)
     await pipeline.execute("SET", "counter", 0)
+    connection = pipeline._replies
     _paused(private_redis)
     try:
         with pytest.raises(errors.TimeoutError):
@@ -55,8 +56,42 @@ async def test_after_a_timeout_the_next_command_is_answered_on_a_new_connection(
     finally:
         _resumed(private_redis)
 
-    # The late command ran once when Redis came back; its reply went nowhere, and nothing was sent again.
+    # The late command ran once when Redis came back, before the next one on the same connection; its reply
+    # was dropped, and nothing was sent again.
     assert await pipeline.execute("GET", "counter") == b"1"
+    assert pipeline._replies is connection and not connection.lost
+
+
+async def test_a_command_sent_after_late_ones_fails_after_its_own_timeout(private_redis):
+    pipeline = _pipeline(private_redis, timeout=0.3, drop_after=60)
+    await pipeline.execute("PING")
+    _paused(private_redis)
+    try:
+        with pytest.raises(errors.TimeoutError):
+            await asyncio.wait_for(pipeline.execute("PING"), 5)
+        with pytest.raises(errors.TimeoutError, match="within 0.3 s"):  # not after the drop, a minute on
+            await asyncio.wait_for(pipeline.execute("PING"), 5)
+    finally:
+        _resumed(private_redis)
+
+
+async def test_a_connection_that_answers_nothing_for_drop_after_is_dropped_and_the_next_command_reconnects(
+    private_redis,
+):
+    pipeline = _pipeline(private_redis, timeout=0.2, drop_after=0.6)
+    await pipeline.execute("PING")
+    connection = pipeline._replies
+    _paused(private_redis)
+    try:
+        with pytest.raises(errors.TimeoutError):
+            await asyncio.wait_for(pipeline.execute("PING"), 5)
+        await asyncio.sleep(0.8)
+        assert connection.lost
+    finally:
+        _resumed(private_redis)
+
+    assert await pipeline.execute("PING") == b"PONG"
+    assert pipeline._replies is not connection
 
 
 async def test_a_killed_redis_fails_the_waiting_commands_at_once_with_connection_error(private_redis):

@@ -7,6 +7,8 @@ in ``tests/faults/test_redis_pipeline_faults.py``.
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 from redis import exceptions as errors
@@ -42,12 +44,24 @@ def test_an_argument_of_another_type_is_refused_before_anything_is_sent():
             pack_command(("SET", "key", value))
 
 
-async def test_commands_sent_at_once_each_get_their_own_reply(redis_url):
+async def test_commands_sent_at_once_each_get_their_own_reply_on_one_connection(redis_url):
     pipeline = async_pipeline()
+    await pipeline.execute("PING")
+    connection = pipeline._replies
+
     replies = await asyncio.gather(*(pipeline.eval("return ARGV[1]", 0, n) for n in range(500)))
 
     assert replies == [str(n).encode() for n in range(500)]
-    assert pipeline._replies is not None and not pipeline._replies.lost  # one connection carried them all
+    assert pipeline._replies is connection and not connection.lost
+
+
+async def test_an_error_inside_an_array_is_returned_in_it_as_redis_py_returns_it(redis_url):
+    script = "return {1, redis.error_reply('inner'), 'after'}"
+
+    ours, theirs = await async_pipeline().eval(script, 0), await async_client().eval(script, 0)
+
+    assert [type(item) for item in ours] == [type(item) for item in theirs] == [int, errors.ResponseError, bytes]
+    assert str(ours[1]) == str(theirs[1]) == "inner"
 
 
 async def test_an_error_reply_raises_and_the_next_command_still_gets_its_own_reply(redis_url):
@@ -80,10 +94,17 @@ async def test_the_url_s_database_is_selected(redis_url, settings):
 
 
 async def test_a_password_the_server_refuses_fails_the_command_with_redis_pys_error(redis_url):
-    pipeline = PipelinedRedis("127.0.0.1", int(redis_url.split(":")[2].split("/")[0]), password="wrong")
+    import redis.asyncio as aioredis
 
-    with pytest.raises(errors.ResponseError):
-        await pipeline.execute("PING")
+    port = int(redis_url.split(":")[2].split("/")[0])
+    with pytest.raises(errors.RedisError) as theirs:
+        await aioredis.Redis(port=port, password="wrong").ping()
+
+    with pytest.raises(errors.RedisError) as ours:
+        await PipelinedRedis("127.0.0.1", port, password="wrong").execute("PING")
+
+    assert type(ours.value) is type(theirs.value)
+    assert isinstance(ours.value, errors.AuthenticationError)
 
 
 async def test_a_redis_that_is_not_there_fails_the_command_with_connection_error():
@@ -107,6 +128,24 @@ async def test_urls_only_redis_pys_client_serves_have_no_pipeline(settings, url)
 
 async def test_one_loop_keeps_one_pipeline(redis_url):
     assert async_pipeline() is async_pipeline()
+
+
+def test_each_event_loop_gets_a_pipeline_of_its_own_and_a_closed_loops_is_let_go(redis_url):
+    async def pipeline_answering():
+        pipeline = async_pipeline()
+        assert await pipeline.execute("PING") == b"PONG"
+        pipeline.close()
+        return pipeline
+
+    first_loop = asyncio.new_event_loop()
+    first = first_loop.run_until_complete(pipeline_answering())
+    first_loop.close()
+    released = weakref.ref(first_loop)
+    del first_loop
+
+    assert asyncio.run(pipeline_answering()) is not first
+    gc.collect()
+    assert released() is None
 
 
 async def test_a_connect_and_a_close_of_a_socket_go_through_the_pipeline(redis_url):
