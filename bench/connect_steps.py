@@ -99,7 +99,7 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
 
 
 async def _forget_connections(user_id: int, others: list[int]) -> None:
-    """Leave presence as found: the connections recorded here go, and the loop's Redis client closes."""
+    """Leave presence as found: the connections recorded here go, and the loop's Redis connections close."""
     from core.redis import async_client
     from presence import store
 
@@ -109,6 +109,13 @@ async def _forget_connections(user_id: int, others: list[int]) -> None:
     client = async_client()
     if client is not None:
         await client.aclose()
+    try:  # code since 468eca6 sends the presence script on a pipelined connection of its own
+        from core.redis import async_pipeline
+    except ImportError:
+        return
+    pipeline = async_pipeline()
+    if pipeline is not None:
+        pipeline.close()
 
 
 def _repeat(times: int, call: Callable[[], object]) -> None:
