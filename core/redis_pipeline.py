@@ -234,7 +234,7 @@ class PipelinedRedis:
                 replies._fail(errors.ConnectionError("The Redis connection was not set up"))
             if isinstance(error, (OSError, TimeoutError)):  # refused, unreachable, or past connect_timeout
                 raise errors.ConnectionError(
-                    f"Could not connect to Redis at {self.host}:{self.port} ({error or 'timed out'})"
+                    f"Could not connect to Redis at {self.host}:{self.port} ({str(error) or 'timed out'})"
                 ) from error
             raise
         return replies
