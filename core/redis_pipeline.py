@@ -37,6 +37,7 @@ handle both clients alike.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections import deque
 from typing import Any
@@ -182,6 +183,7 @@ class PipelinedRedis:
         self.drop_after = max(drop_after, timeout)
         self._replies: _Replies | None = None
         self._connecting: asyncio.Future | None = None
+        self._closes = 0  # how many times ``close`` was called: a connection made before the last one is not kept
 
     async def execute(self, *args: Any) -> Any:
         """Send one command and return its reply (bulk strings as bytes), raising redis-py's errors."""
@@ -197,7 +199,9 @@ class PipelinedRedis:
         return await self.execute("EVAL", script, numkeys, *keys_and_args)
 
     def close(self) -> None:
-        """Drop the connection; what waits on it fails with ``ConnectionError``, the next command connects again."""
+        """Drop the connection, and one being made; what waits on them fails with ``ConnectionError``. The next
+        command connects again."""
+        self._closes += 1
         if self._replies is not None and not self._replies.lost:
             self._replies._fail(errors.ConnectionError("The Redis connection was closed"))
         self._replies = None
@@ -206,13 +210,18 @@ class PipelinedRedis:
         # Every command that comes while the connection is made waits for the same attempt.
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._connect())
-            self._connecting.add_done_callback(self._connect_done)
+            self._connecting.add_done_callback(functools.partial(self._connect_done, self._closes))
         return await asyncio.shield(self._connecting)
 
-    def _connect_done(self, attempt: asyncio.Future) -> None:
+    def _connect_done(self, closes_before: int, attempt: asyncio.Future) -> None:
         self._connecting = None
-        if not attempt.cancelled() and attempt.exception() is None:
-            self._replies = attempt.result()
+        if attempt.cancelled() or attempt.exception() is not None:
+            return
+        replies = attempt.result()
+        if self._closes != closes_before:  # closed while it was being made: its callers get a closed connection
+            replies._fail(errors.ConnectionError("The Redis connection was closed"))
+        else:
+            self._replies = replies
 
     async def _connect(self) -> _Replies:
         loop = asyncio.get_running_loop()

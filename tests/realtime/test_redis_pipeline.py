@@ -168,3 +168,16 @@ async def test_a_connection_already_lost_refuses_a_command_instead_of_leaving_it
     with pytest.raises(errors.ConnectionError, match="was not sent"):
         replies.send(pack_command(("PING",)))
     assert not replies.waiting
+
+
+async def test_a_connection_being_made_when_the_pipeline_is_closed_is_not_kept(redis_url):
+    pipeline = async_pipeline()
+    pipeline.close()  # nothing open yet
+    waiting = asyncio.ensure_future(pipeline.execute("PING"))
+    await asyncio.sleep(0)  # the connection is being made
+    pipeline.close()
+
+    with pytest.raises(errors.ConnectionError):
+        await waiting
+    assert pipeline._replies is None
+    assert await pipeline.execute("PING") == b"PONG"  # the next command connects again
