@@ -25,6 +25,9 @@ from django.core.signals import setting_changed
 from .redis_pipeline import PipelinedRedis
 
 CLUSTER_SCHEME = "redis+cluster://"
+# Seconds to connect, and to wait for a reply where a client has a reply timeout (the sync clients, the
+# cluster client, the pipelined connection): one figure for every client this module makes.
+TIMEOUT = 5
 
 _sync_client: redis.Redis | redis.RedisCluster | None = None
 # Keyed by the loop itself, not id(loop): a new loop can get the address of a closed one.
@@ -87,12 +90,12 @@ def sync_client() -> redis.Redis | redis.RedisCluster | None:
         if is_cluster_url(settings.REDIS_URL):
             _sync_client = redis.RedisCluster(
                 startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in cluster_nodes(settings.REDIS_URL)],
-                socket_timeout=5,
-                socket_connect_timeout=5,
+                socket_timeout=TIMEOUT,
+                socket_connect_timeout=TIMEOUT,
             )
         else:
             _sync_client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+                settings.REDIS_URL, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, health_check_interval=30
             )
     return _sync_client
 
@@ -106,9 +109,11 @@ def async_client() -> aioredis.Redis | aioredis.RedisCluster | None:
     if client is None:
         _forget_closed_loops()
         if is_cluster_url(settings.REDIS_URL):
-            client = async_cluster_client(cluster_nodes(settings.REDIS_URL), connect_timeout=5, timeout=5)
+            client = async_cluster_client(cluster_nodes(settings.REDIS_URL), connect_timeout=TIMEOUT, timeout=TIMEOUT)
         else:
-            client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5, health_check_interval=30)
+            client = aioredis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=TIMEOUT, health_check_interval=30
+            )
         _async_clients[loop] = client
     return client
 
@@ -135,8 +140,8 @@ def async_pipeline() -> PipelinedRedis | None:
                 db=int(options.get("db", 0)),
                 username=options.get("username"),
                 password=options.get("password"),
-                connect_timeout=5,
-                timeout=5,
+                connect_timeout=TIMEOUT,
+                timeout=TIMEOUT,
             )
     _pipelines[loop] = pipeline
     return pipeline
@@ -166,10 +171,9 @@ def _forget_closed_loops() -> None:
     The weak key alone does not: a client's connections hold their loop, so
     the entry would keep the loop (and its sockets) alive for good.
     """
-    for loop in [loop for loop in _async_clients if loop.is_closed()]:
-        del _async_clients[loop]
-    for loop in [loop for loop in _pipelines if loop.is_closed()]:
-        del _pipelines[loop]
+    for by_loop in (_async_clients, _pipelines):
+        for loop in [loop for loop in by_loop if loop.is_closed()]:
+            del by_loop[loop]
 
 
 def reset_clients() -> None:

@@ -48,7 +48,11 @@ from redis._parsers.base import BaseParser
 
 
 def pack_command(args: tuple[Any, ...]) -> bytes:
-    """The command in RESP, its arguments encoded as redis-py encodes them (str as UTF-8, int and float as text)."""
+    """The command in RESP, its arguments encoded as redis-py encodes them (str as UTF-8, int and float as text).
+
+    redis-py's own packer is a method of its connection classes, with its encoder behind it; this is the
+    same bytes without a connection (``test_arguments_are_encoded_as_redis_py_encodes_them``).
+    """
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
         if type(arg) is bytes:
