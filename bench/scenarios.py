@@ -315,6 +315,14 @@ def _stores(target: Target) -> storestats.StoreStats | None:
     return storestats.StoreStats(target.redis_url, target.private_pg)
 
 
+def _connect_batches(servers: Any) -> tuple[float, float] | None:
+    """The servers' batched database calls and the items they carried so far (``/metrics``), or None when
+    the code under test counts none (before ``DatabaseBatches``)."""
+    batches = servers.metric_total("confab_database_batches_total")
+    items = servers.metric_total("confab_database_batched_items_total")
+    return None if batches is None or items is None else (batches, items)
+
+
 def _say_stores(report: dict[str, Any] | None) -> None:
     if report:
         _say(storestats.render(report))
@@ -503,6 +511,7 @@ def connections(args: Any, target: Target) -> int:
             # The collector's seconds so far (/metrics), only when asked: a server that served these requests
             # grew about 0.3 KiB a socket more while the sockets opened (measured, 2026-12-03).
             gc_seconds0 = servers.gc_seconds() if args.gc_seconds else None
+            batches0 = _connect_batches(servers) if args.gc_seconds else None
             time.sleep(1.0)
             rss_before = servers.rss_kib()
             main_pool = GeneratorPool(specs[warm:], args.clients, target.client_cpus, args.client_lib)
@@ -583,6 +592,14 @@ def connections(args: Any, target: Target) -> int:
             # nothing) to 2 s after it, which take the rest of the connects' garbage.
             gc_seconds1 = servers.gc_seconds() if args.gc_seconds else None
             gc_connect = None if gc_seconds0 is None or gc_seconds1 is None else gc_seconds1 - gc_seconds0
+            batches1 = _connect_batches(servers) if args.gc_seconds else None
+            connect_batch_mean = (
+                round((batches1[1] - batches0[1]) / (batches1[0] - batches0[0]), 2)
+                if batches0 is not None and batches1 is not None and batches1[0] > batches0[0]
+                else None
+            )
+            if connect_batch_mean is not None:
+                _say(f"  connects per database call (DatabaseBatches), mean: {connect_batch_mean}")
             cpu_ms["gc"] = (
                 round(1000 * gc_connect / connect["connected"], 3)
                 if connect["connected"] and gc_connect is not None
@@ -626,6 +643,8 @@ def connections(args: Any, target: Target) -> int:
         "server_cpu_ms_per_connect_other_threads": cpu_ms["other"],
         # Of all threads' CPU, the cyclic garbage collector's (its /metrics; None: the code reports none).
         "server_cpu_ms_per_connect_gc": cpu_ms["gc"],
+        # Items per batched database call over the connect window (/metrics; None: not asked or not reported).
+        "connect_batch_mean": connect_batch_mean,
         "server_write_calls_per_connect": round(writes_connect / added, 2) if added else None,
         # The server's cores during the connects, in %: the server's own use, other processes', idle.
         "server_cores_connecting": {key: round(value, 1) for key, value in cores.items()} if cores else None,

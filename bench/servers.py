@@ -375,6 +375,10 @@ class ServerProcess:
     def gc_seconds(self) -> float | None:
         """CPU seconds of the process's cyclic garbage collector so far (its ``/metrics``), or None when
         the code under test reports none (a revision from before ``confab_gc_seconds``)."""
+        return self.metric_total("confab_gc_seconds_total")
+
+    def metric_total(self, name: str) -> float | None:
+        """The sum of the process's ``/metrics`` samples named ``name`` (any labels), or None when it has none."""
         request = urllib.request.Request(
             f"{self.http_base}/metrics", headers={"Authorization": f"Bearer {BENCH_METRICS_TOKEN}"}
         )
@@ -383,7 +387,7 @@ class ServerProcess:
                 text = response.read().decode()
         except (OSError, urllib.error.URLError):
             return None
-        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("confab_gc_seconds_total{")]
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith((f"{name} ", f"{name}{{"))]
         return sum(values) if values else None
 
     def wait_listening(self, timeout: float = 60) -> None:
@@ -453,7 +457,11 @@ class ServerSet:
 
     def gc_seconds(self) -> float | None:
         """The cyclic collector's CPU seconds so far, all processes together (None: not reported)."""
-        readings = [s.gc_seconds() for s in self.servers]
+        return self.metric_total("confab_gc_seconds_total")
+
+    def metric_total(self, name: str) -> float | None:
+        """A ``/metrics`` sample's sum over all processes (None: a process does not report it)."""
+        readings = [s.metric_total(name) for s in self.servers]
         return None if None in readings else sum(readings)
 
     def check_alive(self) -> None:

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.conf import settings
@@ -34,7 +34,7 @@ from notifications.queries import unread_count_read, unread_notification_count
 from presence import actions as presence_actions
 from presence import realtime as presence
 from realtime.consumer import RealtimeConsumer, release_handshake, request_id_of
-from realtime.database import database_call
+from realtime.database import DatabaseBatches, database_call
 
 from . import actions, queries
 
@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SUSPENDED = 4403
+
+T = TypeVar("T")
 
 Handler = Callable[["ChatConsumer", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 HANDLERS: dict[str, Handler] = {}
@@ -64,11 +66,9 @@ def _ready_reads(user_id: int) -> list[Read]:
     ]
 
 
-def _load_ready(user) -> tuple[dict[str, Any], presence_actions.PresenceRows]:
+def _load_ready(user) -> ReadyData:
     """Everything ``ready`` needs, and the user's co-members' presence columns, in one worker-thread call."""
-    server_time = timezone.now()  # before reading, so no change slips between
-    with read_together(_ready_reads(user.id)):
-        return _read_ready(user, server_time)
+    return _the_one(_load_ready_many([user]))
 
 
 def _read_ready(user, server_time: datetime) -> tuple[dict[str, Any], presence_actions.PresenceRows]:
@@ -84,9 +84,10 @@ def _read_ready(user, server_time: datetime) -> tuple[dict[str, Any], presence_a
 
 
 ReadyData = tuple[dict[str, Any], presence_actions.PresenceRows]
+Authenticated = tuple[Any, str | None, ReadyData]  # the user, its sign-in session, and what ``ready`` needs
 
 
-def _authenticate_and_load(token: Any) -> tuple[Any, str | None, ReadyData] | None:
+def _authenticate_and_load(token: Any) -> Authenticated | None:
     """The user a token authenticates, its sign-in session and ``_load_ready``: a connect's one worker-thread call.
 
     A bot's API token (cfb_...) or a JWT access token: the bot token's prefix tells them apart. None
@@ -94,24 +95,84 @@ def _authenticate_and_load(token: Any) -> tuple[Any, str | None, ReadyData] | No
     reads of ``ready`` go to the database together, in one round trip, before the row says whether
     the token still works; when it does not, the rest are dropped unread.
     """
-    if is_bot_token(token):
-        found = user_for_bot_token(token)
-        if found is None:
-            return None
-        user, token_session = found
-        return user, token_session, _load_ready(user)
-    access = valid_access_token(token)
-    token_read = token_user_read(access) if access is not None else None
-    if token_read is None:
-        return None
+    return _the_one(_authenticate_and_load_many([token]))
+
+
+def _authenticate_and_load_many(tokens: list[Any]) -> list[Authenticated | None | Exception]:
+    """``_authenticate_and_load`` of each token, the reads of all the JWTs in one round trip
+    (``DatabaseBatches``: the connects that arrived together). An error of one token's load is that
+    token's answer; the others' stand."""
+    found: list[Authenticated | None | Exception] = [None] * len(tokens)
+    jwts = []  # (where in tokens, its access token, its user's read)
+    for index, token in enumerate(tokens):
+        if not is_bot_token(token):
+            access = valid_access_token(token)
+            token_read = token_user_read(access) if access is not None else None
+            if token_read is not None:
+                jwts.append((index, access, token_read))
     server_time = timezone.now()  # before reading, so no change slips between
-    _, (user_id, _) = token_read
-    with read_together([token_read, *_ready_reads(user_id)]):
-        found = user_for_valid_access_token(access)
-        if found is None:
-            return None
-        user, token_session = found
-        return user, token_session, _read_ready(user, server_time)
+    reads = [read for _, _, token_read in jwts for read in (token_read, *_ready_reads(token_read[1][0]))]
+    with read_together(reads):
+        for index, access, _ in jwts:
+            found[index] = _each_on_its_own(_load_for_access_token, access, server_time)
+    for index, token in enumerate(tokens):
+        if is_bot_token(token):
+            found[index] = _each_on_its_own(_load_for_bot_token, token)
+    return found
+
+
+def _load_for_access_token(access: Any, server_time: datetime) -> Authenticated | None:
+    found = user_for_valid_access_token(access)
+    if found is None:
+        return None
+    user, token_session = found
+    return user, token_session, _read_ready(user, server_time)
+
+
+def _load_for_bot_token(token: str) -> Authenticated | None:
+    found = user_for_bot_token(token)
+    if found is None:
+        return None
+    user, token_session = found
+    return user, token_session, _load_ready(user)
+
+
+def _load_ready_many(users: list[Any]) -> list[ReadyData | Exception]:
+    """``_load_ready`` of each user (sockets a session cookie signed in), their reads in one round trip."""
+    server_time = timezone.now()  # before reading, so no change slips between
+    with read_together([read for user in users for read in _ready_reads(user.id)]):
+        return [_each_on_its_own(_read_ready, user, server_time) for user in users]
+
+
+def _each_on_its_own(load: Callable[..., T], *args: Any) -> T | Exception:
+    """``load(*args)``, or the exception it raised: one connect's failure is its own, not its batch's."""
+    try:
+        return load(*args)
+    except Exception as error:  # noqa: BLE001 -- handed to that connect's caller (DatabaseBatches)
+        return error
+
+
+def _the_one(answers: list[T | Exception]) -> T:
+    """The answer of a batch of one, raised if it is an error."""
+    (answer,) = answers
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+# Connects arriving while others load go out together (realtime.database.DatabaseBatches).
+connect_loads = DatabaseBatches(
+    _authenticate_and_load_many,
+    max_size=settings.CONNECT_BATCH_SIZE,
+    max_waiting=settings.DB_MAX_PENDING,
+    in_flight=settings.CONNECT_BATCHES_IN_FLIGHT,
+)
+session_connect_loads = DatabaseBatches(
+    _load_ready_many,
+    max_size=settings.CONNECT_BATCH_SIZE,
+    max_waiting=settings.DB_MAX_PENDING,
+    in_flight=settings.CONNECT_BATCHES_IN_FLIGHT,
+)
 
 
 class ChatConsumer(RealtimeConsumer):
@@ -154,7 +215,7 @@ class ChatConsumer(RealtimeConsumer):
             self._auth_timer.cancel()
             self._auth_timer = None
         self.user = user
-        ready, co_member_rows = loaded if loaded is not None else await database_call(_load_ready, user)
+        ready, co_member_rows = loaded if loaded is not None else await session_connect_loads.call(user)
         self.room_ids = tuple(room["id"] for room in ready["rooms"])
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
@@ -257,7 +318,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         token = data.get("token") if isinstance(data, dict) else None
-        found = await database_call(_authenticate_and_load, token)
+        found = await connect_loads.call(token)
         if found is None:
             await self.send_error(
                 request_id, ActionError("unauthenticated", "The token is invalid, expired or its session has ended.")

@@ -34,9 +34,11 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Callable, Hashable
+import weakref
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor, Future
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -46,6 +48,7 @@ from core.errors import ActionError
 from core.metrics import counts, register_gauge
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 RETRY_AFTER_SECONDS = 1
 
@@ -211,7 +214,7 @@ class DatabaseGateway:
         """Run ``function(*args, **kwargs)`` on a database thread; raise ``unavailable`` when busy or slow."""
         if self.pending >= self.max_pending:
             counts.database_refused += 1
-            raise ActionError("unavailable", "The server is busy. Try again shortly.", retry_after=RETRY_AFTER_SECONDS)
+            raise _busy()
         self.pending += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
@@ -281,6 +284,131 @@ def gateway() -> DatabaseGateway:
 async def database_call(function: Callable[..., T], *args: Any, lane: Hashable | None = None, **kwargs: Any) -> T:
     """``function(*args, **kwargs)`` on this process's database pool (see the module docstring)."""
     return await gateway().call(function, *args, lane=lane, **kwargs)
+
+
+class DatabaseBatches(Generic[Item, T]):
+    """``run_many`` for the items of callers that arrive while earlier items are loading: one database
+    call, and one round trip, for many callers.
+
+    A connect is one database call of five small reads, and most of a call's
+    CPU is its own, not its reads': the hand-off to a thread and back, the
+    driver's send and its waits for results. When hundreds of sockets connect at
+    once (a deploy, a network blip), the connects that arrive while a call is
+    running wait for it and then go out together, their reads in one pipeline
+    (``run_many``); a lone connect goes at once, as before (no timer holds it).
+
+    Bounds: at most ``in_flight`` calls run at once, each for at most
+    ``max_size`` items; at most ``max_waiting`` items wait, past that a caller
+    is refused at once with ``unavailable`` (as ``DB_MAX_PENDING`` refuses a
+    call); a caller waits at most the gateway's ``DB_CALL_TIMEOUT`` in all, then
+    gets ``unavailable``, and its item is dropped if it has not gone out yet.
+    A caller that gives up (a socket closed while connecting) is dropped the
+    same way. ``run_many`` answers each item in order, with a result or an
+    exception of that item's own; an exception of the call as a whole (the
+    database is down, the gateway is busy) goes to every caller of the batch.
+    """
+
+    def __init__(
+        self,
+        run_many: Callable[[list[Item]], Sequence[T | BaseException]],
+        *,
+        max_size: int,
+        max_waiting: int,
+        in_flight: int = 1,
+    ) -> None:
+        self.run_many = run_many
+        self.max_size = max(1, max_size)
+        self.max_waiting = max(1, max_waiting)
+        self.in_flight = max(1, in_flight)
+        # Per event loop: a future belongs to its loop, and tests (or a server thread) run loops of their own.
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchState] = weakref.WeakKeyDictionary()
+
+    def waiting(self) -> int:
+        """Items of this thread's running loop waiting to go out."""
+        state = self._states.get(asyncio.get_running_loop())
+        return len(state.waiting) if state is not None else 0
+
+    async def call(self, item: Item) -> T:
+        """``run_many([item, ...])``'s answer for ``item``, from a call shared with the items around it."""
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            state = self._states[loop] = _BatchState()
+        if len(state.waiting) >= self.max_waiting:
+            counts.database_refused += 1
+            raise _busy()
+        future: asyncio.Future = loop.create_future()
+        state.waiting.append((item, future))
+        if not state.scheduled and state.running < self.in_flight:
+            # On the loop's next turn, so the items that arrive in the same turn go out together.
+            state.scheduled = True
+            loop.call_soon(self._start, loop, state)
+        try:
+            async with asyncio.timeout(gateway().timeout):
+                return await future
+        except TimeoutError:
+            counts.database_timeouts += 1
+            raise _timed_out() from None
+        finally:
+            future.cancel()  # a no-op when answered; else its item is dropped if it has not gone out
+
+    def _start(self, loop: asyncio.AbstractEventLoop, state: _BatchState) -> None:
+        state.scheduled = False
+        while state.running < self.in_flight and state.waiting:
+            batch = []
+            while state.waiting and len(batch) < self.max_size:
+                item, future = state.waiting.popleft()
+                if not future.done():  # a caller that gave up is not loaded
+                    batch.append((item, future))
+            if batch:
+                counts.database_batches += 1
+                counts.database_batched_items += len(batch)
+                state.running += 1
+                task = loop.create_task(self._run(loop, state, batch))
+                state.tasks.add(task)
+                task.add_done_callback(state.tasks.discard)
+
+    async def _run(
+        self, loop: asyncio.AbstractEventLoop, state: _BatchState, batch: list[tuple[Item, asyncio.Future]]
+    ) -> None:
+        try:
+            results = await database_call(self.run_many, [item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as error:  # noqa: BLE001 -- the batch's callers each get it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        finally:
+            state.running -= 1
+            if state.waiting and not loop.is_closed():
+                self._start(loop, state)
+
+
+class _BatchState:
+    """A ``DatabaseBatches``' items waiting on one event loop, and its calls running there."""
+
+    __slots__ = ("waiting", "running", "scheduled", "tasks")
+
+    def __init__(self) -> None:
+        self.waiting: deque[tuple[Any, asyncio.Future]] = deque()
+        self.running = 0
+        self.scheduled = False
+        self.tasks: set[asyncio.Task] = set()  # kept so a running batch is not collected mid-way
+
+
+def _busy() -> ActionError:
+    return ActionError("unavailable", "The server is busy. Try again shortly.", retry_after=RETRY_AFTER_SECONDS)
 
 
 def close_gateway(wait: float | None = None) -> None:

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-from chat.consumers import _authenticate_and_load
+from chat.consumers import _authenticate_and_load, _authenticate_and_load_many, _load_ready_many
 from chat.models import Room
 from core.compiled import CompiledQuery, read_together
 
@@ -191,6 +191,43 @@ def test_a_token_connect_sends_its_user_read_and_readys_four_together(ann, bob, 
     assert user == ann
     assert [room["id"] for room in ready["rooms"]] == [group_room.id]
     assert set(co_member_rows) == {ann.id, bob.id}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tokens_of_connects_batched_together_send_all_their_reads_in_one_round_trip(ann, bob, group_room):
+    tokens = [str(AccessToken.for_user(ann)), str(AccessToken.for_user(bob))]
+    _authenticate_and_load_many(tokens)  # prepared, as on a connection's later runs
+    found = []
+
+    sent = executes_sent_before_the_first_answer(
+        lambda: found.extend(_authenticate_and_load_many(tokens)), "accounts_user"
+    )
+
+    assert sent == 10  # each token's user and its ready's four
+    assert [user for user, _, _ in found] == [ann, bob]
+    assert [[room["id"] for room in ready["rooms"]] for _, _, (ready, _) in found] == [[group_room.id]] * 2
+    assert [ready["user"]["id"] for _, _, (ready, _) in found] == [ann.id, bob.id]
+
+
+def test_a_batch_answers_each_token_in_order_with_none_for_those_that_authenticate_no_one(
+    ann, bob, cat, group_room
+):
+    inactive = str(AccessToken.for_user(cat))
+    User.objects.filter(pk=cat.pk).update(is_active=False)
+    tokens = [str(AccessToken.for_user(bob)), "not a token", 7, inactive, str(AccessToken.for_user(ann))]
+
+    found = _authenticate_and_load_many(tokens)
+
+    assert [answer if answer is None else answer[0] for answer in found] == [bob, None, None, None, ann]
+
+
+def test_a_batch_of_session_sockets_reads_each_users_ready(ann, bob, group_room):
+    with CaptureQueriesContext(connection) as captured:
+        found = _load_ready_many([ann, bob])
+
+    assert [ready["user"]["id"] for ready, _ in found] == [ann.id, bob.id]
+    assert [set(rows) for _, rows in found] == [{ann.id, bob.id}] * 2
+    assert len(captured) == 8  # each user's four, sent together
 
 
 def test_a_token_of_an_inactive_user_authenticates_no_one_though_ready_was_read_with_it(ann, group_room):

@@ -48,20 +48,20 @@ async def test_a_jwt_authenticate_frame_gets_ready_with_the_users_rooms(ws_conne
 
 async def test_a_token_connect_reaches_ready_with_one_worker_thread_call(ws_connect, ann, group_room, monkeypatch):
     """The token check and everything ``ready`` reads share one trip to a database thread (a connect's cost)."""
-    from chat import consumers
+    from realtime import database
 
     calls = []
-    real_call = consumers.database_call
+    real_call = database.database_call
 
     async def counted(function, *args, **kwargs):
         calls.append(function.__name__)
         return await real_call(function, *args, **kwargs)
 
-    monkeypatch.setattr(consumers, "database_call", counted)
+    monkeypatch.setattr(database, "database_call", counted)
 
     ws = await ws_connect(ann)
 
-    assert calls == ["_authenticate_and_load"]
+    assert calls == ["_authenticate_and_load_many"]
     assert [room["id"] for room in ws.ready["data"]["rooms"]] == [group_room.id]
 
 
@@ -453,3 +453,24 @@ async def test_slim_queue_and_event_behave_as_asyncio_ones():
     with pytest.raises(asyncio.CancelledError):
         await waiter
     assert not event._waiters
+
+
+async def test_sockets_that_authenticate_at_once_each_get_their_own_ready(ann, bob, cat, group_room):
+    """Their loads share one database call (``connect_loads``); each socket still gets its own user."""
+    from core.metrics import counts
+
+    sockets = [WebsocketCommunicator(application, "/ws/chat/") for _ in range(3)]
+    users = [ann, bob, cat]
+    for ws in sockets:
+        assert (await ws.connect(timeout=5))[0]
+    calls_before, items_before = counts.database_batches, counts.database_batched_items
+    for ws, user in zip(sockets, users, strict=True):
+        await ws.send_json_to({"type": "authenticate", "data": {"token": str(AccessToken.for_user(user))}})
+
+    readies = [await receive_until(ws, "ready") for ws in sockets]
+
+    assert [ready["data"]["user"]["id"] for ready in readies] == [ann.id, bob.id, cat.id]
+    assert [[room["id"] for room in ready["data"]["rooms"]] for ready in readies] == [[group_room.id]] * 2 + [[]]
+    assert (counts.database_batches - calls_before, counts.database_batched_items - items_before) == (1, 3)
+    for ws in sockets:
+        await ws.disconnect()

@@ -55,6 +55,8 @@ def test_the_scrape_lists_every_confab_metric(client, metrics_on):
         "confab_publish_failures_total",
         "confab_database_refused_total",
         "confab_database_timeouts_total",
+        "confab_database_batches_total",
+        "confab_database_batched_items_total",
         "confab_sockets_shed_total",
         "confab_upload_bytes_total",
         "confab_open_sockets",
