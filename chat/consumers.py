@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SUSPENDED = 4403
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's "Try Again Later": a session socket the server could not load
 
 T = TypeVar("T")
 
@@ -195,7 +196,13 @@ class ChatConsumer(RealtimeConsumer):
         self._connection = release_handshake(self.scope, self.base_send)
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
-            await self._start(user, self.scope.get("session_key"))
+            try:
+                loaded = await session_connect_loads.call(user)
+            except ActionError as error:  # busy, or the database did not answer in time
+                await self.send_error(None, error)
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
+                return
+            await self._start(user, self.scope.get("session_key"), loaded)
         else:
             self._auth_timer = asyncio.get_running_loop().call_later(
                 settings.WS_AUTH_TIMEOUT, lambda: asyncio.ensure_future(self._auth_timed_out())
@@ -207,7 +214,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def _start(
-        self, user, sign_in_secret: str | None, loaded: ReadyData | None = None, *, ack_id: str | None = None
+        self, user, sign_in_secret: str | None, loaded: ReadyData, *, ack_id: str | None = None
     ) -> dict[str, Any]:
         """Follow the user's groups, announce the connection and send ``ready`` (and the ``ack`` of the
         ``authenticate`` request ``ack_id`` after it, in the same write)."""
@@ -215,7 +222,7 @@ class ChatConsumer(RealtimeConsumer):
             self._auth_timer.cancel()
             self._auth_timer = None
         self.user = user
-        ready, co_member_rows = loaded if loaded is not None else await session_connect_loads.call(user)
+        ready, co_member_rows = loaded
         self.room_ids = tuple(room["id"] for room in ready["rooms"])
         layer = self.channel_layer
         await layer.group_add(user_group(user.id), self.channel_name)
@@ -318,7 +325,11 @@ class ChatConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         token = data.get("token") if isinstance(data, dict) else None
-        found = await connect_loads.call(token)
+        try:
+            found = await connect_loads.call(token)
+        except ActionError as error:  # busy, or the database did not answer in time: the client may try again
+            await self.send_error(request_id, error)
+            return
         if found is None:
             await self.send_error(
                 request_id, ActionError("unauthenticated", "The token is invalid, expired or its session has ended.")
