@@ -43,8 +43,9 @@ KEY_FIGURES: dict[str, list[tuple[str, Figure]]] = {
         ("KiB/socket", lambda d: _first(d["figures"]["rss_per_connection_kib"])),
     ],
     "connect-steps": [
-        (f"{step} us", lambda d, step=step: d["figures"]["steps"][step]["us_per_call"])
-        for step in ("token", "load", "presence_ask", "snapshot")
+        # .get: runs of bench code from before a step was added have none of it
+        (f"{step} us", lambda d, step=step: d["figures"]["steps"].get(step, {}).get("us_per_call"))
+        for step in ("token", "load", "load_batched", "presence_ask", "snapshot")
     ],
     "history": [
         ("req/s", lambda d: d["figures"]["total_requests_per_s"]),

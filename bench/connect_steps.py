@@ -9,6 +9,9 @@ would run them:
 - ``load``: a connect's one database-thread call (``chat.consumers._authenticate_and_load``: the token,
   then its user's row, ``ready``'s rooms and unread count and the co-members' presence rows, sent to
   PostgreSQL together, ``core.compiled.read_together``);
+- ``load_batched``: the same per token, for sixteen members' tokens (all, in a smaller room) loaded in
+  one call, as connects that arrive together are (``chat.consumers._authenticate_and_load_many``;
+  code from before it loads them one by one, so there its figure is ``load``'s);
 - ``presence_ask``: recording the connection, asking which co-members are online and reading who
   types in its room (``presence.store.add_connection_and_ask``, on an event loop: one Redis round trip,
   two for code before the typists were read by the same script);
@@ -50,6 +53,15 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
     room = seed(rooms=1, members=members, history=20, prefix="steps")["rooms"][0]
     me, co_members = room["members"][0], [member["user"] for member in room["members"][1:]]
     token, user_id = me["token"], me["user"]
+    batch = [member["token"] for member in room["members"][:16]]
+    load_many = getattr(consumers, "_authenticate_and_load_many", None)  # code since the connect batches
+
+    def load_batch() -> None:
+        if load_many is not None:
+            load_many(batch)
+        else:
+            for each in batch:
+                consumers._authenticate_and_load(each)
     loop = asyncio.new_event_loop()
     for other in co_members[::2]:
         loop.run_until_complete(store.add_connection(other, f"steps.{other}"))
@@ -72,6 +84,7 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
     steps: dict[str, Callable[[int], None]] = {
         "token": lambda times: _repeat(times, lambda: user_for_access_token(token)),
         "load": lambda times: _repeat(times, lambda: consumers._authenticate_and_load(token)),
+        "load_batched": lambda times: _repeat(max(1, times // len(batch)), load_batch),
         "presence_ask": lambda times: loop.run_until_complete(ask_repeatedly(times)),
         "snapshot": lambda times: _repeat(times, lambda: actions.snapshot_from_rows(user_id, rows, online, [])),
     }
@@ -83,7 +96,8 @@ def measure(*, members: int, iterations: int, rounds: int) -> dict[str, Any]:
             for name, run in steps.items():
                 started = time.thread_time()
                 run(iterations)
-                per_round[name].append(round(1e6 * (time.thread_time() - started) / iterations, 1))
+                calls = max(1, iterations // len(batch)) * len(batch) if name == "load_batched" else iterations
+                per_round[name].append(round(1e6 * (time.thread_time() - started) / calls, 1))
     finally:
         loop.run_until_complete(_forget_connections(user_id, co_members[::2]))
         loop.close()

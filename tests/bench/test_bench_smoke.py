@@ -169,7 +169,7 @@ def test_connect_steps_times_each_step_of_a_connect_in_every_round(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     figures = document["figures"]
     assert (figures["members"], figures["iterations"], figures["rounds"], figures["online_co_members"]) == (4, 3, 2, 2)
-    assert sorted(figures["steps"]) == ["load", "presence_ask", "snapshot", "token"]
+    assert sorted(figures["steps"]) == ["load", "load_batched", "presence_ask", "snapshot", "token"]
     assert all(len(step["rounds"]) == 2 and step["us_per_call"] > 0 for step in figures["steps"].values())
 
 
