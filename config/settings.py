@@ -172,8 +172,9 @@ DB_THREADS = env_int("DB_THREADS", 1 if _IS_SQLITE else 8)
 DB_MAX_PENDING = env_int("DB_MAX_PENDING", 2000)
 DB_CALL_TIMEOUT = env_float("DB_CALL_TIMEOUT", 10.0)
 # Sockets that connect while others' loads run go out together (realtime.database.DatabaseBatches): at most
-# this many in one database call, and at most this many such calls at once.
-CONNECT_BATCH_SIZE = env_int("CONNECT_BATCH_SIZE", 32)
+# this many in one database call, and at most this many such calls at once. 16 rather than 32: no more CPU
+# per connect, and a batch's rows held at once left 0.5 KiB more per idle socket (docs/benchmarks.md).
+CONNECT_BATCH_SIZE = env_int("CONNECT_BATCH_SIZE", 16)
 CONNECT_BATCHES_IN_FLIGHT = env_int("CONNECT_BATCHES_IN_FLIGHT", 2)
 # The send path's two statements and the compiled queries (a connect's, a sign-in's) are prepared once per
 # PostgreSQL connection (core.compiled).
