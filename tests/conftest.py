@@ -239,6 +239,23 @@ async def ws_connect():
             pass
 
 
+def browser_socket(session_cookie: str):
+    """A communicator for ``/ws/chat/`` as a page of this site opens it: its session cookie, host and origin."""
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    return WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"cookie", f"sessionid={session_cookie}".encode()),
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+        ],
+    )
+
+
 async def receive_until(communicator, event_type: str, *, timeout: float = 3, request_id: str | None = None) -> dict:
     """Frames are read in order until one of ``event_type`` (and ``id``) arrives."""
     deadline = time.monotonic() + timeout

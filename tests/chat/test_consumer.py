@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from chat import actions
 from chat.models import Message, Room
 from config.asgi import application
-from tests.conftest import receive_until
+from tests.conftest import browser_socket, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,16 +67,7 @@ async def test_a_token_connect_reaches_ready_with_one_worker_thread_call(ws_conn
 
 async def test_the_session_cookie_authenticates_a_browser_socket(client, ann, group_room):
     await database_sync_to_async(client.force_login)(ann)
-    cookie = client.cookies["sessionid"].value
-    ws = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"cookie", f"sessionid={cookie}".encode()),
-            (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
-        ],
-    )
+    ws = browser_socket(client.cookies["sessionid"].value)
     connected, _ = await ws.connect()
     assert connected
     ready = await ws.receive_json_from(timeout=3)

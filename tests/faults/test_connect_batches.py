@@ -14,7 +14,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.asyncio.client import connect
 
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import browser_socket, database_url_for_subprocess
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers]
 
@@ -59,21 +59,10 @@ async def test_a_browser_socket_whose_connect_the_database_does_not_answer_hears
 ):
     """The session cookie signed the socket in; its ``ready`` reads wait on a locked table past the timeout."""
     from channels.db import database_sync_to_async
-    from channels.testing import WebsocketCommunicator
-
-    from config.asgi import application
 
     settings.DB_CALL_TIMEOUT = 1
     await database_sync_to_async(client.force_login)(ann)
-    ws = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-            (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
-        ],
-    )
+    ws = browser_socket(client.cookies["sessionid"].value)
     with psycopg.connect(database_url_for_subprocess(), autocommit=False) as holder:
         holder.execute("LOCK TABLE chat_roommember IN ACCESS EXCLUSIVE MODE")
         connected, _ = await ws.connect(timeout=5)
