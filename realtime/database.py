@@ -300,8 +300,8 @@ class DatabaseBatches(Generic[Item, T]):
     Bounds: at most ``in_flight`` calls run at once, each for at most
     ``max_size`` items; at most ``max_waiting`` items wait, past that a caller
     is refused at once with ``unavailable`` (as ``DB_MAX_PENDING`` refuses a
-    call); a caller waits at most the gateway's ``DB_CALL_TIMEOUT`` in all, then
-    gets ``unavailable``, and its item is dropped if it has not gone out yet.
+    call); a caller waits at most ``timeout`` (by default the gateway's
+    ``DB_CALL_TIMEOUT``) in all, then gets ``unavailable``, and its item is dropped if it has not gone out yet.
     A caller that gives up (a socket closed while connecting) is dropped the
     same way. ``run_many`` answers each item in order, with a result or an
     exception of that item's own; an exception of the call as a whole (the
@@ -315,11 +315,13 @@ class DatabaseBatches(Generic[Item, T]):
         max_size: int,
         max_waiting: int,
         in_flight: int = 1,
+        timeout: float | None = None,
     ) -> None:
         self.run_many = run_many
         self.max_size = max(1, max_size)
         self.max_waiting = max(1, max_waiting)
         self.in_flight = max(1, in_flight)
+        self.timeout = timeout  # a caller's longest wait in all; None: the gateway's (DB_CALL_TIMEOUT)
         # Per event loop: a future belongs to its loop, and tests (or a server thread) run loops of their own.
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchState] = weakref.WeakKeyDictionary()
 
@@ -344,7 +346,7 @@ class DatabaseBatches(Generic[Item, T]):
             state.scheduled = True
             loop.call_soon(self._start, loop, state)
         try:
-            async with asyncio.timeout(gateway().timeout):
+            async with asyncio.timeout(self.timeout if self.timeout is not None else gateway().timeout):
                 return await future
         except TimeoutError:
             counts.database_timeouts += 1

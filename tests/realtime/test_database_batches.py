@@ -121,23 +121,41 @@ async def test_a_caller_past_max_waiting_is_refused_at_once_as_unavailable():
     assert recorder.calls == [["hold"], [1, 2]]  # the refused item never went out
 
 
-async def test_a_caller_waits_at_most_db_call_timeout_and_its_item_is_dropped(settings):
-    settings.DB_CALL_TIMEOUT = 0.2
+async def test_a_caller_waits_at_most_its_timeout_and_its_item_is_dropped():
     recorder = Recorder()
-    batches = DatabaseBatches(recorder, max_size=10, max_waiting=10, in_flight=1)
+    # The held call runs under the gateway's own timeout (10 s), far past the caller's.
+    batches = DatabaseBatches(recorder, max_size=10, max_waiting=10, in_flight=1, timeout=0.2)
+    timeouts_before = counts.database_timeouts
     held = asyncio.ensure_future(batches.call("hold"))
     await asyncio.to_thread(recorder.holding.wait, 10)
 
     with pytest.raises(ActionError) as timed_out:
-        await batches.call(7)  # waits behind the held call, past the timeout
+        await batches.call(7)  # waits behind the held call, past its timeout
 
     assert timed_out.value.code == "unavailable"
-    assert batches.waiting() == 0
+    assert counts.database_timeouts == timeouts_before + 2  # its caller's and the held one's, which began first
     recorder.release.set()
     with pytest.raises(ActionError):
-        await held  # its own wait ran past the timeout too
+        await held  # it waited past the timeout too
     await asyncio.sleep(0.05)
     assert recorder.calls == [["hold"]]  # 7 was dropped, not loaded for no one
+    assert batches.waiting() == 0
+
+
+async def test_a_caller_waits_at_most_db_call_timeout_by_default(settings):
+    settings.DB_CALL_TIMEOUT = 0.2
+    release = threading.Event()
+
+    def stuck(items: list) -> list:
+        assert release.wait(10), "never released"
+        return items
+
+    batches = DatabaseBatches(stuck, max_size=10, max_waiting=10)
+    with pytest.raises(ActionError) as timed_out:
+        await batches.call(1)
+
+    assert timed_out.value.code == "unavailable"
+    release.set()
 
 
 async def test_a_caller_that_gave_up_is_not_loaded():
