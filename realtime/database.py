@@ -301,11 +301,12 @@ class DatabaseBatches(Generic[Item, T]):
     ``max_size`` items; at most ``max_waiting`` items wait, past that a caller
     is refused at once with ``unavailable`` (as ``DB_MAX_PENDING`` refuses a
     call); a caller waits at most ``timeout`` (by default the gateway's
-    ``DB_CALL_TIMEOUT``) in all, then gets ``unavailable``, and its item is dropped if it has not gone out yet.
-    A caller that gives up (a socket closed while connecting) is dropped the
-    same way. ``run_many`` answers each item in order, with a result or an
-    exception of that item's own; an exception of the call as a whole (the
-    database is down, the gateway is busy) goes to every caller of the batch.
+    ``DB_CALL_TIMEOUT``) in all, then gets ``unavailable``, and its item is
+    dropped if it has not gone out yet. A caller cancelled while it waits (its
+    task ended, as at shutdown) is dropped the same way. ``run_many`` answers
+    each item in order, with a result or an exception of that item's own; an
+    exception of the call as a whole (the database is down, the gateway is
+    busy) goes to every caller of the batch.
     """
 
     def __init__(

@@ -166,7 +166,7 @@ async def test_a_caller_that_gave_up_is_not_loaded():
     stays = asyncio.ensure_future(batches.call(2))
     await asyncio.sleep(0)
 
-    gone.cancel()  # its socket closed while it waited
+    gone.cancel()  # its task ended while it waited
     recorder.release.set()
 
     assert await stays == 4
