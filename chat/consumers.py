@@ -104,17 +104,19 @@ def _authenticate_and_load_many(tokens: list[Any]) -> list[Authenticated | None 
     (``DatabaseBatches``: the connects that arrived together). An error of one token's load is that
     token's answer; the others' stand."""
     found: list[Authenticated | None | Exception] = [None] * len(tokens)
-    jwts = []  # (where in tokens, its access token, its user's read)
+    jwts = []  # (where in tokens, its access token)
+    reads: list[Read] = []  # each JWT's user read, then its user's ready reads
     for index, token in enumerate(tokens):
         if not is_bot_token(token):
             access = valid_access_token(token)
             token_read = token_user_read(access) if access is not None else None
             if token_read is not None:
-                jwts.append((index, access, token_read))
+                _, (user_id, _) = token_read
+                jwts.append((index, access))
+                reads += [token_read, *_ready_reads(user_id)]
     server_time = timezone.now()  # before reading, so no change slips between
-    reads = [read for _, _, token_read in jwts for read in (token_read, *_ready_reads(token_read[1][0]))]
     with read_together(reads):
-        for index, access, _ in jwts:
+        for index, access in jwts:
             found[index] = _each_on_its_own(_load_for_access_token, access, server_time)
     for index, token in enumerate(tokens):
         if is_bot_token(token):
@@ -161,19 +163,18 @@ def _the_one(answers: list[T | Exception]) -> T:
     return answer
 
 
-# Connects arriving while others load go out together (realtime.database.DatabaseBatches).
-connect_loads = DatabaseBatches(
-    _authenticate_and_load_many,
-    max_size=settings.CONNECT_BATCH_SIZE,
-    max_waiting=settings.DB_MAX_PENDING,
-    in_flight=settings.CONNECT_BATCHES_IN_FLIGHT,
-)
-session_connect_loads = DatabaseBatches(
-    _load_ready_many,
-    max_size=settings.CONNECT_BATCH_SIZE,
-    max_waiting=settings.DB_MAX_PENDING,
-    in_flight=settings.CONNECT_BATCHES_IN_FLIGHT,
-)
+def _connect_batches(run_many: Callable[[list[Any]], list[Any]]) -> DatabaseBatches:
+    """Connects arriving while others load go out together (``realtime.database.DatabaseBatches``)."""
+    return DatabaseBatches(
+        run_many,
+        max_size=settings.CONNECT_BATCH_SIZE,
+        max_waiting=settings.DB_MAX_PENDING,
+        in_flight=settings.CONNECT_BATCHES_IN_FLIGHT,
+    )
+
+
+connect_loads = _connect_batches(_authenticate_and_load_many)  # token sockets
+session_connect_loads = _connect_batches(_load_ready_many)  # session-cookie sockets
 
 
 class ChatConsumer(RealtimeConsumer):
