@@ -105,22 +105,24 @@ def _authenticate_and_load_many(tokens: list[Any]) -> list[Authenticated | None 
     token's answer; the others' stand."""
     found: list[Authenticated | None | Exception] = [None] * len(tokens)
     jwts = []  # (where in tokens, its access token)
+    bots = []  # (where in tokens, the bot token): each read on its own, after the JWTs' round trip
     reads: list[Read] = []  # each JWT's user read, then its user's ready reads
     for index, token in enumerate(tokens):
-        if not is_bot_token(token):
-            access = valid_access_token(token)
-            token_read = token_user_read(access) if access is not None else None
-            if token_read is not None:
-                _, (user_id, _) = token_read
-                jwts.append((index, access))
-                reads += [token_read, *_ready_reads(user_id)]
+        if is_bot_token(token):
+            bots.append((index, token))
+            continue
+        access = valid_access_token(token)
+        token_read = token_user_read(access) if access is not None else None
+        if token_read is not None:
+            _, (user_id, _) = token_read
+            jwts.append((index, access))
+            reads += [token_read, *_ready_reads(user_id)]
     server_time = timezone.now()  # before reading, so no change slips between
     with read_together(reads):
         for index, access in jwts:
             found[index] = _each_on_its_own(_load_for_access_token, access, server_time)
-    for index, token in enumerate(tokens):
-        if is_bot_token(token):
-            found[index] = _each_on_its_own(_load_for_bot_token, token)
+    for index, token in bots:
+        found[index] = _each_on_its_own(_load_for_bot_token, token)
     return found
 
 
@@ -168,7 +170,6 @@ def _connect_batches(run_many: Callable[[list[Any]], list[Any]]) -> DatabaseBatc
     return DatabaseBatches(
         run_many,
         max_size=settings.CONNECT_BATCH_SIZE,
-        max_waiting=settings.DB_MAX_PENDING,
         in_flight=settings.CONNECT_BATCHES_IN_FLIGHT,
     )
 

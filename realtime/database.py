@@ -298,9 +298,9 @@ class DatabaseBatches(Generic[Item, T]):
     (``run_many``); a lone connect goes at once, as before (no timer holds it).
 
     Bounds: at most ``in_flight`` calls run at once, each for at most
-    ``max_size`` items; at most ``max_waiting`` items wait, past that a caller
-    is refused at once with ``unavailable`` (as ``DB_MAX_PENDING`` refuses a
-    call); a caller waits at most ``timeout`` (by default the gateway's
+    ``max_size`` items; at most ``max_waiting`` items wait (by default the
+    gateway's ``DB_MAX_PENDING``), past that a caller is refused at once with
+    ``unavailable``, as the gateway refuses a call; a caller waits at most ``timeout`` (by default the gateway's
     ``DB_CALL_TIMEOUT``) in all, then gets ``unavailable``, and its item is
     dropped if it has not gone out yet. A caller cancelled while it waits (its
     task ended, as at shutdown) is dropped the same way. ``run_many`` answers
@@ -314,13 +314,14 @@ class DatabaseBatches(Generic[Item, T]):
         run_many: Callable[[list[Item]], Sequence[T | BaseException]],
         *,
         max_size: int,
-        max_waiting: int,
+        max_waiting: int | None = None,
         in_flight: int = 1,
         timeout: float | None = None,
     ) -> None:
         self.run_many = run_many
         self.max_size = max(1, max_size)
-        self.max_waiting = max(1, max_waiting)
+        # None: the gateway's, read as each caller arrives, so both follow a change of the setting.
+        self.max_waiting = max(1, max_waiting) if max_waiting is not None else None
         self.in_flight = max(1, in_flight)
         self.timeout = timeout  # a caller's longest wait in all; None: the gateway's (DB_CALL_TIMEOUT)
         # Per event loop: a future belongs to its loop, and tests (or a server thread) run loops of their own.
@@ -337,7 +338,8 @@ class DatabaseBatches(Generic[Item, T]):
         state = self._states.get(loop)
         if state is None:
             state = self._states[loop] = _BatchState()
-        if len(state.waiting) >= self.max_waiting:
+        max_waiting = self.max_waiting if self.max_waiting is not None else gateway().max_pending
+        if len(state.waiting) >= max_waiting:
             counts.database_refused += 1
             raise _busy()
         future: asyncio.Future = loop.create_future()

@@ -121,6 +121,24 @@ async def test_a_caller_past_max_waiting_is_refused_at_once_as_unavailable():
     assert recorder.calls == [["hold"], [1, 2]]  # the refused item never went out
 
 
+async def test_at_most_db_max_pending_callers_wait_by_default(settings):
+    settings.DB_MAX_PENDING = 1  # the gateway follows the change, and so do batches without a max_waiting
+    recorder = Recorder()
+    batches = DatabaseBatches(recorder, max_size=10, in_flight=1)
+    held = await held_call(batches, recorder)
+    waiting = asyncio.ensure_future(batches.call(1))
+    await asyncio.sleep(0)
+
+    with pytest.raises(ActionError) as refused:
+        await batches.call(2)
+
+    assert refused.value.code == "unavailable"
+    recorder.release.set()
+    assert await waiting == 2
+    await held
+    assert recorder.calls == [["hold"], [1]]
+
+
 async def test_a_caller_waits_at_most_its_timeout_and_its_item_is_dropped():
     recorder = Recorder()
     # The held call runs under the gateway's own timeout (10 s), far past the caller's.
